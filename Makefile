@@ -1,0 +1,72 @@
+# JUICE: `make demo` serves the site on embedded defaults; `make test` runs the suite on the
+# real services (PostgreSQL, Redis, Celery workers, ffmpeg, headless Chromium).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/juice
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: help install system-deps services test lint demo bench clean
+
+help:
+	@echo "make demo   - install into .venv, build the demo, serve http://127.0.0.1:8000"
+	@echo "make test   - run the whole suite on PostgreSQL, Redis, ffmpeg and Chromium"
+	@echo "make lint   - ruff check"
+	@echo "make bench  - run the benchmarks under bench/ (prints figures)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and by exact version: the CPU build installs from local disk, where a plain
+# `torch` requirement would pull gigabytes of CUDA packages.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed system-deps
+
+system-deps:
+	@missing=""; \
+	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing with apt-get"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null \
+		|| { echo "error: could not install$$missing; install them with your package manager" >&2; exit 1; }; \
+	fi
+
+# Start PostgreSQL and Redis when they are installed but stopped; say what is missing otherwise.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+		command -v pg_ctlcluster >/dev/null || { echo "error: PostgreSQL is not running on 127.0.0.1:5432 and is not installed (apt-get install postgresql)" >&2; exit 1; }; \
+		echo "starting PostgreSQL"; $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+		for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+		pg_isready -q -h 127.0.0.1 -p 5432 || { echo "error: PostgreSQL did not start" >&2; exit 1; }; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+		command -v redis-server >/dev/null || { echo "error: Redis is not running on 127.0.0.1:6379 and is not installed (apt-get install redis-server)" >&2; exit 1; }; \
+		echo "starting Redis"; mkdir -p /var/lib/redis /var/log/redis; \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/juice.log; \
+		for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; \
+		redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "error: Redis did not start" >&2; exit 1; }; }
+
+test: install services
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+bench: install services
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,258 @@
+"""Prompt sets, studies, items, raters, assignments and votes.
+
+The invariants of the protocol live in the schema: one assignment per (rater, item), one vote
+per (assignment, question), never more claimed raters on an item than it needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+PROMPT_ID_REGEX = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"
+
+QUALITY = "quality"
+FAITHFULNESS = "faithfulness"
+QUESTIONS = (QUALITY, FAITHFULNESS)
+
+# The JUICE reasons of the Emu Video paper; a study may relabel them.
+DEFAULT_REASONS = {
+    QUALITY: [
+        {"key": "pixel_sharpness", "label": "Pixel sharpness"},
+        {"key": "motion_smoothness", "label": "Motion smoothness"},
+        {"key": "recognizable_objects", "label": "Recognizable objects/scenes"},
+        {"key": "frame_consistency", "label": "Frame consistency"},
+        {"key": "amount_of_motion", "label": "Amount of motion"},
+    ],
+    FAITHFULNESS: [
+        {"key": "spatial_alignment", "label": "Spatial text alignment"},
+        {"key": "temporal_alignment", "label": "Temporal text alignment"},
+    ],
+}
+
+
+def new_token(nbytes: int = 12) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def new_slug() -> str:
+    # Public study slugs are random: a study's name may carry system names, its URL must not.
+    return secrets.token_hex(5)
+
+
+def new_completion_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+class PromptSet(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    source_name = models.CharField(max_length=255, blank=True, help_text="File the prompts came from")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    prompt_set = models.ForeignKey(PromptSet, related_name="prompts", on_delete=models.CASCADE)
+    key = models.CharField("id", max_length=64)
+    position = models.PositiveIntegerField()
+    text = models.TextField(max_length=2000)
+    category = models.CharField(max_length=200, blank=True)
+    image = models.FileField(upload_to="prompt_images/", blank=True)
+
+    class Meta:
+        ordering = ["prompt_set", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "key"], name="prompt_unique_key"),
+            models.UniqueConstraint(fields=["prompt_set", "position"], name="prompt_unique_position"),
+            models.CheckConstraint(condition=~Q(text=""), name="prompt_text_not_empty"),
+            models.CheckConstraint(condition=Q(key__regex=PROMPT_ID_REGEX), name="prompt_key_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_set.name}/{self.key}"
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        PREPARING = "preparing"  # matched pairs are being built
+        OPEN = "open"
+        PAUSED = "paused"
+        CLOSED = "closed"
+
+    class TiePolicy(models.TextChoices):
+        FORCED = "forced", "Forced choice"
+        ALLOW = "allow", "No preference allowed"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.CharField(max_length=32, unique=True, default=new_slug, editable=False)
+    prompt_set = models.ForeignKey(PromptSet, related_name="studies", on_delete=models.PROTECT)
+    questions = models.JSONField(default=list, help_text='e.g. ["quality", "faithfulness"]')
+    reasons = models.JSONField(default=dict, help_text="question -> [{key, label}, ...]")
+    raters_per_item = models.PositiveSmallIntegerField(default=5)
+    tie_policy = models.CharField(max_length=10, choices=TiePolicy.choices, default=TiePolicy.FORCED)
+    lease_seconds = models.PositiveIntegerField(default=600)
+    completion_code = models.CharField(max_length=64, default=new_completion_code, blank=True)
+    instructions = models.TextField(blank=True)
+    matching = models.JSONField(default=dict, help_text="Matching policy: aspect, resolution, fps, duration")
+    attention_threshold = models.FloatField(null=True, blank=True, help_text="Raters below this pass rate are excluded from analysis")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        constraints = [
+            models.CheckConstraint(condition=Q(raters_per_item__gte=1), name="study_raters_positive"),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="study_lease_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def allow_tie(self) -> bool:
+        return self.tie_policy == self.TiePolicy.ALLOW
+
+
+class StudyPair(models.Model):
+    study = models.ForeignKey(Study, related_name="pairs", on_delete=models.CASCADE)
+    system_a = models.ForeignKey("generation.System", related_name="+", on_delete=models.PROTECT)
+    system_b = models.ForeignKey("generation.System", related_name="+", on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "system_a", "system_b"], name="pair_unique"),
+            models.CheckConstraint(condition=~Q(system_a=F("system_b")), name="pair_distinct_systems"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_a} vs {self.system_b}"
+
+
+class Item(models.Model):
+    """One prompt judged between two systems' videos, matched to each other before anyone looks."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+        DROPPED = "dropped"
+
+    study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE)
+    pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
+    prompt = models.ForeignKey(Prompt, related_name="items", on_delete=models.PROTECT)
+    video_a = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
+    video_b = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
+    matched_a = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
+    matched_b = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
+    # Opaque media tokens: what the rater's browser sees instead of any file or system name.
+    token_a = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    token_b = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    matching_params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    # Attention items: the answer is known in advance ("a" or "b" is the better video).
+    is_attention = models.BooleanField(default=False)
+    expected = models.CharField(max_length=1, blank=True, choices=[("a", "a"), ("b", "b")])
+    raters_needed = models.PositiveSmallIntegerField()
+    # Assignments holding a live lease or already voted; the check constraint caps it.
+    claimed = models.PositiveSmallIntegerField(default=0)
+    votes_done = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "pair", "prompt"], condition=Q(is_attention=False), name="item_unique"),
+            models.CheckConstraint(condition=Q(claimed__lte=F("raters_needed")), name="item_claimed_le_needed"),
+            models.CheckConstraint(condition=Q(votes_done__lte=F("claimed")), name="item_done_le_claimed"),
+            models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
+        ]
+        indexes = [models.Index(fields=["study", "status", "claimed"], name="item_pool_idx")]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} of {self.study_id}"
+
+
+class Rater(models.Model):
+    class Source(models.TextChoices):
+        LINK = "link"
+        PROLIFIC = "prolific"
+        MTURK = "mturk"
+        INVITED = "invited"
+
+    study = models.ForeignKey(Study, related_name="raters", on_delete=models.CASCADE)
+    worker_id = models.CharField(max_length=128)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LINK)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    attention_passed = models.PositiveIntegerField(default=0)
+    attention_failed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "worker_id"], name="rater_unique_worker")]
+
+    def __str__(self) -> str:
+        return self.worker_id
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        VOTED = "voted"
+        EXPIRED = "expired"
+
+    class Left(models.TextChoices):
+        A = "a"
+        B = "b"
+
+    token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    rater = models.ForeignKey(Rater, related_name="assignments", on_delete=models.CASCADE)
+    item = models.ForeignKey(Item, related_name="assignments", on_delete=models.CASCADE)
+    left = models.CharField(max_length=1, choices=Left.choices, help_text="Which system's video was shown on the left")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    leased_until = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    voted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rater", "item"], name="assignment_unique_rater_item"),
+            # A rater holds at most one live assignment per study at a time.
+            models.UniqueConstraint(fields=["rater"], condition=Q(status="active"), name="assignment_one_active"),
+        ]
+        indexes = [models.Index(fields=["status", "leased_until"], name="assignment_lease_idx")]
+
+
+class Vote(models.Model):
+    class Choice(models.TextChoices):
+        A = "a"
+        B = "b"
+        TIE = "tie"
+
+    assignment = models.ForeignKey(Assignment, related_name="votes", on_delete=models.CASCADE)
+    question = models.CharField(max_length=32)
+    choice = models.CharField(max_length=3, choices=Choice.choices)
+    reasons = models.JSONField(default=list)
+    watch_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "question"], name="vote_unique_question"),
+            models.CheckConstraint(condition=Q(choice__in=["a", "b", "tie"]), name="vote_choice_valid"),
+        ]
+
+
+class ApiToken(models.Model):
+    """A researcher's token for the JSON API (`Authorization: Token <key>`); only its hash is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="api_tokens", on_delete=models.CASCADE)
+    name = models.CharField(max_length=100, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,79 @@
+"""Configuration from environment variables that fails loudly on a bad value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def database_from_env(base_dir: Path) -> dict:
+    """DATABASE_URL names PostgreSQL or SQLite; unset means an SQLite file under var/."""
+    import dj_database_url
+
+    raw = os.environ.get("DATABASE_URL", "").strip()
+    if not raw:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(base_dir / "var" / "db.sqlite3"),
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    scheme = urlparse(raw).scheme
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL={raw!r}: unsupported scheme {scheme!r}; use postgres://USER@HOST:PORT/NAME or sqlite:///PATH"
+        )
+    try:
+        config = dj_database_url.parse(raw, conn_max_age=60)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL={raw!r} is not a valid database URL: {exc}") from None
+    if scheme != "sqlite" and not config.get("NAME"):
+        raise ImproperlyConfigured(f"DATABASE_URL={raw!r} names no database (postgres://USER@HOST:PORT/NAME)")
+    return config
+
+
+def broker_from_env() -> str | None:
+    """CELERY_BROKER_URL names Redis; unset means tasks run in-process."""
+    raw = os.environ.get("CELERY_BROKER_URL", "").strip()
+    if not raw:
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured(f"CELERY_BROKER_URL={raw!r}: unsupported scheme {parsed.scheme!r}; use redis://HOST:PORT/DB")
+    try:
+        parsed.port  # noqa: B018 - raises on a non-numeric port
+    except ValueError:
+        raise ImproperlyConfigured(f"CELERY_BROKER_URL={raw!r} has an invalid port") from None
+    if not parsed.hostname:
+        raise ImproperlyConfigured(f"CELERY_BROKER_URL={raw!r} names no host")
+    return raw

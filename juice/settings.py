@@ -1,0 +1,120 @@
+"""JUICE settings: everything comes from environment variables with embedded defaults.
+
+Nothing set gives the newcomer's setup: an SQLite file under var/ and tasks run in-process.
+DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Celery on Redis.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from juice.env import broker_from_env, database_from_env, env_bool, env_int
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("JUICE_DEBUG", False)
+SECRET_KEY = os.environ.get("JUICE_SECRET_KEY", "")
+if not SECRET_KEY:
+    # A fixed development key: fine for the demo and tests, never for a public deployment.
+    SECRET_KEY = "juice-insecure-development-key-set-JUICE_SECRET_KEY-in-production"  # noqa: S105
+elif len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("JUICE_SECRET_KEY must be at least 32 characters long")
+
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("JUICE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("JUICE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "annotation",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "juice.urls"
+WSGI_APPLICATION = "juice.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_env(BASE_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "researcher-home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media").resolve()
+MEDIA_URL = "/media/"
+
+# Uploads: prompt sets and video archives can be large; past this size the upload is refused.
+JUICE_MAX_UPLOAD_BYTES = env_int("JUICE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the rating page's script reads it for the X-CSRFToken header
+
+# Celery: without a broker, tasks run in-process (eagerly) so the demo needs nothing else.
+CELERY_BROKER_URL = broker_from_env()
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Longest job we expect (a large video model on one GPU); the visibility timeout must exceed it,
+# or Redis hands an unacknowledged job to a second worker while the first is still busy.
+CELERY_TASK_TIME_LIMIT = env_int("JUICE_TASK_TIME_LIMIT", 2 * 3600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 1800}
+CELERY_TASK_DEFAULT_QUEUE = "media"
+CELERY_TASK_ROUTES = {
+    "generation.tasks.generate_*": {"queue": "gpu"},
+    "generation.tasks.*": {"queue": "media"},
+    "annotation.tasks.*": {"queue": "media"},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("JUICE_LOG_LEVEL", "WARNING")},
+}
