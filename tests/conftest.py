@@ -13,3 +13,11 @@ def researcher(db):
 def researcher_client(client, researcher):
     client.force_login(researcher)
     return client
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test writes its media under its own temporary folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT

@@ -1,0 +1,65 @@
+"""Token authentication for the researcher JSON API: `Authorization: Token <key>`."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from annotation.models import ApiToken
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user, name: str = "") -> str:
+    """Create a token for `user` and return its key; only the hash is stored, so show it once."""
+    key = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, name=name, key_hash=hash_key(key))
+    return key
+
+
+def api_error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A researcher API view: a valid token of an active staff user, or a logged-in researcher session.
+
+    Token requests carry no cookies, so they need no CSRF token; session requests keep CSRF.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        header = request.headers.get("Authorization", "")
+        if header:
+            scheme, _, key = header.partition(" ")
+            if scheme != "Token" or not key.strip():
+                return api_error(401, "Authorization header must be 'Token <key>'")
+            token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key.strip())).first()
+            if token is None or not token.user.is_active:
+                return api_error(401, "invalid API token")
+            if not token.user.is_staff:
+                return api_error(403, "this token's user is not a researcher")
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+            request.user = token.user
+            return view(request, *args, **kwargs)
+        if not request.user.is_authenticated:
+            return api_error(401, "authentication required: send 'Authorization: Token <key>'")
+        if not request.user.is_staff:
+            return api_error(403, "researchers only")
+        # A session-authenticated unsafe request still needs its CSRF token.
+        from django.middleware.csrf import CsrfViewMiddleware
+
+        reason = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if reason is not None:
+            return api_error(403, "CSRF check failed")
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)

@@ -1,0 +1,107 @@
+"""Creating studies: validate the settings, make one item per (pair, prompt), then match the videos."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+
+from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, PromptSet, Study, StudyPair
+from generation.models import System, Video
+
+
+class StudyError(ValueError):
+    """A study that cannot be created as asked; the message says why."""
+
+
+def _check_reasons(questions: Sequence[str], reasons: dict | None) -> dict:
+    reasons = {q: (reasons or {}).get(q) or DEFAULT_REASONS[q] for q in questions}
+    for question, items in reasons.items():
+        keys = [r.get("key") for r in items]
+        if not keys or any(not k or not isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+            raise StudyError(f"reasons for {question!r} need distinct, non-empty keys")
+        for r in items:
+            r.setdefault("label", r["key"].replace("_", " ").capitalize())
+    return reasons
+
+
+@transaction.atomic
+def study_create(
+    *,
+    name: str,
+    prompt_set: PromptSet,
+    pairs: Iterable[tuple[System, System]],
+    raters_per_item: int = 5,
+    questions: Sequence[str] = QUESTIONS,
+    reasons: dict | None = None,
+    allow_tie: bool = False,
+    lease_seconds: int = 600,
+    completion_code: str | None = None,
+    instructions: str = "",
+    matching: dict | None = None,
+    created_by=None,
+) -> Study:
+    """Create a study and its items; matching starts after commit and opens the study when done."""
+    name = name.strip()
+    if not name:
+        raise StudyError("a study needs a name")
+    if Study.objects.filter(name=name).exists():
+        raise StudyError(f"a study named {name!r} already exists")
+    questions = list(dict.fromkeys(questions))
+    unknown = [q for q in questions if q not in QUESTIONS]
+    if not questions or unknown:
+        raise StudyError(f"questions must be among {', '.join(QUESTIONS)}; got {', '.join(unknown) or 'none'}")
+    if raters_per_item < 1:
+        raise StudyError("raters per item must be at least 1")
+    if lease_seconds < 10:
+        raise StudyError("the lease must be at least 10 seconds")
+    pairs = list(pairs)
+    if not pairs:
+        raise StudyError("a study needs at least one pair of systems")
+    seen = set()
+    for a, b in pairs:
+        if a.pk == b.pk:
+            raise StudyError(f"a pair needs two different systems, got {a.name} twice")
+        if frozenset((a.pk, b.pk)) in seen:
+            raise StudyError(f"the pair {a.name} / {b.name} is given twice")
+        seen.add(frozenset((a.pk, b.pk)))
+
+    prompts = list(prompt_set.prompts.order_by("position"))
+    if not prompts:
+        raise StudyError(f"prompt set {prompt_set.name!r} has no prompts")
+    systems = {s.pk for pair in pairs for s in pair}
+    videos = {(v.system_id, v.prompt_id): v for v in Video.objects.filter(system__in=systems, prompt__prompt_set=prompt_set)}
+    missing = [f"{s.name}/{p.key}" for a, b in pairs for s in (a, b) for p in prompts if (s.pk, p.pk) not in videos]
+    if missing:
+        shown = ", ".join(sorted(set(missing))[:10])
+        raise StudyError(f"{len(set(missing))} videos are missing (generate or import them first): {shown}")
+
+    study = Study.objects.create(
+        name=name,
+        prompt_set=prompt_set,
+        questions=questions,
+        reasons=_check_reasons(questions, reasons),
+        raters_per_item=raters_per_item,
+        tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
+        lease_seconds=lease_seconds,
+        instructions=instructions,
+        matching=matching or {},
+        created_by=created_by,
+        **({"completion_code": completion_code} if completion_code is not None else {}),
+    )
+    items = []
+    for a, b in pairs:
+        pair = StudyPair.objects.create(study=study, system_a=a, system_b=b)
+        items += [
+            Item(
+                study=study, pair=pair, prompt=p, video_a=videos[(a.pk, p.pk)], video_b=videos[(b.pk, p.pk)],
+                raters_needed=raters_per_item,
+            )
+            for p in prompts
+        ]
+    Item.objects.bulk_create(items)
+    # The matching task is the media team's: it encodes both sides of each item and opens the study.
+    from generation.tasks import match_study
+
+    transaction.on_commit(lambda: match_study.delay(study.pk))
+    return study
