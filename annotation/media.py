@@ -1,0 +1,71 @@
+"""Serving matched videos under opaque per-study tokens, with HTTP Range support so browsers can seek.
+
+Production serves the same files from nginx or object storage; this view is the embedded server's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
+
+from annotation.models import Item, Study
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def item_side_file(study_slug: str, token: str):
+    """The matched file behind `token` in this study, or 404: a token of another study is unknown here."""
+    item = (
+        Item.objects.select_related("matched_a", "matched_b")
+        .filter(Q(token_a=token) | Q(token_b=token), study__slug=study_slug, status=Item.Status.READY)
+        .exclude(study__status=Study.Status.PREPARING)
+        .first()
+    )
+    if item is None:
+        raise Http404("no such video")
+    matched = item.matched_a if item.token_a == token else item.matched_b
+    if matched is None or not matched.file:
+        raise Http404("no such video")
+    return matched.file
+
+
+@require_safe
+def study_video(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    field = item_side_file(slug, token)
+    size = field.size
+    header = request.headers.get("Range", "")
+    match = RANGE.match(header.strip()) if header else None
+    if header and not match:
+        return _unsatisfiable(size)
+    if not match:
+        response = FileResponse(field.open("rb"), content_type="video/mp4")
+        response["Accept-Ranges"] = "bytes"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+    first, last = match.groups()
+    if first == "":  # suffix range: the last N bytes
+        if last == "" or int(last) == 0:
+            return _unsatisfiable(size)
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return _unsatisfiable(size)
+    handle = field.open("rb")
+    handle.seek(start)
+    response = HttpResponse(handle.read(end - start + 1), status=206, content_type="video/mp4")
+    handle.close()
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _unsatisfiable(size: int) -> HttpResponse:
+    response = HttpResponse(status=416)
+    response["Content-Range"] = f"bytes */{size}"
+    return response
