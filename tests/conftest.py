@@ -4,6 +4,12 @@ import pytest
 from django.contrib.auth import get_user_model
 
 
+def pytest_collection_modifyitems(config, items):
+    """Fast tests first, then those that start worker processes, then the browser tests."""
+    rank = {"worker": 1, "browser": 2}
+    items.sort(key=lambda item: max((rank.get(m.name, 0) for m in item.iter_markers()), default=0))
+
+
 @pytest.fixture
 def researcher(db):
     return get_user_model().objects.create_user("alice", password="alice-password-1", is_staff=True)
