@@ -58,6 +58,14 @@ class StudyAdmin(admin.ModelAdmin):
     inlines = [StudyPairInline]
 
 
+@admin.register(StudyPair)
+class StudyPairAdmin(admin.ModelAdmin):
+    list_display = ["id", "study", "system_a", "system_b"]
+    list_filter = ["study"]
+    raw_id_fields = ["study", "system_a", "system_b"]
+    list_select_related = ["study", "system_a", "system_b"]
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ["id", "study", "pair", "prompt", "status", "claimed", "votes_done", "raters_needed", "is_attention"]

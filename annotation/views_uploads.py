@@ -73,7 +73,8 @@ def system_videos_upload(request: HttpRequest, pk: int) -> HttpResponse:
         except VideoImportError as exc:
             form.add_error("file", str(exc))
         else:
-            messages.success(request, f"Imported {len(videos)} videos of {system.name!r} for prompt set {prompt_set.name!r}.")
+            count = f"{len(videos)} video{'' if len(videos) == 1 else 's'}"
+            messages.success(request, f"Imported {count} of {system.name!r} for prompt set {prompt_set.name!r}.")
             return redirect("system-videos-upload", pk=system.pk)
     coverage = [
         (ps, system.videos.filter(prompt__prompt_set=ps).count(), ps.prompts.count()) for ps in PromptSet.objects.order_by("name")

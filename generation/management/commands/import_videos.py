@@ -32,6 +32,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         have = target.videos.filter(prompt__prompt_set=prompts).count()
         self.stdout.write(
-            f"Imported {len(videos)} videos for system {target.name!r}; "
+            f"Imported {len(videos)} video{'' if len(videos) == 1 else 's'} for system {target.name!r}; "
             f"{have} of {prompts.prompts.count()} prompts of {prompts.name!r} now have one."
         )
