@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image, UnidentifiedImageError
 
 from annotation.models import PROMPT_ID_REGEX, Prompt, PromptSet
-from juice.files import UploadError, is_junk, materialize, media_remove, media_store, zip_extract
+from juice.files import UploadError, materialize, media_remove, media_store, zip_extract
 
 MAX_PROMPTS = 100_000
 MAX_TEXT = 2000
@@ -74,7 +74,7 @@ def _prompt_file(path: Path, label: str, scratch: Path) -> tuple[Path, str, bool
         raise PromptImportError(f"{label}: unsupported file type {suffix or '(none)'!r}; use .csv, .jsonl, .txt or .zip")
     root = scratch / "unzipped"
     files = zip_extract(path, root, label=label)
-    found = [f for f in files if f.suffix.lower() in PROMPT_SUFFIXES and not is_junk(f)]
+    found = [f for f in files if f.suffix.lower() in PROMPT_SUFFIXES]
     if len(found) != 1:
         listed = ", ".join(str(f) for f in found[:5]) or "none"
         raise PromptImportError(f"{label}: needs exactly one prompt file (.csv, .jsonl or .txt), found {len(found)}: {listed}")
