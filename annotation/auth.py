@@ -7,6 +7,10 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -63,3 +67,35 @@ def token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return csrf_exempt(wrapper)
+
+
+def researcher_create(*, username: str, password: str) -> tuple[object, bool]:
+    """Create the staff user `username` or bring an existing one back to staff with this password.
+
+    Returns (user, created); running it twice is harmless, so set-up scripts can call it freely.
+    """
+    username = username.strip()
+    if not username:
+        raise ValueError("a researcher needs a username")
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    validate_password(password, user)
+    created = user is None
+    if created:
+        user = User(username=username)
+    user.is_staff = True
+    user.is_active = True
+    user.set_password(password)
+    user.save()
+    return user, created
+
+
+def researcher_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A researcher web page: anonymous visitors go to the login page, non-staff users get 403."""
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise PermissionDenied("researchers only")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)

@@ -1,12 +1,12 @@
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from annotation.auth import researcher_required
 from annotation.models import PromptSet, Study
 from generation.models import System
 
 
-@login_required
+@researcher_required
 def researcher_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,

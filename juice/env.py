@@ -43,6 +43,8 @@ def database_from_env(base_dir: Path) -> dict:
 
     raw = os.environ.get("DATABASE_URL", "").strip()
     if not raw:
+        # A fresh clone has no var/ yet; SQLite creates the file but not its folder.
+        (base_dir / "var").mkdir(exist_ok=True)
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(base_dir / "var" / "db.sqlite3"),

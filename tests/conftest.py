@@ -27,3 +27,12 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_videos(tmp_path_factory):
+    """One tiny real video per container, made once; tests copy them under the names they need."""
+    from tests.media import make_video
+
+    folder = tmp_path_factory.mktemp("samples")
+    return {ext: make_video(folder / f"sample.{ext}", seconds=0.5) for ext in ("mp4", "webm", "gif", "mov", "mkv")}

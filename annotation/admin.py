@@ -1,0 +1,114 @@
+"""Admin for the annotation data. Votes, assignments and tokens are records, shown read-only."""
+
+from django.contrib import admin
+from django.db.models import Count
+
+from annotation.models import ApiToken, Assignment, Item, Prompt, PromptSet, Rater, Study, StudyPair, Vote
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the platform: hand edits would falsify results."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PromptSet)
+class PromptSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "prompt_count", "source_name", "created_by", "created_at"]
+    search_fields = ["name", "source_name"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(prompt_count=Count("prompts"))
+
+    @admin.display(ordering="prompt_count", description="prompts")
+    def prompt_count(self, obj):
+        return obj.prompt_count
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["key", "prompt_set", "position", "category", "text"]
+    list_filter = ["prompt_set", "category"]
+    search_fields = ["key", "text"]
+    raw_id_fields = ["prompt_set"]
+    list_select_related = ["prompt_set"]
+
+
+class StudyPairInline(admin.TabularInline):
+    model = StudyPair
+    extra = 0
+    raw_id_fields = ["system_a", "system_b"]
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "prompt_set", "raters_per_item", "tie_policy", "created_at"]
+    list_filter = ["status", "tie_policy"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["slug", "created_at"]
+    raw_id_fields = ["prompt_set"]
+    inlines = [StudyPairInline]
+
+
+@admin.register(StudyPair)
+class StudyPairAdmin(admin.ModelAdmin):
+    list_display = ["id", "study", "system_a", "system_b"]
+    list_filter = ["study"]
+    raw_id_fields = ["study", "system_a", "system_b"]
+    list_select_related = ["study", "system_a", "system_b"]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "study", "pair", "prompt", "status", "claimed", "votes_done", "raters_needed", "is_attention"]
+    list_filter = ["status", "is_attention", "study"]
+    search_fields = ["prompt__key", "prompt__text"]
+    raw_id_fields = ["study", "pair", "prompt", "video_a", "video_b", "matched_a", "matched_b"]
+    # The counters are kept by the assignment service under row locks; editing them breaks the cap.
+    readonly_fields = ["token_a", "token_b", "claimed", "votes_done", "matching_params"]
+    list_select_related = ["study", "prompt", "pair__system_a", "pair__system_b"]
+
+
+@admin.register(Rater)
+class RaterAdmin(admin.ModelAdmin):
+    list_display = ["worker_id", "study", "source", "attention_passed", "attention_failed", "created_at"]
+    list_filter = ["source", "study"]
+    search_fields = ["worker_id"]
+    readonly_fields = ["study", "worker_id", "attention_passed", "attention_failed", "created_at"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "rater", "item", "left", "status", "leased_until", "voted_at"]
+    list_filter = ["status", "item__study"]
+    search_fields = ["rater__worker_id"]
+    list_select_related = ["rater", "item"]
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = ["id", "assignment", "question", "choice", "reasons", "watch_ms", "created_at"]
+    list_filter = ["question", "choice", "assignment__item__study"]
+    search_fields = ["assignment__rater__worker_id"]
+    list_select_related = ["assignment"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made by `create_api_token`, which shows the key once; here they can be reviewed and revoked."""
+
+    list_display = ["user", "name", "created_at", "last_used_at"]
+    search_fields = ["user__username", "name"]
+    readonly_fields = ["user", "key_hash", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False

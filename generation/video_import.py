@@ -1,0 +1,148 @@
+"""Importing an external system's videos: a folder or .zip of `<prompt id>.<ext>` files.
+
+Every file is probed and fully decoded in a scratch folder first; only when all are good are
+they stored under MEDIA_ROOT (random names: annotators must never learn the system) and their
+rows created in one transaction. On any error nothing is imported and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+
+from annotation.models import Item, Prompt, PromptSet
+from generation.models import System, Video
+from generation.probe import ProbeError, VideoInfo, probe_video
+from juice.files import UploadError, is_junk, materialize, media_remove, media_store, zip_extract
+
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")
+# Errors are collected over all files so one upload shows every problem; the list is cut here.
+MAX_ERRORS_SHOWN = 20
+
+Progress = Callable[[Iterable, int], Iterable]
+
+
+class VideoImportError(ValueError):
+    """Videos that cannot be imported; the message names each rejected file and why."""
+
+
+@dataclass
+class Checked:
+    name: str
+    path: Path
+    prompt: Prompt
+    info: VideoInfo
+    stored: str = ""
+    sha256: str = ""
+
+
+def videos_import(
+    *,
+    system: System,
+    prompt_set: PromptSet,
+    source: Path | str | UploadedFile,
+    replace: bool = False,
+    progress: Progress | None = None,
+) -> list[Video]:
+    """Import the videos in `source` for `system`, one per prompt of `prompt_set`, all or nothing.
+
+    A prompt that already has a video of this system is an error unless `replace`; a video
+    already shown in a study is never replaced. `progress` wraps the probing loop (a tqdm bar).
+    """
+    if system.kind != System.Kind.EXTERNAL:
+        raise VideoImportError(f"system {system.name!r} is {system.kind}: only an external system's videos are uploaded")
+    with tempfile.TemporaryDirectory(prefix="juice-videos-") as scratch:
+        try:
+            path, label = materialize(source, Path(scratch))
+            files = _list_files(path, label, Path(scratch))
+        except UploadError as exc:
+            raise VideoImportError(str(exc)) from None
+        checked = _check(files, label, system, prompt_set, replace, progress)
+        return _save(system, checked)
+
+
+def _list_files(path: Path, label: str, scratch: Path) -> list[tuple[str, Path]]:
+    """(name shown in errors, path on disk) for every file of the folder or zip."""
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and not is_junk(p.relative_to(path)))
+        files = [(p.relative_to(path).as_posix(), p) for p in found]
+    elif path.suffix.lower() == ".zip":
+        root = scratch / "unzipped"
+        files = [(f"{label}/{rel}", root.joinpath(*rel.parts)) for rel in sorted(zip_extract(path, root, label=label))]
+    else:
+        raise UploadError(f"{label}: give a folder or a .zip of <prompt id>.<ext> video files")
+    if not files:
+        raise UploadError(f"{label}: contains no files")
+    return files
+
+
+def _check(
+    files: list[tuple[str, Path]], label: str, system: System, prompt_set: PromptSet, replace: bool, progress: Progress | None
+) -> list[Checked]:
+    prompts = {p.key: p for p in prompt_set.prompts.all()}
+    existing = set(Video.objects.filter(system=system, prompt__prompt_set=prompt_set).values_list("prompt__key", flat=True))
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    candidates = []
+    for name, path in files:
+        stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix.lower()
+        if suffix not in VIDEO_SUFFIXES:
+            errors.append(f"{name}: not a video file name; expected <prompt id>.mp4 (or .webm, .mov, .mkv, .gif)")
+        elif stem not in prompts:
+            errors.append(f"{name}: no prompt with id {stem!r} in prompt set {prompt_set.name!r}")
+        elif stem in seen:
+            errors.append(f"{name}: a second video for prompt {stem!r} (also {seen[stem]})")
+        elif stem in existing and not replace:
+            errors.append(f"{name}: system {system.name!r} already has a video for prompt {stem!r}; import with replace to overwrite it")
+        else:
+            seen[stem] = name
+            candidates.append((name, path, prompts[stem]))
+    checked = []
+    loop = progress(candidates, len(candidates)) if progress else candidates
+    for name, path, prompt in loop:
+        try:
+            checked.append(Checked(name, path, prompt, probe_video(path, name=name)))
+        except ProbeError as exc:
+            errors.append(str(exc))
+    if replace and checked:
+        used = Item.objects.filter(
+            Q(video_a__system=system) | Q(video_b__system=system), prompt__in=[c.prompt for c in checked]
+        ).values_list("prompt__key", flat=True)
+        errors += [f"{seen[key]}: the video of prompt {key!r} is used in a study and cannot be replaced" for key in sorted(set(used))]
+    if errors:
+        shown = errors[:MAX_ERRORS_SHOWN]
+        more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        head = f"{label}: nothing imported; " + ("1 problem:" if len(errors) == 1 else f"{len(errors)} problems:")
+        raise VideoImportError("\n".join([head, *shown]) + more)
+    return checked
+
+
+def _save(system: System, checked: list[Checked]) -> list[Video]:
+    committed = False
+    try:
+        for c in checked:
+            c.stored, c.sha256 = media_store(c.path, folder="videos")
+        with transaction.atomic():
+            old = Video.objects.select_for_update().filter(system=system, prompt__in=[c.prompt for c in checked])
+            old_files = [v.file.name for v in old]
+            old.delete()
+            videos = Video.objects.bulk_create(
+                Video(
+                    system=system, prompt=c.prompt, file=c.stored, sha256=c.sha256, width=c.info.width, height=c.info.height,
+                    fps=c.info.fps, frame_count=c.info.frame_count, duration=c.info.duration, codec=c.info.codec,
+                )
+                for c in checked
+            )
+            # Replaced files go only once the new rows are committed.
+            transaction.on_commit(lambda: media_remove(old_files))
+        committed = True
+        return videos
+    finally:
+        if not committed:
+            media_remove([c.stored for c in checked])

@@ -1,0 +1,118 @@
+"""Files users bring: uploads to a scratch folder, safe zip extraction, and storing under MEDIA_ROOT.
+
+Importers validate everything in a scratch folder first; only then do files move under MEDIA_ROOT,
+each written to a temporary name and renamed, with a random name that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+# Entries macOS and editors add to archives; never user data.
+JUNK_PARTS = {"__MACOSX", ".DS_Store", "Thumbs.db"}
+
+
+class UploadError(ValueError):
+    """A file or archive that cannot be read as given; the message names it."""
+
+
+def is_junk(relative: PurePosixPath | Path) -> bool:
+    return any(part in JUNK_PARTS or part.startswith(".") for part in relative.parts)
+
+
+def materialize(source: Path | str | UploadedFile, scratch: Path) -> tuple[Path, str]:
+    """A path on disk for `source` and the name errors should call it.
+
+    A path is used where it lies; an uploaded file is written into `scratch` under its own base name.
+    """
+    if isinstance(source, UploadedFile):
+        name = Path(source.name or "upload").name or "upload"
+        target = scratch / name
+        with target.open("wb") as out:
+            for chunk in source.chunks():
+                out.write(chunk)
+        return target, name
+    path = Path(source)
+    if not path.exists():
+        raise UploadError(f"{path}: no such file or folder")
+    return path, path.name
+
+
+def zip_extract(archive: Path, dest: Path, *, label: str) -> list[PurePosixPath]:
+    """Extract `archive` into `dest` and return the relative paths of its files (junk left out).
+
+    Any entry that would land outside `dest` (`..`, an absolute path, a drive letter) or a link
+    rejects the whole archive, naming the entry, before anything is written.
+    """
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadError(f"{label}: not a readable zip archive ({exc})") from None
+    with zf:
+        infos = zf.infolist()
+        total = 0
+        for info in infos:
+            name = info.filename
+            path = PurePosixPath(name.replace("\\", "/"))
+            if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
+                raise UploadError(f"{label}: entry {name!r} would escape the target folder")
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise UploadError(f"{label}: entry {name!r} is a link, not a file")
+            total += info.file_size
+        # A small archive that inflates to terabytes is refused before it fills the disk.
+        if total > 4 * settings.JUICE_MAX_UPLOAD_BYTES:
+            raise UploadError(f"{label}: unpacks to {total:,} bytes, more than 4 times the upload limit")
+        files = []
+        for info in infos:
+            relative = PurePosixPath(info.filename.replace("\\", "/"))
+            if info.is_dir() or is_junk(relative):
+                continue
+            target = dest.joinpath(*relative.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as src, target.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1024 * 1024)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+                raise UploadError(f"{label}: entry {info.filename!r} cannot be read ({exc})") from None
+            files.append(relative)
+        return files
+
+
+def media_store(src: Path, *, folder: str) -> tuple[str, str]:
+    """Copy `src` under MEDIA_ROOT/`folder` with a random name; return (storage name, sha256).
+
+    The copy goes to a hidden temporary name first and is renamed when complete, so a reader never
+    sees half a file.
+    """
+    root = Path(settings.MEDIA_ROOT)
+    directory = root / folder
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{secrets.token_hex(16)}{src.suffix.lower()}"
+    partial = directory / f".{final.name}.part"
+    digest = hashlib.sha256()
+    try:
+        with src.open("rb") as inp, partial.open("wb") as out:
+            while chunk := inp.read(1024 * 1024):
+                digest.update(chunk)
+                out.write(chunk)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return final.relative_to(root).as_posix(), digest.hexdigest()
+
+
+def media_remove(names: list[str]) -> None:
+    """Remove stored files (by storage name) that a failed or superseded import left behind."""
+    root = Path(settings.MEDIA_ROOT)
+    for name in names:
+        if name:
+            (root / name).unlink(missing_ok=True)
