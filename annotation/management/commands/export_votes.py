@@ -1,0 +1,51 @@
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+
+from annotation.exports import votes_write
+from annotation.models import Study
+
+
+def study_by_name(name: str) -> Study:
+    """A study by its name or public slug, or a CommandError that says which studies exist."""
+    study = Study.objects.filter(Q(name=name) | Q(slug=name)).first()
+    if study is None:
+        known = ", ".join(Study.objects.order_by("name").values_list("name", flat=True)[:10]) or "none"
+        raise CommandError(f"no study named {name!r} (studies: {known})")
+    return study
+
+
+class Command(BaseCommand):
+    help = "Write a study's votes as the votes CSV (one row per rating and question)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", help="study name or slug")
+        parser.add_argument("-o", "--output", required=True, help="CSV file to write, or - for standard output")
+        parser.add_argument(
+            "--all-raters", action="store_true",
+            help="keep raters under the study's attention threshold (left out by default)",
+        )
+
+    def handle(self, *args, study: str, output: str, all_raters: bool, **options):
+        study = study_by_name(study)
+        if output == "-":
+            count = votes_write(study=study, out=sys.stdout, include_excluded=all_raters)
+            self.stderr.write(f"Wrote {count} vote rows of study {study.name!r}.")
+            return
+        target = Path(output)
+        if not target.parent.is_dir():
+            raise CommandError(f"{target.parent}: no such folder")
+        # Written to a temporary name and renamed, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                count = votes_write(study=study, out=out, include_excluded=all_raters)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.stdout.write(f"Wrote {count} vote rows of study {study.name!r} to {target}.")
