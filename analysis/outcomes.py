@@ -59,7 +59,7 @@ def tally_votes(votes: pd.DataFrame) -> Tally:
 
     n_systems = len(systems)
     unordered = np.minimum(a, b) * n_systems + np.maximum(a, b)
-    keys, first_row, vote_pair = np.unique(unordered, return_index=True, return_inverse=True)
+    _keys, first_row, vote_pair = np.unique(unordered, return_index=True, return_inverse=True)
     order = np.argsort(first_row, kind="stable")  # pairs by first appearance
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import agreement
-from analysis.outcomes import A, B, TIE, Tally, ordered_counts, split_name, standard_splits, tally_votes
+from analysis.outcomes import TIE, A, B, Tally, ordered_counts, split_name, standard_splits, tally_votes
 from analysis.proportions import binomial_p_value, share, wilson_interval
 from analysis.ranking import rank_systems
 from analysis.raters import position_bias, rater_figures
@@ -155,10 +155,7 @@ def _reasons_by_pair(votes: pd.DataFrame, tally: Tally, group: np.ndarray, n_gro
     ticked, total = reason_counts((vote_group * 2 + tally.vote_label)[winning], n_groups * 2, combo[winning], matrix)
     asked = _keys_per_question(votes, tally, matrix)
     return [
-        [
-            {keys[k]: share(ticked[g * 2 + side, k], total[g * 2 + side]) for k in asked[g % len(tally.questions)]}
-            for side in (A, B)
-        ]
+        [{keys[k]: share(ticked[g * 2 + side, k], total[g * 2 + side]) for k in asked[g % len(tally.questions)]} for side in (A, B)]
         for g in range(n_groups)
     ]
 

@@ -100,15 +100,19 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
     c = choice.cat.codes.to_numpy()
     rows.fail(
         (c != a) & (c != b) & (c != len(systems)),
-        lambda row: f"choice {rows.value('choice', row)!r} is neither system_a {rows.value('system_a', row)!r}, "
-        f"system_b {rows.value('system_b', row)!r} nor {TIE!r}",
+        lambda row: (
+            f"choice {rows.value('choice', row)!r} is neither system_a {rows.value('system_a', row)!r}, "
+            f"system_b {rows.value('system_b', row)!r} nor {TIE!r}"
+        ),
     )
     left = raw["left"].cat.set_categories(systems)
     lc = left.cat.codes.to_numpy()
     rows.fail(
         (lc != a) & (lc != b),
-        lambda row: f"left {rows.value('left', row)!r} is neither system_a {rows.value('system_a', row)!r} "
-        f"nor system_b {rows.value('system_b', row)!r}",
+        lambda row: (
+            f"left {rows.value('left', row)!r} is neither system_a {rows.value('system_a', row)!r} "
+            f"nor system_b {rows.value('system_b', row)!r}"
+        ),
     )
 
     watch_ms = _parse_categories(raw["watch_ms"], _watch_ms_values)
@@ -128,8 +132,10 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
         first_row = first[item]
         rows.fail(
             codes != codes[first_row],
-            lambda row, column=column, first_row=first_row: f"item {rows.value('item', row)!r} has {column} "
-            f"{rows.value(column, row)!r} here but {rows.value(column, first_row[row])!r} on line {line_of(int(first_row[row]))}",
+            lambda row, column=column, first_row=first_row: (
+                f"item {rows.value('item', row)!r} has {column} "
+                f"{rows.value(column, row)!r} here but {rows.value(column, first_row[row])!r} on line {line_of(int(first_row[row]))}"
+            ),
         )
 
     n_questions, n_raters = len(raw["question"].cat.categories), len(raw["rater"].cat.categories)
@@ -137,8 +143,10 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
     duplicated = pd.Series(key).duplicated().to_numpy()
     rows.fail(
         duplicated,
-        lambda row: f"rater {rows.value('rater', row)!r} already voted on item {rows.value('item', row)!r} for question "
-        f"{rows.value('question', row)!r} on line {line_of(int(np.flatnonzero(key == key[row])[0]))}",
+        lambda row: (
+            f"rater {rows.value('rater', row)!r} already voted on item {rows.value('item', row)!r} for question "
+            f"{rows.value('question', row)!r} on line {line_of(int(np.flatnonzero(key == key[row])[0]))}"
+        ),
     )
 
     return raw.assign(
