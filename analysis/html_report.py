@@ -144,8 +144,8 @@ def _reasons(report: dict, colors: dict) -> list[str]:
         "ticked each reason. A vote may tick several reasons.</p>",
     ]
     for question, shares in report["reasons_by_system"].items():
-        if not any(shares.values()):
-            continue
+        if all(value is None for by_reason in shares.values() for value in by_reason.values()):
+            continue  # no system won an item on this question
         parts += [
             f"<h3>{_e(_question_label(question))}</h3>",
             f'<img class="chart" alt="Reasons behind wins, {_e(question)}" src="{charts.reason_bars(shares, colors)}">',

@@ -70,6 +70,8 @@ def build_report(
 
 
 def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int) -> list[dict]:
+    if len(tally.counts) == 0:
+        return []
     n_questions = len(tally.questions)
     group = tally.pair * n_questions + tally.question  # one group per (pair, question)
     n_groups = len(tally.pairs) * n_questions

@@ -57,7 +57,8 @@ def read_votes(source: Source) -> pd.DataFrame:
     """
     data = _read_bytes(source)
     try:
-        raw = pd.read_csv(io.BytesIO(data), dtype="category", keep_default_na=False, encoding="utf-8")
+        # Read as text, then categorise: dtype="category" would infer numbers and merge ids like "007" and "7".
+        raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise VotesFileError(f"line 1: the file is empty; expected the header {','.join(COLUMNS)}") from None
     except UnicodeDecodeError as error:
@@ -67,7 +68,8 @@ def read_votes(source: Source) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise VotesFileError(f"line 1: missing column(s) {', '.join(missing)}; expected the header {','.join(COLUMNS)}")
-    return _validated(raw[list(COLUMNS)], lambda row: _line_of_row(data, row))
+    raw = pd.DataFrame({column: raw[column].astype("category") for column in COLUMNS})
+    return _validated(raw, lambda row: _line_of_row(data, row))
 
 
 def _read_bytes(source: Source) -> bytes:
