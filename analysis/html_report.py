@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 from analysis import charts
 
+FOLDED_RATERS = 50  # more raters than this: the per-rater table starts folded
+
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b; margin: 0 auto;
        max-width: 1100px; padding: 1.5rem; }
@@ -77,7 +79,8 @@ def _win_rates(report: dict) -> list[str]:
     parts = [
         "<section><h2>Win rates</h2>",
         '<p class="note">Share of the decided items (ties left out) whose majority preferred the row system over the '
-        "column system; p is the two-sided exact binomial test against 50%. Hover a cell for its 95% Wilson interval.</p>",
+        "column system, its 95% Wilson interval, the items won and lost, and p, the two-sided exact binomial test "
+        "against 50%.</p>",
     ]
     systems = report["summary"]["systems"]
     for question in report["summary"]["questions"]:
@@ -98,10 +101,9 @@ def _win_rates(report: dict) -> list[str]:
                     continue
                 rate, ci, p_value, won, lost, ties = cells[row, column]
                 shade = "" if rate is None else f' style="background: {_shade(rate)}"'
-                tip = "no decided item" if ci is None else f"95% CI {_percent(ci[0])} to {_percent(ci[1])}"
                 tds.append(
-                    f'<td{shade} title="{_e(tip)}"><strong>{_percent(rate)}</strong><br>'
-                    f"<small>{won}&ndash;{lost}{f' ({ties} ties)' if ties else ''}, p {_p(p_value)}</small></td>"
+                    f"<td{shade}><strong>{_percent(rate)}</strong><br><small>{_interval(ci)}<br>"
+                    f"{won}&ndash;{lost}{f' ({ties} ties)' if ties else ''}, p {_p(p_value)}</small></td>"
                 )
             rows.append("<tr>" + "".join(tds) + "</tr>")
         header = "".join(f'<th scope="col">{_e(s)}</th>' for s in shown)
@@ -233,7 +235,8 @@ def _rater_behaviour(report: dict) -> list[str]:
         "left; placement is random, so far from 50% means raters favour a side.</p>",
         "<table><thead><tr><th>question</th><th>votes</th><th>chose left</th><th>95% interval</th></tr></thead>"
         f"<tbody>{bias_rows}</tbody></table>",
-        f"<details open><summary>{len(report['raters']):,} raters</summary>",
+        # A long table stays folded (on paper too) until opened.
+        f"<details{' open' if len(report['raters']) <= FOLDED_RATERS else ''}><summary>{len(report['raters']):,} raters</summary>",
         '<p class="note">A rater who rarely agrees with the majority, always picks one side or barely watches may have '
         "answered carelessly; the analysis can leave such raters out (<code>--exclude-raters</code>).</p>",
         "<table><thead><tr><th>rater</th><th>votes</th><th>items</th><th>median watch</th><th>chose left</th>"

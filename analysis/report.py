@@ -48,7 +48,7 @@ def build_report(
     if allow_tie is None:
         allow_tie = bool((votes["choice"] == TIE_CHOICE).any())
 
-    report = {
+    return {
         "pairs": _pair_figures(votes, tally, n_categories=3 if allow_tie else 2),
         "ranking": _rankings(tally, bootstrap, seed),
         "summary": {
@@ -66,7 +66,6 @@ def build_report(
         "raters": rater_figures(votes, tally),
         "reasons_by_system": _reasons_by_system(votes, tally),
     }
-    return report
 
 
 def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int) -> list[dict]:

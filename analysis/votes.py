@@ -34,7 +34,7 @@ REQUIRED = ("study", "item", "prompt_id", "system_a", "system_b", "question", "r
 # What one comparison item is: the same on every row of the item.
 ITEM_FIELDS = ("prompt_id", "prompt", "category", "system_a", "system_b")
 # ISO 8601 with a timezone: a date, a time, and Z or a numeric offset.
-TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)"
+TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)"
 
 Source = str | os.PathLike | IO[str] | IO[bytes]
 
@@ -129,12 +129,12 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
     )
 
     item, first = item_index(raw)
+    first_row = first[item]
     for column in ITEM_FIELDS:
         codes = raw[column].cat.codes.to_numpy()
-        first_row = first[item]
         rows.fail(
             codes != codes[first_row],
-            lambda row, column=column, first_row=first_row: (
+            lambda row, column=column: (
                 f"item {rows.value('item', row)!r} has {column} "
                 f"{rows.value(column, row)!r} here but {rows.value(column, first_row[row])!r} on line {line_of(int(first_row[row]))}"
             ),
