@@ -1,0 +1,25 @@
+"""Analysis of JUICE votes: plain Python over pandas, no Django, for any votes CSV.
+
+Public API (what the Django side and researchers' scripts call):
+
+- `read_votes(path_or_file) -> DataFrame`: read and validate a votes CSV (CONTRACT.md, "Votes
+  CSV"). A malformed file raises `VotesFileError` naming the line.
+- `build_report(votes, *, bootstrap=1000, seed=0, exclude_raters=(), allow_tie=None) -> dict`:
+  every figure of CONTRACT.md's "Analysis" section (`pairs`, `ranking`) plus `summary`,
+  `settings`, `position_bias`, `raters` and `reasons_by_system`. JSON-ready: undefined figures
+  are None, never NaN.
+- `render_html(report, settings=None) -> str`: one self-contained HTML page (inline SVG plots,
+  print CSS); `settings` is the study's set-up to show (prompt set, systems, matching, ...).
+- `report_rows(report) -> list[dict]`: one flat row per (pair, question), for CSV.
+- `AnalysisError`: bad input (e.g. excluding an unknown rater); `VotesFileError` is its subclass
+  for malformed files.
+
+Command line: `python -m analysis report VOTES.csv --format json|csv|html [-o PATH]
+[--bootstrap N] [--seed S] [--exclude-raters a,b]`; exit status 2 on bad input.
+"""
+
+from analysis.html_report import render_html
+from analysis.report import build_report, report_rows
+from analysis.votes import COLUMNS, AnalysisError, VotesFileError, read_votes
+
+__all__ = ["COLUMNS", "AnalysisError", "VotesFileError", "build_report", "read_votes", "render_html", "report_rows"]

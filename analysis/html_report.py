@@ -1,0 +1,317 @@
+"""The report as one self-contained HTML page, readable on screen and on paper.
+
+Every piece of text that comes from data (system names, questions, reasons, categories, rater
+ids, settings) goes through `html.escape`; plots are inline SVG data URIs.
+"""
+
+import html
+from collections.abc import Iterable
+
+from analysis import charts
+
+FOLDED_RATERS = 50  # more raters than this: the per-rater table starts folded
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b; margin: 0 auto;
+       max-width: 1100px; padding: 1.5rem; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.25rem; border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
+h3 { font-size: 1.05rem; margin-bottom: 0.4rem; }
+p.note { color: #555; font-size: 0.9rem; max-width: 60rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.55rem; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; text-align: left; }
+td.text { text-align: left; }
+td.empty { color: #999; text-align: center; }
+td small { color: #555; }
+img.chart { display: block; max-width: 100%; height: auto; margin: 0.5rem 0 1rem; }
+dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
+dl.settings dt { font-weight: 600; }
+dl.settings dd { margin: 0; }
+details summary { cursor: pointer; }
+@media print {
+  @page { margin: 15mm; }
+  body { font-size: 10pt; max-width: none; padding: 0; }
+  h2 { break-after: avoid; }
+  h3 { break-after: avoid; }
+  table, img.chart, figure { break-inside: avoid; }
+  thead { display: table-header-group; }
+  th { background: #eee !important; print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  td { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  section.raters { break-before: page; }
+}
+"""
+
+
+def render_html(report: dict, settings: dict | None = None) -> str:
+    """The report as a standalone HTML page.
+
+    settings: what the study was set up with (e.g. prompt set, systems, matching policy,
+    raters per item), shown as given next to what the votes themselves tell.
+    """
+    summary = report["summary"]
+    colors = charts.system_colors(summary["systems"])
+    title = "Human evaluation: " + ", ".join(summary["studies"]) if summary["studies"] else "Human evaluation"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="note">{summary["votes"]:,} votes on {summary["items"]:,} items by {summary["raters"]:,} raters. '
+        "Each item is one prompt judged between two systems' videos; its outcome is the majority of its votes.</p>",
+    ]
+    if not report["pairs"]:
+        parts.append("<p>No votes yet.</p>")
+    else:
+        parts += _win_rates(report)
+        parts += _ranking(report, colors)
+        parts += _reasons(report, colors)
+        parts += _agreement(report)
+        parts += _categories(report)
+        parts += _rater_behaviour(report)
+    parts += _settings(report, settings)
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _win_rates(report: dict) -> list[str]:
+    parts = [
+        "<section><h2>Win rates</h2>",
+        '<p class="note">Share of the decided items (ties left out) whose majority preferred the row system over the '
+        "column system, its 95% Wilson interval, the items won and lost, and p, the two-sided exact binomial test "
+        "against 50%.</p>",
+    ]
+    systems = report["summary"]["systems"]
+    for question in report["summary"]["questions"]:
+        pairs = [p for p in report["pairs"] if p["question"] == question]
+        cells = {}
+        for p in pairs:
+            cells[p["system_a"], p["system_b"]] = (p["win_rate_a"], p["ci95"], p["p_value"], p["wins_a"], p["wins_b"], p["ties"])
+            flipped_ci = None if p["ci95"] is None else [1 - p["ci95"][1], 1 - p["ci95"][0]]
+            flipped_rate = None if p["win_rate_a"] is None else 1 - p["win_rate_a"]
+            cells[p["system_b"], p["system_a"]] = (flipped_rate, flipped_ci, p["p_value"], p["wins_b"], p["wins_a"], p["ties"])
+        shown = [s for s in systems if any(s in key for key in cells)]
+        rows = []
+        for row in shown:
+            tds = [f'<th class="row" scope="row">{_e(row)}</th>']
+            for column in shown:
+                if (row, column) not in cells:
+                    tds.append('<td class="empty">&ndash;</td>')
+                    continue
+                rate, ci, p_value, won, lost, ties = cells[row, column]
+                shade = "" if rate is None else f' style="background: {_shade(rate)}"'
+                tds.append(
+                    f"<td{shade}><strong>{_percent(rate)}</strong><br><small>{_interval(ci)}<br>"
+                    f"{won}&ndash;{lost}{f' ({ties} ties)' if ties else ''}, p {_p(p_value)}</small></td>"
+                )
+            rows.append("<tr>" + "".join(tds) + "</tr>")
+        header = "".join(f'<th scope="col">{_e(s)}</th>' for s in shown)
+        parts += [
+            f"<h3>{_e(_question_label(question))}</h3>",
+            f"<table><thead><tr><th>wins over →</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
+            f'<img class="chart" alt="Win rates with 95% intervals, {_e(question)}" src="{charts.win_rate_bars(pairs)}">',
+        ]
+    parts.append("</section>")
+    return parts
+
+
+def _ranking(report: dict, colors: dict) -> list[str]:
+    resamples = report["settings"]["bootstrap"]
+    parts = [
+        "<section><h2>Ranking</h2>",
+        '<p class="note">Bradley-Terry ratings fitted to the item outcomes of all pairs (a tie counts half a win each way), '
+        "on the Elo scale: a 100-point lead means winning about 64% of items. Ratings average 1000. "
+        + (f"Intervals are the 2.5% and 97.5% percentiles over {resamples:,} bootstrap resamples of prompts.</p>" if resamples else "</p>"),
+    ]
+    for question, ranking in report["ranking"].items():
+        rows = "".join(
+            f'<tr><td>{i}</td><td class="text">{_e(entry["system"])}</td><td>{entry["rating"]:.0f}</td>'
+            f"<td>{_rating_interval(entry['ci95'])}</td></tr>"
+            for i, entry in enumerate(ranking, start=1)
+        )
+        parts += [
+            f"<h3>{_e(_question_label(question))}</h3>",
+            f"<table><thead><tr><th>#</th><th>system</th><th>rating</th><th>95% interval</th></tr></thead><tbody>{rows}</tbody></table>",
+            f'<img class="chart" alt="Ratings with 95% intervals, {_e(question)}" src="{charts.ranking_plot(ranking, colors)}">',
+        ]
+    parts.append("</section>")
+    return parts
+
+
+def _reasons(report: dict, colors: dict) -> list[str]:
+    parts = [
+        "<section><h2>Why systems win</h2>",
+        '<p class="note">For each system, over the items it won (all its pairs), among the votes for it: the share that '
+        "ticked each reason. A vote may tick several reasons.</p>",
+    ]
+    for question, shares in report["reasons_by_system"].items():
+        if all(value is None for by_reason in shares.values() for value in by_reason.values()):
+            continue  # no system won an item on this question
+        parts += [
+            f"<h3>{_e(_question_label(question))}</h3>",
+            f'<img class="chart" alt="Reasons behind wins, {_e(question)}" src="{charts.reason_bars(shares, colors)}">',
+        ]
+        reasons = sorted({r for by_reason in shares.values() for r in by_reason})
+        header = "".join(f'<th scope="col">{_e(r.replace("_", " "))}</th>' for r in reasons)
+        rows = "".join(
+            f'<tr><th class="row" scope="row">{_e(system)}</th>'
+            + "".join(f"<td>{_percent(by_reason.get(r))}</td>" for r in reasons)
+            + "</tr>"
+            for system, by_reason in shares.items()
+        )
+        parts.append(f"<table><thead><tr><th>system</th>{header}</tr></thead><tbody>{rows}</tbody></table>")
+    parts.append("</section>")
+    return parts
+
+
+def _agreement(report: dict) -> list[str]:
+    keys = list(dict.fromkeys(key for p in report["pairs"] for key in p["vote_splits"]))
+    header = "".join(f'<th scope="col">{_e(key)}</th>' for key in keys)
+    rows = "".join(
+        f'<tr><td class="text">{_e(p["system_a"])} vs {_e(p["system_b"])}</td><td class="text">{_e(p["question"])}</td>'
+        f"<td>{p['items']:,}</td>"
+        + "".join(f"<td>{p['vote_splits'].get(key, 0):,}</td>" for key in keys)
+        + f"<td>{_percent(p['agreement']['percent_unanimous'])}</td>"
+        + "".join(_number(p["agreement"][c]) for c in ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1"))
+        + "</tr>"
+        for p in report["pairs"]
+    )
+    return [
+        "<section><h2>Agreement between raters</h2>",
+        f'<p class="note">Vote splits count items by how their {report["summary"]["raters_per_item"]} votes divided. '
+        "Fleiss' kappa uses the items with the full rater count; Krippendorff's alpha (nominal) and Gwet's AC1 all items. "
+        "A coefficient undefined on the data (e.g. every vote for one system) shows as &ndash;.</p>",
+        f"<table><thead><tr><th>pair</th><th>question</th><th>items</th>{header}<th>unanimous</th><th>Fleiss &kappa;</th>"
+        f"<th>Krippendorff &alpha;</th><th>Gwet AC1</th></tr></thead><tbody>{rows}</tbody></table>",
+        f'<img class="chart" alt="Vote splits per pair" src="{charts.split_bars(report["pairs"])}">',
+        "</section>",
+    ]
+
+
+def _categories(report: dict) -> list[str]:
+    categories = sorted({c for p in report["pairs"] for c in p["by_category"]})
+    if categories in ([], [""]):
+        return []
+    header = "".join(f'<th scope="col">{_e(c or "(none)")}</th>' for c in categories)
+    rows = []
+    for p in report["pairs"]:
+        cells = []
+        for c in categories:
+            figures = p["by_category"].get(c)
+            cells.append(
+                '<td class="empty">&ndash;</td>'
+                if figures is None
+                else f"<td>{_percent(figures['win_rate_a'])}<br><small>{figures['wins_a']}&ndash;{figures['wins_b']}</small></td>"
+            )
+        rows.append(
+            f'<tr><td class="text">{_e(p["system_a"])} vs {_e(p["system_b"])}</td><td class="text">{_e(p["question"])}</td>'
+            + "".join(cells)
+            + "</tr>"
+        )
+    return [
+        "<section><h2>By category</h2>",
+        '<p class="note">Win rate of the first system of each pair within each prompt category.</p>',
+        f"<table><thead><tr><th>pair</th><th>question</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
+        "</section>",
+    ]
+
+
+def _rater_behaviour(report: dict) -> list[str]:
+    bias_rows = "".join(
+        f'<tr><td class="text">{_e(question)}</td><td>{figures["votes"]:,}</td><td>{_percent(figures["share_left"])}</td>'
+        f"<td>{_interval(figures['ci95'])}</td></tr>"
+        for question, figures in report["position_bias"].items()
+    )
+    rater_rows = "".join(
+        f'<tr><td class="text">{_e(r["rater"])}</td><td>{r["votes"]:,}</td><td>{r["items"]:,}</td>'
+        f"<td>{_seconds(r['median_watch_ms'])}</td>"
+        f"<td>{_percent(r['share_left'])}</td><td>{_percent(r['majority_agreement'])}</td></tr>"
+        for r in report["raters"]
+    )
+    return [
+        '<section class="raters"><h2>Raters</h2>',
+        '<p class="note">Position bias: among votes for a system (ties left out), the share that chose the video shown on the '
+        "left; placement is random, so far from 50% means raters favour a side.</p>",
+        "<table><thead><tr><th>question</th><th>votes</th><th>chose left</th><th>95% interval</th></tr></thead>"
+        f"<tbody>{bias_rows}</tbody></table>",
+        # A long table stays folded (on paper too) until opened.
+        f"<details{' open' if len(report['raters']) <= FOLDED_RATERS else ''}><summary>{len(report['raters']):,} raters</summary>",
+        '<p class="note">A rater who rarely agrees with the majority, always picks one side or barely watches may have '
+        "answered carelessly; the analysis can leave such raters out (<code>--exclude-raters</code>).</p>",
+        "<table><thead><tr><th>rater</th><th>votes</th><th>items</th><th>median watch</th><th>chose left</th>"
+        f"<th>with the majority</th></tr></thead><tbody>{rater_rows}</tbody></table></details>",
+        "</section>",
+    ]
+
+
+def _settings(report: dict, settings: dict | None) -> list[str]:
+    summary = report["summary"]
+    observed = {
+        "studies": summary["studies"],
+        "systems": summary["systems"],
+        "questions": summary["questions"],
+        "raters per item (most votes on an item)": summary["raters_per_item"],
+        "no-preference votes": "allowed" if summary["allow_tie"] else "not offered (forced choice)",
+        "votes / items / raters": f"{summary['votes']:,} / {summary['items']:,} / {summary['raters']:,}",
+        "bootstrap resamples": report["settings"]["bootstrap"],
+        "random seed": report["settings"]["seed"],
+        "excluded raters": report["settings"]["excluded_raters"] or "none",
+    }
+    parts = ["<section><h2>Settings</h2>"]
+    if settings:
+        parts += ["<h3>Study set-up</h3>", _definitions(settings)]
+    parts += ["<h3>From the votes</h3>", _definitions(observed), "</section>"]
+    return parts
+
+
+def _definitions(values: dict) -> str:
+    return '<dl class="settings">' + "".join(f"<dt>{_e(str(key))}</dt><dd>{_value(value)}</dd>" for key, value in values.items()) + "</dl>"
+
+
+def _value(value: object) -> str:
+    if isinstance(value, dict):
+        return _definitions(value) if value else "&ndash;"
+    if isinstance(value, Iterable) and not isinstance(value, str):
+        return ", ".join(_e(str(v)) for v in value) or "&ndash;"
+    return _e(str(value))
+
+
+def _question_label(question: str) -> str:
+    return question.replace("_", " ").capitalize()
+
+
+def _shade(rate: float) -> str:
+    # Green above 50%, red below, stronger further away.
+    strength = min(1.0, abs(rate - 0.5) * 2) * 0.45
+    return f"rgba(46, 160, 67, {strength:.2f})" if rate >= 0.5 else f"rgba(215, 58, 73, {strength:.2f})"
+
+
+def _percent(value: float | None) -> str:
+    return "&ndash;" if value is None else f"{100 * value:.1f}%"
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "&ndash;" if ci is None else f"{_percent(ci[0])} to {_percent(ci[1])}"
+
+
+def _rating_interval(ci: list[float] | None) -> str:
+    return "&ndash;" if ci is None else f"{ci[0]:.0f} to {ci[1]:.0f}"
+
+
+def _seconds(ms: float | None) -> str:
+    return "&ndash;" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def _number(value: float | None) -> str:
+    return '<td class="empty">&ndash;</td>' if value is None else f"<td>{value:.3f}</td>"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "&ndash;"
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
