@@ -11,6 +11,9 @@ Public API (what the Django side and researchers' scripts call):
 - `render_html(report, settings=None) -> str`: one self-contained HTML page (inline SVG plots,
   print CSS); `settings` is the study's set-up to show (prompt set, systems, matching, ...).
 - `report_rows(report) -> list[dict]`: one flat row per (pair, question), for CSV.
+- `render_report(report, fmt, settings=None) -> str`: the report as `json`, `csv` or `html`.
+- `atomic_writer(path)`: a context manager writing a text file under a temporary name, renamed
+  when complete.
 - `AnalysisError`: bad input (e.g. excluding an unknown rater); `VotesFileError` is its subclass
   for malformed files.
 
@@ -19,7 +22,11 @@ Command line: `python -m analysis report VOTES.csv --format json|csv|html [-o PA
 """
 
 from analysis.html_report import render_html
+from analysis.render import atomic_writer, render_report
 from analysis.report import build_report, report_rows
 from analysis.votes import COLUMNS, AnalysisError, VotesFileError, read_votes
 
-__all__ = ["COLUMNS", "AnalysisError", "VotesFileError", "build_report", "read_votes", "render_html", "report_rows"]
+__all__ = [
+    "COLUMNS", "AnalysisError", "VotesFileError", "atomic_writer", "build_report", "read_votes", "render_html",
+    "render_report", "report_rows",
+]

@@ -4,16 +4,11 @@ Exit status 0 on success, 2 on bad input (the message on stderr).
 """
 
 import argparse
-import csv
-import io
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from analysis.html_report import render_html
-from analysis.report import build_report, report_rows
+from analysis.render import atomic_writer, render_report
+from analysis.report import build_report
 from analysis.votes import AnalysisError, read_votes
 
 
@@ -37,41 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     except AnalysisError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    text = _render(result, args.format)
+    text = render_report(result, args.format)
     if args.output is None:
         sys.stdout.write(text)
     else:
-        _write_atomically(args.output, text)
+        with atomic_writer(args.output) as out:
+            out.write(text)
         print(f"wrote {args.format} report of {result['summary']['votes']:,} votes to {args.output}", file=sys.stderr)
     return 0
-
-
-def _render(result: dict, fmt: str) -> str:
-    if fmt == "json":
-        # allow_nan=False: an undefined figure must be null, never NaN.
-        return json.dumps(result, indent=2, allow_nan=False) + "\n"
-    if fmt == "html":
-        return render_html(result)
-    rows = report_rows(result)
-    columns = list(dict.fromkeys(column for row in rows for column in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # A reader of PATH never sees half a report.
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _count(text: str) -> int:

@@ -1,11 +1,10 @@
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
+from analysis import atomic_writer
 from annotation.exports import votes_write
 from annotation.models import Study
 
@@ -39,13 +38,6 @@ class Command(BaseCommand):
         target = Path(output)
         if not target.parent.is_dir():
             raise CommandError(f"{target.parent}: no such folder")
-        # Written to a temporary name and renamed, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                count = votes_write(study=study, out=out, include_excluded=all_raters)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_writer(target) as out:
+            count = votes_write(study=study, out=out, include_excluded=all_raters)
         self.stdout.write(f"Wrote {count} vote rows of study {study.name!r} to {target}.")
