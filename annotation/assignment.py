@@ -1,0 +1,90 @@
+"""Handing items to raters: the claim, the lease, and its expiry.
+
+An item's `claimed` counts its live leases plus its votes. A claim is one transaction that locks a
+candidate item (`skip_locked`, so concurrent raters take different rows instead of queueing),
+bumps `claimed` and creates the assignment. The check constraint `claimed <= raters_needed` and
+the unique (rater, item) constraint make overfilling an item or showing it twice to one rater
+impossible, whatever the interleaving; on SQLite the same code is correct because its
+transactions are serialized.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.models import Assignment, Item, Rater, Study
+
+# Expire at most this many leases per sweep, so one claim never does unbounded work.
+EXPIRE_BATCH = 500
+
+
+def leases_expire(*, study: Study | None = None, now: datetime | None = None) -> int:
+    """Return the claims of assignments whose lease ran out to the pool; returns how many expired.
+
+    Rows another transaction is voting on are skipped (`skip_locked`): that vote decides them.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = Assignment.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            status=Assignment.Status.ACTIVE, leased_until__lt=now
+        )
+        if study is not None:
+            stale = stale.filter(item__study=study)
+        rows = list(stale.values_list("pk", "item_id")[:EXPIRE_BATCH])
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=Assignment.Status.EXPIRED)
+        for item_id, count in Counter(item_id for _, item_id in rows).items():
+            Item.objects.filter(pk=item_id).update(claimed=F("claimed") - count)
+    return len(rows)
+
+
+def assignment_next(*, rater: Rater) -> Assignment | None:
+    """The rater's live assignment, or a newly claimed item, or None when nothing is left for them.
+
+    Only an open study hands out items. The new item is one this rater has not seen, that still
+    needs raters, with the fewest claims; ties are broken per rater so that concurrent raters
+    start on different rows.
+    """
+    study = rater.study
+    now = timezone.now()
+    leases_expire(study=study, now=now)
+    with transaction.atomic():
+        # Serialize one rater's concurrent calls (two tabs): they must get the same assignment.
+        Rater.objects.select_for_update().filter(pk=rater.pk).first()
+        live = (
+            Assignment.objects.select_related("item__prompt")
+            .filter(rater=rater, status=Assignment.Status.ACTIVE, leased_until__gte=now)
+            .first()
+        )
+        if live is not None:
+            return live
+        if Study.objects.filter(pk=study.pk, status=Study.Status.OPEN).count() == 0:
+            return None
+        # The rater's own stale lease (if the sweep skipped it) would block a new one: drop it now.
+        for stale in Assignment.objects.select_for_update().filter(rater=rater, status=Assignment.Status.ACTIVE):
+            Assignment.objects.filter(pk=stale.pk).update(status=Assignment.Status.EXPIRED)
+            Item.objects.filter(pk=stale.item_id).update(claimed=F("claimed") - 1)
+        seen = Assignment.objects.filter(rater=rater).values("item_id")
+        item = (
+            Item.objects.select_for_update(skip_locked=True)
+            .filter(study=study, status=Item.Status.READY, claimed__lt=F("raters_needed"))
+            .exclude(pk__in=seen)
+            .order_by("claimed", F("id").bitxor(rater.pk * 2654435761 % 65521))
+            .first()
+        )
+        if item is None:
+            return None
+        Item.objects.filter(pk=item.pk).update(claimed=F("claimed") + 1)
+        return Assignment.objects.create(
+            rater=rater,
+            item=item,
+            left=random.choice([Assignment.Left.A, Assignment.Left.B]),
+            leased_until=now + timedelta(seconds=study.lease_seconds),
+        )
