@@ -91,6 +91,9 @@ def studies_create(request: HttpRequest) -> JsonResponse:
             options[keyword] = value
     if "questions" in options and not all(q in QUESTIONS for q in options["questions"]):
         return api_error(400, f"questions must be among {', '.join(QUESTIONS)}")
+    for question, reasons in options.get("reasons", {}).items():
+        if not isinstance(reasons, list) or not all(isinstance(r, dict) and isinstance(r.get("label", ""), str) for r in reasons):
+            return api_error(400, f'reasons for {question!r} must be a list of {{"key": ..., "label": ...}}')
     prompt_set = PromptSet.objects.filter(name=data.get("prompt_set")).first() if isinstance(data.get("prompt_set"), str) else None
     if prompt_set is None:
         return api_error(400, f"no prompt set named {data.get('prompt_set')!r}")
