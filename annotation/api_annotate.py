@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -18,7 +19,7 @@ from annotation.assignment import assignment_next
 from annotation.auth import api_error
 from annotation.models import Assignment, Item, Rater, Study
 from annotation.ratelimit import rate_limit_exceeded
-from annotation.raters import rater_from_session
+from annotation.raters import rater_from_session, session_key
 from annotation.voting import VoteError, vote_submit
 
 
@@ -40,8 +41,13 @@ def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
 
 def rater_progress(rater: Rater) -> dict:
     done = Assignment.objects.filter(rater=rater, status=Assignment.Status.VOTED).count()
-    # A rater may rate every ready item of the study once, so that is their most.
-    total = Item.objects.filter(study_id=rater.study_id, status=Item.Status.READY).count()
+    # A rater may rate every ready item of the study once, so that is their most. It changes only
+    # when items are added, so a short cache spares a count on every request.
+    key = f"ready-items:{rater.study_id}"
+    total = cache.get(key)
+    if total is None:
+        total = Item.objects.filter(study_id=rater.study_id, status=Item.Status.READY).count()
+        cache.set(key, total, timeout=10)
     return {"done": done, "total": total}
 
 
@@ -67,10 +73,11 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
 
 @require_POST
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
-    slug = Assignment.objects.filter(token=token).values_list("item__study__slug", flat=True).first()
-    rater = rater_from_session(request, slug) if slug else None
-    if rater is None:
+    owner = Rater.objects.select_related("study").filter(assignments__token=token).first()
+    # The session holds one rater per study; the assignment must be that rater's.
+    if owner is None or request.session.get(session_key(owner.study.slug)) != owner.pk:
         return api_error(403, "this assignment is not yours")
+    rater = owner
     if rate_limit_exceeded(scope="vote", key=str(rater.pk), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
         response = api_error(429, "too many votes; slow down")
         response["Retry-After"] = "60"
@@ -83,4 +90,4 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
         vote_submit(rater=rater, token=token, payload=payload)
     except VoteError as exc:
         return api_error(exc.status, exc.message)
-    return JsonResponse({"ok": True, "progress": rater_progress(rater)}, status=201)
+    return JsonResponse({"ok": True}, status=201)

@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,6 +23,8 @@ from annotation.models import Assignment, Item, Rater, Study
 
 # Expire at most this many leases per sweep, so one claim never does unbounded work.
 EXPIRE_BATCH = 500
+# Seconds between two lazy sweeps of a study in one process; leases are minutes long.
+EXPIRE_INTERVAL = 2
 
 
 def leases_expire(*, study: Study | None = None, now: datetime | None = None) -> int:
@@ -48,37 +51,31 @@ def leases_expire(*, study: Study | None = None, now: datetime | None = None) ->
 def assignment_next(*, rater: Rater) -> Assignment | None:
     """The rater's live assignment, or a newly claimed item, or None when nothing is left for them.
 
-    Only an open study hands out items. The new item is one this rater has not seen, that still
-    needs raters, with the fewest claims; ties are broken per rater so that concurrent raters
-    start on different rows.
+    Only an open study hands out items (`rater.study` as loaded by the caller). The new item is one
+    this rater has not seen, that still needs raters, with the fewest claims.
     """
     study = rater.study
     now = timezone.now()
-    leases_expire(study=study, now=now)
+    # Lazy expiry, at most once per interval per process (every claim would otherwise pay for it),
+    # and always before telling a rater that nothing is left.
+    swept = cache.add(f"leases-expire:{study.pk}", 1, timeout=EXPIRE_INTERVAL)
+    if swept:
+        leases_expire(study=study, now=now)
     with transaction.atomic():
         # Serialize one rater's concurrent calls (two tabs): they must get the same assignment.
         Rater.objects.select_for_update().filter(pk=rater.pk).first()
-        live = (
-            Assignment.objects.select_related("item__prompt")
-            .filter(rater=rater, status=Assignment.Status.ACTIVE, leased_until__gte=now)
-            .first()
-        )
-        if live is not None:
-            return live
-        if Study.objects.filter(pk=study.pk, status=Study.Status.OPEN).count() == 0:
+        held = Assignment.objects.select_related("item__prompt").filter(rater=rater, status=Assignment.Status.ACTIVE).first()
+        if held is not None:
+            if held.leased_until >= now:
+                return held
+            # The rater's own lease ran out before the sweep saw it: it would block a new one.
+            Assignment.objects.filter(pk=held.pk).update(status=Assignment.Status.EXPIRED)
+            Item.objects.filter(pk=held.item_id).update(claimed=F("claimed") - 1)
+        if study.status != Study.Status.OPEN:
             return None
-        # The rater's own stale lease (if the sweep skipped it) would block a new one: drop it now.
-        for stale in Assignment.objects.select_for_update().filter(rater=rater, status=Assignment.Status.ACTIVE):
-            Assignment.objects.filter(pk=stale.pk).update(status=Assignment.Status.EXPIRED)
-            Item.objects.filter(pk=stale.item_id).update(claimed=F("claimed") - 1)
-        seen = Assignment.objects.filter(rater=rater).values("item_id")
-        item = (
-            Item.objects.select_for_update(skip_locked=True)
-            .filter(study=study, status=Item.Status.READY, claimed__lt=F("raters_needed"))
-            .exclude(pk__in=seen)
-            .order_by("claimed", F("id").bitxor(rater.pk * 2654435761 % 65521))
-            .first()
-        )
+        item = _candidate(rater)
+        if item is None and not swept and leases_expire(study=study, now=now):
+            item = _candidate(rater)
         if item is None:
             return None
         Item.objects.filter(pk=item.pk).update(claimed=F("claimed") + 1)
@@ -88,3 +85,17 @@ def assignment_next(*, rater: Rater) -> Assignment | None:
             left=random.choice([Assignment.Left.A, Assignment.Left.B]),
             leased_until=now + timedelta(seconds=study.lease_seconds),
         )
+
+
+def _candidate(rater: Rater) -> Item | None:
+    """Lock the open item with the fewest claims that this rater has not seen."""
+    seen = Assignment.objects.filter(rater=rater).values("item_id")
+    # skip_locked: concurrent raters step over each other's candidate rows instead of queueing.
+    return (
+        Item.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("prompt")
+        .filter(study_id=rater.study_id, status=Item.Status.READY, claimed__lt=F("raters_needed"))
+        .exclude(pk__in=seen)
+        .order_by("claimed", "id")
+        .first()
+    )

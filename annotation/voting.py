@@ -74,16 +74,21 @@ def _attention_question(study: Study) -> str:
 
 
 def vote_submit(*, rater: Rater, token: str, payload: object) -> list[Vote]:
-    """Store the rater's answers for assignment `token`; raises VoteError (400/403/409) with a message."""
-    assignment = Assignment.objects.filter(token=token, rater=rater).first()
-    if assignment is None:
-        raise VoteForbidden("this assignment is not yours")
+    """Store the rater's answers for assignment `token`; raises VoteError (400/403/409) with a message.
+
+    `rater.study` is taken as loaded by the caller: a study closed while a vote is in flight may
+    still take that vote.
+    """
     study = rater.study
-    answers, watch_ms = _answers(study, payload)
     try:
         with transaction.atomic():
-            assignment = Assignment.objects.select_for_update().select_related("item").get(pk=assignment.pk)
-            if Study.objects.filter(pk=study.pk, status=Study.Status.CLOSED).exists():
+            assignment = (
+                Assignment.objects.select_for_update(of=("self",)).select_related("item").filter(token=token, rater=rater).first()
+            )
+            if assignment is None:
+                raise VoteForbidden("this assignment is not yours")
+            answers, watch_ms = _answers(study, payload)
+            if study.status == Study.Status.CLOSED:
                 raise VoteConflict("the study is closed")
             if assignment.status == Assignment.Status.VOTED:
                 raise VoteConflict("this assignment was already voted")
@@ -92,8 +97,7 @@ def vote_submit(*, rater: Rater, token: str, payload: object) -> list[Vote]:
                 taken = Item.objects.filter(pk=assignment.item_id, claimed__lt=F("raters_needed")).update(claimed=F("claimed") + 1)
                 if not taken:
                     raise VoteConflict("the lease expired and the item went to another rater")
-            now = timezone.now()
-            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.VOTED, voted_at=now)
+            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.VOTED, voted_at=timezone.now())
             other = Assignment.Left.B if assignment.left == Assignment.Left.A else Assignment.Left.A
             side = {"left": assignment.left, "right": other, "tie": Vote.Choice.TIE}
             votes = Vote.objects.bulk_create(
