@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from annotation.models import Assignment, Vote
 from tests.builders import SYSTEM_NAMES, build_open_study
@@ -18,15 +19,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def browser():
-    # Playwright's sync API runs an event loop; Django refuses ORM calls from it unless told.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium. Tests touch the database only outside this block: inside, Playwright's
+    event loop gives the ORM a connection of its own that would outlive the test database."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def shortcut(page, text: str) -> str:
@@ -41,13 +41,32 @@ def videos_state(page) -> dict:
     )
 
 
-def test_a_rater_joins_watches_answers_by_mouse_and_keyboard_and_finishes(live_server, browser):
+def test_a_rater_joins_watches_answers_by_mouse_and_keyboard_and_finishes(live_server):
     study = build_open_study(n_prompts=2, raters=1, seconds=2.0)
+    with chromium() as browser:
+        html = rate_two_items(browser, f"{live_server.url}/s/{study.slug}/join?PROLIFIC_PID=browser-rater")
+    for name in SYSTEM_NAMES:
+        assert name not in html
+
+    first, second = Assignment.objects.filter(rater__worker_id="browser-rater").order_by("voted_at")
+    flip = {"a": "b", "b": "a"}
+    votes = {(v.assignment_id, v.question): (v.choice, v.reasons) for v in Vote.objects.all()}
+    assert votes == {
+        (first.pk, "quality"): (first.left, ["pixel_sharpness", "frame_consistency"]),
+        (first.pk, "faithfulness"): (flip[first.left], ["temporal_alignment"]),
+        (second.pk, "quality"): (flip[second.left], ["motion_smoothness"]),
+        (second.pk, "faithfulness"): (second.left, ["spatial_alignment"]),
+    }
+
+
+def rate_two_items(browser: Browser, join_url: str) -> str:
+    """Rate the first item with the mouse and the second with the keyboard; returns every page and
+    response header seen, for the blindness check."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     seen = []
     page.on("response", lambda r: seen.append(f"{r.url} {r.headers}"))
-    page.goto(f"{live_server.url}/s/{study.slug}/join?PROLIFIC_PID=browser-rater")
+    page.goto(join_url)
 
     # First item, with the mouse.
     expect(page.locator("#prompt")).to_contain_text("<b>a cat</b> number")
@@ -97,29 +116,19 @@ def test_a_rater_joins_watches_answers_by_mouse_and_keyboard_and_finishes(live_s
 
     expect(page.locator("#completion-code")).to_have_text("DONE1234")
     html = page.content() + "\n".join(seen)
-    for name in SYSTEM_NAMES:
-        assert name not in html
-
-    first, second = Assignment.objects.filter(rater__worker_id="browser-rater").order_by("voted_at")
-    flip = {"a": "b", "b": "a"}
-    votes = {(v.assignment_id, v.question): (v.choice, v.reasons) for v in Vote.objects.all()}
-    assert votes == {
-        (first.pk, "quality"): (first.left, ["pixel_sharpness", "frame_consistency"]),
-        (first.pk, "faithfulness"): (flip[first.left], ["temporal_alignment"]),
-        (second.pk, "quality"): (flip[second.left], ["motion_smoothness"]),
-        (second.pk, "faithfulness"): (second.left, ["spatial_alignment"]),
-    }
     context.close()
+    return html
 
 
-def test_the_page_fits_a_phone_held_sideways(live_server, browser):
+def test_the_page_fits_a_phone_held_sideways(live_server):
     study = build_open_study(n_prompts=1, raters=1)
-    context = browser.new_context(viewport={"width": 740, "height": 360}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/s/{study.slug}/join?worker=phone")
-    expect(page.locator("#prompt")).to_contain_text("a cat")
-    left, right = page.locator("#video-left").bounding_box(), page.locator("#video-right").bounding_box()
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 740, "height": 360}, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/s/{study.slug}/join?worker=phone")
+        expect(page.locator("#prompt")).to_contain_text("a cat")
+        left, right = page.locator("#video-left").bounding_box(), page.locator("#video-right").bounding_box()
+        context.close()
     assert left["x"] + left["width"] <= right["x"]  # side by side
     assert right["x"] + right["width"] <= 740
     assert left["y"] + left["height"] <= 360  # both videos on screen at once
-    context.close()
