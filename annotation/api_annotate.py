@@ -60,7 +60,7 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
     assignment = assignment_next(rater=rater)
     if assignment is not None:
         return JsonResponse(assignment_payload(assignment, rater))
-    study = Study.objects.get(pk=rater.study_id)
+    study = rater.study
     progress = rater_progress(rater)
     if study.status == Study.Status.PAUSED:
         body = {"assignment": None, "completion_code": None, "message": "The study is paused. Please come back later."}

@@ -90,9 +90,15 @@ def attention_items_add(*, study: Study, count: int) -> list[Item]:
 
 
 def attention_items_ensure(*, study: Study) -> list[Item]:
-    """Top the study up to its requested number of attention items; safe to call again."""
-    have = Item.objects.filter(study=study, is_attention=True).count()
-    return attention_items_add(study=study, count=max(study.attention_items - have, 0))
+    """Top the study up to its requested number of attention items; safe to call again.
+
+    The matching task calls it once the items are ready, before opening the study. The study row
+    is locked so that a re-delivered task cannot add the same items twice.
+    """
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        have = Item.objects.filter(study=study, is_attention=True).count()
+        return attention_items_add(study=study, count=max(study.attention_items - have, 0))
 
 
 def attention_pass_rate(rater: Rater) -> float | None:

@@ -27,11 +27,11 @@ def rater_join(*, study: Study, worker_id: str, source: str = Rater.Source.LINK,
     """Create this worker's rater for the study, or return the existing one (a worker resumes)."""
     worker_id = (worker_id or "").strip()
     if not WORKER_ID.match(worker_id):
-        raise JoinError("the worker id must be 1 to 128 letters, digits or . _ @ : + -")
+        raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ : + -.")
     if study.status == Study.Status.PREPARING:
-        raise JoinError("this study is not open yet; try again later", status=409)
+        raise JoinError("This study is not open yet; please try again later.", status=409)
     if study.status == Study.Status.CLOSED:
-        raise JoinError("this study is closed", status=409)
+        raise JoinError("This study is closed.", status=409)
     try:
         with transaction.atomic():
             rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})
@@ -48,7 +48,7 @@ def worker_from_request(request: HttpRequest) -> tuple[str, str, object]:
             return request.GET[param], source, None
     if request.user.is_authenticated:
         return f"user-{request.user.pk}", Rater.Source.INVITED, request.user
-    raise JoinError("this join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=)")
+    raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
 
 
 def session_key(slug: str) -> str:

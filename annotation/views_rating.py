@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_safe
 
-from annotation.models import QUESTIONS, Assignment, Study
+from annotation.models import Assignment, Study
 from annotation.ratelimit import rate_limit_exceeded
 from annotation.raters import JoinError, rater_from_session, rater_join, session_key, worker_from_request
 
@@ -19,7 +19,6 @@ QUESTION_TITLES = {
     "quality": "Quality: which video looks better as a video?",
     "faithfulness": "Faithfulness: which video better follows the text?",
 }
-assert set(QUESTION_TITLES) == set(QUESTIONS)
 
 
 def _message(request: HttpRequest, text: str, status: int) -> HttpResponse:
@@ -40,7 +39,7 @@ def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
         worker_id, source, user = worker_from_request(request)
         rater = rater_join(study=study, worker_id=worker_id, source=source, user=user)
     except JoinError as exc:
-        return _message(request, exc.message[0].upper() + exc.message[1:] + ".", exc.status)
+        return _message(request, exc.message, exc.status)
     request.session[session_key(slug)] = rater.pk
     return redirect("rating-page", slug=slug)
 

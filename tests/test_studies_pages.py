@@ -20,7 +20,7 @@ from django.utils import timezone
 from annotation.attention import attention_items_add, raters_excluded
 from annotation.auth import api_token_create
 from annotation.models import Assignment, Item, Rater, Study
-from annotation.tasks import leases_expire
+from annotation.tasks import attention_items_make, leases_expire
 from generation.probe import probe_video
 from tests.builders import answer, build_open_study
 from tests.test_annotate_api import join, next_item, vote
@@ -221,6 +221,14 @@ def test_attention_passes_and_failures_are_counted_and_low_raters_excluded():
     assert (careful.attention_passed, careful.attention_failed) == (1, 0)
     assert (sloppy.attention_passed, sloppy.attention_failed) == (0, 1)
     assert raters_excluded(study=study) == [sloppy]
+
+
+def test_the_attention_task_builds_what_the_study_asked_for_once():
+    study = build_open_study(n_prompts=3)
+    Study.objects.filter(pk=study.pk).update(attention_items=2)
+    assert attention_items_make(study.pk) == 2
+    assert attention_items_make(study.pk) == 0
+    assert Item.objects.filter(study=study, is_attention=True).count() == 2
 
 
 def test_attention_items_can_be_added_from_the_study_page(researcher_client):
