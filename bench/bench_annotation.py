@@ -148,6 +148,23 @@ def client_process(port: int, slug: str, workers: list[str], start_at: float, de
     queue.put(out)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live children (gunicorn's workers), from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for p in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] if values else float("nan")
@@ -231,8 +248,11 @@ def main() -> None:
         ]
         for c in clients:
             c.start()
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu_before, busy_before = process_cpu_seconds(server.pid), machine_busy()
         results = [queue.get() for _ in clients]
         elapsed = time.time() - start_at
+        cpu_after, busy_after = process_cpu_seconds(server.pid), machine_busy()
         for c in clients:
             c.join()
     finally:
@@ -249,6 +269,10 @@ def main() -> None:
         "next_p50_ms": round(percentile(next_ms, 50), 1), "next_p99_ms": round(percentile(next_ms, 99), 1),
         "vote_p50_ms": round(percentile(vote_ms, 50), 1), "vote_p99_ms": round(percentile(vote_ms, 99), 1),
         "next_mean_ms": round(statistics.fmean(next_ms), 1) if next_ms else None, "errors": dict(errors),
+        # What one next + vote costs the web server, and how busy the whole (shared) machine was.
+        "server_cpu_ms_per_vote": round((cpu_after - cpu_before) * 1000 / accepted, 2) if accepted else None,
+        "machine_busy_percent": round(100 * (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]), 1),
+        "load_average_1min": os.getloadavg()[0],
     }
     print(json.dumps(figures, indent=2))
     problems = check_invariants(slug, accepted)

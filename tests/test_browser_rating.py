@@ -42,7 +42,7 @@ def videos_state(page) -> dict:
 
 
 def test_a_rater_joins_watches_answers_by_mouse_and_keyboard_and_finishes(live_server):
-    study = build_open_study(n_prompts=2, raters=1, seconds=2.0)
+    study = build_open_study(n_prompts=2, raters=1, seconds=2.0, image=True)
     with chromium() as browser:
         html = rate_two_items(browser, f"{live_server.url}/s/{study.slug}/join?PROLIFIC_PID=browser-rater")
     for name in SYSTEM_NAMES:
@@ -71,6 +71,7 @@ def rate_two_items(browser: Browser, join_url: str) -> str:
     # First item, with the mouse.
     expect(page.locator("#prompt")).to_contain_text("<b>a cat</b> number")
     assert page.locator("#prompt b").count() == 0  # the prompt's markup is shown as text, never parsed
+    page.wait_for_function("() => document.getElementById('cond-image').naturalWidth === 64")  # image-to-video items
     submit = page.locator("#submit")
     expect(submit).to_be_disabled()
     quality = page.locator("fieldset[data-question=quality]")
@@ -102,6 +103,12 @@ def rate_two_items(browser: Browser, join_url: str) -> str:
     page.wait_for_timeout(400)
     state = videos_state(page)
     assert abs(state["left"] - state["right"]) < 0.15
+    # A stalled video holds the other until it plays again.
+    page.evaluate("() => document.getElementById('video-right').dispatchEvent(new Event('waiting'))")
+    page.wait_for_timeout(150)
+    assert videos_state(page)["leftPaused"]
+    page.evaluate("() => document.getElementById('video-right').dispatchEvent(new Event('playing'))")
+    page.wait_for_function("() => !document.getElementById('video-left').paused")
     page.keyboard.press("ArrowRight")  # seek moves both
     state = videos_state(page)
     assert abs(state["left"] - state["right"]) < 0.15
