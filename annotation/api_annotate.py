@@ -73,11 +73,10 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
 
 @require_POST
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
-    owner = Rater.objects.select_related("study").filter(assignments__token=token).first()
+    rater = Rater.objects.select_related("study").filter(assignments__token=token).first()
     # The session holds one rater per study; the assignment must be that rater's.
-    if owner is None or request.session.get(session_key(owner.study.slug)) != owner.pk:
+    if rater is None or request.session.get(session_key(rater.study.slug)) != rater.pk:
         return api_error(403, "this assignment is not yours")
-    rater = owner
     if rate_limit_exceeded(scope="vote", key=str(rater.pk), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
         response = api_error(429, "too many votes; slow down")
         response["Retry-After"] = "60"
