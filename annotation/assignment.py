@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -61,16 +61,25 @@ def assignment_next(*, rater: Rater) -> Assignment | None:
     swept = cache.add(f"leases-expire:{study.pk}", 1, timeout=EXPIRE_INTERVAL)
     if swept:
         leases_expire(study=study, now=now)
+    try:
+        return _claim(rater, now, swept)
+    except IntegrityError:
+        # The same rater asked twice at once (two tabs): the other call's claim committed first and
+        # the one-live-assignment-per-rater constraint refused ours, so the other's is the answer.
+        return _claim(rater, now, swept=True)
+
+
+def _claim(rater: Rater, now: datetime, swept: bool) -> Assignment | None:
+    study = rater.study
     with transaction.atomic():
-        # Serialize one rater's concurrent calls (two tabs): they must get the same assignment.
-        Rater.objects.select_for_update().filter(pk=rater.pk).first()
         held = Assignment.objects.select_related("item__prompt").filter(rater=rater, status=Assignment.Status.ACTIVE).first()
         if held is not None:
             if held.leased_until >= now:
                 return held
-            # The rater's own lease ran out before the sweep saw it: it would block a new one.
-            Assignment.objects.filter(pk=held.pk).update(status=Assignment.Status.EXPIRED)
-            Item.objects.filter(pk=held.item_id).update(claimed=F("claimed") - 1)
+            # The rater's own lease ran out before a sweep saw it: it would block a new one. The
+            # status filter makes this a compare-and-swap, so the claim is returned only once.
+            if Assignment.objects.filter(pk=held.pk, status=Assignment.Status.ACTIVE).update(status=Assignment.Status.EXPIRED):
+                Item.objects.filter(pk=held.item_id).update(claimed=F("claimed") - 1)
         if study.status != Study.Status.OPEN:
             return None
         item = _candidate(rater)

@@ -32,7 +32,8 @@ def test_racing_processes_fill_every_item_with_exactly_its_raters():
         "DJANGO_SETTINGS_MODULE": "juice.settings",
     }
     start_at = time.time() + 3  # every process is up and connected before anyone claims
-    groups = [[f"R{i:02d}" for i in range(RATERS) if i % PROCESSES == p] for p in range(PROCESSES)]
+    # Each rater is driven by two processes at once (two tabs), racing itself as well as the others.
+    groups = [[f"R{i:02d}" for i in range(RATERS) if p in (i % PROCESSES, (i + 1) % PROCESSES)] for p in range(PROCESSES)]
     procs = [
         subprocess.Popen([sys.executable, "-m", "tests.race_rater", study.slug, str(start_at), *group],
                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -58,5 +59,4 @@ def test_racing_processes_fill_every_item_with_exactly_its_raters():
     assert set(Assignment.objects.filter(status="voted").values_list("token", flat=True)) == set(accepted)
     assert Vote.objects.count() == 30 * 2
     assert not Assignment.objects.filter(status="active").exists()
-    assert sum(r["changed"] for r in reports) == 0  # a second call before voting gave the same assignment
     assert sum(r["refused"] for r in reports) == sum(r["doubles"] for r in reports)  # every double vote was refused
