@@ -6,31 +6,14 @@ import csv
 from collections.abc import Iterator
 from typing import TextIO
 
-from django.db.models import Q
-
-from annotation.models import Rater, Study, Vote
-
-VOTES_HEADER = (
-    "study", "item", "prompt_id", "prompt", "category", "system_a", "system_b",
-    "question", "rater", "choice", "left", "reasons", "watch_ms", "created_at",
-)
-
-
-def raters_excluded(*, study: Study) -> set[int]:
-    """Raters whose attention pass rate is under the study's threshold (none without a threshold)."""
-    if study.attention_threshold is None:
-        return set()
-    excluded = set()
-    for rater in Rater.objects.filter(study=study).filter(Q(attention_passed__gt=0) | Q(attention_failed__gt=0)):
-        rate = rater.attention_passed / (rater.attention_passed + rater.attention_failed)
-        if rate < study.attention_threshold:
-            excluded.add(rater.pk)
-    return excluded
+from analysis import COLUMNS
+from annotation.attention import raters_excluded
+from annotation.models import Study, Vote
 
 
 def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tuple]:
     """The study's votes as CSV rows, attention items left out; `choice` and `left` name systems."""
-    excluded = set() if include_excluded else raters_excluded(study=study)
+    excluded = set() if include_excluded else {r.pk for r in raters_excluded(study=study)}
     votes = (
         Vote.objects.filter(assignment__item__study=study, assignment__item__is_attention=False)
         .exclude(assignment__rater__in=excluded)
@@ -53,7 +36,7 @@ def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tupl
 def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) -> int:
     """Write the votes CSV of `study` to `out`; returns the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(VOTES_HEADER)
+    writer.writerow(COLUMNS)
     count = 0
     for row in votes_rows(study=study, include_excluded=include_excluded):
         writer.writerow(row)

@@ -42,6 +42,8 @@ def study_video(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         return _unsatisfiable(size)
     if not match:
         response = FileResponse(field.open("rb"), content_type="video/mp4")
+        # FileResponse names the stored file in Content-Disposition; a file name may carry a system name.
+        response.headers.pop("Content-Disposition", None)
         response["Accept-Ranges"] = "bytes"
         response["Cache-Control"] = "private, max-age=3600"
         return response

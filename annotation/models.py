@@ -101,6 +101,8 @@ class Study(models.Model):
     instructions = models.TextField(blank=True)
     matching = models.JSONField(default=dict, help_text="Matching policy: aspect, resolution, fps, duration")
     attention_threshold = models.FloatField(null=True, blank=True, help_text="Raters below this pass rate are excluded from analysis")
+    # How many attention items the study mixes in; they are built from ready items once matching is done.
+    attention_items = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -11,8 +11,9 @@ import json
 
 import analysis
 import analysis.render
-from annotation.exports import raters_excluded, votes_write
-from annotation.models import Rater, Study
+from annotation.attention import raters_excluded
+from annotation.exports import votes_write
+from annotation.models import Study
 
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
 
@@ -29,7 +30,7 @@ def study_settings(*, study: Study) -> dict:
         "tie": "allowed" if study.allow_tie else "forced choice",
         "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
         "attention_threshold": study.attention_threshold,
-        "excluded_raters": ", ".join(Rater.objects.filter(pk__in=excluded).values_list("worker_id", flat=True)) or "none",
+        "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
     }
 
 

@@ -39,6 +39,8 @@ def study_create(
     completion_code: str | None = None,
     instructions: str = "",
     matching: dict | None = None,
+    attention_items: int = 0,
+    attention_threshold: float | None = None,
     created_by=None,
 ) -> Study:
     """Create a study and its items; matching starts after commit and opens the study when done."""
@@ -55,6 +57,10 @@ def study_create(
         raise StudyError("raters per item must be at least 1")
     if lease_seconds < 10:
         raise StudyError("the lease must be at least 10 seconds")
+    if attention_items < 0:
+        raise StudyError("the number of attention items cannot be negative")
+    if attention_threshold is not None and not 0 <= attention_threshold <= 1:
+        raise StudyError("the attention threshold is a pass rate between 0 and 1")
     pairs = list(pairs)
     if not pairs:
         raise StudyError("a study needs at least one pair of systems")
@@ -86,6 +92,8 @@ def study_create(
         lease_seconds=lease_seconds,
         instructions=instructions,
         matching=matching or {},
+        attention_items=attention_items,
+        attention_threshold=attention_threshold,
         created_by=created_by,
         **({"completion_code": completion_code} if completion_code is not None else {}),
     )
@@ -104,4 +112,24 @@ def study_create(
     from generation.tasks import match_study
 
     transaction.on_commit(lambda: match_study.delay(study.pk))
+    return study
+
+
+# Which status a researcher may move a study to, from which.
+STATUS_MOVES = {
+    Study.Status.PAUSED: {Study.Status.OPEN},
+    Study.Status.OPEN: {Study.Status.PAUSED},
+    Study.Status.CLOSED: {Study.Status.OPEN, Study.Status.PAUSED},
+}
+
+
+def study_status_set(*, study: Study, status: str) -> Study:
+    """Pause, resume or close a study; a paused study hands out no new items, a closed one takes no votes."""
+    allowed = STATUS_MOVES.get(status)
+    if allowed is None:
+        raise StudyError(f"unknown study status {status!r}")
+    moved = Study.objects.filter(pk=study.pk, status__in=allowed).update(status=status)
+    if not moved:
+        raise StudyError(f"a {study.status} study cannot become {status}")
+    study.refresh_from_db(fields=["status"])
     return study

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import api_uploads, media, views, views_uploads
+from annotation import api_annotate, api_studies, api_uploads, media, views, views_rating, views_studies, views_uploads
 
 urlpatterns = [
     path("", views.researcher_home, name="researcher-home"),
@@ -11,4 +11,15 @@ urlpatterns = [
     path("api/prompt-sets", api_uploads.prompt_sets, name="api-prompt-sets"),
     path("api/prompt-sets/<path:name>", api_uploads.prompt_set_detail, name="api-prompt-set"),
     path("api/systems/<str:name>/videos", api_uploads.system_videos, name="api-system-videos"),
+    path("s/<str:slug>/join", views_rating.rater_join_view, name="rater-join"),
+    path("s/<str:slug>/rate", views_rating.rating_page, name="rating-page"),
+    path("s/<str:slug>/img/<str:token>", views_rating.rating_image, name="rating-image"),
+    path("api/annotate/<str:slug>/next", api_annotate.annotate_next, name="annotate-next"),
+    path("api/annotate/assignments/<str:token>/vote", api_annotate.annotate_vote, name="annotate-vote"),
+    path("studies/new", views_studies.study_new, name="study-new"),
+    path("studies/<str:slug>", views_studies.study_detail, name="study-detail"),
+    path("studies/<str:slug>/status", views_studies.study_status, name="study-status"),
+    path("studies/<str:slug>/attention", views_studies.study_attention, name="study-attention"),
+    path("api/studies", api_studies.studies_create, name="api-studies"),
+    path("api/studies/<str:slug>", api_studies.studies_detail, name="api-study"),
 ]

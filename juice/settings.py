@@ -119,3 +119,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("JUICE_LOG_LEVEL", "WARNING")},
 }
+
+# Annotators: rate limits per client address (join) and per rater (vote), per minute. A person
+# watches two videos before each vote, so 30 votes a minute is far above honest use; the load
+# benchmark raises them through the environment.
+JUICE_RATE_JOIN_PER_MINUTE = env_int("JUICE_RATE_JOIN_PER_MINUTE", 30, minimum=1)
+JUICE_RATE_VOTE_PER_MINUTE = env_int("JUICE_RATE_VOTE_PER_MINUTE", 30, minimum=1)
+# Expired leases are also returned lazily on every claim; the periodic sweep keeps counts honest
+# for the researcher's progress page when nobody is rating.
+CELERY_BEAT_SCHEDULE = {"expire-leases": {"task": "annotation.tasks.leases_expire", "schedule": 60.0}}

@@ -1,0 +1,92 @@
+"""The annotator's JSON API (CONTRACT.md): the next assignment, and the vote on it.
+
+Annotators are identified by the rater id this browser's session holds for the study; they reach
+their own assignments only, and nothing here names a system, a prompt id or a file.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation.assignment import assignment_next
+from annotation.auth import api_error
+from annotation.models import Assignment, Item, Rater, Study
+from annotation.ratelimit import rate_limit_exceeded
+from annotation.raters import rater_from_session, session_key
+from annotation.voting import VoteError, vote_submit
+
+
+def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
+    """What the rating page needs for one assignment, in screen terms (left/right) only."""
+    study = rater.study
+    item = assignment.item
+    slug = study.slug
+    left, right = (item.token_a, item.token_b) if assignment.left == Assignment.Left.A else (item.token_b, item.token_a)
+    return {
+        "assignment": assignment.token,
+        "prompt": item.prompt.text,
+        "image": reverse("rating-image", args=[slug, assignment.token]) if item.prompt.image else None,
+        "videos": {"left": reverse("study-video", args=[slug, left]), "right": reverse("study-video", args=[slug, right])},
+        "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
+        "progress": rater_progress(rater),
+    }
+
+
+def rater_progress(rater: Rater) -> dict:
+    done = Assignment.objects.filter(rater=rater, status=Assignment.Status.VOTED).count()
+    # A rater may rate every ready item of the study once, so that is their most. It changes only
+    # when items are added, so a short cache spares a count on every request.
+    key = f"ready-items:{rater.study_id}"
+    total = cache.get(key)
+    if total is None:
+        total = Item.objects.filter(study_id=rater.study_id, status=Item.Status.READY).count()
+        cache.set(key, total, timeout=10)
+    return {"done": done, "total": total}
+
+
+@never_cache
+@require_GET
+def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
+    rater = rater_from_session(request, slug)
+    if rater is None:
+        return api_error(403, "join this study through its link first")
+    assignment = assignment_next(rater=rater)
+    if assignment is not None:
+        return JsonResponse(assignment_payload(assignment, rater))
+    study = rater.study
+    progress = rater_progress(rater)
+    if study.status == Study.Status.PAUSED:
+        body = {"assignment": None, "completion_code": None, "message": "The study is paused. Please come back later."}
+    elif progress["done"]:
+        body = {"assignment": None, "completion_code": study.completion_code or None, "message": "Thank you: you have finished."}
+    else:
+        body = {"assignment": None, "completion_code": None, "message": "There is nothing left to rate in this study."}
+    return JsonResponse({**body, "progress": progress})
+
+
+@require_POST
+def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
+    rater = Rater.objects.select_related("study").filter(assignments__token=token).first()
+    # The session holds one rater per study; the assignment must be that rater's.
+    if rater is None or request.session.get(session_key(rater.study.slug)) != rater.pk:
+        return api_error(403, "this assignment is not yours")
+    if rate_limit_exceeded(scope="vote", key=str(rater.pk), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
+        response = api_error(429, "too many votes; slow down")
+        response["Retry-After"] = "60"
+        return response
+    try:
+        payload = json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return api_error(400, "the body is not valid JSON")
+    try:
+        vote_submit(rater=rater, token=token, payload=payload)
+    except VoteError as exc:
+        return api_error(exc.status, exc.message)
+    return JsonResponse({"ok": True}, status=201)

@@ -1,0 +1,283 @@
+// The rating page: fetch an assignment, play both videos in sync, collect the answers, vote, repeat.
+// Prompts and labels are user data: they only ever go into the page through textContent.
+
+const config = JSON.parse(document.getElementById("rate-config").textContent);
+const $ = (id) => document.getElementById(id);
+const left = $("video-left");
+const right = $("video-right");
+const videos = [left, right];
+const MAX_DRIFT = 0.1; // seconds; past this the right video is put back on the left one's time
+const REASON_KEYS = "asdfghjkzxcvbnmqweiou"; // letters left free by the other shortcuts (t y l r p)
+const TIE_KEYS = ["t", "y"];
+
+let current = null; // the assignment being rated
+let wantPlaying = false; // what the rater asked for; stalls and loop restarts don't change it
+let stalled = new Set();
+let ended = new Set();
+let playedThrough = new Set();
+let watchMs = 0;
+let lastTick = null;
+let shortcuts = {};
+let busy = false;
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function showError(text) {
+  $("error").textContent = text || "";
+}
+
+// --- playback, both videos together -------------------------------------------------------------
+
+function resume() {
+  if (!wantPlaying || stalled.size) return;
+  for (const v of videos) if (v.paused && !v.ended) v.play().catch(() => {});
+}
+
+function play() {
+  wantPlaying = true;
+  if (ended.size === 2 || left.ended || right.ended) seek(0);
+  resume();
+}
+
+function pause() {
+  wantPlaying = false;
+  for (const v of videos) v.pause();
+}
+
+function seek(t) {
+  ended.clear();
+  const end = Math.min(left.duration || 0, right.duration || 0);
+  const time = Math.max(0, Math.min(t, end ? end - 0.01 : t));
+  for (const v of videos) v.currentTime = time;
+}
+
+for (const v of videos) {
+  const other = v === left ? right : left;
+  // A stalled video holds the other until it can play again.
+  v.addEventListener("waiting", () => {
+    if (v.ended) return;
+    stalled.add(v);
+    other.pause();
+  });
+  v.addEventListener("playing", () => {
+    stalled.delete(v);
+    resume();
+  });
+  v.addEventListener("canplay", () => {
+    if (stalled.delete(v)) resume();
+  });
+  v.addEventListener("ended", () => {
+    ended.add(v);
+    playedThrough.add(v);
+    updateSubmit();
+    if (ended.size < 2) return; // the other is about to finish: loop them together
+    if ($("loop").checked && wantPlaying) {
+      seek(0);
+      resume();
+    } else {
+      wantPlaying = false;
+    }
+  });
+}
+
+// Drift correction, the seek bar and the watch-time clock, on one timer.
+setInterval(() => {
+  const now = performance.now();
+  const running = wantPlaying && !left.paused && !stalled.size;
+  if (running && lastTick !== null) watchMs += now - lastTick;
+  lastTick = now;
+  if (running && !right.paused && Math.abs(right.currentTime - left.currentTime) > MAX_DRIFT) {
+    right.currentTime = left.currentTime;
+  }
+  const seekBar = $("seek");
+  if (left.duration && document.activeElement !== seekBar) {
+    seekBar.max = String(left.duration);
+    seekBar.value = String(left.currentTime);
+  }
+}, 100);
+
+$("play").addEventListener("click", () => (wantPlaying ? pause() : play()));
+$("restart").addEventListener("click", () => {
+  seek(0);
+  play();
+});
+$("seek").addEventListener("input", (e) => seek(Number(e.target.value)));
+
+// --- questions ------------------------------------------------------------------------------------
+
+function kbd(key) {
+  const k = document.createElement("kbd");
+  k.textContent = key;
+  return k;
+}
+
+function option(type, name, value, text, key) {
+  const label = document.createElement("label");
+  const input = document.createElement("input");
+  input.type = type;
+  input.name = name;
+  input.value = value;
+  input.addEventListener("change", updateSubmit);
+  label.append(input, " ", text, " ");
+  if (key) {
+    label.append(kbd(key.toUpperCase()));
+    shortcuts[key] = input;
+  }
+  return label;
+}
+
+function buildQuestions(questions) {
+  const box = $("questions");
+  box.replaceChildren();
+  shortcuts = {};
+  let letter = 0;
+  questions.forEach((q, i) => {
+    const fieldset = document.createElement("fieldset");
+    fieldset.className = "question";
+    fieldset.dataset.question = q.key;
+    const legend = document.createElement("legend");
+    legend.textContent = config.titles[q.key] || q.key;
+    const choices = document.createElement("div");
+    choices.className = "choices";
+    choices.append(
+      option("radio", `${q.key}-choice`, "left", "Left", String(2 * i + 1)),
+      option("radio", `${q.key}-choice`, "right", "Right", String(2 * i + 2)),
+    );
+    if (config.allowTie) choices.append(option("radio", `${q.key}-choice`, "tie", "No preference", TIE_KEYS[i]));
+    const reasons = document.createElement("div");
+    reasons.className = "reasons";
+    const why = document.createElement("span");
+    why.textContent = "Why?";
+    reasons.append(why);
+    for (const r of q.reasons) reasons.append(option("checkbox", `${q.key}-reason`, r.key, r.label, REASON_KEYS[letter++]));
+    fieldset.append(legend, choices, reasons);
+    box.append(fieldset);
+  });
+}
+
+function answers() {
+  const result = {};
+  for (const q of current.questions) {
+    const choice = document.querySelector(`input[name="${q.key}-choice"]:checked`);
+    const reasons = [...document.querySelectorAll(`input[name="${q.key}-reason"]:checked`)].map((i) => i.value);
+    result[q.key] = { choice: choice ? choice.value : null, reasons };
+  }
+  return result;
+}
+
+function updateSubmit() {
+  if (!current) return;
+  const missing = Object.values(answers()).some((a) => !a.choice || !a.reasons.length);
+  const watched = playedThrough.size === 2;
+  $("submit").disabled = busy || !watched || missing;
+  $("hint").textContent = !watched
+    ? "Watch both videos to the end, then answer."
+    : missing
+      ? "Choose a video and tick at least one reason for each question."
+      : "Ready to submit.";
+}
+
+// --- the assignment cycle -------------------------------------------------------------------------
+
+function showProgress(progress) {
+  if (!progress) return;
+  $("progress").textContent = progress.total ? `Done ${progress.done} of at most ${progress.total}` : `Done ${progress.done}`;
+}
+
+function finish(data) {
+  pause();
+  current = null;
+  $("task").hidden = true;
+  $("finished").hidden = false;
+  $("finished-message").textContent = data.message || "Thank you: you have finished.";
+  $("code-line").hidden = !data.completion_code;
+  $("completion-code").textContent = data.completion_code || "";
+}
+
+async function loadNext() {
+  showError("");
+  const response = await fetch(config.next, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const data = await response.json();
+  if (!response.ok) {
+    showError(data.error || `Error ${response.status}`);
+    return;
+  }
+  if (!data.assignment) {
+    finish(data);
+    return;
+  }
+  current = data;
+  wantPlaying = false;
+  stalled = new Set();
+  ended = new Set();
+  playedThrough = new Set();
+  watchMs = 0;
+  $("prompt").textContent = data.prompt;
+  const image = $("cond-image");
+  image.hidden = !data.image;
+  if (data.image) image.src = data.image;
+  else image.removeAttribute("src");
+  left.src = data.videos.left;
+  right.src = data.videos.right;
+  buildQuestions(data.questions);
+  showProgress(data.progress);
+  $("finished").hidden = true;
+  $("task").hidden = false;
+  updateSubmit();
+  play();
+}
+
+async function submit(event) {
+  event.preventDefault();
+  if ($("submit").disabled || !current) return;
+  busy = true;
+  updateSubmit();
+  const body = { ...answers(), watch_ms: Math.round(watchMs) };
+  const url = config.vote.replace("ASSIGNMENT", encodeURIComponent(current.assignment));
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 201 || response.status === 409) {
+      // 409: already voted, or the lease ran out and the item went to someone else; move on.
+      if (response.status === 409) showError(data.error || "This item was no longer yours.");
+      await loadNext();
+    } else {
+      showError(data.error || `Error ${response.status}`);
+    }
+  } finally {
+    busy = false;
+    updateSubmit();
+  }
+}
+
+$("answers").addEventListener("submit", submit);
+
+document.addEventListener("keydown", (event) => {
+  if (!current || event.ctrlKey || event.metaKey || event.altKey) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  let handled = true;
+  if (key === " ") wantPlaying ? pause() : play();
+  else if (key === "Enter") $("answers").requestSubmit();
+  else if (key === "ArrowLeft") seek(left.currentTime - 1);
+  else if (key === "ArrowRight") seek(left.currentTime + 1);
+  else if (key === "l") $("loop").checked = !$("loop").checked;
+  else if (key === "r") {
+    seek(0);
+    play();
+  } else if (shortcuts[key]) {
+    const input = shortcuts[key];
+    input.checked = input.type === "radio" ? true : !input.checked;
+    updateSubmit();
+  } else handled = false;
+  if (handled) event.preventDefault();
+});
+
+loadNext().catch((err) => showError(`Could not load the next item: ${err}`));

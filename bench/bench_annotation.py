@@ -1,0 +1,291 @@
+"""Load benchmark of the annotator API: gunicorn on PostgreSQL, simulated raters over HTTP, then the invariants.
+
+    .venv/bin/python bench/bench_annotation.py [--raters 100] [--items 2000] [--seconds 60]
+
+It creates (and afterwards drops) its own database, `<DATABASE_URL's name>_bench`, builds an open
+study of `--items` items x 5 raters, serves the site with gunicorn on 127.0.0.1, and runs `--raters`
+simulated raters (join, then next / vote until nothing is left or time is up) from a few client
+processes. It prints votes per second and the p50/p99 latency of `next` and `vote`, then checks
+in the database that no item has more votes than raters, no rater saw an item twice, and every
+201 answered is a stored vote. Load goes to 127.0.0.1 only and stops after `--seconds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_OUT = ROOT / "bench" / "out"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/juice"
+
+
+def bench_database_url() -> str:
+    base = urlparse(os.environ.get("DATABASE_URL") or DEFAULT_DB)
+    if base.scheme not in {"postgres", "postgresql"}:
+        sys.exit("error: the benchmark needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:PORT/NAME")
+    return base._replace(path=f"{base.path}_bench").geturl()
+
+
+def admin_connection(url: str) -> psycopg.Connection:
+    return psycopg.connect(urlparse(url)._replace(path="/postgres").geturl(), autocommit=True)
+
+
+def recreate_database(url: str) -> None:
+    name = urlparse(url).path.lstrip("/")
+    with admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    name = urlparse(url).path.lstrip("/")
+    with admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_study(items: int) -> str:
+    """Migrate the bench database and build the open study in it; returns its slug."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from tests.builders import build_open_study
+
+    study = build_open_study(n_prompts=items, raters=5, copy_files=False, name="Bench study")
+    return study.slug
+
+
+class Browser:
+    """A rater's keep-alive HTTP connection with its cookies; lighter than requests, so the load
+    generator leaves more of the shared CPU to the server it measures."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.update({"Content-Type": "application/json", "X-CSRFToken": self.cookies.get("csrftoken", "")})
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        content = response.read()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, content
+
+
+def rater_loop(port: int, slug: str, worker: str, deadline: float, out: dict, lock: threading.Lock) -> None:
+    browser = Browser(port)
+    next_ms, vote_ms, errors, accepted = [], [], Counter(), 0
+    status, _ = browser.request("GET", f"/s/{slug}/join?worker={worker}")
+    if status == 302:
+        status, _ = browser.request("GET", f"/s/{slug}/rate")  # sets the CSRF cookie, as the page does
+    if status != 200:
+        errors[f"join {status}"] += 1
+    while time.time() < deadline:
+        started = time.perf_counter()
+        status, content = browser.request("GET", f"/api/annotate/{slug}/next")
+        next_ms.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            errors[f"next {status}"] += 1
+            continue
+        data = json.loads(content)
+        if data["assignment"] is None:
+            break
+        body = {q["key"]: {"choice": "left" if accepted % 2 else "right", "reasons": [q["reasons"][0]["key"]]} for q in data["questions"]}
+        body["watch_ms"] = 5000
+        started = time.perf_counter()
+        status, _ = browser.request("POST", f"/api/annotate/assignments/{data['assignment']}/vote", body)
+        vote_ms.append((time.perf_counter() - started) * 1000)
+        if status == 201:
+            accepted += 1
+        else:
+            errors[f"vote {status}"] += 1
+    with lock:
+        out["next"] += next_ms
+        out["vote"] += vote_ms
+        out["accepted"] += accepted
+        out["errors"].update(errors)
+
+
+def client_process(port: int, slug: str, workers: list[str], start_at: float, deadline: float, queue) -> None:
+    out = {"next": [], "vote": [], "accepted": 0, "errors": Counter()}
+    lock = threading.Lock()
+    time.sleep(max(0.0, start_at - time.time()))
+    threads = [threading.Thread(target=rater_loop, args=(port, slug, w, deadline, out, lock)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put(out)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live children (gunicorn's workers), from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for p in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] if values else float("nan")
+
+
+def check_invariants(slug: str, accepted: int) -> list[str]:
+    from django.db.models import Count, F, Q
+
+    from annotation.models import Assignment, Item, Vote
+
+    problems = []
+    items = Item.objects.filter(study__slug=slug)
+    if items.filter(votes_done__gt=F("raters_needed")).exists() or items.filter(claimed__gt=F("raters_needed")).exists():
+        problems.append("an item has more raters than it needs")
+    voted = Assignment.objects.filter(item__study__slug=slug, status="voted")
+    per_item = voted.values("item").annotate(n=Count("pk"), raters=Count("rater", distinct=True))
+    if any(row["n"] != row["raters"] or row["n"] > 5 for row in per_item):
+        problems.append("a rater voted twice on an item, or an item has more than 5 votes")
+    if voted.count() != accepted:
+        problems.append(f"{accepted} votes answered 201 but {voted.count()} are stored")
+    if Vote.objects.filter(assignment__item__study__slug=slug).count() != 2 * voted.count():
+        problems.append("a voted assignment lacks a question's vote")
+    counted = items.annotate(voted=Count("assignments", filter=Q(assignments__status="voted")))
+    if counted.exclude(votes_done=F("voted")).exists():
+        problems.append("an item's votes_done disagrees with its stored votes")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raters", type=int, default=100)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=60, help="stop the load after this long even if items remain")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+
+    url = bench_database_url()
+    BENCH_OUT.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "juice.settings",
+        "MEDIA_ROOT": str(BENCH_OUT / "media"),
+        # Simulated raters vote far faster than people; the limits are not what is measured here.
+        "JUICE_RATE_JOIN_PER_MINUTE": "100000",
+        "JUICE_RATE_VOTE_PER_MINUTE": "100000",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    recreate_database(url)
+    started = time.time()
+    slug = build_study(args.items)
+    print(f"built a study of {args.items} items x 5 raters in {time.time() - started:.1f} s")
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "juice.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+         "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            sys.exit("error: gunicorn did not start")
+        workers = [f"bench-{i:03d}" for i in range(args.raters)]
+        queue = multiprocessing.Queue()
+        start_at = time.time() + 1
+        deadline = start_at + args.seconds
+        clients = [
+            multiprocessing.Process(target=client_process, args=(port, slug, workers[i :: args.clients], start_at, deadline, queue))
+            for i in range(args.clients)
+        ]
+        for c in clients:
+            c.start()
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu_before, busy_before = process_cpu_seconds(server.pid), machine_busy()
+        results = [queue.get() for _ in clients]
+        elapsed = time.time() - start_at
+        cpu_after, busy_after = process_cpu_seconds(server.pid), machine_busy()
+        for c in clients:
+            c.join()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    next_ms = [v for r in results for v in r["next"]]
+    vote_ms = [v for r in results for v in r["vote"]]
+    accepted = sum(r["accepted"] for r in results)
+    errors = sum((r["errors"] for r in results), Counter())
+    figures = {
+        "raters": args.raters, "items": args.items, "gunicorn": f"{args.workers} workers x {args.threads} threads",
+        "seconds": round(elapsed, 1), "votes": accepted, "votes_per_s": round(accepted / elapsed, 1),
+        "next_p50_ms": round(percentile(next_ms, 50), 1), "next_p99_ms": round(percentile(next_ms, 99), 1),
+        "vote_p50_ms": round(percentile(vote_ms, 50), 1), "vote_p99_ms": round(percentile(vote_ms, 99), 1),
+        "next_mean_ms": round(statistics.fmean(next_ms), 1) if next_ms else None, "errors": dict(errors),
+        # What one next + vote costs the web server, and how busy the whole (shared) machine was.
+        "server_cpu_ms_per_vote": round((cpu_after - cpu_before) * 1000 / accepted, 2) if accepted else None,
+        "machine_busy_percent": round(100 * (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]), 1),
+        "load_average_1min": os.getloadavg()[0],
+    }
+    print(json.dumps(figures, indent=2))
+    problems = check_invariants(slug, accepted)
+    print("invariants: " + ("OK" if not problems else "; ".join(problems)))
+    from django.db import connections
+
+    connections.close_all()
+    if not args.keep_db:
+        drop_database(url)
+    goal = figures["votes_per_s"] >= 300 and figures["next_p99_ms"] < 150 and figures["vote_p99_ms"] < 150
+    print(f"goal (300 votes/s, p99 < 150 ms for next and vote): {'met' if goal else 'not met'}")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
