@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import api_annotate, api_studies, api_uploads, media, views, views_rating, views_studies, views_uploads
+from annotation import api_annotate, api_studies, api_uploads, media, views, views_rating, views_reports, views_studies, views_uploads
 
 urlpatterns = [
     path("", views.researcher_home, name="researcher-home"),
@@ -22,4 +22,7 @@ urlpatterns = [
     path("studies/<str:slug>/attention", views_studies.study_attention, name="study-attention"),
     path("api/studies", api_studies.studies_create, name="api-studies"),
     path("api/studies/<str:slug>", api_studies.studies_detail, name="api-study"),
+    path("studies/<str:slug>/report.<str:fmt>", views_reports.study_report_view, name="study-report"),
+    path("studies/<str:slug>/votes.csv", views_reports.study_votes_view, name="study-votes"),
+    path("api/studies/<str:slug>/report", views_reports.api_study_report, name="api-study-report"),
 ]

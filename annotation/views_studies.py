@@ -6,7 +6,6 @@ import re
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,11 +13,10 @@ from django.views.decorators.http import require_POST
 
 from annotation.api_studies import pairs_from_names
 from annotation.attention import AttentionError, attention_items_add
+from annotation.auth import researcher_required
 from annotation.models import DEFAULT_REASONS, QUESTIONS, PromptSet, Study
 from annotation.progress import rater_figures, study_progress
 from annotation.studies import StudyError, study_create, study_status_set
-
-researcher_required = user_passes_test(lambda u: u.is_active and u.is_staff)
 
 
 def _reasons_text(question: str) -> str:

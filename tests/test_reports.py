@@ -110,3 +110,31 @@ def test_it_names_the_unknown_study(db, tmp_path):
     with pytest.raises(CommandError, match="no study named 'nope'"):
         call_command("export_votes", "nope", "-o", str(tmp_path / "v.csv"))
     assert not (tmp_path / "v.csv").exists()
+
+
+def test_it_serves_the_report_and_downloads_to_researchers_only(rated_study, researcher_client):
+    from django.test import Client
+
+    slug = rated_study.slug
+    assert Client().get(f"/studies/{slug}/report.html").status_code == 302  # to the login page
+    page = researcher_client.get(f"/studies/{slug}")
+    assert f"/studies/{slug}/report.json?download=1" in page.content.decode()
+    html = researcher_client.get(f"/studies/{slug}/report.html")
+    assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
+    votes = researcher_client.get(f"/studies/{slug}/votes.csv?download=1")
+    assert votes["Content-Disposition"] == f'attachment; filename="votes-{slug}.csv"'
+    assert votes.content.decode().splitlines()[0] == ",".join(COLUMNS)
+    report = researcher_client.get(f"/studies/{slug}/report.json").json()
+    assert report["pairs"][0]["items"] == 3
+    assert researcher_client.get(f"/studies/{slug}/report.pdf").status_code == 404
+
+
+def test_it_returns_the_json_report_through_the_api(rated_study, client, researcher):
+    from annotation.auth import api_token_create
+
+    url = f"/api/studies/{rated_study.slug}/report"
+    assert client.get(url).status_code == 401
+    key = api_token_create(user=researcher)
+    body = client.get(url, HTTP_AUTHORIZATION=f"Token {key}").json()
+    assert {p["question"] for p in body["pairs"]} == {"quality", "faithfulness"}
+    assert set(body["ranking"]) == {"quality", "faithfulness"}
