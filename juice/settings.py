@@ -85,6 +85,9 @@ MEDIA_URL = "/media/"
 
 # Uploads: prompt sets and video archives can be large; past this size the upload is refused.
 JUICE_MAX_UPLOAD_BYTES = env_int("JUICE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# x264 threads per matching encode; 0 lets ffmpeg choose. A media worker running N encodes at
+# once on C cores does best with about C / N.
+JUICE_FFMPEG_THREADS = env_int("JUICE_FFMPEG_THREADS", 0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 
