@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 from tqdm import tqdm
@@ -54,11 +53,14 @@ class Command(BaseCommand):
         except StudyError as exc:
             raise CommandError(str(exc)) from None
 
+        from juice.celery import app
+
+        in_process = app.conf.task_always_eager
         total = study.items.count()
         self.stdout.write(f"study {study.name!r}: {total} items, matching {study.matching}")
-        if not settings.CELERY_TASK_ALWAYS_EAGER and not options["wait"]:
+        if not in_process and not options["wait"]:
             self.stdout.write("matching queued on the media workers; the study opens when every item is ready")
-        elif not settings.CELERY_TASK_ALWAYS_EAGER:
+        elif not in_process:
             self._wait(study, total)
         study.refresh_from_db()
         failed = study.items.filter(status=Item.Status.FAILED)
