@@ -74,6 +74,21 @@ def _fps(value) -> Fraction:
     return rate
 
 
+def _source_fps(value: float) -> Fraction:
+    """A source's measured (average) rate as the rate it was made at.
+
+    NTSC rates (n x 1000/1001) are kept exactly; a rate within 2% of a whole number is that number:
+    GIF frame delays are whole centiseconds, so an 8 fps GIF measures 7.92 fps.
+    """
+    ntsc = Fraction(round(value * 1.001) * 1000, 1001)
+    if ntsc and abs(value - ntsc) / ntsc < 1e-4:
+        return ntsc
+    whole = round(value)
+    if whole and abs(value - whole) / whole <= 0.02:
+        return Fraction(whole)
+    return _fps(value)
+
+
 def policy_parse(matching: dict | None) -> dict:
     """Validate a matching policy and fill in the defaults; returns the canonical policy.
 
@@ -159,7 +174,7 @@ def match_target(info_a, info_b, policy: dict) -> dict:
         height = _even(min(_fitted(a, ratio, fit)[1], _fitted(b, ratio, fit)[1]))
         width = _even(height * ratio)
 
-    lowest = min(_fps(a.fps), _fps(b.fps))
+    lowest = min(_source_fps(a.fps), _source_fps(b.fps))
     if policy["fps"]:
         fps = Fraction(policy["fps"])
         if fps > lowest:
