@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import ffmpeg
@@ -230,10 +229,11 @@ def test_create_study_prints_the_join_link_of_the_open_study(in_process, clips, 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_media_worker_matches_the_study_and_opens_it(clips, media_root):
-    """A real Celery worker on the media queue, two encodes at a time, against the test database."""
+def test_a_media_worker_matches_the_study_and_opens_it(clips, media_root, capsys):
+    """A real Celery worker on the media queue, two encodes at a time, against the test database;
+    `create_study --wait` blocks with a progress bar until the study opens."""
     assert not app.conf.task_always_eager, "this test needs CELERY_BROKER_URL"
-    ps, systems = three_systems(clips)
+    ps, _ = three_systems(clips)
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("media")
     env = {
@@ -249,17 +249,32 @@ def test_a_media_worker_matches_the_study_and_opens_it(clips, media_root):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        study = study_create(name="queued", prompt_set=ps, pairs=all_pairs(systems))
-        deadline = time.monotonic() + 60
-        while Study.objects.get(pk=study.pk).status != Study.Status.OPEN and time.monotonic() < deadline:
-            assert worker.poll() is None, worker.stdout.read()
-            time.sleep(0.3)
-        assert Study.objects.get(pk=study.pk).status == Study.Status.OPEN
+        pairs = ["--pair", "A", "B", "--pair", "A", "C", "--pair", "B", "C"]
+        call_command("create_study", "queued", "--prompt-set", ps.name, *pairs, "--wait", "--timeout", "90")
     finally:
         worker.terminate()
         output, _ = worker.communicate(timeout=30)
+    study = Study.objects.get(name="queued")
+    assert study.status == Study.Status.OPEN, output
+    out, err = capsys.readouterr()
+    assert f"/s/{study.slug}/join" in out and "matching: 100%" in err and "6/6" in err
     assert set(study.items.values_list("status", flat=True)) == {Item.Status.READY}
     for m in MatchedVideo.objects.all():
         stream = ffmpeg.probe(m.file.path)["streams"][0]
         assert stream["codec_name"] == "h264" and m.status == MatchedVideo.Status.READY
     assert "Traceback" not in output
+
+
+def test_with_a_broker_create_study_queues_matching_and_wait_can_give_up(db, clips, capsys):
+    assert not app.conf.task_always_eager, "this test needs CELERY_BROKER_URL"
+    ps, _ = three_systems(clips, prompts=1)
+
+    # Inside the test's transaction nothing is committed, so nothing reaches the broker: no worker runs.
+    call_command("create_study", "later", "--prompt-set", ps.name, "--pair", "A", "B")
+    with pytest.raises(CommandError, match=r"1 items still matching after 0.5 s; are media workers running"):
+        call_command("create_study", "waits", "--prompt-set", ps.name, "--pair", "A", "B", "--wait", "--timeout", "0.5")
+
+    out = capsys.readouterr().out
+    study = Study.objects.get(name="later")
+    assert "matching queued on the media workers" in out and f"/s/{study.slug}/join" in out
+    assert study.status == Study.Status.PREPARING
