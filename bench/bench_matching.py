@@ -90,7 +90,7 @@ def run_naive(prompt_set, systems, out: Path) -> tuple[float, int, float]:
     return time.perf_counter() - started, encodes, slowest
 
 
-def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
+def start_worker(env: dict, concurrency: int, log: Path) -> subprocess.Popen:
     from juice.celery import app
 
     with app.connection_for_write() as conn:
@@ -98,12 +98,12 @@ def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "juice", "worker", "-Q", "media", "-c", str(concurrency), "-l", "warning",
          "--without-mingle", "--without-gossip", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
-        cwd=ROOT, env=env,
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while not app.control.ping(destination=[f"bench-{os.getpid()}@{os.uname().nodename}"], timeout=1):
         if worker.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the media worker did not start")
+            raise SystemExit(f"the media worker did not start:\n{log.read_text()}")
     return worker
 
 
@@ -164,7 +164,7 @@ def main() -> None:
             "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{database}",
             "JUICE_FFMPEG_THREADS": str(threads),
         }
-        worker = start_worker(env, args.concurrency)
+        worker = start_worker(env, args.concurrency, media / "worker.log")
         platform_s, platform_encodes, platform_clip, platform_slowest = run_platform(prompt_set, systems)
         print(f"platform: {items} pairs, {platform_encodes} encodes in {platform_s:.1f} s "
               f"({args.concurrency} at once, {threads} x264 thread(s) each)", flush=True)
