@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_safe
@@ -36,6 +37,12 @@ def item_side_file(study_slug: str, token: str):
 @require_safe
 def study_video(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     field = item_side_file(slug, token)
+    if settings.JUICE_MEDIA_ACCEL_REDIRECT:
+        # nginx sends the bytes (Range included) from its internal location; the browser sees only the token URL.
+        response = HttpResponse(content_type="video/mp4")
+        response["X-Accel-Redirect"] = f"{settings.JUICE_MEDIA_ACCEL_REDIRECT}{field.name}"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
     size = field.size
     header = request.headers.get("Range", "")
     match = RANGE.match(header.strip()) if header else None

@@ -270,8 +270,10 @@ def matched_video_get_or_create(*, source: Video, spec: dict) -> MatchedVideo:
 
 
 def matched_path(matched: MatchedVideo) -> str:
-    """Where an encode lives under MEDIA_ROOT: named by source and content address, never shown to raters."""
-    return f"matched/{matched.target_key[:2]}/{matched.source_id}-{matched.target_key[:32]}.mp4"
+    """Where an encode lives under MEDIA_ROOT (or in a bucket): a hash of source and content address,
+    so that even a storage URL names no system, prompt or source file."""
+    digest = hashlib.sha256(f"{matched.source_id}:{matched.target_key}".encode()).hexdigest()
+    return f"matched/{digest[:2]}/{digest}.mp4"
 
 
 def matched_video_encode(*, matched_id: int, threads: int | None = None) -> bool:

@@ -103,3 +103,27 @@ def test_a_study_still_being_matched_serves_nothing(client, study):
     Study.objects.filter(pk=study.pk).update(status=Study.Status.PREPARING)
 
     assert client.get(url).status_code == 404
+
+
+def test_behind_nginx_it_only_checks_the_token_and_hands_over_the_file(client, study, settings):
+    settings.JUICE_MEDIA_ACCEL_REDIRECT = "/protected-media/"
+    item = study.items.select_related("matched_a").get()
+    url, _ = side(study)
+
+    response = client.get(url, HTTP_RANGE="bytes=0-99")
+
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"] == f"/protected-media/{item.matched_a.file.name}"
+    assert response["Content-Type"] == "video/mp4"
+    for word in ("secret-model", item.prompt.key):
+        assert word not in response["X-Accel-Redirect"]
+    assert client.get(reverse("study-video", args=[study.slug, "x" * 16])).status_code == 404
+
+
+def test_a_bad_accel_prefix_stops_the_start_with_one_line():
+    from tests.test_settings import run_manage
+
+    result = run_manage("check", JUICE_MEDIA_ACCEL_REDIRECT="protected")
+
+    assert result.returncode != 0
+    assert "JUICE_MEDIA_ACCEL_REDIRECT='protected' must start and end with '/'" in result.stderr
