@@ -47,7 +47,7 @@ class Command(BaseCommand):
         pairs = [(systems[a], systems[b]) for a, b in options["pair"]]
         in_process = app.conf.task_always_eager
         bar = tqdm(total=len(pairs) * prompt_set.prompts.count(), unit="item", desc="matching", file=self.stderr._out,
-                   disable=not in_process and not options["wait"])
+                   disable=not in_process and not options["wait"], delay=0.5)
         # In-process, the encodes run inside study_create (on commit): the bar follows them as they finish.
         advance = _following(bar, options["name"].strip())
         task_postrun.connect(advance, sender=match_video, weak=False)
