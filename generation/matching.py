@@ -58,11 +58,12 @@ class SourceFormat:
     height: int
     fps: float
     duration: float
+    codec: str = ""
 
     @classmethod
     def of(cls, info) -> SourceFormat:
         """From a `Video` row or a `probe.VideoInfo`."""
-        return cls(int(info.width), int(info.height), float(info.fps), float(info.duration))
+        return cls(int(info.width), int(info.height), float(info.fps), float(info.duration), str(info.codec))
 
 
 def _fps(value) -> Fraction:
@@ -76,17 +77,21 @@ def _fps(value) -> Fraction:
     return rate
 
 
-def _source_fps(value: float) -> Fraction:
+def _source_fps(source: SourceFormat) -> Fraction:
     """A source's measured (average) rate as the rate it was made at.
 
-    NTSC rates (n x 1000/1001) are kept exactly; a rate within 2% of a whole number is that number:
-    GIF frame delays are whole centiseconds, so an 8 fps GIF measures 7.92 fps.
+    NTSC rates (n x 1000/1001) are kept exactly; a rate within 2% of a whole number is that number.
+    GIF frame delays are whole centiseconds (an 8 fps GIF alternates 12 and 13), so a GIF whose
+    frame period is within half a centisecond of a whole rate's is that rate.
     """
+    value = source.fps
     ntsc = Fraction(round(value * 1.001) * 1000, 1001)
     if ntsc and abs(value - ntsc) / ntsc < 1e-4:
         return ntsc
     whole = round(value)
     if whole and abs(value - whole) / whole <= 0.02:
+        return Fraction(whole)
+    if whole and source.codec == "gif" and abs(1 / value - 1 / whole) <= 0.0055:
         return Fraction(whole)
     return _fps(value)
 
@@ -176,7 +181,7 @@ def match_target(info_a, info_b, policy: dict) -> dict:
         height = _even(min(_fitted(a, ratio, fit)[1], _fitted(b, ratio, fit)[1]))
         width = _even(height * ratio)
 
-    lowest = min(_source_fps(a.fps), _source_fps(b.fps))
+    lowest = min(_source_fps(a), _source_fps(b))
     if policy["fps"]:
         fps = Fraction(policy["fps"])
         if fps > lowest:
@@ -206,7 +211,7 @@ def _side_spec(source: SourceFormat, target: dict, policy: dict) -> dict:
     ratio = Fraction(width, height)
     spec = {"source": [source.width, source.height], **{k: target[k] for k in ("width", "height", "fps", "frames", "fit")}}
     if target["fit"] == "crop":
-        cw, ch = (min(round(v), lim) for v, lim in zip(_fitted(source, ratio, "crop"), (source.width, source.height), strict=True))
+        cw, ch = (min(max(round(v), 2), lim) for v, lim in zip(_fitted(source, ratio, "crop"), (source.width, source.height), strict=True))
         spec["crop"] = [cw, ch, (source.width - cw) // 2, (source.height - ch) // 2]
     else:
         if Fraction(source.width, source.height) > ratio:
@@ -217,7 +222,7 @@ def _side_spec(source: SourceFormat, target: dict, policy: dict) -> dict:
     available = math.floor(source.duration * fps + 1e-6)
     spec["extend"] = policy["duration"] if policy["duration"] != "shortest" and available < target["frames"] else None
     if spec["extend"] == "loop":
-        spec["loops"] = math.ceil(target["frames"] / max(available, 1))
+        spec["loop_frames"] = max(available, 1)
     return spec
 
 
@@ -229,7 +234,7 @@ def spec_key(spec: dict) -> str:
 
 def encode_stream(source: Path | str, spec: dict, output: Path | str, *, threads: int = 0):
     """The ffmpeg-python graph that turns `source` into `output` as `spec` says (not yet run)."""
-    stream = ffmpeg.input(str(source), **({"stream_loop": spec["loops"] - 1} if spec.get("loops") else {}))
+    stream = ffmpeg.input(str(source))
     frames = spec["frames"]
     # Drop frames first (fewer frames to crop and scale); `fps` resamples variable frame rate too.
     video = stream.video.filter("fps", fps=spec["fps"])
@@ -244,10 +249,14 @@ def encode_stream(source: Path | str, spec: dict, output: Path | str, *, threads
         sw, sh, x, y = spec["pad"]
         video = video.filter("scale", sw, sh).filter("pad", spec["width"], spec["height"], x, y, color="black")
     video = video.filter("setsar", 1).filter("format", "yuv420p")
+    if spec["extend"] == "loop":
+        # Loop decoded frames at the target size (small to hold); the input's own looping
+        # (-stream_loop) does not work for every demuxer, GIF among them.
+        video = video.filter("loop", loop=-1, size=spec["loop_frames"])
     # Freeze holds the last frame; otherwise one held frame only absorbs the rounding of `fps` at
-    # the end of the source, and `trim` keeps exactly the target's frames.
+    # the end of the source. `trim` keeps exactly the target's frames, `setpts` spaces them evenly.
     held = frames if spec["extend"] == "freeze" else 1
-    video = video.filter("tpad", stop_mode="clone", stop=held).filter("trim", end_frame=frames).filter("setpts", "PTS-STARTPTS")
+    video = video.filter("tpad", stop_mode="clone", stop=held).filter("trim", end_frame=frames).filter("setpts", "N/(FRAME_RATE*TB)")
     return (
         ffmpeg.output(
             video, str(output), f="mp4", r=spec["fps"], an=None, sn=None, dn=None,

@@ -32,9 +32,9 @@ def ffprobe(path: Path) -> tuple[dict, list[dict]]:
     return video[0], meta["streams"]
 
 
-def match_pair(tmp_path: Path, a: Path, b: Path, policy: dict | None = None) -> tuple[dict, Path, Path]:
+def match_pair(tmp_path: Path, a: Path, b: Path, policy: dict | None = None, name: str = "out") -> tuple[dict, Path, Path]:
     params = match_target(probe_video(a), probe_video(b), policy_parse(policy))
-    out_a, out_b = tmp_path / "out-a.mp4", tmp_path / "out-b.mp4"
+    out_a, out_b = tmp_path / f"{name}-a.mp4", tmp_path / f"{name}-b.mp4"
     encode_file(a, params["a"], out_a)
     encode_file(b, params["b"], out_b)
     return params, out_a, out_b
@@ -161,15 +161,27 @@ def test_it_pads_with_bars_keeping_all_content(tmp_path, bands_and_square):
     assert [near(pixel(frame, x, 32), c) for x, c in ((7, RED), (23, GREEN), (40, BLUE), (56, WHITE))] == [True] * 4
 
 
-def test_it_loops_or_freezes_the_shorter_video(tmp_path):
-    short = make_bands(tmp_path / "short.mp4", colors=["red"], band_width=32, height=32, fps=8, seconds=0.5)
-    long = make_video(tmp_path / "long.mp4", width=32, height=32, fps=8, seconds=2)
+def difference(a: tuple[int, int, bytes], b: tuple[int, int, bytes]) -> float:
+    return sum(abs(x - y) for x, y in zip(a[2], b[2], strict=True)) / len(a[2])
 
-    for mode in ("loop", "freeze"):
-        params, out, _ = match_pair(tmp_path, short, long, {"duration": mode})
-        assert params["target"]["frames"] == 16 and params["a"]["extend"] == mode and params["b"]["extend"] is None
+
+def test_it_loops_or_freezes_the_shorter_video(tmp_path):
+    short = make_video(tmp_path / "short.gif", width=64, height=48, fps=8, seconds=0.5, source="gradients")  # 4 frames
+    long = make_video(tmp_path / "long.mp4", width=64, height=48, fps=8, seconds=2)
+
+    loop, looped, _ = match_pair(tmp_path, short, long, {"duration": "loop"})
+    freeze, frozen, _ = match_pair(tmp_path, short, long, {"duration": "freeze"}, name="frozen")
+
+    for params, out in ((loop, looped), (freeze, frozen)):
+        assert params["target"]["frames"] == 16 and params["b"]["extend"] is None
         assert int(ffprobe(out)[0]["nb_read_frames"]) == 16
-        assert near(pixel(frame_rgb(out, index=15), 16, 16), RED)
+    # Mean absolute difference per byte: about 15 between the source's frames, a few from encoding alone.
+    frames = {i: frame_rgb(looped, index=i) for i in (0, 1, 3, 4, 5, 15)}
+    assert difference(frames[0], frames[1]) > 10, "the source moves"
+    assert difference(frames[4], frames[0]) < 5 and difference(frames[5], frames[1]) < 5 and difference(frames[15], frames[3]) < 5
+    frames = {i: frame_rgb(frozen, index=i) for i in (0, 3, 4, 15)}
+    assert difference(frames[3], frames[0]) > 10
+    assert difference(frames[4], frames[3]) < 5 and difference(frames[15], frames[3]) < 5
 
 
 @pytest.mark.parametrize(
