@@ -87,7 +87,7 @@ def study_create(
         for p in prompts:
             va, vb = videos[(a.pk, p.pk)], videos[(b.pk, p.pk)]
             try:
-                params[(va.pk, vb.pk)] = {"policy": policy, **match_target(va, vb, policy)}
+                params[(a.pk, b.pk, p.pk)] = {"policy": policy, **match_target(va, vb, policy)}
             except MatchingError as exc:
                 raise StudyError(f"matching {a.name}/{p.key} with {b.name}/{p.key}: {exc}") from None
 
@@ -110,7 +110,7 @@ def study_create(
         items += [
             Item(
                 study=study, pair=pair, prompt=p, video_a=videos[(a.pk, p.pk)], video_b=videos[(b.pk, p.pk)],
-                raters_needed=raters_per_item, matching_params=params[(videos[(a.pk, p.pk)].pk, videos[(b.pk, p.pk)].pk)],
+                raters_needed=raters_per_item, matching_params=params[(a.pk, b.pk, p.pk)],
             )
             for p in prompts
         ]

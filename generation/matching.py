@@ -285,7 +285,7 @@ def matched_path(matched: MatchedVideo) -> str:
     return f"matched/{digest[:2]}/{digest}.mp4"
 
 
-def matched_video_encode(*, matched_id: int, threads: int | None = None) -> bool:
+def matched_video_encode(*, matched_id: int) -> bool:
     """Encode one MatchedVideo if nobody else is; returns whether this call did the work.
 
     Claimed by compare-and-swap, so a re-delivered task or a second item needing the same encode
@@ -309,7 +309,7 @@ def matched_video_encode(*, matched_id: int, threads: int | None = None) -> bool
     spec = matched.target
     started = time.perf_counter()
     try:
-        encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS if threads is None else threads)
+        encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
         encoded = encoded_format(partial)
         expected = {"width": spec["width"], "height": spec["height"], "frame_count": spec["frames"]}
         if {k: encoded[k] for k in expected} != expected:
