@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_safe
 
 from annotation.models import Item, Study
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 256 * 1024
 
 
 def item_side_file(study_slug: str, token: str):
@@ -35,6 +37,12 @@ def item_side_file(study_slug: str, token: str):
 @require_safe
 def study_video(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     field = item_side_file(slug, token)
+    if settings.JUICE_MEDIA_ACCEL_REDIRECT:
+        # nginx sends the bytes (Range included) from its internal location; the browser sees only the token URL.
+        response = HttpResponse(content_type="video/mp4")
+        response["X-Accel-Redirect"] = f"{settings.JUICE_MEDIA_ACCEL_REDIRECT}{field.name}"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
     size = field.size
     header = request.headers.get("Range", "")
     match = RANGE.match(header.strip()) if header else None
@@ -57,14 +65,25 @@ def study_video(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         end = min(int(last), size - 1) if last else size - 1
     if start >= size or start > end:
         return _unsatisfiable(size)
-    handle = field.open("rb")
-    handle.seek(start)
-    response = HttpResponse(handle.read(end - start + 1), status=206, content_type="video/mp4")
-    handle.close()
+    response = StreamingHttpResponse(_read_range(field, start, end), status=206, content_type="video/mp4")
+    response["Content-Length"] = str(end - start + 1)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _read_range(field, start: int, end: int):
+    """Stream bytes start..end in chunks: a browser asking for `bytes=0-` must not load the file into memory."""
+    with field.open("rb") as handle:
+        handle.seek(start)
+        left = end - start + 1
+        while left > 0:
+            block = handle.read(min(CHUNK, left))
+            if not block:
+                return
+            left -= len(block)
+            yield block
 
 
 def _unsatisfiable(size: int) -> HttpResponse:

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from django.db import transaction
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, PromptSet, Study, StudyPair
-from generation.models import System, Video
+from generation.matching import MatchingError, items_refresh, match_target, policy_parse
+from generation.models import MatchedVideo, System, Video
 
 
 class StudyError(ValueError):
@@ -81,6 +82,20 @@ def study_create(
     if missing:
         shown = ", ".join(sorted(set(missing))[:10])
         raise StudyError(f"{len(set(missing))} videos are missing (generate or import them first): {shown}")
+    try:
+        policy = policy_parse(matching)
+    except MatchingError as exc:
+        raise StudyError(f"matching: {exc}") from None
+    # Targets are computed now, from the probed formats, so that a policy that cannot apply to
+    # some item (an fps above a source's) is refused before anything is written.
+    params = {}
+    for a, b in pairs:
+        for p in prompts:
+            va, vb = videos[(a.pk, p.pk)], videos[(b.pk, p.pk)]
+            try:
+                params[(a.pk, b.pk, p.pk)] = {"policy": policy, **match_target(va, vb, policy)}
+            except MatchingError as exc:
+                raise StudyError(f"matching {a.name}/{p.key} with {b.name}/{p.key}: {exc}") from None
 
     study = Study.objects.create(
         name=name,
@@ -91,7 +106,7 @@ def study_create(
         tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
         lease_seconds=lease_seconds,
         instructions=instructions,
-        matching=matching or {},
+        matching=policy,
         attention_items=attention_items,
         attention_threshold=attention_threshold,
         created_by=created_by,
@@ -103,16 +118,47 @@ def study_create(
         items += [
             Item(
                 study=study, pair=pair, prompt=p, video_a=videos[(a.pk, p.pk)], video_b=videos[(b.pk, p.pk)],
-                raters_needed=raters_per_item,
+                raters_needed=raters_per_item, matching_params=params[(a.pk, b.pk, p.pk)],
             )
             for p in prompts
         ]
     Item.objects.bulk_create(items)
-    # The matching task is the media team's: it encodes both sides of each item and opens the study.
+    _enqueue_matching(study.pk)
+    return study
+
+
+def _enqueue_matching(study_id: int) -> None:
+    # Matching encodes both sides of each item on the media queue, then opens the study.
     from generation.tasks import match_study
 
-    transaction.on_commit(lambda: match_study.delay(study.pk))
-    return study
+    transaction.on_commit(lambda: match_study.delay(study_id))
+
+
+class ItemStateError(StudyError):
+    """The item is not in a state that allows this action (say, retrying an item that did not fail)."""
+
+
+@transaction.atomic
+def item_retry(*, item: Item) -> Item:
+    """Match a failed item again: its failed encodes go back to pending and matching runs again."""
+    if not Item.objects.filter(pk=item.pk, status=Item.Status.FAILED).update(status=Item.Status.PENDING, error=""):
+        raise ItemStateError(f"item {item.pk} has not failed, there is nothing to retry")
+    MatchedVideo.objects.filter(pk__in=[item.matched_a_id, item.matched_b_id], status=MatchedVideo.Status.FAILED).update(
+        status=MatchedVideo.Status.PENDING, error=""
+    )
+    _enqueue_matching(item.study_id)
+    item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
+def item_drop(*, item: Item) -> Item:
+    """Leave a failed item out of the study; the study opens if it was the last one in the way."""
+    if not Item.objects.filter(pk=item.pk, status=Item.Status.FAILED).update(status=Item.Status.DROPPED):
+        raise ItemStateError(f"item {item.pk} has not failed; only failed items can be dropped")
+    transaction.on_commit(lambda: items_refresh(study_id=item.study_id))
+    item.refresh_from_db()
+    return item
 
 
 # Which status a researcher may move a study to, from which.

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from annotation import api_annotate, api_studies, api_uploads, media, views, views_rating, views_reports, views_studies, views_uploads
+from annotation import (
+    api_annotate,
+    api_studies,
+    api_uploads,
+    media,
+    views,
+    views_matching,
+    views_rating,
+    views_reports,
+    views_studies,
+    views_uploads,
+)
 
 urlpatterns = [
     path("", views.researcher_home, name="researcher-home"),
@@ -25,4 +36,7 @@ urlpatterns = [
     path("studies/<str:slug>/report.<str:fmt>", views_reports.study_report_view, name="study-report"),
     path("studies/<str:slug>/votes.csv", views_reports.study_votes_view, name="study-votes"),
     path("api/studies/<str:slug>/report", views_reports.api_study_report, name="api-study-report"),
+    path("studies/<str:slug>/matching", views_matching.study_matching, name="study-matching"),
+    path("studies/<str:slug>/matching/<int:item_id>/retry", views_matching.matching_item_retry, name="study-matching-retry"),
+    path("studies/<str:slug>/matching/<int:item_id>/drop", views_matching.matching_item_drop, name="study-matching-drop"),
 ]

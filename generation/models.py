@@ -93,6 +93,7 @@ class MatchedVideo(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        RUNNING = "running"
         READY = "ready"
         FAILED = "failed"
 
@@ -108,6 +109,9 @@ class MatchedVideo(models.Model):
     duration = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    # When a worker claimed the encode: a claim older than the task time limit is a lost worker's.
+    started_at = models.DateTimeField(null=True, blank=True)
+    encode_seconds = models.FloatField(null=True, blank=True, help_text="Wall time of the ffmpeg run")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -86,6 +86,16 @@ MEDIA_URL = "/media/"
 
 # Uploads: prompt sets and video archives can be large; past this size the upload is refused.
 JUICE_MAX_UPLOAD_BYTES = env_int("JUICE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# x264 threads per matching encode; 0 lets ffmpeg choose. A media worker running N encodes at
+# once on C cores does best with about C / N.
+JUICE_FFMPEG_THREADS = env_int("JUICE_FFMPEG_THREADS", 0)
+# Production: nginx serves matched videos from an internal location with this prefix (for example
+# /protected-media/ aliased to MEDIA_ROOT); Django only checks the opaque token. Empty: Django streams.
+JUICE_MEDIA_ACCEL_REDIRECT = os.environ.get("JUICE_MEDIA_ACCEL_REDIRECT", "").strip()
+if JUICE_MEDIA_ACCEL_REDIRECT and not (JUICE_MEDIA_ACCEL_REDIRECT.startswith("/") and JUICE_MEDIA_ACCEL_REDIRECT.endswith("/")):
+    raise ImproperlyConfigured(
+        f"JUICE_MEDIA_ACCEL_REDIRECT={JUICE_MEDIA_ACCEL_REDIRECT!r} must start and end with '/', e.g. /protected-media/"
+    )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 

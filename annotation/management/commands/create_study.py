@@ -1,0 +1,115 @@
+"""`create_study NAME --prompt-set NAME --pair A B [...]`: build the matched pairs and open the study."""
+
+from __future__ import annotations
+
+import time
+
+from celery.signals import task_postrun
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count
+from tqdm import tqdm
+
+from annotation.models import QUESTIONS, Item, PromptSet, Study
+from annotation.studies import StudyError, study_create
+from generation.models import System
+from generation.tasks import match_video
+from juice.celery import app
+
+
+class Command(BaseCommand):
+    help = "Create a study: match both videos of every (pair, prompt) item, then open it for raters."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--prompt-set", required=True)
+        parser.add_argument("--pair", nargs=2, action="append", required=True, metavar=("A", "B"), help="two systems; repeat for more")
+        parser.add_argument("--raters", type=int, default=5, help="distinct raters per item (default 5)")
+        parser.add_argument("--questions", default=",".join(QUESTIONS), help="comma-separated (default quality,faithfulness)")
+        parser.add_argument("--allow-tie", action="store_true", help='offer "no preference"')
+        matching = parser.add_argument_group("matching (default: crop to the common aspect, smaller size, lower fps, shorter)")
+        matching.add_argument("--aspect", help="crop, pad, or a ratio W:H (center crop to it)")
+        matching.add_argument("--resolution", help="WxH with even sides (default: the smaller of the two)")
+        matching.add_argument("--fps", help="frame rate, not above either source's (default: the lower of the two)")
+        matching.add_argument("--duration", choices=["shortest", "loop", "freeze"], help="default shortest")
+        parser.add_argument("--wait", action="store_true", help="with a broker: block until the study is open, with a progress bar")
+        parser.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
+
+    def handle(self, *args, **options) -> None:
+        prompt_set = PromptSet.objects.filter(name=options["prompt_set"]).first()
+        if prompt_set is None:
+            raise CommandError(f"no prompt set named {options['prompt_set']!r} (import it with import_prompts)")
+        names = {n for pair in options["pair"] for n in pair}
+        systems = {s.name: s for s in System.objects.filter(name__in=names)}
+        unknown = sorted(names - set(systems))
+        if unknown:
+            raise CommandError(f"unknown system {', '.join(unknown)} (add it with add_system)")
+        matching = {k: options[k] for k in ("aspect", "resolution", "fps", "duration") if options[k]}
+        pairs = [(systems[a], systems[b]) for a, b in options["pair"]]
+        in_process = app.conf.task_always_eager
+        bar = tqdm(total=len(pairs) * prompt_set.prompts.count(), unit="item", desc="matching", file=self.stderr._out,
+                   disable=not in_process and not options["wait"], delay=0.5)
+        # In-process, the encodes run inside study_create (on commit): the bar follows them as they finish.
+        advance = _following(bar, options["name"].strip())
+        task_postrun.connect(advance, sender=match_video, weak=False)
+        try:
+            study = study_create(
+                name=options["name"],
+                prompt_set=prompt_set,
+                pairs=pairs,
+                raters_per_item=options["raters"],
+                questions=[q.strip() for q in options["questions"].split(",") if q.strip()],
+                allow_tie=options["allow_tie"],
+                matching=matching,
+            )
+            if not in_process and options["wait"]:
+                self._wait(study, bar, options["timeout"])
+        except StudyError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            task_postrun.disconnect(advance, sender=match_video)
+            bar.close()
+
+        total = study.items.count()
+        self.stdout.write(f"study {study.name!r}: {total} items, matching {study.matching}")
+        if not in_process and not options["wait"]:
+            self.stdout.write("matching queued on the media workers; the study opens when every item is ready")
+        study.refresh_from_db()
+        failed = study.items.filter(status=Item.Status.FAILED)
+        if failed.exists():
+            lines = "\n".join(f"  item {i.pk} ({i.prompt.key}): {i.error}" for i in failed.select_related("prompt")[:20])
+            raise CommandError(
+                f"study {study.name!r} was created but {failed.count()} of {total} items failed matching; "
+                f"retry or drop them on /studies/{study.slug}/matching, then it opens:\n{lines}"
+            )
+        if study.status == Study.Status.OPEN:
+            self.stdout.write(self.style.SUCCESS(f"study {study.name!r} is open"))
+        self.stdout.write(f"join link: /s/{study.slug}/join")
+
+    def _wait(self, study: Study, bar: tqdm, timeout: float | None) -> None:
+        """Poll until the study opens or no item is left pending; the workers do the work."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            counts = _counts(study.name)
+            bar.update(counts[Item.Status.READY] + counts[Item.Status.DROPPED] - bar.n)
+            if not (Study.objects.filter(pk=study.pk, status=Study.Status.PREPARING).exists() and counts[Item.Status.PENDING]):
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise CommandError(
+                    f"study {study.name!r}: {counts[Item.Status.PENDING]} items still matching after {timeout:g} s; "
+                    f"are media workers running (celery -A juice worker -Q media)? It opens when they finish: /s/{study.slug}/join"
+                )
+            time.sleep(0.5)
+
+
+def _counts(study_name: str) -> dict[str, int]:
+    counts = dict.fromkeys(Item.Status.values, 0)
+    counts.update(Item.objects.filter(study__name=study_name).order_by().values_list("status").annotate(n=Count("pk")))
+    return counts
+
+
+def _following(bar: tqdm, study_name: str):
+    def advance(**_) -> None:
+        counts = _counts(study_name)
+        bar.update(counts[Item.Status.READY] + counts[Item.Status.DROPPED] - bar.n)
+
+    return advance

@@ -1,0 +1,417 @@
+"""Matching both videos of an item before anyone looks (Emu Video, Appendix D).
+
+Raters must compare models, not encodings: both videos of an item are cropped or padded to a
+common aspect, scaled to a common resolution, brought to a common frame rate by dropping frames
+(never synthesizing them) and cut or extended to a common length, then encoded the way every
+browser plays and seeks (H.264, yuv420p, even dimensions, `+faststart`, no audio).
+
+A policy (what the researcher asked for) and the two sources give a common target; each side gets
+a spec (the target plus how this source gets there). A spec is content-addressed: one source
+matched to one spec is encoded once, whatever the number of items and studies that show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import ffmpeg
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from generation.models import MatchedVideo, Video
+from generation.probe import _last_line
+
+# Part of every content address: changing the encoder settings below must change this, so that
+# old encodes are not reused for new studies.
+ENCODER_VERSION = "x264-crf18-veryfast-1"
+ENCODER_OPTIONS = {"vcodec": "libx264", "crf": 18, "preset": "veryfast", "pix_fmt": "yuv420p", "movflags": "+faststart"}
+
+ASPECTS = ("crop", "pad")
+DURATIONS = ("shortest", "loop", "freeze")
+DEFAULT_POLICY = {"aspect": "crop", "resolution": None, "fps": None, "duration": "shortest"}
+RATIO = re.compile(r"^\s*(\d+)\s*[:/]\s*(\d+)\s*$")
+SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+class MatchingError(ValueError):
+    """A matching policy that cannot be applied; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """What matching needs to know of a source: its displayed size (rotation applied), rate and length."""
+
+    width: int
+    height: int
+    fps: float
+    duration: float
+    codec: str = ""
+
+    @classmethod
+    def of(cls, info) -> SourceFormat:
+        """From a `Video` row or a `probe.VideoInfo`."""
+        return cls(int(info.width), int(info.height), float(info.fps), float(info.duration), str(info.codec))
+
+
+def _fps(value) -> Fraction:
+    """A frame rate as an exact fraction; NTSC rates such as 23.976 become 24000/1001."""
+    try:
+        rate = Fraction(str(value).strip()).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError):
+        raise MatchingError(f"fps: {value!r} is not a frame rate (use a number such as 8 or 24000/1001)") from None
+    if rate <= 0 or rate > 240:
+        raise MatchingError(f"fps: {value!r} must be above 0 and at most 240")
+    return rate
+
+
+def _source_fps(source: SourceFormat) -> Fraction:
+    """A source's measured (average) rate as the rate it was made at.
+
+    NTSC rates (n x 1000/1001) are kept exactly; a rate within 2% of a whole number is that number.
+    GIF frame delays are whole centiseconds (an 8 fps GIF alternates 12 and 13), so a GIF whose
+    frame period is within half a centisecond of a whole rate's is that rate.
+    """
+    value = source.fps
+    ntsc = Fraction(round(value * 1.001) * 1000, 1001)
+    if ntsc and abs(value - ntsc) / ntsc < 1e-4:
+        return ntsc
+    whole = round(value)
+    if whole and abs(value - whole) / whole <= 0.02:
+        return Fraction(whole)
+    if whole and source.codec == "gif" and abs(1 / value - 1 / whole) <= 0.0055:
+        return Fraction(whole)
+    return _fps(value)
+
+
+def policy_parse(matching: dict | None) -> dict:
+    """Validate a matching policy and fill in the defaults; returns the canonical policy.
+
+    aspect: "crop" (center crop to the common aspect), "pad" (keep everything, add bars) or a
+    ratio "W:H" (center crop to it). resolution: "WxH" with even sides, or None for the smaller
+    of the two. fps: a rate not above either source's, or None for the lower of the two.
+    duration: "shortest", or "loop"/"freeze" to extend the shorter video to the longer one.
+    """
+    matching = dict(matching or {})
+    unknown = sorted(set(matching) - set(DEFAULT_POLICY))
+    if unknown:
+        raise MatchingError(f"unknown matching setting {', '.join(unknown)}; use {', '.join(DEFAULT_POLICY)}")
+    policy = {**DEFAULT_POLICY, **{k: v for k, v in matching.items() if v not in (None, "", "auto")}}
+
+    aspect = str(policy["aspect"]).strip().lower()
+    if aspect not in ASPECTS:
+        ratio = RATIO.match(aspect)
+        if not ratio or int(ratio[1]) == 0 or int(ratio[2]) == 0:
+            raise MatchingError(f"aspect: {policy['aspect']!r} is not crop, pad or a ratio such as 1:1 or 16:9")
+        aspect = f"{int(ratio[1])}:{int(ratio[2])}"
+    policy["aspect"] = aspect
+
+    if policy["resolution"] is not None:
+        size = SIZE.match(str(policy["resolution"]))
+        if not size:
+            raise MatchingError(f"resolution: {policy['resolution']!r} is not WIDTHxHEIGHT, such as 512x512")
+        width, height = int(size[1]), int(size[2])
+        # H.264 in yuv420p needs even sides; rounding silently would change what was asked for.
+        if width < 2 or height < 2 or width % 2 or height % 2 or max(width, height) > 8192:
+            raise MatchingError(f"resolution: {width}x{height} needs even sides between 2 and 8192")
+        if aspect not in ASPECTS and Fraction(width, height) != _ratio(aspect):
+            raise MatchingError(f"resolution {width}x{height} does not have the aspect {aspect}")
+        policy["resolution"] = f"{width}x{height}"
+
+    if policy["fps"] is not None:
+        rate = _fps(policy["fps"])
+        policy["fps"] = str(rate)
+
+    duration = str(policy["duration"]).strip().lower()
+    if duration not in DURATIONS:
+        raise MatchingError(f"duration: {policy['duration']!r} is not one of {', '.join(DURATIONS)}")
+    policy["duration"] = duration
+    return policy
+
+
+def _ratio(text: str) -> Fraction:
+    w, h = text.split(":")
+    return Fraction(int(w), int(h))
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def _common_ratio(a: SourceFormat, b: SourceFormat) -> Fraction:
+    """The aspect closer to square of the two: the other video loses (crop) or gains (pad) the least."""
+    ratios = [Fraction(a.width, a.height), Fraction(b.width, b.height)]
+    return min(ratios, key=lambda r: (abs(math.log(r)), r))
+
+
+def _fitted(source: SourceFormat, ratio: Fraction, fit: str) -> tuple[float, float]:
+    """The source's frame brought to `ratio`: the largest centered window (crop) or the smallest canvas (pad)."""
+    wider = Fraction(source.width, source.height) > ratio
+    if (fit == "crop") == wider:
+        return float(source.height * ratio), float(source.height)
+    return float(source.width), float(source.width / ratio)
+
+
+def match_target(info_a, info_b, policy: dict) -> dict:
+    """The common target of two sources under `policy` (canonical, see `policy_parse`).
+
+    Returns {"target": {...}, "a": spec, "b": spec}: the target is what both outputs will be
+    (width, height, fps, frames, duration, fit); each spec is what one side's encode does.
+    """
+    a, b = SourceFormat.of(info_a), SourceFormat.of(info_b)
+    fit = "pad" if policy["aspect"] == "pad" else "crop"
+    if policy["resolution"]:
+        width, height = (int(x) for x in policy["resolution"].split("x"))
+        ratio = Fraction(width, height)
+    else:
+        ratio = _ratio(policy["aspect"]) if policy["aspect"] not in ASPECTS else _common_ratio(a, b)
+        # The smaller of the two (same aspect now, so heights compare), never upscaling either.
+        height = _even(min(_fitted(a, ratio, fit)[1], _fitted(b, ratio, fit)[1]))
+        width = _even(height * ratio)
+
+    lowest = min(_source_fps(a), _source_fps(b))
+    if policy["fps"]:
+        fps = Fraction(policy["fps"])
+        if fps > lowest:
+            raise MatchingError(
+                f"fps: {fps} is above a source's frame rate ({float(lowest):g} fps); matching drops frames, it never synthesizes them"
+            )
+    else:
+        fps = lowest
+
+    seconds = min(a.duration, b.duration) if policy["duration"] == "shortest" else max(a.duration, b.duration)
+    # Whole frames only, so both outputs have exactly the same frame count.
+    frames = max(1, math.floor(seconds * fps + 1e-6))
+    target = {
+        "width": width,
+        "height": height,
+        "fps": str(fps),
+        "frames": frames,
+        "duration": round(float(frames / fps), 6),
+        "fit": fit,
+    }
+    return {"target": target, "a": _side_spec(a, target, policy), "b": _side_spec(b, target, policy)}
+
+
+def _side_spec(source: SourceFormat, target: dict, policy: dict) -> dict:
+    """How one source reaches the target; deterministic, so equal specs give equal files."""
+    width, height, fps = target["width"], target["height"], Fraction(target["fps"])
+    ratio = Fraction(width, height)
+    spec = {"source": [source.width, source.height], **{k: target[k] for k in ("width", "height", "fps", "frames", "fit")}}
+    if target["fit"] == "crop":
+        cw, ch = (min(max(round(v), 2), lim) for v, lim in zip(_fitted(source, ratio, "crop"), (source.width, source.height), strict=True))
+        spec["crop"] = [cw, ch, (source.width - cw) // 2, (source.height - ch) // 2]
+    else:
+        if Fraction(source.width, source.height) > ratio:
+            sw, sh = width, min(height, _even(width * source.height / source.width))
+        else:
+            sw, sh = min(width, _even(height * source.width / source.height)), height
+        spec["pad"] = [sw, sh, (width - sw) // 4 * 2, (height - sh) // 4 * 2]
+    available = math.floor(source.duration * fps + 1e-6)
+    spec["extend"] = policy["duration"] if policy["duration"] != "shortest" and available < target["frames"] else None
+    if spec["extend"] == "loop":
+        spec["loop_frames"] = max(available, 1)
+    return spec
+
+
+def spec_key(spec: dict) -> str:
+    """The content address of a spec: sha256 of its canonical JSON and the encoder version."""
+    canonical = json.dumps({"spec": spec, "encoder": ENCODER_VERSION}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def encode_stream(source: Path | str, spec: dict, output: Path | str, *, threads: int = 0):
+    """The ffmpeg-python graph that turns `source` into `output` as `spec` says (not yet run)."""
+    stream = ffmpeg.input(str(source))
+    frames = spec["frames"]
+    # Drop frames first (fewer frames to crop and scale); `fps` resamples variable frame rate too.
+    video = stream.video.filter("fps", fps=spec["fps"])
+    if spec["fit"] == "crop":
+        cw, ch, x, y = spec["crop"]
+        # Sources already in the target's shape skip the no-op filters (a copy of every frame each).
+        if [cw, ch] != spec["source"]:
+            video = video.filter("crop", cw, ch, x, y)
+        if (cw, ch) != (spec["width"], spec["height"]):
+            video = video.filter("scale", spec["width"], spec["height"])
+    else:
+        sw, sh, x, y = spec["pad"]
+        video = video.filter("scale", sw, sh).filter("pad", spec["width"], spec["height"], x, y, color="black")
+    video = video.filter("setsar", 1).filter("format", "yuv420p")
+    if spec["extend"] == "loop":
+        # Loop decoded frames at the target size (small to hold); the input's own looping
+        # (-stream_loop) does not work for every demuxer, GIF among them.
+        video = video.filter("loop", loop=-1, size=spec["loop_frames"])
+    # Freeze holds the last frame; otherwise one held frame only absorbs the rounding of `fps` at
+    # the end of the source. `trim` keeps exactly the target's frames, `setpts` spaces them evenly.
+    held = frames if spec["extend"] == "freeze" else 1
+    video = video.filter("tpad", stop_mode="clone", stop=held).filter("trim", end_frame=frames).filter("setpts", "N/(FRAME_RATE*TB)")
+    return (
+        ffmpeg.output(
+            video, str(output), f="mp4", r=spec["fps"], an=None, sn=None, dn=None,
+            map_metadata=-1, map_chapters=-1, threads=threads, **ENCODER_OPTIONS,
+        )
+        .global_args("-v", "error", "-nostdin")
+        .overwrite_output()
+    )
+
+
+def encode_file(source: Path | str, spec: dict, output: Path | str, *, threads: int = 0) -> None:
+    """Run the encode; raises `ffmpeg.Error` with ffmpeg's stderr."""
+    encode_stream(source, spec, output, threads=threads).run(capture_stdout=True, capture_stderr=True)
+
+
+def matched_video_get_or_create(*, source: Video, spec: dict) -> MatchedVideo:
+    """The one MatchedVideo of `source` under `spec`; the unique constraint makes concurrent callers share it."""
+    matched, _ = MatchedVideo.objects.get_or_create(source=source, target_key=spec_key(spec), defaults={"target": spec})
+    return matched
+
+
+def matched_path(matched: MatchedVideo) -> str:
+    """Where an encode lives under MEDIA_ROOT (or in a bucket): a hash of source and content address,
+    so that even a storage URL names no system, prompt or source file."""
+    digest = hashlib.sha256(f"{matched.source_id}:{matched.target_key}".encode()).hexdigest()
+    return f"matched/{digest[:2]}/{digest}.mp4"
+
+
+def matched_video_encode(*, matched_id: int) -> bool:
+    """Encode one MatchedVideo if nobody else is; returns whether this call did the work.
+
+    Claimed by compare-and-swap, so a re-delivered task or a second item needing the same encode
+    finds it running or done and stops. The file is written to a temporary name and renamed.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimed = (
+        MatchedVideo.objects.filter(pk=matched_id)
+        .filter(Q(status=MatchedVideo.Status.PENDING) | Q(status=MatchedVideo.Status.RUNNING, started_at__lt=stale))
+        .update(status=MatchedVideo.Status.RUNNING, started_at=now, error="")
+    )
+    if not claimed:
+        return False
+    matched = MatchedVideo.objects.select_related("source__system", "source__prompt").get(pk=matched_id)
+    source = Path(matched.source.file.path)
+    name = matched_path(matched)
+    final = Path(settings.MEDIA_ROOT) / name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(f".{final.stem}.{uuid.uuid4().hex}.part.mp4")
+    spec = matched.target
+    started = time.perf_counter()
+    try:
+        encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
+        encoded = encoded_format(partial)
+        expected = {"width": spec["width"], "height": spec["height"], "frame_count": spec["frames"]}
+        if {k: encoded[k] for k in expected} != expected:
+            raise ValueError(f"the encode has {encoded}, expected {expected}")
+        digest = _sha256(partial)
+        os.replace(partial, final)
+    except ffmpeg.Error as exc:
+        partial.unlink(missing_ok=True)
+        return _fail(matched, now, f"ffmpeg: {_last_line(exc.stderr, source)}")
+    except (ValueError, av.FFmpegError) as exc:
+        partial.unlink(missing_ok=True)
+        return _fail(matched, now, f"the encode is unusable: {exc}")
+    updated = MatchedVideo.objects.filter(pk=matched_id, status=MatchedVideo.Status.RUNNING, started_at=now).update(
+        status=MatchedVideo.Status.READY, file=name, sha256=digest, encode_seconds=round(time.perf_counter() - started, 3), **encoded
+    )
+    if updated:
+        items_refresh(matched_id=matched_id)
+    return bool(updated)
+
+
+def encoded_format(path: Path) -> dict:
+    """Our own encode's format from its mp4 header, read in-process: an ffprobe per encode costs more
+    than a third of a small clip's encode."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return {
+            "width": stream.width,
+            "height": stream.height,
+            "fps": float(stream.average_rate),
+            "frame_count": stream.frames,
+            "duration": round(float(stream.duration * stream.time_base), 6),
+        }
+
+
+def _fail(matched: MatchedVideo, claimed_at, error: str) -> bool:
+    label = f"{matched.source.system.name}/{matched.source.prompt.key}"
+    MatchedVideo.objects.filter(pk=matched.pk, status=MatchedVideo.Status.RUNNING, started_at=claimed_at).update(
+        status=MatchedVideo.Status.FAILED, error=f"{label}: {error}"
+    )
+    items_refresh(matched_id=matched.pk)
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def items_refresh(*, matched_id: int | None = None, study_id: int | None = None) -> None:
+    """Bring pending items up to date with their encodes, then open the studies that are ready.
+
+    Each statement commits on its own (no surrounding transaction) so that of two encodes that
+    finish together, the later one to commit sees both: no study is left waiting forever.
+    """
+    from annotation.models import Item
+
+    scope = Q(study_id=study_id) if study_id is not None else Q(matched_a_id=matched_id) | Q(matched_b_id=matched_id)
+    pending = Item.objects.filter(scope, status=Item.Status.PENDING)
+    failed = pending.filter(Q(matched_a__status=MatchedVideo.Status.FAILED) | Q(matched_b__status=MatchedVideo.Status.FAILED))
+    for item in failed.select_related("matched_a", "matched_b"):
+        errors = [m.error for m in (item.matched_a, item.matched_b) if m.status == MatchedVideo.Status.FAILED]
+        Item.objects.filter(pk=item.pk, status=Item.Status.PENDING).update(status=Item.Status.FAILED, error="\n".join(errors))
+    pending.filter(matched_a__status=MatchedVideo.Status.READY, matched_b__status=MatchedVideo.Status.READY).update(
+        status=Item.Status.READY, error=""
+    )
+    for sid in set(Item.objects.filter(scope).values_list("study_id", flat=True)):
+        study_open_if_ready(study_id=sid)
+
+
+def study_open_if_ready(*, study_id: int) -> bool:
+    """Open a preparing study when all its items are ready or dropped; a single conditional UPDATE."""
+    from annotation.models import Item, Study
+
+    items = Item.objects.filter(study=OuterRef("pk"))
+    return bool(
+        Study.objects.filter(pk=study_id, status=Study.Status.PREPARING)
+        .filter(Exists(items.filter(status=Item.Status.READY)))
+        .exclude(Exists(items.exclude(status__in=[Item.Status.READY, Item.Status.DROPPED])))
+        .update(status=Study.Status.OPEN)
+    )
+
+
+@transaction.atomic
+def study_match(*, study_id: int) -> list[int]:
+    """Attach a MatchedVideo to both sides of each pending item; returns the encodes still to do.
+
+    Safe to run again (after a retry, or a re-delivered task): it only fills in what is missing.
+    """
+    from annotation.models import Item
+
+    items = Item.objects.filter(study_id=study_id, status=Item.Status.PENDING).select_related("video_a", "video_b")
+    for item in items.filter(Q(matched_a=None) | Q(matched_b=None)):
+        params = item.matching_params
+        item.matched_a = matched_video_get_or_create(source=item.video_a, spec=params["a"])
+        item.matched_b = matched_video_get_or_create(source=item.video_b, spec=params["b"])
+        item.save(update_fields=["matched_a", "matched_b"])
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    todo = MatchedVideo.objects.filter(
+        Q(status=MatchedVideo.Status.PENDING) | Q(status=MatchedVideo.Status.RUNNING, started_at__lt=stale),
+        Q(pk__in=items.values("matched_a")) | Q(pk__in=items.values("matched_b")),
+    )
+    return sorted(todo.values_list("pk", flat=True))
