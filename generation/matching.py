@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -32,7 +33,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from generation.models import MatchedVideo, Video
-from generation.probe import _last_line
+from generation.probe import ffmpeg_error_line
+
+logger = logging.getLogger(__name__)
 
 # Part of every content address: changing the encoder settings below must change this, so that
 # old encodes are not reused for new studies.
@@ -318,7 +321,7 @@ def matched_video_encode(*, matched_id: int) -> bool:
         os.replace(partial, final)
     except ffmpeg.Error as exc:
         partial.unlink(missing_ok=True)
-        return _fail(matched, now, f"ffmpeg: {_last_line(exc.stderr, source)}")
+        return _fail(matched, now, f"ffmpeg: {ffmpeg_error_line(exc.stderr, source)}")
     except (ValueError, av.FFmpegError) as exc:
         partial.unlink(missing_ok=True)
         return _fail(matched, now, f"the encode is unusable: {exc}")
@@ -383,16 +386,29 @@ def items_refresh(*, matched_id: int | None = None, study_id: int | None = None)
 
 
 def study_open_if_ready(*, study_id: int) -> bool:
-    """Open a preparing study when all its items are ready or dropped; a single conditional UPDATE."""
+    """Open a preparing study when all its items are ready or dropped; a single conditional UPDATE.
+
+    Attention items the study asked for are mixed in first (from its ready items), so that no
+    rater starts before they exist; building them is safe to repeat (the study row is locked).
+    """
+    from annotation.attention import AttentionError, attention_items_ensure
     from annotation.models import Item, Study
 
     items = Item.objects.filter(study=OuterRef("pk"))
-    return bool(
+    ready = (
         Study.objects.filter(pk=study_id, status=Study.Status.PREPARING)
         .filter(Exists(items.filter(status=Item.Status.READY)))
         .exclude(Exists(items.exclude(status__in=[Item.Status.READY, Item.Status.DROPPED])))
-        .update(status=Study.Status.OPEN)
     )
+    study = ready.first()
+    if study is None:
+        return False
+    if study.attention_items:
+        try:
+            attention_items_ensure(study=study)
+        except AttentionError as exc:
+            logger.warning("study %s opens without all its attention items: %s", study.pk, exc)
+    return bool(ready.update(status=Study.Status.OPEN))
 
 
 @transaction.atomic

@@ -52,7 +52,7 @@ def probe_video(path: Path | str, *, name: str | None = None, decode: bool = Tru
     try:
         meta = ffmpeg.probe(str(path), count_packets=None)
     except ffmpeg.Error as exc:
-        raise ProbeError(f"{label}: not a readable video ({_last_line(exc.stderr, path)})") from None
+        raise ProbeError(f"{label}: not a readable video ({ffmpeg_error_line(exc.stderr, path)})") from None
     streams = [s for s in meta.get("streams", []) if s.get("codec_type") == "video"]
     if not streams:
         raise ProbeError(f"{label}: contains no video stream")
@@ -79,10 +79,10 @@ def _check_decodes(path: Path, label: str) -> None:
     try:
         ffmpeg.input(str(path)).output("-", f="null").global_args("-v", "error", "-xerror").run(capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as exc:
-        raise ProbeError(f"{label}: the video is damaged or truncated ({_last_line(exc.stderr, path)})") from None
+        raise ProbeError(f"{label}: the video is damaged or truncated ({ffmpeg_error_line(exc.stderr, path)})") from None
 
 
-def _last_line(stderr: bytes | None, path: Path) -> str:
+def ffmpeg_error_line(stderr: bytes | None, path: Path) -> str:
     """ffmpeg's last complaint, without our (temporary) path in it."""
     lines = [line for line in (stderr or b"").decode(errors="replace").splitlines() if line.strip()]
     last = lines[-1].strip() if lines else "ffmpeg could not read it"

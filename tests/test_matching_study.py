@@ -83,6 +83,23 @@ def test_it_matches_every_item_then_opens_the_study(db, in_process, clips, djang
     }
 
 
+def test_attention_items_are_mixed_in_before_the_study_opens(db, in_process, clips, django_capture_on_commit_callbacks):
+    ps, systems = three_systems(clips, prompts=3, same_format=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        study = study_create(name="s", prompt_set=ps, pairs=all_pairs(systems)[:1], attention_items=2, attention_threshold=0.8)
+
+    study.refresh_from_db()
+    assert study.status == Study.Status.OPEN
+    attention = study.items.filter(is_attention=True).select_related("matched_a", "matched_b")
+    assert attention.count() == 2
+    for item in attention:
+        assert item.status == Item.Status.READY and item.expected in {"a", "b"}
+        frozen = item.matched_b if item.expected == "a" else item.matched_a
+        assert Path(frozen.file.path).is_file()
+        assert frozen.frame_count == (item.matched_a if item.expected == "a" else item.matched_b).frame_count
+
+
 def test_it_encodes_a_source_once_per_target_across_items_and_studies(db, in_process, clips, django_capture_on_commit_callbacks):
     ps, systems = three_systems(clips, same_format=True)
 
