@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from annotation.auth import researcher_required
 from annotation.models import Item, Study
 from annotation.studies import ItemStateError, item_drop, item_retry
-
-researcher_required = user_passes_test(lambda u: u.is_active and u.is_staff)
 
 
 def matching_context(study: Study) -> dict:

@@ -17,6 +17,7 @@ from annotation.auth import researcher_required
 from annotation.models import DEFAULT_REASONS, QUESTIONS, PromptSet, Study
 from annotation.progress import rater_figures, study_progress
 from annotation.studies import StudyError, study_create, study_status_set
+from annotation.views_matching import matching_context
 
 
 def _reasons_text(question: str) -> str:
@@ -110,6 +111,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "progress": study_progress(study=study),
             "raters": rater_figures(study=study),
             "join_url": request.build_absolute_uri(reverse("rater-join", args=[slug])) + "?worker=WORKER_ID",
+            **matching_context(study),
         },
     )
 
