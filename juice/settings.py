@@ -118,3 +118,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("JUICE_LOG_LEVEL", "WARNING")},
 }
+
+# Generation (generation/jobs.py): loaded pipelines a GPU worker keeps, how often a running job
+# proves its worker alive, when a silent one counts as lost and is re-queued, the delay of a retry.
+JUICE_PIPELINE_CACHE = env_int("JUICE_PIPELINE_CACHE", 2, minimum=1)
+JUICE_HEARTBEAT_SECONDS = env_int("JUICE_HEARTBEAT_SECONDS", 30, minimum=1)
+JUICE_STALE_SECONDS = env_int("JUICE_STALE_SECONDS", 300, minimum=2)
+JUICE_RETRY_DELAY_SECONDS = env_int("JUICE_RETRY_DELAY_SECONDS", 30, minimum=0)
+if JUICE_STALE_SECONDS <= 2 * JUICE_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("JUICE_STALE_SECONDS must be more than twice JUICE_HEARTBEAT_SECONDS")
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-generation-jobs": {"task": "generation.tasks.requeue_stale_jobs", "schedule": 60.0},
+}

@@ -21,3 +21,14 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """The small random-weight pipelines of `create_tiny_models`, built once per test run."""
+    import os
+
+    from generation.tiny import tiny_models_create
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models"))
