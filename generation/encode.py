@@ -14,6 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from generation.probe import ProbeError, VideoInfo
+
 
 def _even(frames: np.ndarray) -> np.ndarray:
     _, height, width, _ = frames.shape
@@ -34,6 +36,21 @@ def video_encode(*, frames: np.ndarray, path: Path, fps: float, crf: int = 18) -
         for array in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
         container.mux(stream.encode())
+
+
+def video_probe(path: Path | str, *, name: str) -> VideoInfo:
+    """Read back what was written, in-process (an ffprobe process per video costs more than the encode)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for packet in container.demux(stream) if packet.size)
+            fps = float(stream.average_rate or 0)
+            width, height, codec = stream.codec_context.width, stream.codec_context.height, stream.codec_context.name
+    except (av.FFmpegError, IndexError) as exc:
+        raise ProbeError(f"{name}: not a readable video ({exc})") from None
+    if not (width and height and frames and fps):
+        raise ProbeError(f"{name}: no decodable frames (width {width}, height {height}, {frames} frames)")
+    return VideoInfo(width, height, round(fps, 6), frames, round(frames / fps, 6), codec)
 
 
 def video_frames(path: Path | str) -> np.ndarray:

@@ -25,10 +25,9 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotation.models import PromptSet
-from generation.encode import file_sha256, file_write_atomic, video_encode
+from generation.encode import file_sha256, file_write_atomic, video_encode, video_probe
 from generation.models import GenerationJob, System, Video
 from generation.pipelines import Request, videos_generate
-from generation.probe import probe_video
 from generation.systems import SystemInputError, system_config
 
 log = logging.getLogger(__name__)
@@ -306,7 +305,7 @@ def job_encode(*, job_id: int) -> Video | None:
         tmp = videos / f".tmp-job{job.pk}-{uuid.uuid4().hex[:8]}.mp4"
         try:
             video_encode(frames=frames, path=tmp, fps=fps)
-            info = probe_video(tmp, name=f"{job.system.name}/{job.prompt.key}")
+            info = video_probe(tmp, name=f"{job.system.name}/{job.prompt.key}")
             sha = file_sha256(tmp)
             final = videos / f"{job.prompt_id}-{sha[:16]}.mp4"
             os.replace(tmp, final)

@@ -329,7 +329,8 @@ class SystemConfig:
         return int(self.params.get("batch_size", DEFAULT_BATCH_SIZE))
 
 
-def _key(class_name: str, model: str, params: dict) -> PipelineKey:
+def pipeline_key(class_name: str, model: str, params: dict) -> PipelineKey:
+    """The cache key of a pipeline class and model under these params (dtype, scheduler overrides)."""
     return PipelineKey(class_name, model, params.get("dtype", "auto"), json.dumps(params.get("scheduler", {}), sort_keys=True))
 
 
@@ -370,7 +371,7 @@ def videos_generate(*, config: SystemConfig, requests: list[Request], cache: Pip
     params = config.params
     fps = float(params.get("fps", DEFAULT_FPS))
     video_class = config.video_pipeline if config.factorized else config.pipeline
-    video_pipe = cache.get(_key(video_class, config.model, params))
+    video_pipe = cache.get(pipeline_key(video_class, config.model, params))
     size = config.batch_size if _accepts_lists(type(video_pipe)) else 1
     outputs: list[Output] = []
     for start in range(0, len(requests), size):
@@ -382,7 +383,8 @@ def videos_generate(*, config: SystemConfig, requests: list[Request], cache: Pip
             for dim in ("height", "width"):
                 if dim in params:
                     image_params.setdefault(dim, params[dim])
-            image_pipe = cache.get(_key(config.image_pipeline, config.image_model, {**image_params, "dtype": params.get("dtype", "auto")}))
+            image_key = pipeline_key(config.image_pipeline, config.image_model, {**image_params, "dtype": params.get("dtype", "auto")})
+            image_pipe = cache.get(image_key)
             first_frames = list(_call(image_pipe, image_params, chunk, None, "pil").images)
             images = first_frames
         elif config.needs_image:
