@@ -5,11 +5,11 @@
   and at the batch size (how far batching moves the limit itself);
 - service: `generation_queue` -> a real Celery `gpu` worker (cached pipeline, batched calls) ->
   frames on shared storage -> a `media` worker encodes H.264, probes, stores the Video rows.
-  The workers are warmed with one job first (a worker keeps its pipelines between jobs).
-The limit and the service each report their best of --repeat runs (shared machines are noisy).
+  The workers are warmed with one batch first (a worker keeps its pipelines between jobs).
+The limit and the service run in interleaved rounds (shared machines are noisy); medians are reported.
 
 The model: the tiny random-weight text-to-video pipeline of `create_tiny_models` (or --model).
-Usage: python bench/bench_generation.py [--videos 16] [--batch 4] [--height 64] [--frames 17] [--steps 4]
+Usage: python bench/bench_generation.py [--videos 24] [--batch 4] [--height 64] [--frames 17] [--steps 16]
 Uses DATABASE_URL (PostgreSQL; a throwaway test_<name> database is created and dropped) and
 CELERY_BROKER_URL; without them, the Makefile's test services on 127.0.0.1.
 """
@@ -19,11 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,31 +47,38 @@ def per_minute(videos: int, seconds: float) -> float:
     return videos / seconds * 60
 
 
-def run_naive(config, videos: int) -> float:
+def run_naive(config, videos: int) -> tuple[float, float]:
     from generation.pipelines import PipelineCache, Request, videos_generate
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(videos):
         # A fresh cache each time: the pipeline is loaded from disk for every video.
         videos_generate(config=config, requests=[Request(prompt_text(i), i)], cache=PipelineCache(1))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def run_limit(config, videos: int, batch: int) -> float:
-    """Keep one pipeline loaded and call it back to back; no encoding, no database, no queue."""
-    import torch
+class Limit:
+    """One pipeline kept loaded and called back to back; no encoding, no database, no queue."""
 
-    from generation.pipelines import PipelineCache, pipeline_key
+    def __init__(self, config) -> None:
+        from generation.pipelines import PipelineCache, pipeline_key
 
-    pipe = PipelineCache(1).get(pipeline_key(config.pipeline, config.model, config.params))
-    args = {k: v for k, v in config.params.items() if k not in {"fps", "batch_size", "dtype", "seed", "scheduler"}}
-    pipe(prompt=[prompt_text(0)], generator=[torch.Generator().manual_seed(0)], output_type="np", **args)  # warm-up
-    started = time.perf_counter()
-    for start in range(0, videos, batch):
-        seeds = list(range(start, min(start + batch, videos)))
-        pipe(prompt=[prompt_text(i) for i in seeds], generator=[torch.Generator().manual_seed(s) for s in seeds],
-             output_type="np", **args)
-    return time.perf_counter() - started
+        self.pipe = PipelineCache(1).get(pipeline_key(config.pipeline, config.model, config.params))
+        self.args = {k: v for k, v in config.params.items() if k not in {"fps", "batch_size", "dtype", "seed", "scheduler"}}
+
+    def _call(self, seeds: list[int]) -> None:
+        import torch
+
+        self.pipe(prompt=[prompt_text(i) for i in seeds], generator=[torch.Generator().manual_seed(s) for s in seeds],
+                  output_type="np", **self.args)
+
+    def run(self, videos: int, batch: int) -> tuple[float, float]:
+        """Wall seconds and CPU seconds (all threads of this process)."""
+        self._call(list(range(batch)))  # warm-up at the measured batch shape, as the service's workers are warmed
+        started, cpu = time.perf_counter(), time.process_time()
+        for start in range(0, videos, batch):
+            self._call(list(range(start, min(start + batch, videos))))
+        return time.perf_counter() - started, time.process_time() - cpu
 
 
 def start_worker(queue: str, env: dict, log: Path) -> subprocess.Popen:
@@ -89,56 +99,72 @@ def wait_done(prompt_set, expected: int, timeout: float, log: Path) -> None:
             raise SystemExit(f"a job failed: {jobs.filter(status='failed').first().error}")
         if jobs.filter(status="done").count() == expected:
             return
-        time.sleep(0.05)
+        time.sleep(0.5)  # the run's end is read from the jobs' finish times, not from this loop
     raise SystemExit(f"service run timed out; worker log:\n{log.read_text()[-3000:]}")
 
 
-def run_service(system, videos: int, media: Path, scratch: Path, repeat: int) -> float:
-    from django.db import connection
+class Service:
+    """A `gpu` and a `media` Celery worker on the broker; each run queues a fresh prompt set and waits for its videos."""
 
-    from annotation.models import Prompt, PromptSet
-    from generation.jobs import generation_queue
+    def __init__(self, system, media: Path, scratch: Path) -> None:
+        from django.db import connection
 
-    def prompt_set(name: str, count: int):
-        ps = PromptSet.objects.create(name=name)
-        Prompt.objects.bulk_create(Prompt(prompt_set=ps, key=f"p{i:04d}", position=i, text=prompt_text(i)) for i in range(count))
-        return ps
+        db = connection.settings_dict
+        self.env = {**os.environ, "MEDIA_ROOT": str(media),
+                    "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+        self.system, self.log, self.runs = system, scratch / "workers.log", 0
 
-    db = connection.settings_dict
-    env = {**os.environ, "MEDIA_ROOT": str(media),
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-    log = scratch / "workers.log"
-    workers = [start_worker("gpu", env, log), start_worker("media", env, log)]
-    try:
-        warm = prompt_set("warm-up", 1)
-        generation_queue(system=system, prompt_set=warm)
-        wait_done(warm, 1, 300, log)
-        best = float("inf")
-        for run in range(repeat):
-            main = prompt_set(f"bench-{run}", videos)
-            started = time.perf_counter()
-            generation_queue(system=system, prompt_set=main)
-            wait_done(main, videos, 1800, log)
-            best = min(best, time.perf_counter() - started)
-        return best
-    finally:
-        for worker in workers:
+    def __enter__(self) -> Service:
+        self.workers = [start_worker("gpu", self.env, self.log), start_worker("media", self.env, self.log)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for worker in self.workers:
             os.killpg(worker.pid, 15)
-        for worker in workers:
+        for worker in self.workers:
             worker.wait(timeout=60)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the worker processes and their pool children (not the database's or the broker's)."""
+        total = 0.0
+        for worker in self.workers:
+            parent = psutil.Process(worker.pid)
+            for proc in [parent, *parent.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def run(self, videos: int) -> tuple[float, float]:
+        """Wall seconds and the workers' CPU seconds from queueing to the last stored video."""
+        from django.db.models import Max
+        from django.utils import timezone
+
+        from annotation.models import Prompt, PromptSet
+        from generation.jobs import generation_queue
+        from generation.models import GenerationJob
+
+        self.runs += 1
+        prompt_set = PromptSet.objects.create(name=f"bench-{self.runs}")
+        Prompt.objects.bulk_create(Prompt(prompt_set=prompt_set, key=f"p{i:04d}", position=i, text=prompt_text(i)) for i in range(videos))
+        started, cpu = timezone.now(), self.cpu_seconds()
+        generation_queue(system=self.system, prompt_set=prompt_set)
+        wait_done(prompt_set, videos, 1800, self.log)
+        cpu = self.cpu_seconds() - cpu
+        finished = GenerationJob.objects.filter(prompt__prompt_set=prompt_set).aggregate(last=Max("finished_at"))["last"]
+        return (finished - started).total_seconds(), cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=16)
+    parser.add_argument("--videos", type=int, default=24)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--height", type=int, default=64)
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--frames", type=int, default=17)
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--model", help="a text-to-video pipeline directory (default: the tiny LTX pipeline, built here)")
     parser.add_argument("--pipeline", default="LTXPipeline")
-    parser.add_argument("--repeat", type=int, default=2, help="the limit and the service each report their best of this many runs")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of limit and service; medians are reported")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="juice-bench-gen-"))
@@ -165,30 +191,43 @@ def main() -> None:
     print(f"config: {args.pipeline} {args.width}x{args.height}, {args.frames} frames, {args.steps} steps; "
           f"{args.videos} videos, batch {args.batch}")
 
-    results = {}
     one = SystemConfig(pipeline=args.pipeline, model=model, params={**params, "batch_size": 1})
-    batched = SystemConfig(pipeline=args.pipeline, model=model, params={**params, "batch_size": args.batch})
-    results["naive (load every video, batch 1)"] = run_naive(one, args.videos)
-    results["limit, batch 1 (loaded once, back to back)"] = min(run_limit(one, args.videos, 1) for _ in range(args.repeat))
-    results[f"limit, batch {args.batch}"] = min(run_limit(batched, args.videos, args.batch) for _ in range(args.repeat))
-
+    naive = run_naive(one, args.videos)
+    limit = Limit(one)
+    rounds: dict[str, list[tuple[float, float]]] = {"limit1": [], "limit": [], "service": []}
     original = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         system = system_add(name="bench", pipeline=args.pipeline, model=model, params={**params, "batch_size": args.batch})
-        results[f"service, batch {args.batch} (queue, workers, encode, database)"] = run_service(
-            system, args.videos, media, scratch, args.repeat
-        )
+        with Service(system, media, scratch) as service:
+            service.run(args.batch)  # warm-up: the worker loads its pipeline once and keeps it
+            # Interleaved rounds: the machine's load changes the limit and the service alike within a round.
+            for _ in range(args.rounds):
+                rounds["limit1"].append(limit.run(args.videos, 1))
+                rounds["limit"].append(limit.run(args.videos, args.batch))
+                rounds["service"].append(service.run(args.videos))
     finally:
         connection.creation.destroy_test_db(original, verbosity=0)
 
-    limit = results[f"limit, batch {args.batch}"]
-    print(f"{'way':58} {'seconds':>8} {'videos/min':>11} {'of limit':>9}")
-    for way, seconds in results.items():
-        print(f"{way:58} {seconds:8.2f} {per_minute(args.videos, seconds):11.1f} {limit / seconds:9.0%}")
-    gain = results["limit, batch 1 (loaded once, back to back)"] / limit
-    print(f"batching ({args.batch}) moves the limit by x{gain:.2f}; load average {os.getloadavg()[0]:.1f}")
-
+    wall = {k: statistics.median(w for w, _ in v) for k, v in rounds.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in rounds.items()}
+    rows = [
+        ("naive (load every video, batch 1)", *naive),
+        ("limit, batch 1 (loaded once, back to back)", wall["limit1"], cpu["limit1"]),
+        (f"limit, batch {args.batch}", wall["limit"], cpu["limit"]),
+        (f"service, batch {args.batch} (queue, workers, encode, database)", wall["service"], cpu["service"]),
+    ]
+    print(f"medians of {args.rounds} interleaved rounds (naive: 1 run); 'of limit' compares with limit, batch {args.batch}")
+    print(f"{'way':58} {'wall s':>7} {'videos/min':>11} {'of limit':>9} {'CPU s':>7} {'videos/CPU-min':>15} {'of limit':>9}")
+    for way, w, c in rows:
+        print(f"{way:58} {w:7.2f} {per_minute(args.videos, w):11.1f} {wall['limit'] / w:9.0%} "
+              f"{c:7.2f} {per_minute(args.videos, c):15.1f} {cpu['limit'] / c:9.0%}")
+    ratios = ", ".join(f"{lw / sw:.0%}" for (lw, _), (sw, _) in zip(rounds["limit"], rounds["service"], strict=True))
+    print(f"service / limit (wall) per round: {ratios}; service overhead "
+          f"{(wall['service'] - wall['limit']) / args.videos * 1000:.0f} ms per video (wall), "
+          f"{(cpu['service'] - cpu['limit']) / args.videos * 1000:.0f} ms (CPU)")
+    print(f"batching ({args.batch}) moves the limit by x{wall['limit1'] / wall['limit']:.2f} (wall), "
+          f"x{cpu['limit1'] / cpu['limit']:.2f} (CPU); load average {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":
     main()
