@@ -33,6 +33,9 @@ def video_encode(*, frames: np.ndarray, path: Path, fps: float, crf: int = 18) -
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
+        # One encoder thread: the same frames always give the same bytes (and sha256); threaded x264
+        # was seen to differ between runs on a loaded machine. Media workers run encodes side by side.
+        stream.codec_context.thread_count = 1
         for array in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
         container.mux(stream.encode())
