@@ -167,10 +167,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of limit and service; medians are reported")
     args = parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="juice-bench-gen-"))
-    media = scratch / "media"
-    media.mkdir()
-    os.environ["MEDIA_ROOT"] = str(media)
+    with tempfile.TemporaryDirectory(prefix="juice-bench-gen-") as scratch:
+        media = Path(scratch) / "media"
+        media.mkdir()
+        os.environ["MEDIA_ROOT"] = str(media)
+        run(args, Path(scratch), media)
+
+
+def run(args, scratch: Path, media: Path) -> None:
 
     import django
 
