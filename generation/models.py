@@ -20,6 +20,8 @@ class System(models.Model):
     model = models.CharField(max_length=500, blank=True, help_text="Local checkpoint directory or hub id")
     image_model = models.CharField(max_length=500, blank=True, help_text="Text-to-image model of a factorized system")
     image_pipeline = models.CharField(max_length=100, blank=True)
+    # The image-to-video class of a factorized system (its `pipeline` is "factorized").
+    video_pipeline = models.CharField(max_length=100, blank=True)
     params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -67,6 +69,8 @@ class GenerationJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        # Frames are made; a media worker is encoding them (GPU workers never wait on ffmpeg).
+        ENCODING = "encoding"
         DONE = "done"
         FAILED = "failed"
 

@@ -135,6 +135,17 @@ LOGGING = {
 # benchmark raises them through the environment.
 JUICE_RATE_JOIN_PER_MINUTE = env_int("JUICE_RATE_JOIN_PER_MINUTE", 30, minimum=1)
 JUICE_RATE_VOTE_PER_MINUTE = env_int("JUICE_RATE_VOTE_PER_MINUTE", 30, minimum=1)
-# Expired leases are also returned lazily on every claim; the periodic sweep keeps counts honest
-# for the researcher's progress page when nobody is rating.
-CELERY_BEAT_SCHEDULE = {"expire-leases": {"task": "annotation.tasks.leases_expire", "schedule": 60.0}}
+# Generation (generation/jobs.py): loaded pipelines a GPU worker keeps, how often a running job
+# proves its worker alive, when a silent one counts as lost and is re-queued, the delay of a retry.
+JUICE_PIPELINE_CACHE = env_int("JUICE_PIPELINE_CACHE", 2, minimum=1)
+JUICE_HEARTBEAT_SECONDS = env_int("JUICE_HEARTBEAT_SECONDS", 30, minimum=1)
+JUICE_STALE_SECONDS = env_int("JUICE_STALE_SECONDS", 300, minimum=2)
+JUICE_RETRY_DELAY_SECONDS = env_int("JUICE_RETRY_DELAY_SECONDS", 30, minimum=0)
+if JUICE_STALE_SECONDS <= 2 * JUICE_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("JUICE_STALE_SECONDS must be more than twice JUICE_HEARTBEAT_SECONDS")
+# `celery -A juice beat`: expired leases are also returned lazily on every claim, the sweep keeps
+# counts honest for the progress page when nobody is rating; lost generation jobs are re-queued.
+CELERY_BEAT_SCHEDULE = {
+    "expire-leases": {"task": "annotation.tasks.leases_expire", "schedule": 60.0},
+    "requeue-stale-generation-jobs": {"task": "generation.tasks.requeue_stale_jobs", "schedule": 60.0},
+}

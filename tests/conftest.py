@@ -36,3 +36,14 @@ def sample_videos(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("samples")
     return {ext: make_video(folder / f"sample.{ext}", seconds=0.5) for ext in ("mp4", "webm", "gif", "mov", "mkv")}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """The small random-weight pipelines of `create_tiny_models`, built once per test run."""
+    import os
+
+    from generation.tiny import tiny_models_create
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models"))

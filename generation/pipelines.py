@@ -1,0 +1,397 @@
+"""Diffusers pipelines: validating a system's configuration, loading, a bounded cache, batched calls.
+
+A configuration is what `add_system` stores on a System:
+- `pipeline`: a diffusers pipeline class name (text-to-video or image-to-video), or "factorized";
+  a factorized system has `image_pipeline` (text-to-image) and `video_pipeline` (image-to-video).
+- `params`: the pipeline's own call arguments (`num_frames`, `height`, `num_inference_steps`, ...),
+  plus our keys: `fps` (of the stored video), `dtype` (`auto`, `bfloat16`, `float16` on CUDA; the
+  CPU always runs float32), `seed` (default base seed), `batch_size` (prompts per call), `scheduler`
+  (overrides of the scheduler's config, e.g. `rescale_betas_zero_snr`, `timestep_spacing`,
+  `prediction_type`, and `class` to swap the scheduler class) and, for factorized systems, `image`
+  (the text-to-image call's arguments, with its own `scheduler`).
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FACTORIZED = "factorized"
+TEXT_TO_VIDEO = "text-to-video"
+IMAGE_TO_VIDEO = "image-to-video"
+TEXT_TO_IMAGE = "text-to-image"
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+# Our own keys next to the pipeline's call arguments.
+OWN_KEYS = {"fps", "dtype", "seed", "batch_size", "scheduler", "image"}
+# Call arguments the service sets itself: a user may not override them.
+SERVICE_ARGS = {
+    "self", "prompt", "image", "generator", "output_type", "return_dict", "callback", "callback_steps",
+    "callback_on_step_end", "callback_on_step_end_tensor_inputs", "latents", "prompt_embeds",
+    "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds", "prompt_attention_mask",
+    "negative_prompt_attention_mask", "image_embeds", "ip_adapter_image", "ip_adapter_image_embeds", "kwargs",
+}
+DEFAULT_FPS = 8
+DEFAULT_BATCH_SIZE = 4
+
+
+class ConfigError(ValueError):
+    """A system configuration that cannot work; the message names the class, key or model."""
+
+
+def params_parse(pairs: list[str]) -> dict:
+    """`KEY=VALUE` strings to a params dict; dotted keys nest (`scheduler.timestep_spacing=trailing`).
+
+    Values are JSON when they parse as JSON (numbers, true/false, lists), strings otherwise.
+    """
+    params: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--param {pair!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--param {pair!r}: {part!r} is already set to a value")
+        node[leaf] = value
+    return params
+
+
+def pipeline_class(name: str) -> type:
+    """The diffusers pipeline class called `name`, or a ConfigError."""
+    import diffusers
+
+    cls = getattr(diffusers, name, None) if name.isidentifier() else None
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline)) or cls is diffusers.DiffusionPipeline:
+        raise ConfigError(f"unknown diffusers pipeline class {name!r} (diffusers {diffusers.__version__})")
+    return cls
+
+
+def pipeline_kind(cls: type) -> str:
+    """What a pipeline class makes: text-to-video, image-to-video or text-to-image."""
+    args = inspect.signature(cls.__call__).parameters
+    if "num_frames" in args:
+        return IMAGE_TO_VIDEO if "image" in args else TEXT_TO_VIDEO
+    if "image" not in args and "prompt" in args:
+        return TEXT_TO_IMAGE
+    raise ConfigError(f"{cls.__name__} is neither a video pipeline nor a text-to-image pipeline")
+
+
+def _call_args(cls: type) -> set[str]:
+    return set(inspect.signature(cls.__call__).parameters) - SERVICE_ARGS
+
+
+def _scheduler_class(name: str) -> type:
+    import diffusers
+
+    cls = getattr(diffusers, name, None) if isinstance(name, str) and name.isidentifier() else None
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
+        raise ConfigError(f"unknown diffusers scheduler class {name!r}")
+    return cls
+
+
+def _check_scheduler(overrides: Any, *, scheduler_name: str | None, where: str) -> None:
+    """Check scheduler overrides against the scheduler class's own config keys when we know the class."""
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where}: expected KEY=VALUE overrides, e.g. {where}.timestep_spacing=trailing")
+    name = overrides.get("class", scheduler_name)
+    if name is None:
+        return  # a hub model not on this machine: checked when a worker loads it
+    allowed = set(inspect.signature(_scheduler_class(name).__init__).parameters) - {"self", "kwargs"}
+    unknown = sorted(set(overrides) - allowed - {"class"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for {name}; known: {', '.join(sorted(allowed))}")
+
+
+def _model_index(model: str) -> dict | None:
+    """A model's model_index.json: read from a local directory; None for a hub id not on this machine."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        index = path / "model_index.json"
+        if not index.is_file():
+            raise ConfigError(f"model {model}: no model_index.json in that directory (not a diffusers pipeline)")
+        try:
+            return json.loads(index.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"model {model}: unreadable model_index.json ({exc})") from None
+    parts = model.split("/")
+    if path.is_absolute() or model.startswith(".") or len(parts) != 2 or not all(parts):
+        raise ConfigError(f"model {model}: no such directory, and not a hub id (owner/name)")
+    return None
+
+
+def _check_call(cls: type, params: dict, *, where: str, model: str, own: set[str]) -> None:
+    allowed = _call_args(cls)
+    unknown = sorted(set(params) - allowed - own)
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {', '.join(where + k for k in unknown)} for {cls.__name__}; "
+            f"known: {', '.join(where + k for k in sorted(allowed | own))}"
+        )
+    index = _model_index(model)
+    scheduler = (index or {}).get("scheduler")
+    if "scheduler" in params:
+        _check_scheduler(
+            params["scheduler"], scheduler_name=scheduler[1] if isinstance(scheduler, list) else None, where=f"{where}scheduler"
+        )
+
+
+def config_validate(
+    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = ""
+) -> dict:
+    """Check a generated system's configuration; return the resolved class names. Raises ConfigError."""
+    if not isinstance(params, dict):
+        raise ConfigError("params must be a mapping of KEY=VALUE")
+    fps = params.get("fps", DEFAULT_FPS)
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= 240:
+        raise ConfigError(f"fps={fps!r}: must be a number between 0 and 240")
+    if params.get("dtype", "auto") not in DTYPES:
+        raise ConfigError(f"dtype={params['dtype']!r}: must be one of {', '.join(DTYPES)}")
+    for key, low in (("seed", 0), ("batch_size", 1)):
+        value = params.get(key, low)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key}={value!r}: must be a whole number of at least {low}")
+
+    if pipeline != FACTORIZED:
+        if image_model or image_pipeline or "image" in params:
+            raise ConfigError("an image model or image.* parameters only go with --pipeline factorized")
+        cls = pipeline_class(pipeline)
+        if pipeline_kind(cls) == TEXT_TO_IMAGE:
+            raise ConfigError(f"{pipeline} makes images, not videos; use --pipeline factorized to animate its images")
+        _check_call(cls, params, where="", model=model, own=OWN_KEYS - {"image"})
+        return {"pipeline": pipeline, "image_pipeline": "", "video_pipeline": ""}
+
+    if not image_model:
+        raise ConfigError("a factorized system needs --image-model (the text-to-image model)")
+    image_pipeline = image_pipeline or _class_from_index(image_model, "--image-pipeline")
+    video_pipeline = video_pipeline or _class_from_index(model, "--video-pipeline")
+    image_cls, video_cls = pipeline_class(image_pipeline), pipeline_class(video_pipeline)
+    if pipeline_kind(image_cls) != TEXT_TO_IMAGE:
+        raise ConfigError(f"{image_pipeline} is not a text-to-image pipeline (the first stage of a factorized system)")
+    if pipeline_kind(video_cls) != IMAGE_TO_VIDEO:
+        raise ConfigError(f"{video_pipeline} is not an image-to-video pipeline (the second stage of a factorized system)")
+    _check_call(video_cls, params, where="", model=model, own=OWN_KEYS)
+    image_params = params.get("image", {})
+    if not isinstance(image_params, dict):
+        raise ConfigError("image: expected image.KEY=VALUE parameters of the text-to-image call")
+    _check_call(image_cls, image_params, where="image.", model=image_model, own={"scheduler"})
+    return {"pipeline": FACTORIZED, "image_pipeline": image_pipeline, "video_pipeline": video_pipeline}
+
+
+def _class_from_index(model: str, flag: str) -> str:
+    index = _model_index(model)
+    if index is None or not index.get("_class_name"):
+        raise ConfigError(f"model {model}: its pipeline class is unknown here; name it with {flag}")
+    return index["_class_name"]
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+def device_and_dtype(dtype: str = "auto"):
+    """bf16 (or fp16 where bf16 is missing) on CUDA, float32 on the CPU, where half precision is slow or missing."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), torch.float32
+    if dtype == "float32":
+        return torch.device("cuda"), torch.float32
+    if dtype == "float16" or (dtype == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.device("cuda"), torch.float16
+    return torch.device("cuda"), torch.bfloat16
+
+
+@dataclass(frozen=True)
+class PipelineKey:
+    """What makes two loaded pipelines interchangeable; the cache's key."""
+
+    class_name: str
+    model: str
+    dtype: str
+    scheduler: str = "{}"  # canonical JSON of the overrides
+
+
+class PipelineCache:
+    """Loaded pipelines kept between jobs, at most `size`, least recently used evicted first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[PipelineKey, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, key: PipelineKey):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            while len(self._items) >= self.size:
+                self._items.popitem(last=False)
+                _release_memory()
+            pipe = pipeline_load(key)
+            self.loads += 1
+            self._items[key] = pipe
+            return pipe
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            _release_memory()
+
+
+def _release_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def pipeline_load(key: PipelineKey):
+    """Load through `from_pretrained` (as for any checkpoint), apply scheduler overrides, move to the device."""
+    cls = pipeline_class(key.class_name)
+    device, dtype = device_and_dtype(key.dtype)
+    pipe = cls.from_pretrained(key.model, dtype=dtype)
+    overrides = json.loads(key.scheduler)
+    if overrides:
+        scheduler_cls = _scheduler_class(overrides.pop("class")) if "class" in overrides else type(pipe.scheduler)
+        _check_scheduler(overrides, scheduler_name=scheduler_cls.__name__, where=f"{key.model} scheduler")
+        pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config, **overrides)
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+_cache: PipelineCache | None = None
+
+
+def pipeline_cache() -> PipelineCache:
+    """This process's cache; its size is the JUICE_PIPELINE_CACHE setting."""
+    global _cache
+    if _cache is None:
+        from django.conf import settings
+
+        _cache = PipelineCache(getattr(settings, "JUICE_PIPELINE_CACHE", 2))
+    return _cache
+
+
+@dataclass
+class Request:
+    prompt: str
+    seed: int
+    image: Path | None = None
+
+
+@dataclass
+class Output:
+    frames: np.ndarray  # uint8, (frames, height, width, 3)
+    fps: float
+    first_frame: Any = None  # the factorized system's intermediate image (PIL)
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """The part of a System that generation needs; built from the row, passed to the worker's calls."""
+
+    pipeline: str
+    model: str
+    params: dict = field(default_factory=dict)
+    image_pipeline: str = ""
+    image_model: str = ""
+    video_pipeline: str = ""
+
+    @property
+    def factorized(self) -> bool:
+        return self.pipeline == FACTORIZED
+
+    @property
+    def needs_image(self) -> bool:
+        """A direct image-to-video system animates the prompt's own conditioning image."""
+        return not self.factorized and pipeline_kind(pipeline_class(self.pipeline)) == IMAGE_TO_VIDEO
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.params.get("batch_size", DEFAULT_BATCH_SIZE))
+
+
+def pipeline_key(class_name: str, model: str, params: dict) -> PipelineKey:
+    """The cache key of a pipeline class and model under these params (dtype, scheduler overrides)."""
+    return PipelineKey(class_name, model, params.get("dtype", "auto"), json.dumps(params.get("scheduler", {}), sort_keys=True))
+
+
+def _generators(seeds: list[int]):
+    import torch
+
+    # CPU generators: the same seed gives the same noise on any device.
+    return [torch.Generator("cpu").manual_seed(s) for s in seeds]
+
+
+def _accepts_lists(cls: type) -> bool:
+    annotation = inspect.signature(cls.__call__).parameters.get("prompt")
+    return annotation is None or "list" in str(annotation.annotation).lower()
+
+
+def _call(pipe, params: dict, requests: list[Request], images: list | None, output_type: str):
+    args = {k: v for k, v in params.items() if k not in OWN_KEYS}
+    call_params = inspect.signature(type(pipe).__call__).parameters
+    if "prompt" in call_params:
+        args["prompt"] = [r.prompt for r in requests]
+    if images is not None:
+        args["image"] = images
+    if "frame_rate" in call_params and "fps" in params:
+        args.setdefault("frame_rate", params["fps"])
+    return pipe(**args, generator=_generators([r.seed for r in requests]), output_type=output_type)
+
+
+def _to_uint8(frames) -> np.ndarray:
+    array = np.asarray(frames, dtype=np.float32)
+    return (array.clip(0, 1) * 255).round().astype(np.uint8)
+
+
+def videos_generate(*, config: SystemConfig, requests: list[Request], cache: PipelineCache | None = None) -> list[Output]:
+    """Generate one video per request, batching calls up to the system's batch size."""
+    from PIL import Image
+
+    cache = cache or pipeline_cache()
+    params = config.params
+    fps = float(params.get("fps", DEFAULT_FPS))
+    video_class = config.video_pipeline if config.factorized else config.pipeline
+    video_pipe = cache.get(pipeline_key(video_class, config.model, params))
+    size = config.batch_size if _accepts_lists(type(video_pipe)) else 1
+    outputs: list[Output] = []
+    for start in range(0, len(requests), size):
+        chunk = requests[start : start + size]
+        first_frames = None
+        if config.factorized:
+            image_params = dict(params.get("image", {}))
+            # The first frame is made at the video's size unless the image stage says otherwise.
+            for dim in ("height", "width"):
+                if dim in params:
+                    image_params.setdefault(dim, params[dim])
+            image_key = pipeline_key(config.image_pipeline, config.image_model, {**image_params, "dtype": params.get("dtype", "auto")})
+            image_pipe = cache.get(image_key)
+            first_frames = list(_call(image_pipe, image_params, chunk, None, "pil").images)
+            images = first_frames
+        elif config.needs_image:
+            images = [Image.open(r.image).convert("RGB") for r in chunk]
+        else:
+            images = None
+        videos = _to_uint8(_call(video_pipe, params, chunk, images, "np").frames)
+        for i, frames in enumerate(videos):
+            outputs.append(Output(frames=frames, fps=fps, first_frame=first_frames[i] if first_frames else None))
+    return outputs
