@@ -14,6 +14,7 @@ from pathlib import Path
 import ffmpeg
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from annotation.models import Item, Rater, Study
 from generation.models import MatchedVideo
@@ -47,58 +48,69 @@ def _frozen_copy(matched: MatchedVideo) -> str:
     return name
 
 
-def attention_items_add(*, study: Study, count: int) -> list[Item]:
-    """Add `count` attention items, each built from a different ready item of the study.
-
-    The good video is one side of the base item; the other side is its frozen copy; the side of
-    the good one is drawn at random and stored as `expected`.
-    """
-    if count < 0:
-        raise AttentionError("the number of attention items cannot be negative")
-    bases = list(
+def _bases(study: Study, count: int) -> list[Item]:
+    """Up to `count` ready, ordinary items of the study, at random, to build attention items from."""
+    return list(
         Item.objects.select_related("matched_a", "matched_b")
         .filter(study=study, status=Item.Status.READY, is_attention=False, matched_a__isnull=False)
         .order_by("?")[:count]
     )
-    if len(bases) < count:
-        raise AttentionError(f"only {len(bases)} ready items to build attention items from; {count} asked")
-    made = []
-    for base in bases:
-        good = base.matched_a
-        frozen_name = _frozen_copy(good)
-        good_side = random.choice("ab")
-        with transaction.atomic():
-            frozen, _ = MatchedVideo.objects.get_or_create(
-                source=base.video_b if good_side == "a" else base.video_a,
-                target_key=hashlib.sha256(f"attention-frozen:{good.pk}".encode()).hexdigest(),
-                defaults={
-                    "target": {"attention": "frozen first frame", "of_matched": good.pk},
-                    "file": frozen_name, "status": MatchedVideo.Status.READY,
-                    "width": good.width, "height": good.height, "fps": good.fps,
-                    "frame_count": good.frame_count, "duration": good.duration,
-                },
-            )
-            made.append(
-                Item.objects.create(
-                    study=study, pair=base.pair, prompt=base.prompt, video_a=base.video_a, video_b=base.video_b,
-                    matched_a=good if good_side == "a" else frozen, matched_b=frozen if good_side == "a" else good,
-                    status=Item.Status.READY, is_attention=True, expected=good_side,
-                    raters_needed=base.raters_needed, matching_params={"attention": "frozen", "good": good_side},
-                )
-            )
-    return made
+
+
+def _attention_item(study: Study, base: Item, frozen_name: str) -> Item:
+    """The good side is one side of the base item, the other its frozen copy; which is drawn at random."""
+    good = base.matched_a
+    good_side = random.choice("ab")
+    frozen, _ = MatchedVideo.objects.get_or_create(
+        source=base.video_b if good_side == "a" else base.video_a,
+        target_key=hashlib.sha256(f"attention-frozen:{good.pk}".encode()).hexdigest(),
+        defaults={
+            "target": {"attention": "frozen first frame", "of_matched": good.pk},
+            "file": frozen_name, "status": MatchedVideo.Status.READY,
+            "width": good.width, "height": good.height, "fps": good.fps,
+            "frame_count": good.frame_count, "duration": good.duration,
+        },
+    )
+    return Item.objects.create(
+        study=study, pair=base.pair, prompt=base.prompt, video_a=base.video_a, video_b=base.video_b,
+        matched_a=good if good_side == "a" else frozen, matched_b=frozen if good_side == "a" else good,
+        status=Item.Status.READY, is_attention=True, expected=good_side,
+        raters_needed=base.raters_needed, matching_params={"attention": "frozen", "good": good_side},
+    )
+
+
+def attention_items_request(*, study: Study, count: int) -> None:
+    """Ask for `count` more attention items; the media queue builds them (ffmpeg) after commit."""
+    if count < 1:
+        raise AttentionError("add at least one attention item")
+    available = Item.objects.filter(study=study, status=Item.Status.READY, is_attention=False).count()
+    wanted = study.attention_items + count
+    if wanted > available:
+        raise AttentionError(f"only {available} ready items to build attention items from; {wanted} asked")
+    Study.objects.filter(pk=study.pk).update(attention_items=F("attention_items") + count)
+    from annotation.tasks import attention_items_make
+
+    transaction.on_commit(lambda: attention_items_make.delay(study.pk))
 
 
 def attention_items_ensure(*, study: Study) -> list[Item]:
     """Top the study up to its requested number of attention items; safe to call again.
 
-    The matching task calls it once the items are ready, before opening the study. The study row
-    is locked so that a re-delivered task cannot add the same items twice.
+    The matching task calls it once the items are ready, before opening the study. The frozen
+    copies are encoded first, outside any lock; then, under the study's row lock, only what is
+    still missing is added, so a re-delivered task cannot add the same items twice.
     """
+    missing = study.attention_items - Item.objects.filter(study=study, is_attention=True).count()
+    if missing <= 0:
+        return []
+    bases = _bases(study, missing)
+    frozen_names = {base.pk: _frozen_copy(base.matched_a) for base in bases}
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
-        have = Item.objects.filter(study=study, is_attention=True).count()
-        return attention_items_add(study=study, count=max(study.attention_items - have, 0))
+        missing = study.attention_items - Item.objects.filter(study=study, is_attention=True).count()
+        if len(bases) < missing:
+            raise AttentionError(f"only {len(bases)} ready items to build attention items from; {missing} asked")
+        return [_attention_item(study, base, frozen_names[base.pk]) for base in bases[: max(missing, 0)]]
 
 
 def attention_pass_rate(rater: Rater) -> float | None:

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 
 PROMPT_ID_REGEX = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"
+# Reason keys travel joined by ";" in the votes CSV, so they are plain identifiers.
+REASON_KEY = r"[a-z0-9_]{1,64}"
 
 QUALITY = "quality"
 FAITHFULNESS = "faithfulness"

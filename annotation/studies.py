@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 
-from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, PromptSet, Study, StudyPair
+from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY, Item, PromptSet, Study, StudyPair
 from generation.matching import MatchingError, items_refresh, match_target, policy_parse
 from generation.models import MatchedVideo, System, Video
 
@@ -19,8 +20,11 @@ def _check_reasons(questions: Sequence[str], reasons: dict | None) -> dict:
     reasons = {q: (reasons or {}).get(q) or DEFAULT_REASONS[q] for q in questions}
     for question, items in reasons.items():
         keys = [r.get("key") for r in items]
-        if not keys or any(not k or not isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
-            raise StudyError(f"reasons for {question!r} need distinct, non-empty keys")
+        if not keys or len(set(keys)) != len(keys):
+            raise StudyError(f"reasons for {question!r} need distinct keys")
+        bad = [k for k in keys if not isinstance(k, str) or not re.fullmatch(REASON_KEY, k)]
+        if bad:
+            raise StudyError(f"reason key {bad[0]!r} of {question!r}: use 1-64 lowercase letters, digits or _")
         for r in items:
             r.setdefault("label", r["key"].replace("_", " ").capitalize())
     return reasons

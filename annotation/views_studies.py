@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotation.api_studies import pairs_from_names
-from annotation.attention import AttentionError, attention_items_add
+from annotation.attention import AttentionError, attention_items_request
 from annotation.auth import researcher_required
-from annotation.models import DEFAULT_REASONS, QUESTIONS, PromptSet, Study
+from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY, PromptSet, Study
 from annotation.progress import rater_figures, study_progress
 from annotation.studies import StudyError, study_create, study_status_set
 from annotation.views_matching import matching_context
@@ -38,7 +38,7 @@ def _parse_lines(text: str, pattern: re.Pattern, what: str) -> list[tuple[str, s
 
 
 PAIR_LINE = re.compile(r"^(.+?)\s*(?:,|\bvs\b)\s*(.+)$")
-REASON_LINE = re.compile(r"^([a-z0-9_]+)\s*:\s*(.+)$")
+REASON_LINE = re.compile(rf"^({REASON_KEY})\s*:\s*(.+)$")
 
 
 class StudyForm(forms.Form):
@@ -135,9 +135,9 @@ def study_attention(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     try:
         count = int(request.POST.get("count", ""))
-        made = attention_items_add(study=study, count=count)
+        attention_items_request(study=study, count=count)
     except ValueError as exc:  # AttentionError is a ValueError, as is a count that is not a number
         messages.error(request, str(exc) if isinstance(exc, AttentionError) else "the count must be a whole number")
     else:
-        messages.success(request, f"Added {len(made)} attention items.")
+        messages.success(request, f"{count} attention items are being made; reload to see them.")
     return redirect("study-detail", slug=slug)
