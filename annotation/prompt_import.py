@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image, UnidentifiedImageError
 
 from annotation.models import PROMPT_ID_REGEX, Prompt, PromptSet
-from juice.files import UploadError, materialize, media_remove, media_store, zip_extract
+from juice.files import UploadError, materialize, media_staged, zip_extract
 
 MAX_PROMPTS = 100_000
 MAX_TEXT = 2000
@@ -226,29 +226,21 @@ def _check_images(rows: list[Row], base: Path, label: str, confined: bool) -> di
 
 
 def _save(name: str, label: str, rows: list[Row], images: dict[str, Path], created_by) -> PromptSet:
-    stored: dict[str, str] = {}
-    committed = False
-    try:
-        # Images are copied only now that every row is valid; a failure below removes them again.
-        for relative, path in images.items():
-            stored[relative], _ = media_store(path, folder="prompt_images")
-        with transaction.atomic():
-            try:
-                prompt_set = PromptSet.objects.create(name=name, source_name=label[:255], created_by=created_by)
-            except IntegrityError:
-                raise PromptImportError(f"a prompt set named {name!r} already exists") from None
-            Prompt.objects.bulk_create(
-                (
-                    Prompt(
-                        prompt_set=prompt_set, key=row.key, position=position, text=row.text,
-                        category=row.category, image=stored.get(row.image, ""),
-                    )
-                    for position, row in enumerate(rows, start=1)
-                ),
-                batch_size=BATCH,
-            )
-        committed = True
-        return prompt_set
-    finally:
-        if not committed:
-            media_remove(list(stored.values()))
+    # Images are copied only now that every row is valid; a failure below removes them again.
+    with media_staged(images.values(), folder="prompt_images") as staged, transaction.atomic():
+        stored = {relative: stored_name for relative, (stored_name, _) in zip(images, staged, strict=True)}
+        try:
+            prompt_set = PromptSet.objects.create(name=name, source_name=label[:255], created_by=created_by)
+        except IntegrityError:
+            raise PromptImportError(f"a prompt set named {name!r} already exists") from None
+        Prompt.objects.bulk_create(
+            (
+                Prompt(
+                    prompt_set=prompt_set, key=row.key, position=position, text=row.text,
+                    category=row.category, image=stored.get(row.image, ""),
+                )
+                for position, row in enumerate(rows, start=1)
+            ),
+            batch_size=BATCH,
+        )
+    return prompt_set

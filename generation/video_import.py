@@ -14,12 +14,12 @@ from pathlib import Path, PurePosixPath
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 
 from annotation.models import Item, Prompt, PromptSet
 from generation.models import System, Video
 from generation.probe import ProbeError, VideoInfo, probe_video
-from juice.files import UploadError, is_junk, materialize, media_remove, media_store, zip_extract
+from juice.files import UploadError, is_junk, materialize, media_remove, media_staged, zip_extract
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")
 # Errors are collected over all files so one upload shows every problem; the list is cut here.
@@ -38,8 +38,6 @@ class Checked:
     path: Path
     prompt: Prompt
     info: VideoInfo
-    stored: str = ""
-    sha256: str = ""
 
 
 def videos_import(
@@ -124,25 +122,21 @@ def _check(
 
 
 def _save(system: System, checked: list[Checked]) -> list[Video]:
-    committed = False
-    try:
-        for c in checked:
-            c.stored, c.sha256 = media_store(c.path, folder="videos")
-        with transaction.atomic():
-            old = Video.objects.select_for_update().filter(system=system, prompt__in=[c.prompt for c in checked])
-            old_files = [v.file.name for v in old]
+    with media_staged((c.path for c in checked), folder="videos") as staged, transaction.atomic():
+        old = Video.objects.select_for_update().filter(system=system, prompt__in=[c.prompt for c in checked])
+        old_files = [v.file.name for v in old]
+        try:
             old.delete()
-            videos = Video.objects.bulk_create(
-                Video(
-                    system=system, prompt=c.prompt, file=c.stored, sha256=c.sha256, width=c.info.width, height=c.info.height,
-                    fps=c.info.fps, frame_count=c.info.frame_count, duration=c.info.duration, codec=c.info.codec,
-                )
-                for c in checked
+        except ProtectedError:
+            # A study took one of these videos after the check above.
+            raise VideoImportError("nothing imported: a video to replace is now used in a study") from None
+        videos = Video.objects.bulk_create(
+            Video(
+                system=system, prompt=c.prompt, file=name, sha256=sha256, width=c.info.width, height=c.info.height,
+                fps=c.info.fps, frame_count=c.info.frame_count, duration=c.info.duration, codec=c.info.codec,
             )
-            # Replaced files go only once the new rows are committed.
-            transaction.on_commit(lambda: media_remove(old_files))
-        committed = True
-        return videos
-    finally:
-        if not committed:
-            media_remove([c.stored for c in checked])
+            for c, (name, sha256) in zip(checked, staged, strict=True)
+        )
+        # Replaced files go only once the new rows are committed.
+        transaction.on_commit(lambda: media_remove(old_files))
+    return videos

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from annotation.auth import researcher_required
 from annotation.models import PromptSet
 from generation.jobs import generation_progress
 from generation.models import System, Video
 
 
-def _researcher(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("researchers only")
-
-
-@login_required
+@researcher_required
 def generation_status(request: HttpRequest) -> HttpResponse:
-    _researcher(request)
     prompt_set = None
     if request.GET.get("prompt_set"):
         prompt_set = get_object_or_404(PromptSet, name=request.GET["prompt_set"])
@@ -39,10 +32,9 @@ def generation_status(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@researcher_required
 def video_first_frame(request: HttpRequest, video_id: int) -> FileResponse:
     """The intermediate image a factorized system animated (researchers only: it names no system, but it is not blind)."""
-    _researcher(request)
     video = get_object_or_404(Video, pk=video_id)
     if not video.first_frame:
         raise Http404("this video has no intermediate first frame")

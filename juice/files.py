@@ -6,12 +6,14 @@ each written to a temporary name and renamed, with a random name that reveals no
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import shutil
 import stat
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -116,3 +118,20 @@ def media_remove(names: list[str]) -> None:
     for name in names:
         if name:
             (root / name).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def media_staged(paths: Iterable[Path], *, folder: str) -> Iterator[list[tuple[str, str]]]:
+    """Store files under MEDIA_ROOT (see `media_store`) for the block to reference in new rows.
+
+    Yields their (name, sha256); if the block raises (its transaction rolled back), they are
+    removed again, so a failed import leaves no file behind.
+    """
+    stored: list[tuple[str, str]] = []
+    try:
+        for path in paths:
+            stored.append(media_store(path, folder=folder))
+        yield stored
+    except BaseException:
+        media_remove([name for name, _ in stored])
+        raise
