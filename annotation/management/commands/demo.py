@@ -24,8 +24,8 @@ from annotation.models import PromptSet, Study
 from annotation.prompt_import import prompt_set_import
 from annotation.studies import StudyError, study_create
 from generation.models import System
+from generation.pipelines import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_VIDEO
 from generation.systems import system_add
-from generation.tiny import TINY_PIPELINES, tiny_models_create
 from generation.video_import import videos_import
 from juice.celery import app
 
@@ -66,7 +66,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, base_url: str, models: Path, **options):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tiny pipelines are local; nothing is fetched
-        _quiet_libraries()
         started = time.monotonic()
         researcher, _ = researcher_create(username=USERNAME, password=PASSWORD)
         prompt_set = PromptSet.objects.filter(name=PROMPT_SET).first()
@@ -74,10 +73,10 @@ class Command(BaseCommand):
             prompt_set = prompt_set_import(name=PROMPT_SET, source=DEMO_DIR / "prompts.csv", created_by=researcher)
         tiny = self._tiny_models(models.resolve())
         systems = {
-            T2V: self._system(name=T2V, pipeline=TINY_PIPELINES["text-to-video"], model=str(tiny["text-to-video"]), params=VIDEO_PARAMS),
+            T2V: self._system(name=T2V, pipeline="LTXPipeline", model=str(tiny[TEXT_TO_VIDEO]), params=VIDEO_PARAMS),
             FACTORIZED: self._system(
-                name=FACTORIZED, pipeline="factorized", model=str(tiny["image-to-video"]),
-                image_model=str(tiny["text-to-image"]), params={**VIDEO_PARAMS, "image": IMAGE_PARAMS},
+                name=FACTORIZED, pipeline="factorized", model=str(tiny[IMAGE_TO_VIDEO]),
+                image_model=str(tiny[TEXT_TO_IMAGE]), params={**VIDEO_PARAMS, "image": IMAGE_PARAMS},
             ),
             EXTERNAL: self._system(name=EXTERNAL, external=True),
         }
@@ -94,10 +93,14 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def _tiny_models(self, directory: Path) -> dict[str, Path]:
-        paths = {kind: directory / kind for kind in TINY_PIPELINES}
+        paths = {kind: directory / kind for kind in (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, TEXT_TO_IMAGE)}
         if all((path / "model_index.json").is_file() for path in paths.values()):
             return paths
+        # Imported here: torch and diffusers take seconds to load, and a second run needs neither.
+        from generation.tiny import tiny_models_create
+
         self._say(f"Building the tiny random-weight pipelines under {directory} (no download) ...")
+        _quiet_libraries()
         return tiny_models_create(directory=directory)
 
     def _system(self, *, name: str, **config) -> System:
@@ -113,6 +116,7 @@ class Command(BaseCommand):
             return
         where = "in this process" if app.conf.task_always_eager else "on the gpu and media workers"
         self._say(f"Generating the videos of {name} {where} ...")
+        _quiet_libraries()
         step = time.monotonic()
         # The generate command's --wait: a progress bar, and the failures named if any.
         call_command("generate", "--system", name, "--prompt-set", prompt_set.name, "--wait", "--poll", "0.5",
