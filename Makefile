@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/juice
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help install system-deps services test lint demo bench clean
+.PHONY: help install system-deps services test lint demo demo-serve bench clean
 
 help:
 	@echo "make demo   - install into .venv, build the demo, serve http://127.0.0.1:8000"
@@ -60,10 +60,20 @@ test: install services
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
+# The demo runs on the embedded defaults whatever the shell exports: an SQLite file under var/,
+# and tasks in the web server's process (no broker), so nothing else needs to run.
+DEMO_PORT ?= 8000
+DEMO_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL
+
 demo: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@$(MAKE) --no-print-directory demo-serve DEMO_PORT=$(DEMO_PORT)
+
+# demo without the install step (tests/test_demo.py runs it in a fresh clone).
+demo-serve:
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py demo --base-url http://127.0.0.1:$(DEMO_PORT)
+	@echo "Serving http://127.0.0.1:$(DEMO_PORT)/ with the worker in the same process; Ctrl-C stops it."
+	$(DEMO_ENV) $(BIN)/python manage.py runserver --noreload --insecure 127.0.0.1:$(DEMO_PORT)
 
 bench: install services
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -38,7 +38,9 @@ def win_rate_bars(pairs: list[dict]) -> str:
         fig, ax = _figure(height=0.9 + 0.32 * len(pairs))
         y = np.arange(len(pairs))[::-1]
         ax.barh(y, np.nan_to_num(rates), color=COLORS[0], height=0.6)
-        ax.errorbar(rates, y, xerr=[rates - low, high - rates], fmt="none", ecolor="black", capsize=3, linewidth=1)
+        # A clean sweep's Wilson bound can land a rounding error past its rate (7 of 7: high 0.9999999999999999).
+        errors = np.clip([rates - low, high - rates], 0, None)
+        ax.errorbar(rates, y, xerr=errors, fmt="none", ecolor="black", capsize=3, linewidth=1)
         ax.axvline(50, color="grey", linestyle="--", linewidth=1)
         ax.set_yticks(y, labels)
         ax.set_xlim(0, 100)

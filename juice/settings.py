@@ -128,6 +128,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("JUICE_LOG_LEVEL", "WARNING")},
+    # Tasks run in-process without a broker, and kombu warns on each that no broker host was given.
+    "loggers": {"kombu.connection": {"level": "ERROR"}} if CELERY_BROKER_URL is None else {},
 }
 
 # Annotators: rate limits per client address (join) and per rater (vote), per minute. A person

@@ -54,6 +54,13 @@ def test_every_vote_for_one_system():
     assert all(math.isfinite(x) for entry in ranking.values() for x in entry["ci95"])
 
 
+@pytest.mark.parametrize("items", [7, 9])
+def test_a_clean_sweep_whose_interval_rounds_past_its_rate_still_renders(items):
+    # The Wilson bounds of 7/7 and 9/9 miss 1 by a rounding error; the chart must not see a negative error bar.
+    sweep = [Item(str(i), "alpha", "beta", {"quality": same("alpha", 5)}) for i in range(items)]
+    assert only_pair(report_of(sweep))["win_rate_a"] == 1.0
+
+
 def test_no_decisive_item_leaves_win_rate_null():
     report = report_of([Item("1", "alpha", "beta", {"quality": same("tie", 3) + same("alpha", 2)})])
     pair = only_pair(report)

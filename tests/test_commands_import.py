@@ -101,17 +101,6 @@ def test_it_prints_an_api_token_once_and_keeps_only_its_hash(researcher):
         run("create_api_token", "zed")
 
 
-@pytest.mark.django_db
-def test_it_builds_the_demo_idempotently():
-    out = run("demo")
-    assert "http://127.0.0.1:8000/login/" in out and "'researcher'" in out and "'juice-demo'" in out
-    run("demo")
-    prompt_set = PromptSet.objects.get(name="demo")
-    assert prompt_set.prompts.count() == 8
-    assert prompt_set.prompts.exclude(category="").count() == 8
-    assert get_user_model().objects.get(username="researcher").check_password("juice-demo")
-
-
 def manage(*args: str, media_root: Path) -> subprocess.CompletedProcess:
     """manage.py in a real process, on the test database."""
     db = connection.settings_dict

@@ -39,7 +39,7 @@ def empty_queues():
 
 
 @contextlib.contextmanager
-def worker(media_root: Path, log: Path):
+def worker(media_root: Path, log: Path, *, queues: str = "gpu,media"):
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -53,8 +53,8 @@ def worker(media_root: Path, log: Path):
     with open(log, "ab") as out:
         # Its own session, so that a kill reaches the pool's child process too.
         proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/celery"), "-A", "juice", "worker", "-Q", "gpu,media", "--concurrency", "1", "-P", "prefork",
-             "--without-gossip", "--without-mingle", "-n", f"gen-test-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
+            [str(ROOT / ".venv/bin/celery"), "-A", "juice", "worker", "-Q", queues, "--concurrency", "1", "-P", "prefork",
+             "--without-gossip", "--without-mingle", "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
