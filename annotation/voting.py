@@ -80,37 +80,51 @@ def vote_submit(*, rater: Rater, token: str, payload: object) -> list[Vote]:
     still take that vote.
     """
     study = rater.study
+    assignment = Assignment.objects.select_related("item").filter(token=token, rater=rater).first()
+    if assignment is None:
+        raise VoteForbidden("this assignment is not yours")
+    answers, watch_ms = _answers(study, payload)
+    if study.status == Study.Status.CLOSED:
+        raise VoteConflict("the study is closed")
+    if assignment.status == Assignment.Status.VOTED:
+        raise VoteConflict("this assignment was already voted")
+    item = assignment.item
+    other = Assignment.Left.B if assignment.left == Assignment.Left.A else Assignment.Left.A
+    side = {"left": assignment.left, "right": other, "tie": Vote.Choice.TIE}
     try:
         with transaction.atomic():
-            assignment = (
-                Assignment.objects.select_for_update(of=("self",)).select_related("item").filter(token=token, rater=rater).first()
+            # Compare-and-swap on the status read above: of two submissions racing on one assignment
+            # (a double click, two tabs) or a vote racing the lease sweep, exactly one moves it on.
+            moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
+                status=Assignment.Status.VOTED, voted_at=timezone.now()
             )
-            if assignment is None:
-                raise VoteForbidden("this assignment is not yours")
-            answers, watch_ms = _answers(study, payload)
-            if study.status == Study.Status.CLOSED:
-                raise VoteConflict("the study is closed")
-            if assignment.status == Assignment.Status.VOTED:
-                raise VoteConflict("this assignment was already voted")
+            if not moved:
+                raise _Moved
+            counted = Item.objects.filter(pk=item.pk)
             if assignment.status == Assignment.Status.EXPIRED:
                 # Its claim went back to the pool; a late vote counts only if the item still has room.
-                taken = Item.objects.filter(pk=assignment.item_id, claimed__lt=F("raters_needed")).update(claimed=F("claimed") + 1)
-                if not taken:
+                counted = counted.filter(claimed__lt=F("raters_needed")).update(claimed=F("claimed") + 1, votes_done=F("votes_done") + 1)
+                if not counted:
                     raise VoteConflict("the lease expired and the item went to another rater")
-            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.VOTED, voted_at=timezone.now())
-            other = Assignment.Left.B if assignment.left == Assignment.Left.A else Assignment.Left.A
-            side = {"left": assignment.left, "right": other, "tie": Vote.Choice.TIE}
+            else:
+                counted.update(votes_done=F("votes_done") + 1)
             votes = Vote.objects.bulk_create(
                 Vote(assignment=assignment, question=q, choice=side[choice], reasons=reasons, watch_ms=watch_ms)
                 for q, (choice, reasons) in answers.items()
             )
-            Item.objects.filter(pk=assignment.item_id).update(votes_done=F("votes_done") + 1)
-            item = assignment.item
             if item.is_attention and item.expected:
                 passed = side[answers[_attention_question(study)][0]] == item.expected
                 field = "attention_passed" if passed else "attention_failed"
                 Rater.objects.filter(pk=rater.pk).update(**{field: F(field) + 1})
+    except _Moved:
+        # Another request voted on it first, or the sweep expired its lease meanwhile: decide again
+        # on the status now stored (a status only moves forward, so this happens at most twice).
+        return vote_submit(rater=rater, token=token, payload=payload)
     except IntegrityError:
         # Only a concurrent duplicate submission can trip the unique (assignment, question) guard.
         raise VoteConflict("this assignment was already voted") from None
     return votes
+
+
+class _Moved(Exception):
+    """The assignment's status changed between reading it and voting on it."""
