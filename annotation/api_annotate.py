@@ -20,7 +20,7 @@ from annotation.auth import api_error
 from annotation.models import Assignment, Item, Rater, Study
 from annotation.ratelimit import rate_limit_exceeded
 from annotation.raters import rater_ids
-from annotation.voting import VoteError, vote_submit
+from annotation.voting import VoteError, rater_for_vote, vote_submit
 
 
 def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
@@ -77,7 +77,7 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
     # This browser holds one rater per study it joined; the assignment must be one of theirs.
     joined = rater_ids(request)
-    rater = Rater.objects.select_related("study").filter(pk__in=joined.values(), assignments__token=token).first() if joined else None
+    rater = rater_for_vote(token=token, rater_ids=set(joined.values()))
     if rater is None or joined.get(rater.study.slug) != rater.pk:
         return api_error(403, "this assignment is not yours")
     if rate_limit_exceeded(scope="vote", key=str(rater.pk), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
