@@ -140,22 +140,37 @@ def client_process(port: int, slug: str, workers: list[str], start_at: float, de
     out = {"next": [], "vote": [], "accepted": 0, "errors": Counter()}
     lock = threading.Lock()
     time.sleep(max(0.0, start_at - time.time()))
+    cpu = time.process_time()
     threads = [threading.Thread(target=rater_loop, args=(port, slug, w, deadline, out, lock)) for w in workers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    out["cpu_s"] = time.process_time() - cpu
     queue.put(out)
+
+
+def _cpu_seconds(pid: int | str) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its live children (gunicorn's workers), from /proc."""
-    total = 0.0
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for p in [pid, *map(int, children)]:
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(_cpu_seconds(p) for p in [pid, *children])
+
+
+def postgres_cpu_seconds() -> dict[str, float]:
+    """{pid: CPU seconds} of every PostgreSQL process on this machine (other databases' included)."""
+    times = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres":
+                times[proc.name] = _cpu_seconds(proc.name)
+        except OSError:
+            continue  # the process ended meanwhile
+    return times
 
 
 def machine_busy() -> tuple[float, float]:
@@ -249,10 +264,10 @@ def main() -> None:
         for c in clients:
             c.start()
         time.sleep(max(0.0, start_at - time.time()))
-        cpu_before, busy_before = process_cpu_seconds(server.pid), machine_busy()
+        cpu_before, busy_before, pg_before = process_cpu_seconds(server.pid), machine_busy(), postgres_cpu_seconds()
         results = [queue.get() for _ in clients]
         elapsed = time.time() - start_at
-        cpu_after, busy_after = process_cpu_seconds(server.pid), machine_busy()
+        cpu_after, busy_after, pg_after = process_cpu_seconds(server.pid), machine_busy(), postgres_cpu_seconds()
         for c in clients:
             c.join()
     finally:
@@ -263,6 +278,9 @@ def main() -> None:
     vote_ms = [v for r in results for v in r["vote"]]
     accepted = sum(r["accepted"] for r in results)
     errors = sum((r["errors"] for r in results), Counter())
+    server_s = cpu_after - cpu_before
+    postgres_s = sum(t - pg_before.get(p, 0.0) for p, t in pg_after.items())
+    generator_s = sum(r["cpu_s"] for r in results)
     figures = {
         "raters": args.raters, "items": args.items, "gunicorn": f"{args.workers} workers x {args.threads} threads",
         "seconds": round(elapsed, 1), "votes": accepted, "votes_per_s": round(accepted / elapsed, 1),
@@ -270,7 +288,12 @@ def main() -> None:
         "vote_p50_ms": round(percentile(vote_ms, 50), 1), "vote_p99_ms": round(percentile(vote_ms, 99), 1),
         "next_mean_ms": round(statistics.fmean(next_ms), 1) if next_ms else None, "errors": dict(errors),
         # What one next + vote costs the web server, and how busy the whole (shared) machine was.
-        "server_cpu_ms_per_vote": round((cpu_after - cpu_before) * 1000 / accepted, 2) if accepted else None,
+        "server_cpu_ms_per_vote": round(server_s * 1000 / accepted, 2) if accepted else None,
+        # PostgreSQL's figure counts every database on the machine: other users' queries included.
+        "postgres_cpu_ms_per_vote": round(postgres_s * 1000 / accepted, 2) if accepted else None,
+        "generator_cpu_ms_per_vote": round(generator_s * 1000 / accepted, 2) if accepted else None,
+        "cores_used": {"server": round(server_s / elapsed, 2), "postgres": round(postgres_s / elapsed, 2),
+                       "generator": round(generator_s / elapsed, 2)},
         "machine_busy_percent": round(100 * (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]), 1),
         "load_average_1min": os.getloadavg()[0],
     }
