@@ -20,7 +20,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Prompt, Rater, Study, new_token
-from annotation.rows import STUDY_COLUMNS, loaded, one_statement, study_from_row
+from annotation.rows import STUDY_COLUMNS, loaded, run, study_from_row
 
 # Expire at most this many leases per sweep, so one claim never does unbounded work.
 EXPIRE_BATCH = 500
@@ -185,11 +185,10 @@ def _take_postgresql(rater: Rater, now: datetime) -> Assignment | None:
     token, left, until = new_token(), _placement(), now + timedelta(seconds=rater.study.lease_seconds)
     params = {"study": rater.study_id, "rater": rater.pk, "ready": Item.Status.READY, "active": Assignment.Status.ACTIVE,
               "token": token, "left": left, "until": until, "now": now}
-    with one_statement(), connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, params)
-        row = cursor.fetchone()
-    if row is None:
+    rows = run(CLAIM_SQL, params)
+    if not rows:
         return None
+    row = rows[0]
     assignment_id, item_id, token_a, token_b, prompt_id, text, image = row
     return _assignment(rater, assignment_id, token, item_id, left, until, now, token_a, token_b, prompt_id, text, image)
 

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import QUALITY, Assignment, Item, Rater, Study, Vote
-from annotation.rows import STUDY_COLUMNS, loaded, one_statement, study_from_row
+from annotation.rows import STUDY_COLUMNS, loaded, run, study_from_row
 
 # A watch time above a day is a broken client, not a slow rater.
 MAX_WATCH_MS = 24 * 3600 * 1000
@@ -221,9 +221,7 @@ def _record_postgresql(assignment: Assignment, study: Study, choices: dict[str, 
         "watch_ms": watch_ms, "questions": questions, "choices": [choices[q][0] for q in questions],
         "reasons": [json.dumps(choices[q][1]) for q in questions],
     }
-    with one_statement(), connection.cursor() as cursor:
-        cursor.execute(RECORD_SQL, params)
-        rows = cursor.fetchall()
+    rows = run(RECORD_SQL, params)
     if not rows:
         raise _Moved
     return [

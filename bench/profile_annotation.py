@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_annotation import BENCH_OUT, bench_database_url, build_study, drop_database, recreate_database  # noqa: E402
+from bench.bench_annotation import BENCH_OUT, _cpu_seconds, bench_database_url, build_study, drop_database, recreate_database  # noqa: E402
 
 
 class WsgiBrowser:
@@ -118,6 +118,10 @@ def main() -> None:
 
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waiting
         votes = 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        backend_cpu = _cpu_seconds(backend)
         cpu = time.process_time()
         if profiler:
             profiler.enable()
@@ -132,7 +136,9 @@ def main() -> None:
         if profiler:
             profiler.disable()
         cpu = time.process_time() - cpu
-        print(f"{votes} votes; CPU per next + vote in this process (Django only, no HTTP server): {cpu * 1000 / votes:.2f} ms")
+        backend_cpu = _cpu_seconds(backend) - backend_cpu
+        print(f"{votes} votes; CPU per next + vote in this process (Django only, no HTTP server): {cpu * 1000 / votes:.2f} ms;"
+              f" in its PostgreSQL backend: {backend_cpu * 1000 / votes:.2f} ms")
         if profiler:
             stats = pstats.Stats(profiler)
             stats.sort_stats("cumulative").print_stats(args.profile)
