@@ -73,12 +73,11 @@ def rater_for_next(*, rater_id: int, slug: str) -> Rater | None:
     if connection.vendor != "postgresql":
         voted = Count("assignments", filter=Q(assignments__status=Assignment.Status.VOTED))
         return Rater.objects.select_related("study").annotate(done=voted).filter(pk=rater_id, study__slug=slug).first()
-    with connection.cursor() as cursor:
-        params = {"rater": rater_id, "slug": slug, "voted": Assignment.Status.VOTED, "active": Assignment.Status.ACTIVE}
-        cursor.execute(RATER_NEXT_SQL, params)
-        row = cursor.fetchone()
-    if row is None:
+    params = {"rater": rater_id, "slug": slug, "voted": Assignment.Status.VOTED, "active": Assignment.Status.ACTIVE}
+    rows = run(RATER_NEXT_SQL, params)
+    if not rows:
         return None
+    row = rows[0]
     rater_id, worker_id, study, done = row[0], row[1], study_from_row(row[2:10]), row[10]
     assignment_id, token, item_id, left, leased_until, created_at, token_a, token_b, prompt_id, text, image = row[11:]
     rater = loaded(Rater, id=rater_id, study_id=study.pk, worker_id=worker_id)

@@ -92,11 +92,10 @@ def rater_for_vote(*, token: str, rater_ids: Collection[int]) -> Rater | None:
         return None
     if connection.vendor != "postgresql":
         return Rater.objects.select_related("study").filter(pk__in=rater_ids, assignments__token=token).first()
-    with connection.cursor() as cursor:
-        cursor.execute(RATER_VOTE_SQL, {"token": token, "raters": list(rater_ids)})
-        row = cursor.fetchone()
-    if row is None:
+    rows = run(RATER_VOTE_SQL, {"token": token, "raters": list(rater_ids)})
+    if not rows:
         return None
+    row = rows[0]
     rater = loaded(Rater, id=row[0], worker_id=row[1], study_id=row[2])
     rater.study = study_from_row(row[2:])
     return rater
@@ -113,11 +112,10 @@ def _assignment_of(rater: Rater, token: str) -> Assignment | None:
     """Rater's assignment `token` with its item's attention fields, or None."""
     if connection.vendor != "postgresql":
         return Assignment.objects.select_related("item").filter(token=token, rater=rater).first()
-    with connection.cursor() as cursor:
-        cursor.execute(ASSIGNMENT_SQL, {"token": token, "rater": rater.pk})
-        row = cursor.fetchone()
-    if row is None:
+    rows = run(ASSIGNMENT_SQL, {"token": token, "rater": rater.pk})
+    if not rows:
         return None
+    row = rows[0]
     assignment_id, item_id, left, status, leased_until, created_at, voted_at, is_attention, expected = row
     assignment = loaded(
         Assignment, id=assignment_id, token=token, rater_id=rater.pk, item_id=item_id, left=left, status=status,
