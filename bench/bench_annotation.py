@@ -1,13 +1,17 @@
 """Load benchmark of the annotator API: gunicorn on PostgreSQL, simulated raters over HTTP, then the invariants.
 
-    .venv/bin/python bench/bench_annotation.py [--raters 100] [--items 2000] [--seconds 60]
+    .venv/bin/python bench/bench_annotation.py [--raters 100] [--rate 300] [--items 2000] [--seconds 60]
 
 It creates (and afterwards drops) its own database, `<DATABASE_URL's name>_bench`, builds an open
 study of `--items` items x 5 raters, serves the site with gunicorn on 127.0.0.1, and runs `--raters`
 simulated raters (join, then next / vote until nothing is left or time is up) from a few client
-processes. It prints votes per second and the p50/p99 latency of `next` and `vote`, then checks
-in the database that no item has more votes than raters, no rater saw an item twice, and every
-201 answered is a stored vote. Load goes to 127.0.0.1 only and stops after `--seconds`.
+processes. Together the raters offer `--rate` votes per second, each pacing itself as a person
+watching videos would; `--rate 0` has every rater send its next request as soon as the last is
+answered, which measures the most the server takes (its latency is then queueing: with N raters
+and X requests per second answered, a request waits about N / X seconds). It prints votes per
+second, the p50/p99 latency of `next` and `vote` and the CPU each party used, then checks in the
+database that no item has more votes than raters, no rater saw an item twice, and every 201
+answered is a stored vote. Load goes to 127.0.0.1 only and stops after `--seconds`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import random
 import signal
 import socket
 import statistics
@@ -102,8 +107,12 @@ class Browser:
         return response.status, content
 
 
-def rater_loop(port: int, slug: str, worker: str, deadline: float, out: dict, lock: threading.Lock) -> None:
+def rater_loop(port: int, slug: str, worker: str, deadline: float, interval: float, out: dict, lock: threading.Lock) -> None:
+    """One rater: join, then next / vote until nothing is left or time is up, one vote every
+    `interval` seconds at most (0: as fast as the server answers)."""
     browser = Browser(port)
+    # Raters start out of phase, as people do, instead of all voting in the same instant.
+    due = time.time() + random.uniform(0, interval)
     next_ms, vote_ms, errors, accepted = [], [], Counter(), 0
     status, _ = browser.request("GET", f"/s/{slug}/join?worker={worker}")
     if status == 302:
@@ -111,6 +120,9 @@ def rater_loop(port: int, slug: str, worker: str, deadline: float, out: dict, lo
     if status != 200:
         errors[f"join {status}"] += 1
     while time.time() < deadline:
+        # A rater behind schedule goes on at once but does not catch up in a burst.
+        time.sleep(max(0.0, due - time.time()))
+        due = max(due + interval, time.time())
         started = time.perf_counter()
         status, content = browser.request("GET", f"/api/annotate/{slug}/next")
         next_ms.append((time.perf_counter() - started) * 1000)
@@ -136,12 +148,12 @@ def rater_loop(port: int, slug: str, worker: str, deadline: float, out: dict, lo
         out["errors"].update(errors)
 
 
-def client_process(port: int, slug: str, workers: list[str], start_at: float, deadline: float, queue) -> None:
+def client_process(port: int, slug: str, workers: list[str], start_at: float, deadline: float, interval: float, queue) -> None:
     out = {"next": [], "vote": [], "accepted": 0, "errors": Counter()}
     lock = threading.Lock()
     time.sleep(max(0.0, start_at - time.time()))
     cpu = time.process_time()
-    threads = [threading.Thread(target=rater_loop, args=(port, slug, w, deadline, out, lock)) for w in workers]
+    threads = [threading.Thread(target=rater_loop, args=(port, slug, w, deadline, interval, out, lock)) for w in workers]
     for t in threads:
         t.start()
     for t in threads:
@@ -213,6 +225,8 @@ def main() -> None:
     parser.add_argument("--raters", type=int, default=100)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=60, help="stop the load after this long even if items remain")
+    parser.add_argument("--rate", type=float, default=300,
+                        help="votes per second the raters offer together (each rater paces itself); 0: as fast as answered")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
@@ -254,11 +268,14 @@ def main() -> None:
         else:
             sys.exit("error: gunicorn did not start")
         workers = [f"bench-{i:03d}" for i in range(args.raters)]
+        interval = args.raters / args.rate if args.rate else 0.0
         queue = multiprocessing.Queue()
         start_at = time.time() + 1
         deadline = start_at + args.seconds
         clients = [
-            multiprocessing.Process(target=client_process, args=(port, slug, workers[i :: args.clients], start_at, deadline, queue))
+            multiprocessing.Process(
+                target=client_process, args=(port, slug, workers[i :: args.clients], start_at, deadline, interval, queue)
+            )
             for i in range(args.clients)
         ]
         for c in clients:
@@ -282,7 +299,8 @@ def main() -> None:
     postgres_s = sum(t - pg_before.get(p, 0.0) for p, t in pg_after.items())
     generator_s = sum(r["cpu_s"] for r in results)
     figures = {
-        "raters": args.raters, "items": args.items, "gunicorn": f"{args.workers} workers x {args.threads} threads",
+        "raters": args.raters, "items": args.items, "offered_votes_per_s": args.rate or "as fast as answered",
+        "gunicorn": f"{args.workers} workers x {args.threads} threads",
         "seconds": round(elapsed, 1), "votes": accepted, "votes_per_s": round(accepted / elapsed, 1),
         "next_p50_ms": round(percentile(next_ms, 50), 1), "next_p99_ms": round(percentile(next_ms, 99), 1),
         "vote_p50_ms": round(percentile(vote_ms, 50), 1), "vote_p99_ms": round(percentile(vote_ms, 99), 1),
