@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 
 import psycopg
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model
 
 from annotation.models import Study
@@ -25,7 +25,7 @@ STUDY_COLUMNS = "s.id, s.slug, s.questions::text, s.reasons::text, s.tie_policy,
 def loaded(model: type[Model], **values: object) -> Model:
     """An instance as the ORM would load it with only these fields (the others deferred)."""
     fields = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(connection.alias, fields, [values[f] for f in fields])
+    return model.from_db(DEFAULT_DB_ALIAS, fields, [values[f] for f in fields])
 
 
 def study_from_row(values: Sequence[object]) -> Study:
@@ -45,15 +45,16 @@ def run(sql: str, params: dict[str, object]) -> list[tuple]:
     transaction; inside a caller's transaction a savepoint keeps its failure (a refused
     constraint) from aborting it.
     """
-    connection.ensure_connection()
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a thread-local lookup
+    db.ensure_connection()
     started = time.monotonic()
     with (
-        transaction.atomic() if connection.in_atomic_block else nullcontext(),
-        connection.wrap_database_errors,
-        psycopg.Cursor(connection.connection) as cursor,  # server-side binding, which preparing needs
+        transaction.atomic() if db.in_atomic_block else nullcontext(),
+        db.wrap_database_errors,
+        psycopg.Cursor(db.connection) as cursor,  # server-side binding, which preparing needs
     ):
         cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall() if cursor.description else []
-    if connection.queries_logged:  # as Django's own cursors do, for DEBUG and query-counting tests
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+        rows = cursor.fetchall()  # every statement here returns rows
+    if db.queries_logged:  # as Django's own cursors do, for DEBUG and query-counting tests
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows

@@ -7,7 +7,7 @@ translated through the placement stored on the assignment.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -77,17 +77,24 @@ def _attention_question(study: Study) -> str:
     return QUALITY if QUALITY in study.questions else study.questions[0]
 
 
-# The rater among this browser's raters who holds assignment `token`, with the study: what the
-# vote view needs before it parses the body, in one round trip.
+# An assignment with its item's attention fields (aliases `a` and `i`), as _assignment_from_row reads it.
+ASSIGNMENT_COLUMNS = 'a.id, a.item_id, a."left", a.status, a.leased_until, a.created_at, a.voted_at, i.is_attention, i.expected'
+
+# The rater among this browser's raters who holds assignment `token`, with the study and the
+# assignment: everything a vote reads, in one round trip.
 RATER_VOTE_SQL = f"""
-SELECT r.id, r.worker_id, {STUDY_COLUMNS}
+SELECT r.id, r.worker_id, {STUDY_COLUMNS}, {ASSIGNMENT_COLUMNS}
 FROM annotation_assignment a JOIN annotation_rater r ON r.id = a.rater_id JOIN annotation_study s ON s.id = r.study_id
+JOIN annotation_item i ON i.id = a.item_id
 WHERE a.token = %(token)s AND a.rater_id = ANY(%(raters)s)
 """  # noqa: S608 - constant SQL; the values are bound parameters
 
 
 def rater_for_vote(*, token: str, rater_ids: Collection[int]) -> Rater | None:
-    """The rater among `rater_ids` who holds assignment `token`, with the study loaded; None if none does."""
+    """The rater among `rater_ids` who holds assignment `token`, with the study loaded; None if none does.
+
+    On PostgreSQL the same statement loads the assignment, which vote_submit then uses.
+    """
     if not rater_ids:
         return None
     if connection.vendor != "postgresql":
@@ -97,26 +104,31 @@ def rater_for_vote(*, token: str, rater_ids: Collection[int]) -> Rater | None:
         return None
     row = rows[0]
     rater = loaded(Rater, id=row[0], worker_id=row[1], study_id=row[2])
-    rater.study = study_from_row(row[2:])
+    rater.study = study_from_row(row[2:10])
+    rater.loaded_assignment = _assignment_from_row(rater, token, row[10:])
     return rater
 
 
-ASSIGNMENT_SQL = """
-SELECT a.id, a.item_id, a."left", a.status, a.leased_until, a.created_at, a.voted_at, i.is_attention, i.expected
+ASSIGNMENT_SQL = f"""
+SELECT {ASSIGNMENT_COLUMNS}
 FROM annotation_assignment a JOIN annotation_item i ON i.id = a.item_id
 WHERE a.token = %(token)s AND a.rater_id = %(rater)s
-"""
+"""  # noqa: S608 - constant SQL; the values are bound parameters
 
 
 def _assignment_of(rater: Rater, token: str) -> Assignment | None:
     """Rater's assignment `token` with its item's attention fields, or None."""
+    loaded_assignment = rater.__dict__.pop("loaded_assignment", None)  # by rater_for_vote
+    if loaded_assignment is not None and loaded_assignment.token == token:
+        return loaded_assignment
     if connection.vendor != "postgresql":
         return Assignment.objects.select_related("item").filter(token=token, rater=rater).first()
     rows = run(ASSIGNMENT_SQL, {"token": token, "rater": rater.pk})
-    if not rows:
-        return None
-    row = rows[0]
-    assignment_id, item_id, left, status, leased_until, created_at, voted_at, is_attention, expected = row
+    return _assignment_from_row(rater, token, rows[0]) if rows else None
+
+
+def _assignment_from_row(rater: Rater, token: str, values: Sequence[object]) -> Assignment:
+    assignment_id, item_id, left, status, leased_until, created_at, voted_at, is_attention, expected = values
     assignment = loaded(
         Assignment, id=assignment_id, token=token, rater_id=rater.pk, item_id=item_id, left=left, status=status,
         leased_until=leased_until, created_at=created_at, voted_at=voted_at,
