@@ -184,7 +184,7 @@ def _take_postgresql(rater: Rater, now: datetime) -> Assignment | None:
     token, left, until = new_token(), _placement(), now + timedelta(seconds=rater.study.lease_seconds)
     params = {"study": rater.study_id, "rater": rater.pk, "ready": Item.Status.READY, "active": Assignment.Status.ACTIVE,
               "token": token, "left": left, "until": until, "now": now}
-    rows = run(CLAIM_SQL, params)
+    rows = run(CLAIM_SQL, params, writes=True)
     if not rows:
         return None
     row = rows[0]

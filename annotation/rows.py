@@ -37,19 +37,19 @@ def study_from_row(values: Sequence[object]) -> Study:
     )
 
 
-def run(sql: str, params: dict[str, object]) -> list[tuple]:
+def run(sql: str, params: dict[str, object], *, writes: bool = False) -> list[tuple]:
     """Run one statement of the hot path on PostgreSQL as a prepared statement; returns its rows.
 
     Planning these joins costs PostgreSQL more than running them, so each connection (persistent,
     CONN_MAX_AGE) plans each statement once. A single statement is atomic by itself and needs no
-    transaction; inside a caller's transaction a savepoint keeps its failure (a refused
-    constraint) from aborting it.
+    transaction; inside a caller's transaction a savepoint keeps the failure of one that `writes`
+    (a refused constraint) from aborting it.
     """
     db = connections[DEFAULT_DB_ALIAS]  # once: each use of the `connection` proxy is a thread-local lookup
     db.ensure_connection()
     started = time.monotonic()
     with (
-        transaction.atomic() if db.in_atomic_block else nullcontext(),
+        transaction.atomic() if writes and db.in_atomic_block else nullcontext(),
         db.wrap_database_errors,
         psycopg.Cursor(db.connection) as cursor,  # server-side binding, which preparing needs
     ):

@@ -231,7 +231,7 @@ def _record_postgresql(assignment: Assignment, study: Study, choices: dict[str, 
         "watch_ms": watch_ms, "questions": questions, "choices": [choices[q][0] for q in questions],
         "reasons": [json.dumps(choices[q][1]) for q in questions],
     }
-    rows = run(RECORD_SQL, params)
+    rows = run(RECORD_SQL, params, writes=True)
     if not rows:
         raise _Moved
     return [

@@ -79,3 +79,14 @@ def broker_from_env() -> str | None:
     if not parsed.hostname:
         raise ImproperlyConfigured(f"CELERY_BROKER_URL={raw!r} names no host")
     return raw
+
+
+def cache_from_env() -> dict:
+    """JUICE_CACHE_URL names a Redis shared by every web process; unset means each process's own memory."""
+    raw = os.environ.get("JUICE_CACHE_URL", "").strip()
+    if not raw:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    parsed = urlparse(raw)
+    if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
+        raise ImproperlyConfigured(f"JUICE_CACHE_URL={raw!r}: use redis://HOST:PORT/DB")
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": raw}}
