@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import random
+import runpy
 import signal
 import socket
 import statistics
@@ -227,8 +228,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="stop the load after this long even if items remain")
     parser.add_argument("--rate", type=float, default=300,
                         help="votes per second the raters offer together (each rater paces itself); 0: as fast as answered")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: gunicorn.conf.py's)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: gunicorn.conf.py's)")
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
@@ -245,8 +246,13 @@ def main() -> None:
         "JUICE_RATE_VOTE_PER_MINUTE": "100000",
     }
     env.pop("CELERY_BROKER_URL", None)
+    if args.workers:
+        env["JUICE_WEB_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["JUICE_WEB_THREADS"] = str(args.threads)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
+    gunicorn_conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     recreate_database(url)
     started = time.time()
     slug = build_study(args.items)
@@ -254,8 +260,8 @@ def main() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "juice.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
-         "-k", "gthread", "--threads", str(args.threads), "--log-level", "warning"],
+        [str(ROOT / ".venv/bin/gunicorn"), "juice.wsgi", "-c", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
     try:
@@ -300,7 +306,7 @@ def main() -> None:
     generator_s = sum(r["cpu_s"] for r in results)
     figures = {
         "raters": args.raters, "items": args.items, "offered_votes_per_s": args.rate or "as fast as answered",
-        "gunicorn": f"{args.workers} workers x {args.threads} threads",
+        "gunicorn": f"{gunicorn_conf['workers']} workers x {gunicorn_conf['threads']} threads",
         "seconds": round(elapsed, 1), "votes": accepted, "votes_per_s": round(accepted / elapsed, 1),
         "next_p50_ms": round(percentile(next_ms, 50), 1), "next_p99_ms": round(percentile(next_ms, 99), 1),
         "vote_p50_ms": round(percentile(vote_ms, 50), 1), "vote_p99_ms": round(percentile(vote_ms, 99), 1),

@@ -1,0 +1,18 @@
+"""gunicorn settings for JUICE (gunicorn reads ./gunicorn.conf.py by itself): `gunicorn juice.wsgi`.
+
+Annotators' requests are short and spend part of their time waiting on PostgreSQL. A few worker
+processes per core, each with a couple of threads to overlap those waits, keep every core busy
+without the lock contention of many threads in one Python process (which costs CPU on every
+request). JUICE_WEB_WORKERS and JUICE_WEB_THREADS override the defaults.
+"""
+
+import os
+
+from juice.env import env_int
+
+bind = os.environ.get("JUICE_WEB_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = env_int("JUICE_WEB_WORKERS", 2 * (os.cpu_count() or 1), minimum=1)
+threads = env_int("JUICE_WEB_THREADS", 2, minimum=1)
+# Raters send their next request seconds apart; keep their connections open in between.
+keepalive = 30
