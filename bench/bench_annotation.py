@@ -108,18 +108,19 @@ class Browser:
         return response.status, content
 
 
-def rater_loop(port: int, slug: str, worker: str, deadline: float, interval: float, out: dict, lock: threading.Lock) -> None:
-    """One rater: join, then next / vote until nothing is left or time is up, one vote every
-    `interval` seconds at most (0: as fast as the server answers)."""
+def rater_loop(port: int, slug: str, worker: str, start_at: float, deadline: float, interval: float, out: dict,
+               lock: threading.Lock) -> None:
+    """One rater: join, then from `start_at` next / vote until nothing is left or time is up, one
+    vote every `interval` seconds at most (0: as fast as the server answers)."""
     browser = Browser(port)
-    # Raters start out of phase, as people do, instead of all voting in the same instant.
-    due = time.time() + random.uniform(0, interval)
     next_ms, vote_ms, errors, accepted = [], [], Counter(), 0
     status, _ = browser.request("GET", f"/s/{slug}/join?worker={worker}")
     if status == 302:
         status, _ = browser.request("GET", f"/s/{slug}/rate")  # sets the CSRF cookie, as the page does
     if status != 200:
         errors[f"join {status}"] += 1
+    # Raters start out of phase, as people do, instead of all voting in the same instant.
+    due = start_at + random.uniform(0, interval)
     while time.time() < deadline:
         # A rater behind schedule goes on at once but does not catch up in a burst.
         time.sleep(max(0.0, due - time.time()))
@@ -152,11 +153,11 @@ def rater_loop(port: int, slug: str, worker: str, deadline: float, interval: flo
 def client_process(port: int, slug: str, workers: list[str], start_at: float, deadline: float, interval: float, queue) -> None:
     out = {"next": [], "vote": [], "accepted": 0, "errors": Counter()}
     lock = threading.Lock()
-    time.sleep(max(0.0, start_at - time.time()))
-    cpu = time.process_time()
-    threads = [threading.Thread(target=rater_loop, args=(port, slug, w, deadline, interval, out, lock)) for w in workers]
+    threads = [threading.Thread(target=rater_loop, args=(port, slug, w, start_at, deadline, interval, out, lock)) for w in workers]
     for t in threads:
         t.start()
+    time.sleep(max(0.0, start_at - time.time()))  # the raters join before the measured time
+    cpu = time.process_time()
     for t in threads:
         t.join()
     out["cpu_s"] = time.process_time() - cpu
@@ -172,6 +173,18 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its live children (gunicorn's workers), from /proc."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return sum(_cpu_seconds(p) for p in [pid, *children])
+
+
+def wait_until_idle(pid: int, workers: int) -> None:
+    """Wait until gunicorn runs all its workers and they are done importing Django, whose CPU is
+    not the API's."""
+    for _ in range(120):
+        before = process_cpu_seconds(pid)
+        time.sleep(0.5)
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if len(children) == workers and process_cpu_seconds(pid) - before < 0.02:
+            return
+    sys.exit("error: gunicorn's workers did not settle")
 
 
 def postgres_cpu_seconds() -> dict[str, float]:
@@ -273,10 +286,11 @@ def main() -> None:
                 time.sleep(0.2)
         else:
             sys.exit("error: gunicorn did not start")
+        wait_until_idle(server.pid, gunicorn_conf["workers"])
         workers = [f"bench-{i:03d}" for i in range(args.raters)]
         interval = args.raters / args.rate if args.rate else 0.0
         queue = multiprocessing.Queue()
-        start_at = time.time() + 1
+        start_at = time.time() + 5
         deadline = start_at + args.seconds
         clients = [
             multiprocessing.Process(
