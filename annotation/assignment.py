@@ -1,11 +1,12 @@
 """Handing items to raters: the claim, the lease, and its expiry.
 
-An item's `claimed` counts its live leases plus its votes. A claim is one transaction that locks a
-candidate item (`skip_locked`, so concurrent raters take different rows instead of queueing),
-bumps `claimed` and creates the assignment. The check constraint `claimed <= raters_needed` and
-the unique (rater, item) constraint make overfilling an item or showing it twice to one rater
-impossible, whatever the interleaving; on SQLite the same code is correct because its
-transactions are serialized.
+An item's `claimed` counts its live leases plus its votes. A claim is atomic: it locks a candidate
+item (`skip_locked`, so concurrent raters take different rows instead of queueing), bumps
+`claimed` and creates the assignment. On PostgreSQL that is one prepared statement (the hot path
+of every rating); elsewhere the same steps run through the ORM in one transaction, which SQLite
+serializes. The check constraint `claimed <= raters_needed`, the unique (rater, item) constraint
+and the one-live-assignment-per-rater constraint make overfilling an item, showing it twice to
+one rater or leasing a rater two items impossible, whatever the interleaving.
 """
 
 from __future__ import annotations
