@@ -143,7 +143,6 @@ def main() -> None:
             stats = pstats.Stats(profiler)
             stats.sort_stats("cumulative").print_stats(args.profile)
             stats.sort_stats("tottime").print_stats(args.profile)
-            stats.print_callers("backends/utils.py:78")
         from django.db import connections
 
         connections.close_all()
