@@ -6,6 +6,7 @@ without the lock contention of many threads in one Python process (which costs C
 request). JUICE_WEB_WORKERS and JUICE_WEB_THREADS override the defaults.
 """
 
+import gc
 import os
 
 from juice.env import env_int
@@ -29,3 +30,6 @@ def when_ready(server) -> None:
 
     get_resolver().url_patterns  # noqa: B018 - importing the URLconf is the point
     connections.close_all()
+    # The imported modules live as long as the process: keep them out of the garbage collector's
+    # full passes, which would otherwise walk them all in a worker mid-request (and copy their pages).
+    gc.freeze()
