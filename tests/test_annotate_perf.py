@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import signal
+import socket
+import subprocess
+import time
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -16,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from annotation.models import Rater, Study
 from annotation.raters import RATER_COOKIE, RATER_COOKIE_SALT
 from tests.builders import answer, build_open_study
-from tests.test_settings import run_manage
+from tests.test_settings import ROOT, run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +117,51 @@ def test_a_bad_cache_url_stops_with_one_clear_line():
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "JUICE_CACHE_URL='memcached://localhost'" in lines[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_with_its_config_serves_a_rating():
+    """gunicorn.conf.py (preloaded app, frozen imports, several workers) serves join, next and vote."""
+    if connection.vendor != "postgresql":
+        pytest.skip("served from the PostgreSQL test database, which a server process can reach")
+    study = build_open_study(n_prompts=2, copy_files=False)
+    db = connection.settings_dict
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "JUICE_WEB_WORKERS": "2", "JUICE_WEB_THREADS": "2"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "juice.wsgi", "-b", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        cookies = {}
+
+        def request(method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+            if body is not None:
+                headers.update({"Content-Type": "application/json", "X-CSRFToken": cookies.get("csrftoken", "")})
+            conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+            response = conn.getresponse()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = header.partition("=")
+                cookies[name.strip()] = rest.split(";", 1)[0]
+            return response.status, response.read()
+
+        assert request("GET", f"/s/{study.slug}/join?worker=W1")[0] == 302
+        assert request("GET", f"/s/{study.slug}/rate")[0] == 200
+        for _ in range(2):
+            status, content = request("GET", f"/api/annotate/{study.slug}/next")
+            assert status == 200
+            token = json.loads(content)["assignment"]
+            assert request("POST", f"/api/annotate/assignments/{token}/vote", answer(study))[0] == 201
+        status, content = request("GET", f"/api/annotate/{study.slug}/next")
+        assert json.loads(content)["completion_code"] == "DONE1234"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
