@@ -361,8 +361,11 @@ def main() -> None:
     connections.close_all()
     if not args.keep_db:
         drop_database(url)
-    goal = figures["votes_per_s"] >= 300 and figures["next_p99_ms"] < 150 and figures["vote_p99_ms"] < 150
-    print(f"goal (300 votes/s, p99 < 150 ms for next and vote): {'met' if goal else 'not met'}")
+    # Paced raters start out of phase (up to one interval late), so the rate answered trails the
+    # rate offered by about a percent even when the server keeps up.
+    kept_up = figures["votes_per_s"] >= (0.99 * args.rate if args.rate else 300) and (args.rate or 300) >= 300
+    goal = args.raters >= 100 and kept_up and figures["next_p99_ms"] < 150 and figures["vote_p99_ms"] < 150
+    print(f"goal (100 raters, 300 votes/s, p99 < 150 ms for next and vote): {'met' if goal else 'not met'}")
     sys.exit(1 if problems else 0)
 
 
