@@ -1,6 +1,6 @@
 """The annotator's JSON API (CONTRACT.md): the next assignment, and the vote on it.
 
-Annotators are identified by the rater id this browser's session holds for the study; they reach
+Annotators are identified by the rater id this browser's signed cookie holds for the study; they reach
 their own assignments only, and nothing here names a system, a prompt id or a file.
 """
 
@@ -15,12 +15,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.assignment import assignment_next
+from annotation.assignment import assignment_next, rater_for_next
 from annotation.auth import api_error
 from annotation.models import Assignment, Item, Rater, Study
 from annotation.ratelimit import rate_limit_exceeded
-from annotation.raters import rater_from_session, session_key
-from annotation.voting import VoteError, vote_submit
+from annotation.raters import rater_ids
+from annotation.voting import VoteError, rater_for_vote, vote_submit
 
 
 def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
@@ -40,7 +40,8 @@ def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
 
 
 def rater_progress(rater: Rater) -> dict:
-    done = Assignment.objects.filter(rater=rater, status=Assignment.Status.VOTED).count()
+    # rater_for_next counted the votes already; otherwise count them.
+    done = rater.done if hasattr(rater, "done") else Assignment.objects.filter(rater=rater, status=Assignment.Status.VOTED).count()
     # A rater may rate every ready item of the study once, so that is their most. It changes only
     # when items are added, so a short cache spares a count on every request.
     key = f"ready-items:{rater.study_id}"
@@ -54,7 +55,8 @@ def rater_progress(rater: Rater) -> dict:
 @never_cache
 @require_GET
 def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
-    rater = rater_from_session(request, slug)
+    rater_id = rater_ids(request).get(slug)
+    rater = rater_for_next(rater_id=rater_id, slug=slug) if rater_id is not None else None
     if rater is None:
         return api_error(403, "join this study through its link first")
     assignment = assignment_next(rater=rater)
@@ -73,9 +75,10 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
 
 @require_POST
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
-    rater = Rater.objects.select_related("study").filter(assignments__token=token).first()
-    # The session holds one rater per study; the assignment must be that rater's.
-    if rater is None or request.session.get(session_key(rater.study.slug)) != rater.pk:
+    # This browser holds one rater per study it joined; the assignment must be one of theirs.
+    joined = rater_ids(request)
+    rater = rater_for_vote(token=token, rater_ids=set(joined.values()))
+    if rater is None or joined.get(rater.study.slug) != rater.pk:
         return api_error(403, "this assignment is not yours")
     if rate_limit_exceeded(scope="vote", key=str(rater.pk), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
         response = api_error(429, "too many votes; slow down")

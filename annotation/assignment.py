@@ -1,11 +1,12 @@
 """Handing items to raters: the claim, the lease, and its expiry.
 
-An item's `claimed` counts its live leases plus its votes. A claim is one transaction that locks a
-candidate item (`skip_locked`, so concurrent raters take different rows instead of queueing),
-bumps `claimed` and creates the assignment. The check constraint `claimed <= raters_needed` and
-the unique (rater, item) constraint make overfilling an item or showing it twice to one rater
-impossible, whatever the interleaving; on SQLite the same code is correct because its
-transactions are serialized.
+An item's `claimed` counts its live leases plus its votes. A claim is atomic: it locks a candidate
+item (`skip_locked`, so concurrent raters take different rows instead of queueing), bumps
+`claimed` and creates the assignment. On PostgreSQL that is one prepared statement (the hot path
+of every rating); elsewhere the same steps run through the ORM in one transaction, which SQLite
+serializes. The check constraint `claimed <= raters_needed`, the unique (rater, item) constraint
+and the one-live-assignment-per-rater constraint make overfilling an item, showing it twice to
+one rater or leasing a rater two items impossible, whatever the interleaving.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, Item, Rater, Study
+from annotation.models import Assignment, Item, Prompt, Rater, Study, new_token
+from annotation.rows import STUDY_COLUMNS, loaded, run, study_from_row
 
 # Expire at most this many leases per sweep, so one claim never does unbounded work.
 EXPIRE_BATCH = 500
@@ -48,6 +50,45 @@ def leases_expire(*, study: Study | None = None, now: datetime | None = None) ->
     return len(rows)
 
 
+MISSING = object()
+
+# The rater of a study with its study, its votes so far and its live assignment (with the item's
+# media tokens and the prompt): everything `next` reads, in one round trip.
+RATER_NEXT_SQL = f"""
+SELECT r.id, r.worker_id, {STUDY_COLUMNS}, (SELECT COUNT(*) FROM annotation_assignment d WHERE d.rater_id = r.id AND d.status = %(voted)s),
+       a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at, i.token_a, i.token_b, i.prompt_id, p.text, p.image
+FROM annotation_rater r
+JOIN annotation_study s ON s.id = r.study_id
+LEFT JOIN annotation_assignment a ON a.rater_id = r.id AND a.status = %(active)s
+LEFT JOIN annotation_item i ON i.id = a.item_id
+LEFT JOIN annotation_prompt p ON p.id = i.prompt_id
+WHERE r.id = %(rater)s AND s.slug = %(slug)s
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
+
+def rater_for_next(*, rater_id: int, slug: str) -> Rater | None:
+    """Rater `rater_id` of study `slug` with its study loaded, and `rater.done`, its number of votes.
+
+    On PostgreSQL one statement also loads its live assignment, which assignment_next then uses.
+    """
+    if connection.vendor != "postgresql":
+        voted = Count("assignments", filter=Q(assignments__status=Assignment.Status.VOTED))
+        return Rater.objects.select_related("study").annotate(done=voted).filter(pk=rater_id, study__slug=slug).first()
+    params = {"rater": rater_id, "slug": slug, "voted": Assignment.Status.VOTED, "active": Assignment.Status.ACTIVE}
+    rows = run(RATER_NEXT_SQL, params)
+    if not rows:
+        return None
+    row = rows[0]
+    rater_id, worker_id, study, done = row[0], row[1], study_from_row(row[2:10]), row[10]
+    assignment_id, token, item_id, left, leased_until, created_at, token_a, token_b, prompt_id, text, image = row[11:]
+    rater = loaded(Rater, id=rater_id, study_id=study.pk, worker_id=worker_id)
+    rater.study, rater.done = study, done
+    rater.live_assignment = None if assignment_id is None else _assignment(
+        rater, assignment_id, token, item_id, left, leased_until, created_at, token_a, token_b, prompt_id, text, image
+    )
+    return rater
+
+
 def assignment_next(*, rater: Rater) -> Assignment | None:
     """The rater's live assignment, or a newly claimed item, or None when nothing is left for them.
 
@@ -71,40 +112,95 @@ def assignment_next(*, rater: Rater) -> Assignment | None:
 
 def _claim(rater: Rater, now: datetime, swept: bool) -> Assignment | None:
     study = rater.study
-    with transaction.atomic():
+    # rater_for_next may have loaded the live assignment with the rater; a retry asks again.
+    held = rater.__dict__.pop("live_assignment", MISSING)
+    if held is MISSING:
         held = Assignment.objects.select_related("item__prompt").filter(rater=rater, status=Assignment.Status.ACTIVE).first()
-        if held is not None:
-            if held.leased_until >= now:
-                return held
-            # The rater's own lease ran out before a sweep saw it: it would block a new one. The
-            # status filter makes this a compare-and-swap, so the claim is returned only once.
+    if held is not None:
+        if held.leased_until >= now:
+            return held
+        # The rater's own lease ran out before a sweep saw it: it would block a new one. The
+        # status filter makes this a compare-and-swap, so the claim is returned only once.
+        with transaction.atomic():
             if Assignment.objects.filter(pk=held.pk, status=Assignment.Status.ACTIVE).update(status=Assignment.Status.EXPIRED):
                 Item.objects.filter(pk=held.item_id).update(claimed=F("claimed") - 1)
-        if study.status != Study.Status.OPEN:
-            return None
-        item = _candidate(rater)
-        if item is None and not swept and leases_expire(study=study, now=now):
-            item = _candidate(rater)
+    if study.status != Study.Status.OPEN:
+        return None
+    take = _take_postgresql if connection.vendor == "postgresql" else _take
+    assignment = take(rater, now)
+    if assignment is None and not swept and leases_expire(study=study, now=now):
+        assignment = take(rater, now)
+    return assignment
+
+
+def _take(rater: Rater, now: datetime) -> Assignment | None:
+    """Claim the open item with the fewest claims that this rater has not seen (any database)."""
+    with transaction.atomic():
+        seen = Assignment.objects.filter(rater=rater).values("item_id")
+        # skip_locked: concurrent raters step over each other's candidate rows instead of queueing.
+        item = (
+            Item.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("prompt")
+            .filter(study_id=rater.study_id, status=Item.Status.READY, claimed__lt=F("raters_needed"))
+            .exclude(pk__in=seen)
+            .order_by("claimed", "id")
+            .first()
+        )
         if item is None:
             return None
         Item.objects.filter(pk=item.pk).update(claimed=F("claimed") + 1)
-        return Assignment.objects.create(
-            rater=rater,
-            item=item,
-            left=random.choice([Assignment.Left.A, Assignment.Left.B]),
-            leased_until=now + timedelta(seconds=study.lease_seconds),
-        )
+        until = now + timedelta(seconds=rater.study.lease_seconds)
+        return Assignment.objects.create(rater=rater, item=item, left=_placement(), leased_until=until)
 
 
-def _candidate(rater: Rater) -> Item | None:
-    """Lock the open item with the fewest claims that this rater has not seen."""
-    seen = Assignment.objects.filter(rater=rater).values("item_id")
-    # skip_locked: concurrent raters step over each other's candidate rows instead of queueing.
-    return (
-        Item.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("prompt")
-        .filter(study_id=rater.study_id, status=Item.Status.READY, claimed__lt=F("raters_needed"))
-        .exclude(pk__in=seen)
-        .order_by("claimed", "id")
-        .first()
+def _placement() -> str:
+    return random.choice([Assignment.Left.A, Assignment.Left.B])
+
+
+# The claim of _take as one statement: lock a candidate, bump its count, create the assignment and
+# return what the rating page needs, in one round trip that is atomic by itself.
+CLAIM_SQL = """
+WITH candidate AS (
+    SELECT i.id FROM annotation_item i
+    WHERE i.study_id = %(study)s AND i.status = %(ready)s AND i.claimed < i.raters_needed
+      AND NOT EXISTS (SELECT 1 FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s AND seen.item_id = i.id)
+    ORDER BY i.claimed, i.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE annotation_item i SET claimed = i.claimed + 1 FROM candidate WHERE i.id = candidate.id
+    RETURNING i.id, i.token_a, i.token_b, i.prompt_id
+), made AS (
+    INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at)
+    SELECT %(token)s, %(rater)s, taken.id, %(left)s, %(active)s, %(until)s, %(now)s FROM taken
+    RETURNING id, item_id
+)
+SELECT made.id, taken.id, taken.token_a, taken.token_b, prompt.id, prompt.text, prompt.image
+FROM made JOIN taken ON taken.id = made.item_id JOIN annotation_prompt prompt ON prompt.id = taken.prompt_id
+"""
+
+
+def _take_postgresql(rater: Rater, now: datetime) -> Assignment | None:
+    """_take in one statement on PostgreSQL, whose CTEs may lock and write."""
+    token, left, until = new_token(), _placement(), now + timedelta(seconds=rater.study.lease_seconds)
+    params = {"study": rater.study_id, "rater": rater.pk, "ready": Item.Status.READY, "active": Assignment.Status.ACTIVE,
+              "token": token, "left": left, "until": until, "now": now}
+    rows = run(CLAIM_SQL, params, writes=True)
+    if not rows:
+        return None
+    row = rows[0]
+    assignment_id, item_id, token_a, token_b, prompt_id, text, image = row
+    return _assignment(rater, assignment_id, token, item_id, left, until, now, token_a, token_b, prompt_id, text, image)
+
+
+def _assignment(rater: Rater, assignment_id: int, token: str, item_id: int, left: str, leased_until: datetime,
+                created_at: datetime, token_a: str, token_b: str, prompt_id: int, text: str, image: str) -> Assignment:
+    """A live assignment with what the rating page shows of its item, from a row of raw SQL."""
+    item = loaded(Item, id=item_id, token_a=token_a, token_b=token_b, prompt_id=prompt_id)
+    item.prompt = loaded(Prompt, id=prompt_id, text=text, image=image)
+    assignment = loaded(
+        Assignment, id=assignment_id, token=token, rater_id=rater.pk, item_id=item_id, left=left,
+        status=Assignment.Status.ACTIVE, leased_until=leased_until, created_at=created_at, voted_at=None,
     )
+    assignment.rater, assignment.item = rater, item
+    return assignment

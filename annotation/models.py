@@ -176,7 +176,9 @@ class Item(models.Model):
             models.CheckConstraint(condition=Q(votes_done__lte=F("claimed")), name="item_done_le_claimed"),
             models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
         ]
-        indexes = [models.Index(fields=["study", "status", "claimed"], name="item_pool_idx")]
+        # The claim walks this index in (claimed, id) order and stops at the first free item, so no
+        # claim sorts the whole pool.
+        indexes = [models.Index(fields=["study", "status", "claimed", "id"], name="item_pool_idx")]
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.study_id}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from annotation.models import Rater, Study
 
@@ -51,13 +53,37 @@ def worker_from_request(request: HttpRequest) -> tuple[str, str, object]:
     raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
 
 
-def session_key(slug: str) -> str:
-    return f"rater:{slug}"
+# A rater's identity per study lives in its own signed cookie, not in the database session: the
+# annotator API then reads no session row on every request, and researcher logins keep their
+# server-side sessions (which logout can revoke).
+RATER_COOKIE = "juice_raters"
+RATER_COOKIE_SALT = "annotation.raters"
+
+
+def rater_ids(request: HttpRequest) -> dict[str, int]:
+    """{study slug: rater id} this browser joined as, from the signed cookie; {} when absent or forged."""
+    raw = request.get_signed_cookie(RATER_COOKIE, default=None, salt=RATER_COOKIE_SALT, max_age=settings.SESSION_COOKIE_AGE)
+    if raw is None:
+        return {}
+    try:
+        joined = json.loads(raw)
+    except ValueError:
+        return {}
+    return {slug: pk for slug, pk in joined.items() if isinstance(pk, int)} if isinstance(joined, dict) else {}
+
+
+def rater_cookie_set(response: HttpResponse, request: HttpRequest, *, slug: str, rater: Rater) -> None:
+    """Remember on this browser that it rates study `slug` as `rater`, next to its other studies."""
+    joined = {**rater_ids(request), slug: rater.pk}
+    response.set_signed_cookie(
+        RATER_COOKIE, json.dumps(joined, separators=(",", ":")), salt=RATER_COOKIE_SALT,
+        max_age=settings.SESSION_COOKIE_AGE, httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE,
+    )
 
 
 def rater_from_session(request: HttpRequest, slug: str) -> Rater | None:
     """The rater this browser joined as in study `slug`, or None: raters exist only per study."""
-    rater_id = request.session.get(session_key(slug))
+    rater_id = rater_ids(request).get(slug)
     if rater_id is None:
         return None
     return Rater.objects.select_related("study").filter(pk=rater_id, study__slug=slug).first()

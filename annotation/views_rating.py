@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_safe
 
 from annotation.models import Assignment, Study
 from annotation.ratelimit import rate_limit_exceeded
-from annotation.raters import JoinError, rater_from_session, rater_join, session_key, worker_from_request
+from annotation.raters import JoinError, rater_cookie_set, rater_from_session, rater_join, worker_from_request
 
 QUESTION_TITLES = {
     "quality": "Quality: which video looks better as a video?",
@@ -40,8 +40,9 @@ def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
         rater = rater_join(study=study, worker_id=worker_id, source=source, user=user)
     except JoinError as exc:
         return _message(request, exc.message, exc.status)
-    request.session[session_key(slug)] = rater.pk
-    return redirect("rating-page", slug=slug)
+    response = redirect("rating-page", slug=slug)
+    rater_cookie_set(response, request, slug=slug, rater=rater)
+    return response
 
 
 @ensure_csrf_cookie

@@ -6,11 +6,15 @@ translated through the placement stored on the assignment.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import json
+from collections.abc import Collection, Sequence
+
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import QUALITY, Assignment, Item, Rater, Study, Vote
+from annotation.rows import STUDY_COLUMNS, loaded, run, study_from_row
 
 # A watch time above a day is a broken client, not a slow rater.
 MAX_WATCH_MS = 24 * 3600 * 1000
@@ -73,6 +77,67 @@ def _attention_question(study: Study) -> str:
     return QUALITY if QUALITY in study.questions else study.questions[0]
 
 
+# An assignment with its item's attention fields (aliases `a` and `i`), as _assignment_from_row reads it.
+ASSIGNMENT_COLUMNS = 'a.id, a.item_id, a."left", a.status, a.leased_until, a.created_at, a.voted_at, i.is_attention, i.expected'
+
+# The rater among this browser's raters who holds assignment `token`, with the study and the
+# assignment: everything a vote reads, in one round trip.
+RATER_VOTE_SQL = f"""
+SELECT r.id, r.worker_id, {STUDY_COLUMNS}, {ASSIGNMENT_COLUMNS}
+FROM annotation_assignment a JOIN annotation_rater r ON r.id = a.rater_id JOIN annotation_study s ON s.id = r.study_id
+JOIN annotation_item i ON i.id = a.item_id
+WHERE a.token = %(token)s AND a.rater_id = ANY(%(raters)s)
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
+
+def rater_for_vote(*, token: str, rater_ids: Collection[int]) -> Rater | None:
+    """The rater among `rater_ids` who holds assignment `token`, with the study loaded; None if none does.
+
+    On PostgreSQL the same statement loads the assignment, which vote_submit then uses.
+    """
+    if not rater_ids:
+        return None
+    if connection.vendor != "postgresql":
+        return Rater.objects.select_related("study").filter(pk__in=rater_ids, assignments__token=token).first()
+    rows = run(RATER_VOTE_SQL, {"token": token, "raters": list(rater_ids)})
+    if not rows:
+        return None
+    row = rows[0]
+    rater = loaded(Rater, id=row[0], worker_id=row[1], study_id=row[2])
+    rater.study = study_from_row(row[2:10])
+    rater.loaded_assignment = _assignment_from_row(rater, token, row[10:])
+    return rater
+
+
+ASSIGNMENT_SQL = f"""
+SELECT {ASSIGNMENT_COLUMNS}
+FROM annotation_assignment a JOIN annotation_item i ON i.id = a.item_id
+WHERE a.token = %(token)s AND a.rater_id = %(rater)s
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
+
+def _assignment_of(rater: Rater, token: str) -> Assignment | None:
+    """Rater's assignment `token` with its item's attention fields, or None."""
+    loaded_assignment = rater.__dict__.pop("loaded_assignment", None)  # by rater_for_vote
+    if loaded_assignment is not None and loaded_assignment.token == token:
+        return loaded_assignment
+    if connection.vendor != "postgresql":
+        return Assignment.objects.select_related("item").filter(token=token, rater=rater).first()
+    rows = run(ASSIGNMENT_SQL, {"token": token, "rater": rater.pk})
+    return _assignment_from_row(rater, token, rows[0]) if rows else None
+
+
+def _assignment_from_row(rater: Rater, token: str, values: Sequence[object]) -> Assignment:
+    assignment_id, item_id, left, status, leased_until, created_at, voted_at, is_attention, expected = values
+    assignment = loaded(
+        Assignment, id=assignment_id, token=token, rater_id=rater.pk, item_id=item_id, left=left, status=status,
+        leased_until=leased_until, created_at=created_at, voted_at=voted_at,
+    )
+    assignment.rater = rater
+    assignment.item = loaded(Item, id=item_id, is_attention=is_attention, expected=expected)
+    return assignment
+
+
 def vote_submit(*, rater: Rater, token: str, payload: object) -> list[Vote]:
     """Store the rater's answers for assignment `token`; raises VoteError (400/403/409) with a message.
 
@@ -80,37 +145,97 @@ def vote_submit(*, rater: Rater, token: str, payload: object) -> list[Vote]:
     still take that vote.
     """
     study = rater.study
+    assignment = _assignment_of(rater, token)
+    if assignment is None:
+        raise VoteForbidden("this assignment is not yours")
+    answers, watch_ms = _answers(study, payload)
+    if study.status == Study.Status.CLOSED:
+        raise VoteConflict("the study is closed")
+    if assignment.status == Assignment.Status.VOTED:
+        raise VoteConflict("this assignment was already voted")
+    other = Assignment.Left.B if assignment.left == Assignment.Left.A else Assignment.Left.A
+    side = {"left": assignment.left, "right": other, "tie": Vote.Choice.TIE}
+    # Stored in system terms: {question: (a|b|tie, reasons)}.
+    choices = {q: (side[choice], reasons) for q, (choice, reasons) in answers.items()}
+    simple = assignment.status == Assignment.Status.ACTIVE and not (assignment.item.is_attention and assignment.item.expected)
+    record = _record_postgresql if simple and connection.vendor == "postgresql" else _record
     try:
-        with transaction.atomic():
-            assignment = (
-                Assignment.objects.select_for_update(of=("self",)).select_related("item").filter(token=token, rater=rater).first()
-            )
-            if assignment is None:
-                raise VoteForbidden("this assignment is not yours")
-            answers, watch_ms = _answers(study, payload)
-            if study.status == Study.Status.CLOSED:
-                raise VoteConflict("the study is closed")
-            if assignment.status == Assignment.Status.VOTED:
-                raise VoteConflict("this assignment was already voted")
-            if assignment.status == Assignment.Status.EXPIRED:
-                # Its claim went back to the pool; a late vote counts only if the item still has room.
-                taken = Item.objects.filter(pk=assignment.item_id, claimed__lt=F("raters_needed")).update(claimed=F("claimed") + 1)
-                if not taken:
-                    raise VoteConflict("the lease expired and the item went to another rater")
-            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.VOTED, voted_at=timezone.now())
-            other = Assignment.Left.B if assignment.left == Assignment.Left.A else Assignment.Left.A
-            side = {"left": assignment.left, "right": other, "tie": Vote.Choice.TIE}
-            votes = Vote.objects.bulk_create(
-                Vote(assignment=assignment, question=q, choice=side[choice], reasons=reasons, watch_ms=watch_ms)
-                for q, (choice, reasons) in answers.items()
-            )
-            Item.objects.filter(pk=assignment.item_id).update(votes_done=F("votes_done") + 1)
-            item = assignment.item
-            if item.is_attention and item.expected:
-                passed = side[answers[_attention_question(study)][0]] == item.expected
-                field = "attention_passed" if passed else "attention_failed"
-                Rater.objects.filter(pk=rater.pk).update(**{field: F(field) + 1})
+        return record(assignment, study, choices, watch_ms)
+    except _Moved:
+        # Another request voted on it first, or the sweep expired its lease meanwhile: decide again
+        # on the status now stored (a status only moves forward, so this happens at most twice).
+        return vote_submit(rater=rater, token=token, payload=payload)
     except IntegrityError:
         # Only a concurrent duplicate submission can trip the unique (assignment, question) guard.
         raise VoteConflict("this assignment was already voted") from None
+
+
+class _Moved(Exception):
+    """The assignment's status changed between reading it and voting on it."""
+
+
+def _record(assignment: Assignment, study: Study, choices: dict[str, tuple[str, list[str]]], watch_ms: int) -> list[Vote]:
+    """Mark the assignment voted, count the vote on its item and store one vote per question (any database)."""
+    item = assignment.item
+    with transaction.atomic():
+        # Compare-and-swap on the status read before: of two submissions racing on one assignment
+        # (a double click, two tabs) or a vote racing the lease sweep, exactly one moves it on.
+        moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
+            status=Assignment.Status.VOTED, voted_at=timezone.now()
+        )
+        if not moved:
+            raise _Moved
+        counted = Item.objects.filter(pk=item.pk)
+        if assignment.status == Assignment.Status.EXPIRED:
+            # Its claim went back to the pool; a late vote counts only if the item still has room.
+            counted = counted.filter(claimed__lt=F("raters_needed")).update(claimed=F("claimed") + 1, votes_done=F("votes_done") + 1)
+            if not counted:
+                raise VoteConflict("the lease expired and the item went to another rater")
+        else:
+            counted.update(votes_done=F("votes_done") + 1)
+        votes = Vote.objects.bulk_create(
+            Vote(assignment=assignment, question=q, choice=choice, reasons=reasons, watch_ms=watch_ms)
+            for q, (choice, reasons) in choices.items()
+        )
+        if item.is_attention and item.expected:
+            passed = choices[_attention_question(study)][0] == item.expected
+            field = "attention_passed" if passed else "attention_failed"
+            Rater.objects.filter(pk=assignment.rater_id).update(**{field: F(field) + 1})
     return votes
+
+
+# _record for a live assignment of an ordinary item, as one statement: the compare-and-swap, the
+# item's count and the votes either all happen or, when the status moved, none does.
+RECORD_SQL = """
+WITH moved AS (
+    UPDATE annotation_assignment SET status = %(voted)s, voted_at = %(now)s
+    WHERE id = %(assignment)s AND status = %(active)s
+    RETURNING id, item_id
+), counted AS (
+    UPDATE annotation_item i SET votes_done = i.votes_done + 1 FROM moved WHERE i.id = moved.item_id
+), stored AS (
+    INSERT INTO annotation_vote (assignment_id, question, choice, reasons, watch_ms, created_at)
+    SELECT moved.id, v.question, v.choice, v.reasons::jsonb, %(watch_ms)s, %(now)s
+    FROM moved, unnest(%(questions)s::text[], %(choices)s::text[], %(reasons)s::text[]) AS v(question, choice, reasons)
+    RETURNING id, question
+)
+SELECT id, question FROM stored
+"""
+
+
+def _record_postgresql(assignment: Assignment, study: Study, choices: dict[str, tuple[str, list[str]]], watch_ms: int) -> list[Vote]:
+    now = timezone.now()
+    questions = list(choices)
+    params = {
+        "voted": Assignment.Status.VOTED, "active": Assignment.Status.ACTIVE, "assignment": assignment.pk, "now": now,
+        "watch_ms": watch_ms, "questions": questions, "choices": [choices[q][0] for q in questions],
+        "reasons": [json.dumps(choices[q][1]) for q in questions],
+    }
+    rows = run(RECORD_SQL, params, writes=True)
+    if not rows:
+        raise _Moved
+    return [
+        loaded(Vote, id=vote_id, assignment_id=assignment.pk, question=q, choice=choices[q][0], reasons=choices[q][1],
+               watch_ms=watch_ms, created_at=now)
+        for vote_id, q in rows
+    ]

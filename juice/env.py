@@ -61,6 +61,11 @@ def database_from_env(base_dir: Path) -> dict:
         raise ImproperlyConfigured(f"DATABASE_URL={raw!r} is not a valid database URL: {exc}") from None
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured(f"DATABASE_URL={raw!r} names no database (postgres://USER@HOST:PORT/NAME)")
+    if scheme != "sqlite":
+        # Django leaves psycopg's prepared statements off, and its own queries never use them
+        # (client-side binding); the annotator API's hot statements ask for them (annotation/rows.py),
+        # so PostgreSQL plans each once per connection. A pooler in transaction mode would need this off.
+        config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": 5}
     return config
 
 
@@ -79,3 +84,14 @@ def broker_from_env() -> str | None:
     if not parsed.hostname:
         raise ImproperlyConfigured(f"CELERY_BROKER_URL={raw!r} names no host")
     return raw
+
+
+def cache_from_env() -> dict:
+    """JUICE_CACHE_URL names a Redis shared by every web process; unset means each process's own memory."""
+    raw = os.environ.get("JUICE_CACHE_URL", "").strip()
+    if not raw:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    parsed = urlparse(raw)
+    if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
+        raise ImproperlyConfigured(f"JUICE_CACHE_URL={raw!r}: use redis://HOST:PORT/DB")
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": raw}}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from juice.env import broker_from_env, database_from_env, env_bool, env_int
+from juice.env import broker_from_env, cache_from_env, database_from_env, env_bool, env_int
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,6 +65,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_env(BASE_DIR)}
+# Rate limits and short-lived counts. Per process by default; JUICE_CACHE_URL=redis://... shares
+# them between the web server's processes, so a rate limit holds across all of them.
+CACHES = cache_from_env()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

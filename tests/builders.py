@@ -69,20 +69,25 @@ def build_open_study(
     matched = {}
     for index, system in enumerate(systems):
         base = make_video(_media(f"sources/{system.name}.mp4"), seconds=seconds, source=SOURCES[index])
+        names = {}
         for prompt in prompts:
-            name_ = f"matched/{system.name}_{prompt.key}.mp4"
+            names[prompt.pk] = f"matched/{system.name}_{prompt.key}.mp4"
             if copy_files:
-                shutil.copyfile(base, _media(name_))
+                shutil.copyfile(base, _media(names[prompt.pk]))
             else:
-                name_ = str(base.relative_to(settings.MEDIA_ROOT))
-            video = Video.objects.create(
-                system=system, prompt=prompt, file=f"videos/{system.name}_{prompt.key}.mp4", sha256="0" * 64,
-                width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds, codec="h264",
-            )
-            matched[(system.pk, prompt.pk)] = MatchedVideo.objects.create(
-                source=video, target_key="t" * 64, file=name_, status=MatchedVideo.Status.READY,
-                width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds,
-            )
+                names[prompt.pk] = str(base.relative_to(settings.MEDIA_ROOT))
+        # In bulk: a benchmark's study has thousands of items.
+        videos = Video.objects.bulk_create(
+            Video(system=system, prompt=prompt, file=f"videos/{system.name}_{prompt.key}.mp4", sha256="0" * 64,
+                  width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds, codec="h264")
+            for prompt in prompts
+        )
+        made = MatchedVideo.objects.bulk_create(
+            MatchedVideo(source=video, target_key="t" * 64, file=names[video.prompt_id], status=MatchedVideo.Status.READY,
+                         width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds)
+            for video in videos
+        )
+        matched.update({(system.pk, m.source.prompt_id): m for m in made})
     items = []
     for i, a in enumerate(systems):
         for b in systems[i + 1 :]:

@@ -1,0 +1,35 @@
+"""gunicorn settings for JUICE (gunicorn reads ./gunicorn.conf.py by itself): `gunicorn juice.wsgi`.
+
+Annotators' requests are short and spend part of their time waiting on PostgreSQL. A few worker
+processes per core, each with a couple of threads to overlap those waits, keep every core busy
+without the lock contention of many threads in one Python process (which costs CPU on every
+request). JUICE_WEB_WORKERS and JUICE_WEB_THREADS override the defaults.
+"""
+
+import gc
+import os
+
+from juice.env import env_int
+
+bind = os.environ.get("JUICE_WEB_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = env_int("JUICE_WEB_WORKERS", 2 * (os.cpu_count() or 1), minimum=1)
+threads = env_int("JUICE_WEB_THREADS", 2, minimum=1)
+# Raters send their next request seconds apart; keep their connections open in between.
+keepalive = 30
+# Django and its URLconf (which brings the analysis stack: pandas, scipy, matplotlib) load once, in
+# the master: workers start ready and share those pages, instead of each importing them for
+# seconds on its first request while raters wait.
+preload_app = True
+
+
+def when_ready(server) -> None:
+    """Before the workers fork: import every view now, and hold no database connection they would share."""
+    from django.db import connections
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - importing the URLconf is the point
+    connections.close_all()
+    # The imported modules live as long as the process: keep them out of the garbage collector's
+    # full passes, which would otherwise walk them all in a worker mid-request (and copy their pages).
+    gc.freeze()

@@ -1,0 +1,167 @@
+"""The annotator API's lean path: few statements per request, no session rows, shared rate limits."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core import signing
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from annotation.models import Rater, Study
+from annotation.raters import RATER_COOKIE, RATER_COOKIE_SALT
+from tests.builders import answer, build_open_study
+from tests.test_settings import ROOT, run_manage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+def joined(study: Study, worker: str = "W1") -> Client:
+    client = Client()
+    assert client.get(f"/s/{study.slug}/join", {"worker": worker}).status_code == 302
+    return client
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements a request ran, without the savepoints only a test's enclosing transaction needs."""
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def test_next_and_vote_take_two_statements_each():
+    if connection.vendor != "postgresql":
+        pytest.skip("the single-statement paths are PostgreSQL's; other databases take the ORM's")
+    study = build_open_study(n_prompts=3)
+    client = joined(study)
+    client.get(f"/api/annotate/{study.slug}/next")  # the first request of a process also sweeps leases
+    token = client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    with CaptureQueriesContext(connection) as repeated:
+        assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] == token
+    with CaptureQueriesContext(connection) as voted:
+        response = client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(answer(study)), content_type="application/json")
+        assert response.status_code == 201
+    with CaptureQueriesContext(connection) as claimed:
+        assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] not in (None, token)
+    assert [len(statements(q)) for q in (repeated, voted, claimed)] == [1, 2, 2]
+
+
+def test_raters_keep_no_session_rows_and_a_forged_cookie_is_refused():
+    study = build_open_study(n_prompts=2)
+    client = joined(study)
+    assert client.get(f"/api/annotate/{study.slug}/next").status_code == 200
+    assert not Session.objects.exists()
+    forged = Client()
+    forged.cookies[RATER_COOKIE] = client.cookies[RATER_COOKIE].value.replace(":", ":x", 1)
+    assert forged.get(f"/api/annotate/{study.slug}/next").status_code == 403
+    unsigned = Client()
+    unsigned.cookies[RATER_COOKIE] = json.dumps({study.slug: 1})
+    assert unsigned.get(f"/api/annotate/{study.slug}/next").status_code == 403
+
+
+def test_a_rater_cookie_of_one_study_opens_no_other():
+    study = build_open_study(n_prompts=1)
+    other = build_open_study(n_prompts=1, name="Other study")
+    stolen = Client()
+    # A cookie the site signed, but for a rater of `study`, offered to `other`: raters belong to one study.
+    signer = signing.get_cookie_signer(salt=RATER_COOKIE + RATER_COOKIE_SALT)
+    joined(study)
+    stolen.cookies[RATER_COOKIE] = signer.sign(json.dumps({other.slug: Rater.objects.get(study=study).pk}))
+    assert stolen.get(f"/api/annotate/{other.slug}/next").status_code == 403
+
+
+def test_one_browser_rates_two_studies():
+    study = build_open_study(n_prompts=1)
+    other = build_open_study(n_prompts=1, name="Other study")
+    client = joined(study)
+    assert client.get(f"/s/{other.slug}/join", {"worker": "W1"}).status_code == 302
+    for s in (study, other):
+        token = client.get(f"/api/annotate/{s.slug}/next").json()["assignment"]
+        response = client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(answer(s)), content_type="application/json")
+        assert response.status_code == 201
+
+
+def test_researcher_logins_stay_in_server_side_sessions(researcher_client):
+    assert researcher_client.get("/").status_code == 200
+    assert Session.objects.count() == 1  # logout deletes it, so a copied cookie dies with it
+
+
+def test_a_shared_cache_holds_one_rate_count_for_every_process():
+    url = os.environ.get("CELERY_BROKER_URL")
+    if not url:
+        pytest.skip("needs the Redis of make test")
+    bump = "from django.core.cache import cache; cache.add('perf-test-hits', 0, 60); print(cache.incr('perf-test-hits'))"
+    first = run_manage("shell", "--no-imports", "-c", "from django.core.cache import cache; cache.delete('perf-test-hits')",
+                       JUICE_CACHE_URL=url)
+    assert first.returncode == 0, first.stderr
+    counts = [run_manage("shell", "--no-imports", "-c", bump, JUICE_CACHE_URL=url).stdout.strip() for _ in range(2)]
+    assert counts == ["1", "2"]
+
+
+def test_a_bad_cache_url_stops_with_one_clear_line():
+    out = run_manage("check", JUICE_CACHE_URL="memcached://localhost")
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "JUICE_CACHE_URL='memcached://localhost'" in lines[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_with_its_config_serves_a_rating():
+    """gunicorn.conf.py (preloaded app, frozen imports, several workers) serves join, next and vote."""
+    if connection.vendor != "postgresql":
+        pytest.skip("served from the PostgreSQL test database, which a server process can reach")
+    study = build_open_study(n_prompts=2, copy_files=False)
+    db = connection.settings_dict
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "JUICE_WEB_WORKERS": "2", "JUICE_WEB_THREADS": "2"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "juice.wsgi", "-b", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        cookies = {}
+
+        def request(method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+            if body is not None:
+                headers.update({"Content-Type": "application/json", "X-CSRFToken": cookies.get("csrftoken", "")})
+            conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+            response = conn.getresponse()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = header.partition("=")
+                cookies[name.strip()] = rest.split(";", 1)[0]
+            return response.status, response.read()
+
+        assert request("GET", f"/s/{study.slug}/join?worker=W1")[0] == 302
+        assert request("GET", f"/s/{study.slug}/rate")[0] == 200
+        for _ in range(2):
+            status, content = request("GET", f"/api/annotate/{study.slug}/next")
+            assert status == 200
+            token = json.loads(content)["assignment"]
+            assert request("POST", f"/api/annotate/assignments/{token}/vote", answer(study))[0] == 201
+        status, content = request("GET", f"/api/annotate/{study.slug}/next")
+        assert json.loads(content)["completion_code"] == "DONE1234"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
