@@ -117,7 +117,9 @@ def _claim(rater: Rater, now: datetime, swept: bool) -> Assignment | None:
     if held is MISSING:
         held = Assignment.objects.select_related("item__prompt").filter(rater=rater, status=Assignment.Status.ACTIVE).first()
     if held is not None:
-        if held.leased_until >= now:
+        # A closed study takes no votes: its live assignment is let go, or its rater would be handed
+        # an item they can never submit instead of the completion code.
+        if held.leased_until >= now and study.status != Study.Status.CLOSED:
             return held
         # The rater's own lease ran out before a sweep saw it: it would block a new one. The
         # status filter makes this a compare-and-swap, so the claim is returned only once.

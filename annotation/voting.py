@@ -148,11 +148,13 @@ def vote_submit(*, rater: Rater, token: str, payload: object) -> list[Vote]:
     assignment = _assignment_of(rater, token)
     if assignment is None:
         raise VoteForbidden("this assignment is not yours")
-    answers, watch_ms = _answers(study, payload)
+    # The state is checked before the body: a client retrying a vote whose answer it lost is told
+    # the vote is in (409), not that its retry is malformed.
     if study.status == Study.Status.CLOSED:
         raise VoteConflict("the study is closed")
     if assignment.status == Assignment.Status.VOTED:
         raise VoteConflict("this assignment was already voted")
+    answers, watch_ms = _answers(study, payload)
     other = Assignment.Left.B if assignment.left == Assignment.Left.A else Assignment.Left.A
     side = {"left": assignment.left, "right": other, "tie": Vote.Choice.TIE}
     # Stored in system terms: {question: (a|b|tie, reasons)}.

@@ -297,6 +297,8 @@ def test_a_second_vote_is_a_409_and_changes_nothing():
     response = vote(client, token, answer(study, "right"))
     assert response.status_code == 409
     assert "already voted" in response.json()["error"]
+    # A retry whose body went wrong still hears that the vote is in, not that it is malformed.
+    assert vote(client, token, {"quality": {"choice": "left", "reasons": []}}).status_code == 409
     assert Vote.objects.count() == 2
     assert Item.objects.get(assignments__token=token).votes_done == 1
 
@@ -337,6 +339,9 @@ def test_a_closed_study_takes_no_votes():
     token = next_item(client, study)["assignment"]
     Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
     assert vote(client, token, answer(study)).status_code == 409
+    # The rater is let go, not handed the same item they can never submit.
+    assert next_item(client, study)["assignment"] is None
+    assert Item.objects.get(study=study).claimed == 0
 
 
 def test_votes_need_the_csrf_token():
