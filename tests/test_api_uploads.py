@@ -1,16 +1,14 @@
 """The JSON API for prompt sets and external videos: token auth, 201 on success, 400 naming the file."""
 
-import io
-import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation.auth import api_token_create
 from annotation.models import PromptSet
 from generation.models import System, Video
 from tests.state import snapshot
+from tests.uploads import upload, zipped
 
 pytestmark = pytest.mark.django_db
 
@@ -20,18 +18,6 @@ def api(client, researcher):
     """A client that sends a researcher's token, as a script would (no session, no CSRF token)."""
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=researcher)}"
     return client
-
-
-def upload(name: str, content: bytes | str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content.encode() if isinstance(content, str) else content)
-
-
-def zipped(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_it_needs_a_token(client):

@@ -1,30 +1,16 @@
 """The researcher pages for prompt sets and an external system's videos."""
 
-import io
-import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from annotation.models import Prompt, PromptSet
 from generation.models import System, Video
 from tests.state import snapshot
+from tests.uploads import upload, zipped
 
 pytestmark = pytest.mark.django_db
-
-
-def upload(name: str, content: bytes | str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content.encode() if isinstance(content, str) else content)
-
-
-def zipped(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.fixture
