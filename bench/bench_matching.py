@@ -1,6 +1,6 @@
 """Matching throughput: a study of 100 prompts and 3 systems in all 3 pairs (300 items, 600 sides).
 
-Two ways over the same sources and the same encoder settings (x264 veryfast, CRF 18):
+Two ways over the same sources and the same encoder settings (x264 superfast, CRF 18):
 - naive: one ffmpeg per item and side, one after the other, nothing reused (ffmpeg picks its threads);
 - platform: `study_create` with a real Celery media worker running two encodes at once (one x264
   thread each on two cores), each source encoded once per target and reused across its two pairs.

@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 # Part of every content address: changing the encoder settings below must change this, so that
 # old encodes are not reused for new studies.
-ENCODER_VERSION = "x264-crf18-veryfast-1"
-ENCODER_OPTIONS = {"vcodec": "libx264", "crf": 18, "preset": "veryfast", "pix_fmt": "yuv420p", "movflags": "+faststart"}
+ENCODER_VERSION = "x264-crf18-superfast-1"
+ENCODER_OPTIONS = {"vcodec": "libx264", "crf": 18, "preset": "superfast", "pix_fmt": "yuv420p", "movflags": "+faststart"}
 
 ASPECTS = ("crop", "pad")
 DURATIONS = ("shortest", "loop", "freeze")
