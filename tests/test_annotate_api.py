@@ -367,3 +367,25 @@ def test_votes_are_rate_limited_per_rater(settings):
     assert codes == [201, 201, 429]
     other = join(study, "W2")
     assert vote(other, next_item(other, study)["assignment"], answer(study)).status_code == 201
+
+
+def test_the_rater_cookie_survives_a_plain_http_client_cookie_jar():
+    """Python's cookie jar (requests, urllib) drops the backslashes of a quoted cookie value; the
+    rater cookie must need no quoting, or such raters would fail its signature."""
+    from http.client import HTTPMessage
+
+    import requests
+    from requests.cookies import MockRequest, MockResponse
+
+    first, second = build_open_study(n_prompts=1, name="one"), build_open_study(n_prompts=1, name="two")
+    client = join(first, "W1")
+    response = client.get(f"/s/{second.slug}/join", {"worker": "W1"})
+    header = response.cookies["juice_raters"].OutputString()
+    assert '"' not in header
+    message = HTTPMessage()
+    message["Set-Cookie"] = header
+    jar = requests.cookies.RequestsCookieJar()
+    jar.extract_cookies(MockResponse(message), MockRequest(requests.Request("GET", "http://testserver/").prepare()))
+    browser = Client()
+    browser.cookies["juice_raters"] = jar["juice_raters"]
+    assert next_item(browser, first)["assignment"] and next_item(browser, second)["assignment"]
