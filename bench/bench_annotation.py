@@ -24,7 +24,6 @@ import os
 import random
 import runpy
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,12 +61,6 @@ def drop_database(url: str) -> None:
     name = urlparse(url).path.lstrip("/")
     with admin_connection(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build_study(items: int) -> str:
@@ -283,6 +276,8 @@ def main() -> None:
         env["JUICE_WEB_THREADS"] = str(args.threads)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
+    from tests.servers import free_port, wait_for_port
+
     gunicorn_conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     recreate_database(url)
     started = time.time()
@@ -296,14 +291,10 @@ def main() -> None:
         cwd=ROOT, env=env,
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            sys.exit("error: gunicorn did not start")
+        try:
+            wait_for_port(port, server)
+        except RuntimeError as exc:
+            sys.exit(f"error: gunicorn did not start: {exc}")
         wait_until_idle(server.pid, gunicorn_conf["workers"])
         workers = [f"bench-{i:03d}" for i in range(args.raters)]
         interval = args.raters / args.rate if args.rate else 0.0

@@ -6,9 +6,7 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -21,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from annotation.models import Rater, Study
 from annotation.raters import RATER_COOKIE, RATER_COOKIE_SALT
 from tests.builders import answer, build_open_study
+from tests.servers import free_port, wait_for_port
 from tests.test_settings import ROOT, run_manage
 
 pytestmark = pytest.mark.django_db
@@ -126,19 +125,12 @@ def test_gunicorn_with_its_config_serves_a_rating():
         pytest.skip("served from the PostgreSQL test database, which a server process can reach")
     study = build_open_study(n_prompts=2, copy_files=False)
     db = connection.settings_dict
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "JUICE_WEB_WORKERS": "2", "JUICE_WEB_THREADS": "2"}
     server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "juice.wsgi", "-b", f"127.0.0.1:{port}"], cwd=ROOT, env=env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_for_port(port, server)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         cookies = {}
 

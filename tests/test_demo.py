@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -19,17 +18,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.servers import free_port
+
 pytestmark = pytest.mark.worker
 
 ROOT = Path(__file__).resolve().parent.parent
 # Nothing of the test run's configuration may reach the demo: it must work on the defaults alone.
 UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "DJANGO_SETTINGS_MODULE")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
