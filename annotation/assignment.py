@@ -55,11 +55,12 @@ MISSING = object()
 # The rater of a study with its study, its votes so far and its live assignment (with the item's
 # media tokens and the prompt): everything `next` reads, in one round trip.
 RATER_NEXT_SQL = f"""
-SELECT r.id, r.worker_id, {STUDY_COLUMNS}, (SELECT COUNT(*) FROM annotation_assignment d WHERE d.rater_id = r.id AND d.status = %(voted)s),
+SELECT r.id, r.worker_id, {STUDY_COLUMNS},
+       (SELECT COUNT(*) FROM annotation_assignment d WHERE d.rater_id = r.id AND d.status = '{Assignment.Status.VOTED.value}'),
        a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at, i.token_a, i.token_b, i.prompt_id, p.text, p.image
 FROM annotation_rater r
 JOIN annotation_study s ON s.id = r.study_id
-LEFT JOIN annotation_assignment a ON a.rater_id = r.id AND a.status = %(active)s
+LEFT JOIN annotation_assignment a ON a.rater_id = r.id AND a.status = '{Assignment.Status.ACTIVE.value}'
 LEFT JOIN annotation_item i ON i.id = a.item_id
 LEFT JOIN annotation_prompt p ON p.id = i.prompt_id
 WHERE r.id = %(rater)s AND s.slug = %(slug)s
@@ -74,8 +75,7 @@ def rater_for_next(*, rater_id: int, slug: str) -> Rater | None:
     if connection.vendor != "postgresql":
         voted = Count("assignments", filter=Q(assignments__status=Assignment.Status.VOTED))
         return Rater.objects.select_related("study").annotate(done=voted).filter(pk=rater_id, study__slug=slug).first()
-    params = {"rater": rater_id, "slug": slug, "voted": Assignment.Status.VOTED, "active": Assignment.Status.ACTIVE}
-    rows = run(RATER_NEXT_SQL, params)
+    rows = run(RATER_NEXT_SQL, {"rater": rater_id, "slug": slug})
     if not rows:
         return None
     row = rows[0]
@@ -161,10 +161,10 @@ def _placement() -> str:
 
 # The claim of _take as one statement: lock a candidate, bump its count, create the assignment and
 # return what the rating page needs, in one round trip that is atomic by itself.
-CLAIM_SQL = """
+CLAIM_SQL = f"""
 WITH candidate AS (
     SELECT i.id FROM annotation_item i
-    WHERE i.study_id = %(study)s AND i.status = %(ready)s AND i.claimed < i.raters_needed
+    WHERE i.study_id = %(study)s AND i.status = '{Item.Status.READY.value}' AND i.claimed < i.raters_needed
       AND NOT EXISTS (SELECT 1 FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s AND seen.item_id = i.id)
     ORDER BY i.claimed, i.id
     LIMIT 1
@@ -174,19 +174,18 @@ WITH candidate AS (
     RETURNING i.id, i.token_a, i.token_b, i.prompt_id
 ), made AS (
     INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at)
-    SELECT %(token)s, %(rater)s, taken.id, %(left)s, %(active)s, %(until)s, %(now)s FROM taken
+    SELECT %(token)s, %(rater)s, taken.id, %(left)s, '{Assignment.Status.ACTIVE.value}', %(until)s, %(now)s FROM taken
     RETURNING id, item_id
 )
 SELECT made.id, taken.id, taken.token_a, taken.token_b, prompt.id, prompt.text, prompt.image
 FROM made JOIN taken ON taken.id = made.item_id JOIN annotation_prompt prompt ON prompt.id = taken.prompt_id
-"""
+"""  # noqa: S608 - constant SQL; the values are bound parameters
 
 
 def _take_postgresql(rater: Rater, now: datetime) -> Assignment | None:
     """_take in one statement on PostgreSQL, whose CTEs may lock and write."""
     token, left, until = new_token(), _placement(), now + timedelta(seconds=rater.study.lease_seconds)
-    params = {"study": rater.study_id, "rater": rater.pk, "ready": Item.Status.READY, "active": Assignment.Status.ACTIVE,
-              "token": token, "left": left, "until": until, "now": now}
+    params = {"study": rater.study_id, "rater": rater.pk, "token": token, "left": left, "until": until, "now": now}
     rows = run(CLAIM_SQL, params, writes=True)
     if not rows:
         return None

@@ -148,7 +148,8 @@ class Item(models.Model):
         FAILED = "failed"
         DROPPED = "dropped"
 
-    study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE)
+    # Indexed by item_pool_idx, which starts with the study.
+    study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE, db_index=False)
     pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
     prompt = models.ForeignKey(Prompt, related_name="items", on_delete=models.PROTECT)
     video_a = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
@@ -156,8 +157,10 @@ class Item(models.Model):
     matched_a = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
     matched_b = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
     # Opaque media tokens: what the rater's browser sees instead of any file or system name.
-    token_a = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
-    token_b = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    # Unique by the constraints below: a unique=True CharField would also get a LIKE index on
+    # PostgreSQL, one more index to write on every claim for a token only ever compared whole.
+    token_a = models.CharField(max_length=32, default=new_token, editable=False)
+    token_b = models.CharField(max_length=32, default=new_token, editable=False)
     matching_params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
@@ -172,6 +175,8 @@ class Item(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["study", "pair", "prompt"], condition=Q(is_attention=False), name="item_unique"),
+            models.UniqueConstraint(fields=["token_a"], name="item_token_a_unique"),
+            models.UniqueConstraint(fields=["token_b"], name="item_token_b_unique"),
             models.CheckConstraint(condition=Q(claimed__lte=F("raters_needed")), name="item_claimed_le_needed"),
             models.CheckConstraint(condition=Q(votes_done__lte=F("claimed")), name="item_done_le_claimed"),
             models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
@@ -191,7 +196,8 @@ class Rater(models.Model):
         MTURK = "mturk"
         INVITED = "invited"
 
-    study = models.ForeignKey(Study, related_name="raters", on_delete=models.CASCADE)
+    # Indexed by rater_unique_worker, which starts with the study.
+    study = models.ForeignKey(Study, related_name="raters", on_delete=models.CASCADE, db_index=False)
     worker_id = models.CharField(max_length=128)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LINK)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -216,8 +222,10 @@ class Assignment(models.Model):
         A = "a"
         B = "b"
 
-    token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
-    rater = models.ForeignKey(Rater, related_name="assignments", on_delete=models.CASCADE)
+    # Unique by assignment_token_unique (no LIKE index, as for Item's tokens); the rater is indexed
+    # by assignment_unique_rater_item, which starts with it.
+    token = models.CharField(max_length=32, default=new_token, editable=False)
+    rater = models.ForeignKey(Rater, related_name="assignments", on_delete=models.CASCADE, db_index=False)
     item = models.ForeignKey(Item, related_name="assignments", on_delete=models.CASCADE)
     left = models.CharField(max_length=1, choices=Left.choices, help_text="Which system's video was shown on the left")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -227,6 +235,7 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["token"], name="assignment_token_unique"),
             models.UniqueConstraint(fields=["rater", "item"], name="assignment_unique_rater_item"),
             # A rater holds at most one live assignment per study at a time.
             models.UniqueConstraint(fields=["rater"], condition=Q(status="active"), name="assignment_one_active"),
@@ -240,7 +249,8 @@ class Vote(models.Model):
         B = "b"
         TIE = "tie"
 
-    assignment = models.ForeignKey(Assignment, related_name="votes", on_delete=models.CASCADE)
+    # Indexed by vote_unique_question, which starts with the assignment.
+    assignment = models.ForeignKey(Assignment, related_name="votes", on_delete=models.CASCADE, db_index=False)
     question = models.CharField(max_length=32)
     choice = models.CharField(max_length=3, choices=Choice.choices)
     reasons = models.JSONField(default=list)

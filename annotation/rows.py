@@ -15,6 +15,7 @@ from contextlib import nullcontext
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model
+from django.db.models.base import ModelState
 
 from annotation.models import Study
 
@@ -23,9 +24,18 @@ STUDY_COLUMNS = "s.id, s.slug, s.questions::text, s.reasons::text, s.tie_policy,
 
 
 def loaded(model: type[Model], **values: object) -> Model:
-    """An instance as the ORM would load it with only these fields (the others deferred)."""
-    fields = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(DEFAULT_DB_ALIAS, fields, [values[f] for f in fields])
+    """An instance as the ORM would load it with only these fields (the others deferred).
+
+    `values` are attribute names (`study_id`, not `study`) with database values. This is what
+    Model.from_db leaves behind, without its walk over every field of the model (a fifth of the
+    CPU of building these rows): the values in the instance's __dict__, a state that says "from
+    this database". Reading a field not given loads it, as for any deferred field.
+    """
+    instance = model.__new__(model)
+    state = instance._state = ModelState()
+    state.adding, state.db = False, DEFAULT_DB_ALIAS
+    instance.__dict__.update(values)
+    return instance
 
 
 def study_from_row(values: Sequence[object]) -> Study:

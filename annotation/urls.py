@@ -13,6 +13,13 @@ from annotation import (
     views_uploads,
 )
 
+# The annotator API answers most of the site's requests: juice/urls.py lists it first, so resolving
+# one of its URLs tries two patterns instead of walking the whole list.
+annotator_urlpatterns = [
+    path("api/annotate/<str:slug>/next", api_annotate.annotate_next, name="annotate-next"),
+    path("api/annotate/assignments/<str:token>/vote", api_annotate.annotate_vote, name="annotate-vote"),
+]
+
 urlpatterns = [
     path("", views.researcher_home, name="researcher-home"),
     path("s/<str:slug>/v/<str:token>", media.study_video, name="study-video"),
@@ -25,8 +32,6 @@ urlpatterns = [
     path("s/<str:slug>/join", views_rating.rater_join_view, name="rater-join"),
     path("s/<str:slug>/rate", views_rating.rating_page, name="rating-page"),
     path("s/<str:slug>/img/<str:token>", views_rating.rating_image, name="rating-image"),
-    path("api/annotate/<str:slug>/next", api_annotate.annotate_next, name="annotate-next"),
-    path("api/annotate/assignments/<str:token>/vote", api_annotate.annotate_vote, name="annotate-vote"),
     path("studies/new", views_studies.study_new, name="study-new"),
     path("studies/<str:slug>", views_studies.study_detail, name="study-detail"),
     path("studies/<str:slug>/status", views_studies.study_status, name="study-status"),

@@ -93,6 +93,28 @@ def test_one_browser_rates_two_studies():
         assert response.status_code == 201
 
 
+def test_the_lighter_chain_of_the_annotator_api_keeps_its_guards(researcher_client):
+    study = build_open_study(n_prompts=1)
+    client = joined(study)
+    # A researcher's session in the same browser: the annotator API neither reads nor renews it.
+    client.cookies["sessionid"] = researcher_client.cookies["sessionid"].value
+    response = client.get(f"/api/annotate/{study.slug}/next")
+    assert response.status_code == 200
+    assert "sessionid" not in response.cookies and "Cookie" not in response.get("Vary", "")
+    # What it keeps: the security headers, no caching, and CSRF on the vote.
+    assert response["X-Content-Type-Options"] == "nosniff" and response["X-Frame-Options"] == "DENY"
+    assert "no-store" in response["Cache-Control"]
+    token = response.json()["assignment"]
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies[RATER_COOKIE] = client.cookies[RATER_COOKIE].value
+    body = json.dumps(answer(study))
+    assert strict.post(f"/api/annotate/assignments/{token}/vote", body, content_type="application/json").status_code == 403
+    # A forged Host is refused there as everywhere.
+    assert client.get(f"/api/annotate/{study.slug}/next", HTTP_HOST="evil.example").status_code == 400
+    # Researcher pages still run the whole chain: their session is read.
+    assert researcher_client.get("/").status_code == 200
+
+
 def test_researcher_logins_stay_in_server_side_sessions(researcher_client):
     assert researcher_client.get("/").status_code == 200
     assert Session.objects.count() == 1  # logout deletes it, so a copied cookie dies with it
