@@ -27,9 +27,9 @@ def loaded(model: type[Model], **values: object) -> Model:
     """An instance as the ORM would load it with only these fields (the others deferred).
 
     `values` are attribute names (`study_id`, not `study`) with database values. This is what
-    Model.from_db leaves behind, without its walk over every field of the model (a fifth of the
-    CPU of building these rows): the values in the instance's __dict__, a state that says "from
-    this database". Reading a field not given loads it, as for any deferred field.
+    Model.from_db leaves behind (the values in the instance's __dict__, a state that says "from
+    this database"), built in about a quarter of its time: from_db walks every field of the model.
+    Reading a field not given loads it, as for any deferred field.
     """
     instance = model.__new__(model)
     state = instance._state = ModelState()

@@ -15,9 +15,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from annotation.models import Rater, Study
 from annotation.raters import RATER_COOKIE, RATER_COOKIE_SALT
+from juice.middleware import ANNOTATOR_API
 from tests.builders import answer, build_open_study
 from tests.servers import free_port, wait_for_port
 from tests.test_settings import ROOT, run_manage
@@ -96,7 +98,7 @@ def test_one_browser_rates_two_studies():
 def test_the_lighter_chain_of_the_annotator_api_keeps_its_guards(researcher_client):
     study = build_open_study(n_prompts=1)
     client = joined(study)
-    # A researcher's session in the same browser: the annotator API neither reads nor renews it.
+    # A researcher's session in the same browser: the annotator API sets no session cookie and no Vary: Cookie.
     client.cookies["sessionid"] = researcher_client.cookies["sessionid"].value
     response = client.get(f"/api/annotate/{study.slug}/next")
     assert response.status_code == 200
@@ -113,6 +115,9 @@ def test_the_lighter_chain_of_the_annotator_api_keeps_its_guards(researcher_clie
     assert client.get(f"/api/annotate/{study.slug}/next", HTTP_HOST="evil.example").status_code == 400
     # Researcher pages still run the whole chain: their session is read.
     assert researcher_client.get("/").status_code == 200
+    # The middleware finds the annotator API by its path prefix: both of its URLs must carry it.
+    assert reverse("annotate-next", args=[study.slug]).startswith(ANNOTATOR_API)
+    assert reverse("annotate-vote", args=[token]).startswith(ANNOTATOR_API)
 
 
 def test_researcher_logins_stay_in_server_side_sessions(researcher_client):
