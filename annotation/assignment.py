@@ -21,7 +21,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Prompt, Rater, Study, new_token
-from annotation.rows import STUDY_COLUMNS, loaded, run, study_from_row
+from annotation.rows import STUDY_COLUMNS, STUDY_WIDTH, loaded, run, study_from_row
 
 # Expire at most this many leases per sweep, so one claim never does unbounded work.
 EXPIRE_BATCH = 500
@@ -29,8 +29,9 @@ EXPIRE_BATCH = 500
 EXPIRE_INTERVAL = 2
 
 
-def leases_expire(*, study: Study | None = None, now: datetime | None = None) -> int:
-    """Return the claims of assignments whose lease ran out to the pool; returns how many expired.
+def leases_expire(*, study: Study | None = None, study_slug: str | None = None, now: datetime | None = None) -> int:
+    """Return the claims of assignments whose lease ran out (in one study, if given) to the pool;
+    returns how many expired.
 
     Rows another transaction is voting on are skipped (`skip_locked`): that vote decides them.
     """
@@ -41,6 +42,8 @@ def leases_expire(*, study: Study | None = None, now: datetime | None = None) ->
         )
         if study is not None:
             stale = stale.filter(item__study=study)
+        if study_slug is not None:
+            stale = stale.filter(item__study__slug=study_slug)
         rows = list(stale.values_list("pk", "item_id")[:EXPIRE_BATCH])
         if not rows:
             return 0
@@ -53,40 +56,101 @@ def leases_expire(*, study: Study | None = None, now: datetime | None = None) ->
 MISSING = object()
 
 # The rater of a study with its study, its votes so far and its live assignment (with the item's
-# media tokens and the prompt): everything `next` reads, in one round trip.
-RATER_NEXT_SQL = f"""
+# media tokens and the prompt): everything `next` reads. Without a live assignment, and when the
+# study is open, the same statement claims the item _take would (CLAIM_SQL's steps) and returns it
+# instead: one round trip for the whole of `next`. Every part sees the rows as they were when the
+# statement began, so `held` is the live assignment from before and `made` the one just created.
+NEXT_SQL = f"""
+WITH rater AS (
+    SELECT r.study_id, s.lease_seconds FROM annotation_rater r JOIN annotation_study s ON s.id = r.study_id
+    WHERE r.id = %(rater)s AND s.slug = %(slug)s AND s.status = '{Study.Status.OPEN.value}'
+), held AS (
+    SELECT a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at FROM annotation_assignment a
+    WHERE a.rater_id = %(rater)s AND a.status = '{Assignment.Status.ACTIVE.value}'
+), candidate AS (
+    SELECT i.id FROM annotation_item i
+    WHERE i.study_id = (SELECT study_id FROM rater) AND NOT EXISTS (SELECT 1 FROM held)
+      AND i.status = '{Item.Status.READY.value}' AND i.claimed < i.raters_needed
+      AND NOT EXISTS (SELECT 1 FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s AND seen.item_id = i.id)
+    ORDER BY i.claimed, i.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE annotation_item i SET claimed = i.claimed + 1 FROM candidate WHERE i.id = candidate.id
+    RETURNING i.id
+), made AS (
+    INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at)
+    SELECT %(token)s, %(rater)s, taken.id, %(left)s, '{Assignment.Status.ACTIVE.value}',
+           %(now)s + make_interval(secs => rater.lease_seconds), %(now)s
+    FROM taken, rater
+    RETURNING id, token, item_id, "left", leased_until, created_at
+)
 SELECT r.id, r.worker_id, {STUDY_COLUMNS},
        (SELECT COUNT(*) FROM annotation_assignment d WHERE d.rater_id = r.id AND d.status = '{Assignment.Status.VOTED.value}'),
-       a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at, i.token_a, i.token_b, i.prompt_id, p.text, p.image
+       a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at, i.token_a, i.token_b, i.prompt_id, p.text, p.image,
+       a.made
 FROM annotation_rater r
 JOIN annotation_study s ON s.id = r.study_id
-LEFT JOIN annotation_assignment a ON a.rater_id = r.id AND a.status = '{Assignment.Status.ACTIVE.value}'
+LEFT JOIN (SELECT *, false AS made FROM held UNION ALL SELECT *, true FROM made) a ON true
 LEFT JOIN annotation_item i ON i.id = a.item_id
 LEFT JOIN annotation_prompt p ON p.id = i.prompt_id
 WHERE r.id = %(rater)s AND s.slug = %(slug)s
 """  # noqa: S608 - constant SQL; the values are bound parameters
 
 
-def rater_for_next(*, rater_id: int, slug: str) -> Rater | None:
-    """Rater `rater_id` of study `slug` with its study loaded, and `rater.done`, its number of votes.
+def next_for(*, rater_id: int, slug: str) -> tuple[Rater | None, Assignment | None]:
+    """`next` for rater `rater_id` of study `slug`: (the rater, with its study and `rater.done`, its
+    number of votes; its live or newly claimed assignment, or None when nothing is left for it).
+    The rater is None when study `slug` has no such rater.
 
-    On PostgreSQL one statement also loads its live assignment, which assignment_next then uses.
+    On PostgreSQL this is one statement (NEXT_SQL) unless the rater holds a lease that ran out.
     """
     if connection.vendor != "postgresql":
         voted = Count("assignments", filter=Q(assignments__status=Assignment.Status.VOTED))
-        return Rater.objects.select_related("study").annotate(done=voted).filter(pk=rater_id, study__slug=slug).first()
-    rows = run(RATER_NEXT_SQL, {"rater": rater_id, "slug": slug})
+        rater = Rater.objects.select_related("study").annotate(done=voted).filter(pk=rater_id, study__slug=slug).first()
+        return rater, (assignment_next(rater=rater) if rater is not None else None)
+    now = timezone.now()
+    swept = _sweep_due(slug)
+    if swept:
+        leases_expire(study_slug=slug, now=now)
+    try:
+        rater, assignment, claimed = _next_postgresql(rater_id, slug, now)
+    except IntegrityError:
+        # The same rater asked twice at once (two tabs): the other call's claim committed first and
+        # the one-live-assignment-per-rater constraint refused ours; asked again, it is the live one.
+        rater, assignment, claimed = _next_postgresql(rater_id, slug, now)
+    if rater is None or claimed:
+        return rater, assignment
+    if assignment is not None or rater.study.status != Study.Status.OPEN:
+        # A live assignment, which _claim hands back or, when its lease ran out, lets go of.
+        rater.live_assignment = assignment
+        return rater, _claim(rater, now, swept)
+    # The study is open and the statement found nothing to claim: expired leases may free some.
+    if not swept and leases_expire(study_slug=slug, now=now):
+        return rater, _take_postgresql(rater, now)
+    return rater, None
+
+
+def _next_postgresql(rater_id: int, slug: str, now: datetime) -> tuple[Rater | None, Assignment | None, bool]:
+    """NEXT_SQL: (rater, live or claimed assignment, whether the statement claimed it)."""
+    params = {"rater": rater_id, "slug": slug, "token": new_token(), "left": _placement(), "now": now}
+    rows = run(NEXT_SQL, params, writes=True)
     if not rows:
-        return None
+        return None, None, False
     row = rows[0]
-    rater_id, worker_id, study, done = row[0], row[1], study_from_row(row[2:10]), row[10]
-    assignment_id, token, item_id, left, leased_until, created_at, token_a, token_b, prompt_id, text, image = row[11:]
-    rater = loaded(Rater, id=rater_id, study_id=study.pk, worker_id=worker_id)
-    rater.study, rater.done = study, done
-    rater.live_assignment = None if assignment_id is None else _assignment(
-        rater, assignment_id, token, item_id, left, leased_until, created_at, token_a, token_b, prompt_id, text, image
-    )
-    return rater
+    rater = loaded(Rater, id=row[0], study_id=row[2], worker_id=row[1])
+    end = 2 + STUDY_WIDTH
+    rater.study, rater.done = study_from_row(row[2:end]), row[end]
+    assignment_id, made = row[end + 1], row[-1]
+    assignment = None if assignment_id is None else _assignment(rater, *row[end + 1:-1])
+    return rater, assignment, bool(made)
+
+
+def _sweep_due(slug: str) -> bool:
+    """Whether this call sweeps the study's expired leases before claiming: lazy expiry, at most once
+    per interval per process (every claim would otherwise pay for it). A claim that finds nothing
+    sweeps anyway before telling a rater that nothing is left."""
+    return cache.add(f"leases-expire:{slug}", 1, timeout=EXPIRE_INTERVAL)
 
 
 def assignment_next(*, rater: Rater) -> Assignment | None:
@@ -97,9 +161,7 @@ def assignment_next(*, rater: Rater) -> Assignment | None:
     """
     study = rater.study
     now = timezone.now()
-    # Lazy expiry, at most once per interval per process (every claim would otherwise pay for it),
-    # and always before telling a rater that nothing is left.
-    swept = cache.add(f"leases-expire:{study.pk}", 1, timeout=EXPIRE_INTERVAL)
+    swept = _sweep_due(study.slug)
     if swept:
         leases_expire(study=study, now=now)
     try:

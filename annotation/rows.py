@@ -19,8 +19,19 @@ from django.db.models.base import ModelState
 
 from annotation.models import Study
 
-# The study columns the annotator API reads, in the order study_from_row takes them (alias `s`).
-STUDY_COLUMNS = "s.id, s.slug, s.questions::text, s.reasons::text, s.tie_policy, s.lease_seconds, s.completion_code, s.status"
+# The study columns the annotator API reads, in the order study_from_row takes them (alias `s`),
+# then the fingerprint of what a vote's answers are checked against.
+STUDY_RULES_FINGERPRINT = "md5(s.questions::text || s.reasons::text || s.tie_policy)"
+STUDY_COLUMNS = (
+    "s.id, s.slug, s.questions::text, s.reasons::text, s.tie_policy, s.lease_seconds, s.completion_code, s.status, "
+    + STUDY_RULES_FINGERPRINT
+)
+STUDY_WIDTH = 9
+
+# {slug: (study, fingerprint)} as this process last read them: a vote is checked against its
+# study's questions, reasons and tie policy before it is stored, and a vote's request names no
+# study. The fingerprint goes with the vote, so a study edited since is seen (see voting.VOTE_SQL).
+_rules: dict[str, tuple[Study, str]] = {}
 
 
 def loaded(model: type[Model], **values: object) -> Model:
@@ -39,12 +50,24 @@ def loaded(model: type[Model], **values: object) -> Model:
 
 
 def study_from_row(values: Sequence[object]) -> Study:
-    """The study from the values of STUDY_COLUMNS."""
-    study_id, slug, questions, reasons, tie_policy, lease_seconds, completion_code, status = values
-    return loaded(
+    """The study from the values of STUDY_COLUMNS; its rules are remembered for study_rules."""
+    study_id, slug, questions, reasons, tie_policy, lease_seconds, completion_code, status, fingerprint = values
+    study = loaded(
         Study, id=study_id, slug=slug, questions=json.loads(questions), reasons=json.loads(reasons), tie_policy=tie_policy,
         lease_seconds=lease_seconds, completion_code=completion_code, status=status,
     )
+    known = _rules.get(slug)
+    if known is None or known[1] != fingerprint:
+        # Its own instance: a caller may change `study` (its status, say), and threads share the rules.
+        rules = loaded(Study, id=study_id, slug=slug, questions=study.questions, reasons=study.reasons, tie_policy=tie_policy)
+        _rules[slug] = (rules, fingerprint)
+    return study
+
+
+def study_rules(slug: str) -> tuple[Study, str] | None:
+    """(study with its id, questions, reasons and tie policy; their fingerprint) as this process last
+    read them for study `slug`, or None. Only the fingerprint says whether they still hold."""
+    return _rules.get(slug)
 
 
 def run(sql: str, params: dict[str, object], *, writes: bool = False) -> list[tuple]:

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import QUALITY, Assignment, Item, Rater, Study, Vote
-from annotation.rows import STUDY_COLUMNS, loaded, run, study_from_row
+from annotation.rows import STUDY_COLUMNS, STUDY_RULES_FINGERPRINT, STUDY_WIDTH, loaded, run, study_from_row, study_rules
 
 # A watch time above a day is a broken client, not a slow rater.
 MAX_WATCH_MS = 24 * 3600 * 1000
@@ -104,8 +104,8 @@ def rater_for_vote(*, token: str, rater_ids: Collection[int]) -> Rater | None:
         return None
     row = rows[0]
     rater = loaded(Rater, id=row[0], worker_id=row[1], study_id=row[2])
-    rater.study = study_from_row(row[2:10])
-    rater.loaded_assignment = _assignment_from_row(rater, token, row[10:])
+    rater.study = study_from_row(row[2 : 2 + STUDY_WIDTH])
+    rater.loaded_assignment = _assignment_from_row(rater, token, row[2 + STUDY_WIDTH :])
     return rater
 
 
@@ -238,3 +238,59 @@ def _record_postgresql(assignment: Assignment, study: Study, choices: dict[str, 
                watch_ms=watch_ms, created_at=now)
         for vote_id, q in rows
     ]
+
+
+# The common vote in one statement: rater `rater`'s live assignment `token` of an ordinary item,
+# in study `study` while it is not closed and its questions, reasons and tie policy still have the
+# fingerprint the answers were checked against. The compare-and-swap, the item's count and the
+# votes, with each choice turned from screen terms into system terms by the assignment's placement,
+# all happen or, when anything differs, none does.
+VOTE_SQL = f"""
+WITH moved AS (
+    UPDATE annotation_assignment a SET status = '{Assignment.Status.VOTED.value}', voted_at = %(now)s
+    FROM annotation_item i, annotation_study s
+    WHERE a.token = %(token)s AND a.rater_id = %(rater)s AND a.status = '{Assignment.Status.ACTIVE.value}'
+      AND i.id = a.item_id AND NOT (i.is_attention AND i.expected <> '')
+      AND s.id = i.study_id AND s.id = %(study)s AND s.status <> '{Study.Status.CLOSED.value}'
+      AND {STUDY_RULES_FINGERPRINT} = %(fingerprint)s
+    RETURNING a.id, a.item_id, a."left"
+), counted AS (
+    UPDATE annotation_item i SET votes_done = i.votes_done + 1 FROM moved WHERE i.id = moved.item_id
+), stored AS (
+    INSERT INTO annotation_vote (assignment_id, question, choice, reasons, watch_ms, created_at)
+    SELECT moved.id, v.question,
+           CASE v.choice WHEN 'left' THEN moved."left"
+                         WHEN 'right' THEN CASE moved."left" WHEN '{Assignment.Left.A.value}' THEN '{Assignment.Left.B.value}'
+                                                             ELSE '{Assignment.Left.A.value}' END
+                         ELSE '{Vote.Choice.TIE.value}' END,
+           v.reasons, %(watch_ms)s, %(now)s
+    FROM moved, jsonb_to_recordset(%(votes)s::jsonb) AS v(question text, choice text, reasons jsonb)
+    RETURNING id
+)
+SELECT COUNT(*) FROM stored
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
+
+def vote_quick(*, slug: str, rater_id: int, token: str, payload: object) -> bool:
+    """Store the answers in one statement (VOTE_SQL) when this is the common vote; True when stored.
+
+    False, with nothing written, in every other case (another database, a study this process has
+    not read yet, answers that don't fit it, an attention item, a vote already in, a closed study,
+    an assignment not this rater's): vote_submit then decides, and says why when it refuses.
+    """
+    rules = study_rules(slug)
+    if rules is None or connection.vendor != "postgresql":
+        return False
+    study, fingerprint = rules
+    try:
+        answers, watch_ms = _answers(study, payload)
+    except VoteInvalid:
+        return False
+    votes = json.dumps([{"question": q, "choice": choice, "reasons": reasons} for q, (choice, reasons) in answers.items()])
+    params = {"token": token, "rater": rater_id, "study": study.pk, "fingerprint": fingerprint, "now": timezone.now(),
+              "watch_ms": watch_ms, "votes": votes}
+    try:
+        (stored,) = run(VOTE_SQL, params, writes=True)[0]
+    except IntegrityError:
+        return False  # a concurrent duplicate; vote_submit answers 409
+    return stored > 0

@@ -7,17 +7,19 @@ import json
 import os
 import signal
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.core import signing
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotation.models import Rater, Study
+from annotation.models import Assignment, Item, Rater, Study, Vote
 from annotation.raters import RATER_COOKIE, RATER_COOKIE_SALT
 from juice.middleware import ANNOTATOR_API
 from tests.builders import answer, build_open_study
@@ -43,7 +45,7 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
 
 
-def test_next_and_vote_take_two_statements_each():
+def test_next_and_vote_take_one_statement_each():
     if connection.vendor != "postgresql":
         pytest.skip("the single-statement paths are PostgreSQL's; other databases take the ORM's")
     study = build_open_study(n_prompts=3)
@@ -57,7 +59,54 @@ def test_next_and_vote_take_two_statements_each():
         assert response.status_code == 201
     with CaptureQueriesContext(connection) as claimed:
         assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] not in (None, token)
-    assert [len(statements(q)) for q in (repeated, voted, claimed)] == [1, 2, 2]
+    assert [len(statements(q)) for q in (repeated, voted, claimed)] == [1, 1, 1]
+
+
+def test_a_vote_is_checked_against_the_study_as_it_is_now():
+    """The one-statement vote checks answers against the study this process read; an edit since
+    (here through the admin's fields) is seen, and the vote is checked against the edited study."""
+    study = build_open_study(n_prompts=2)
+    client = joined(study)
+    token = client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    old = study.reasons["quality"][0]["key"]
+    reasons = {**study.reasons, "quality": [{"key": "crisp", "label": "Crisper frames"}]}
+    Study.objects.filter(pk=study.pk).update(reasons=reasons, tie_policy=Study.TiePolicy.ALLOW)
+    stale = answer(study)
+    response = client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(stale), content_type="application/json")
+    assert response.status_code == 400 and f"unknown reason {old!r}" in response.json()["error"]
+    fresh = {**stale, "quality": {"choice": "tie", "reasons": ["crisp"]}}
+    response = client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(fresh), content_type="application/json")
+    assert response.status_code == 201
+    left = Assignment.objects.get(token=token).left
+    assert dict(Vote.objects.values_list("question", "choice")) == {"quality": "tie", "faithfulness": left}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_vote_sent_many_times_at_once_is_stored_once():
+    """A double click, or a client retrying before the answer came: one 201, the others 409."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serializes the writers; the race is PostgreSQL's")
+    study = build_open_study(n_prompts=2, copy_files=False)
+    client = joined(study)
+    token = client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    body = json.dumps(answer(study))
+    cookie = client.cookies[RATER_COOKIE].value
+    start = threading.Barrier(8)
+
+    def send(_: int) -> int:
+        browser = Client()
+        browser.cookies[RATER_COOKIE] = cookie
+        start.wait()
+        try:
+            return browser.post(f"/api/annotate/assignments/{token}/vote", body, content_type="application/json").status_code
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(send, range(8)))
+    assert statuses == [201] + [409] * 7
+    assert Vote.objects.filter(assignment__token=token).count() == 2
+    assert Item.objects.get(assignments__token=token).votes_done == 1
 
 
 def test_raters_keep_no_session_rows_and_a_forged_cookie_is_refused():
