@@ -84,20 +84,10 @@ def run(sql: str, params: dict[str, object], *, writes: bool = False) -> list[tu
     with (
         transaction.atomic() if writes and db.in_atomic_block else nullcontext(),
         db.wrap_database_errors,
+        psycopg.Cursor(db.connection) as cursor,  # server-side binding, which preparing needs
     ):
-        cursor = _cursor(db)
         cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall()  # every statement here returns rows
     if db.queries_logged:  # as Django's own cursors do, for DEBUG and query-counting tests
         db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
-
-
-def _cursor(db) -> psycopg.Cursor:
-    """The hot path's cursor on Django connection `db`, made once per database connection: a
-    cursor keeps the type adapters it found for each column, which a new one looks up again.
-    Server-side binding, which preparing needs. A Django connection belongs to one thread."""
-    cursor = db.__dict__.get("juice_cursor")
-    if cursor is None or cursor.connection is not db.connection:
-        cursor = db.__dict__["juice_cursor"] = psycopg.Cursor(db.connection)
-    return cursor
