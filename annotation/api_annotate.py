@@ -83,19 +83,20 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
         payload = json.loads(request.body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         payload = MALFORMED
-    counted = False
+    too_fast = None  # not counted yet
     if len(joined) == 1 and payload is not MALFORMED:
         # The common case, a browser rating one study, is stored in one statement when it can be.
+        # Its vote is counted against the limit first; a refusal below still says 403 before 429.
         ((slug, rater_id),) = joined.items()
-        if _votes_too_fast(rater_id):
-            return _slow_down()
-        if vote_quick(slug=slug, rater_id=rater_id, token=token, payload=payload):
+        too_fast = _votes_too_fast(rater_id)
+        if not too_fast and vote_quick(slug=slug, rater_id=rater_id, token=token, payload=payload):
             return JsonResponse({"ok": True}, status=201)
-        counted = True
     rater = rater_for_vote(token=token, rater_ids=set(joined.values()))
     if rater is None or joined.get(rater.study.slug) != rater.pk:
         return api_error(403, "this assignment is not yours")
-    if not counted and _votes_too_fast(rater.pk):
+    if too_fast is None:
+        too_fast = _votes_too_fast(rater.pk)
+    if too_fast:
         return _slow_down()
     if payload is MALFORMED:
         return api_error(400, "the body is not valid JSON")

@@ -121,14 +121,18 @@ def next_for(*, rater_id: int, slug: str) -> tuple[Rater | None, Assignment | No
         rater, assignment, claimed = _next_postgresql(rater_id, slug, now)
     if rater is None or claimed:
         return rater, assignment
-    if assignment is not None or rater.study.status != Study.Status.OPEN:
-        # A live assignment, which _claim hands back or, when its lease ran out, lets go of.
-        rater.live_assignment = assignment
-        return rater, _claim(rater, now, swept)
-    # The study is open and the statement found nothing to claim: expired leases may free some.
-    if not swept and leases_expire(study_slug=slug, now=now):
-        return rater, _take_postgresql(rater, now)
-    return rater, None
+    try:
+        if assignment is not None or rater.study.status != Study.Status.OPEN:
+            # A live assignment, which _claim hands back or, when its lease ran out, lets go of.
+            rater.live_assignment = assignment
+            return rater, _claim(rater, now, swept)
+        # The study is open and the statement found nothing to claim: expired leases may free some.
+        if not swept and leases_expire(study_slug=slug, now=now):
+            return rater, _take_postgresql(rater, now)
+        return rater, None
+    except IntegrityError:
+        # As above, on these paths: the other call's claim is the answer.
+        return rater, _claim(rater, now, swept=True)
 
 
 def _next_postgresql(rater_id: int, slug: str, now: datetime) -> tuple[Rater | None, Assignment | None, bool]:

@@ -58,8 +58,10 @@ def study_from_row(values: Sequence[object]) -> Study:
     )
     known = _rules.get(slug)
     if known is None or known[1] != fingerprint:
-        # Its own instance: a caller may change `study` (its status, say), and threads share the rules.
-        rules = loaded(Study, id=study_id, slug=slug, questions=study.questions, reasons=study.reasons, tie_policy=tie_policy)
+        # Its own instance and values: a caller may change `study`, and threads share the rules.
+        rules = loaded(
+            Study, id=study_id, slug=slug, questions=json.loads(questions), reasons=json.loads(reasons), tie_policy=tie_policy,
+        )
         _rules[slug] = (rules, fingerprint)
     return study
 

@@ -81,6 +81,19 @@ def test_a_vote_is_checked_against_the_study_as_it_is_now():
     assert dict(Vote.objects.values_list("question", "choice")) == {"quality": "tie", "faithfulness": left}
 
 
+def test_a_vote_on_someone_elses_assignment_is_a_403_even_over_the_rate_limit(settings):
+    settings.JUICE_RATE_VOTE_PER_MINUTE = 1
+    study = build_open_study(n_prompts=2)
+    token = joined(study, "W1").get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    intruder = joined(study, "W2")
+    intruder.get(f"/api/annotate/{study.slug}/next")
+    body = json.dumps(answer(study))
+    statuses = [intruder.post(f"/api/annotate/assignments/{token}/vote", body, content_type="application/json").status_code
+                for _ in range(3)]
+    assert statuses == [403, 403, 403]
+    assert not Vote.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_same_vote_sent_many_times_at_once_is_stored_once():
     """A double click, or a client retrying before the answer came: one 201, the others 409."""
