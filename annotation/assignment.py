@@ -57,7 +57,7 @@ MISSING = object()
 
 # The rater of a study with its study, its votes so far and its live assignment (with the item's
 # media tokens and the prompt): everything `next` reads. Without a live assignment, and when the
-# study is open, the same statement claims the item _take would (CLAIM_SQL's steps) and returns it
+# study is open, the same statement claims the item _take would (its claim on PostgreSQL) and returns it
 # instead: one round trip for the whole of `next`. Every part sees the rows as they were when the
 # statement began, so `held` is the live assignment from before and `made` the one just created.
 NEXT_SQL = f"""
@@ -225,39 +225,13 @@ def _placement() -> str:
     return random.choice([Assignment.Left.A, Assignment.Left.B])
 
 
-# The claim of _take as one statement: lock a candidate, bump its count, create the assignment and
-# return what the rating page needs, in one round trip that is atomic by itself.
-CLAIM_SQL = f"""
-WITH candidate AS (
-    SELECT i.id FROM annotation_item i
-    WHERE i.study_id = %(study)s AND i.status = '{Item.Status.READY.value}' AND i.claimed < i.raters_needed
-      AND NOT EXISTS (SELECT 1 FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s AND seen.item_id = i.id)
-    ORDER BY i.claimed, i.id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), taken AS (
-    UPDATE annotation_item i SET claimed = i.claimed + 1 FROM candidate WHERE i.id = candidate.id
-    RETURNING i.id, i.token_a, i.token_b, i.prompt_id
-), made AS (
-    INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at)
-    SELECT %(token)s, %(rater)s, taken.id, %(left)s, '{Assignment.Status.ACTIVE.value}', %(until)s, %(now)s FROM taken
-    RETURNING id, item_id
-)
-SELECT made.id, taken.id, taken.token_a, taken.token_b, prompt.id, prompt.text, prompt.image
-FROM made JOIN taken ON taken.id = made.item_id JOIN annotation_prompt prompt ON prompt.id = taken.prompt_id
-"""  # noqa: S608 - constant SQL; the values are bound parameters
-
-
 def _take_postgresql(rater: Rater, now: datetime) -> Assignment | None:
-    """_take in one statement on PostgreSQL, whose CTEs may lock and write."""
-    token, left, until = new_token(), _placement(), now + timedelta(seconds=rater.study.lease_seconds)
-    params = {"study": rater.study_id, "rater": rater.pk, "token": token, "left": left, "until": until, "now": now}
-    rows = run(CLAIM_SQL, params, writes=True)
-    if not rows:
-        return None
-    row = rows[0]
-    assignment_id, item_id, token_a, token_b, prompt_id, text, image = row
-    return _assignment(rater, assignment_id, token, item_id, left, until, now, token_a, token_b, prompt_id, text, image)
+    """_take on PostgreSQL: NEXT_SQL, whose claim is that of _take in one statement. Should the
+    rater hold a live assignment by now (a second tab claimed meanwhile), that is the answer."""
+    _, assignment, _ = _next_postgresql(rater.pk, rater.study.slug, now)
+    if assignment is not None:
+        assignment.rater = rater
+    return assignment
 
 
 def _assignment(rater: Rater, assignment_id: int, token: str, item_id: int, left: str, leased_until: datetime,
