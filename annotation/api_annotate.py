@@ -40,8 +40,7 @@ def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
 
 
 def rater_progress(rater: Rater) -> dict:
-    # next_for counted the votes already; otherwise count them.
-    done = rater.done if hasattr(rater, "done") else Assignment.objects.filter(rater=rater, status=Assignment.Status.VOTED).count()
+    done = rater.votes_done
     # A rater may rate every ready item of the study once, so that is their most. It changes only
     # when items are added, so a short cache spares a count on every request.
     key = f"ready-items:{rater.study_id}"

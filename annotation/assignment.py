@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Prompt, Rater, Study, new_token
@@ -85,8 +85,7 @@ WITH rater AS (
     FROM taken, rater
     RETURNING id, token, item_id, "left", leased_until, created_at
 )
-SELECT r.id, r.worker_id, {STUDY_COLUMNS},
-       (SELECT COUNT(*) FROM annotation_assignment d WHERE d.rater_id = r.id AND d.status = '{Assignment.Status.VOTED.value}'),
+SELECT r.id, r.worker_id, {STUDY_COLUMNS}, r.votes_done,
        a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at, i.token_a, i.token_b, i.prompt_id, p.text, p.image,
        a.made
 FROM annotation_rater r
@@ -99,15 +98,14 @@ WHERE r.id = %(rater)s AND s.slug = %(slug)s
 
 
 def next_for(*, rater_id: int, slug: str) -> tuple[Rater | None, Assignment | None]:
-    """`next` for rater `rater_id` of study `slug`: (the rater, with its study and `rater.done`, its
-    number of votes; its live or newly claimed assignment, or None when nothing is left for it).
+    """`next` for rater `rater_id` of study `slug`: (the rater, with its study and `votes_done`; its
+    live or newly claimed assignment, or None when nothing is left for it).
     The rater is None when study `slug` has no such rater.
 
     On PostgreSQL this is one statement (NEXT_SQL) unless the rater holds a lease that ran out.
     """
     if connection.vendor != "postgresql":
-        voted = Count("assignments", filter=Q(assignments__status=Assignment.Status.VOTED))
-        rater = Rater.objects.select_related("study").annotate(done=voted).filter(pk=rater_id, study__slug=slug).first()
+        rater = Rater.objects.select_related("study").filter(pk=rater_id, study__slug=slug).first()
         return rater, (assignment_next(rater=rater) if rater is not None else None)
     now = timezone.now()
     swept = _sweep_due(slug)
@@ -142,9 +140,9 @@ def _next_postgresql(rater_id: int, slug: str, now: datetime) -> tuple[Rater | N
     if not rows:
         return None, None, False
     row = rows[0]
-    rater = loaded(Rater, id=row[0], study_id=row[2], worker_id=row[1])
     end = 2 + STUDY_WIDTH
-    rater.study, rater.done = study_from_row(row[2:end]), row[end]
+    rater = loaded(Rater, id=row[0], study_id=row[2], worker_id=row[1], votes_done=row[end])
+    rater.study = study_from_row(row[2:end])
     assignment_id, made = row[end + 1], row[-1]
     assignment = None if assignment_id is None else _assignment(rater, *row[end + 1:-1])
     return rater, assignment, bool(made)

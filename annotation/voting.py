@@ -199,10 +199,12 @@ def _record(assignment: Assignment, study: Study, choices: dict[str, tuple[str, 
             Vote(assignment=assignment, question=q, choice=choice, reasons=reasons, watch_ms=watch_ms)
             for q, (choice, reasons) in choices.items()
         )
+        tally = {"votes_done": F("votes_done") + 1}
         if item.is_attention and item.expected:
             passed = choices[_attention_question(study)][0] == item.expected
             field = "attention_passed" if passed else "attention_failed"
-            Rater.objects.filter(pk=assignment.rater_id).update(**{field: F(field) + 1})
+            tally[field] = F(field) + 1
+        Rater.objects.filter(pk=assignment.rater_id).update(**tally)
     return votes
 
 
@@ -212,9 +214,11 @@ RECORD_SQL = f"""
 WITH moved AS (
     UPDATE annotation_assignment SET status = '{Assignment.Status.VOTED.value}', voted_at = %(now)s
     WHERE id = %(assignment)s AND status = '{Assignment.Status.ACTIVE.value}'
-    RETURNING id, item_id
+    RETURNING id, item_id, rater_id
 ), counted AS (
     UPDATE annotation_item i SET votes_done = i.votes_done + 1 FROM moved WHERE i.id = moved.item_id
+), tallied AS (
+    UPDATE annotation_rater r SET votes_done = r.votes_done + 1 FROM moved WHERE r.id = moved.rater_id
 ), stored AS (
     INSERT INTO annotation_vote (assignment_id, question, choice, reasons, watch_ms, created_at)
     SELECT moved.id, v.question, v.choice, v.reasons, %(watch_ms)s, %(now)s
@@ -256,6 +260,8 @@ WITH moved AS (
     RETURNING a.id, a.item_id, a."left"
 ), counted AS (
     UPDATE annotation_item i SET votes_done = i.votes_done + 1 FROM moved WHERE i.id = moved.item_id
+), tallied AS (
+    UPDATE annotation_rater r SET votes_done = r.votes_done + 1 FROM moved WHERE r.id = %(rater)s
 ), stored AS (
     INSERT INTO annotation_vote (assignment_id, question, choice, reasons, watch_ms, created_at)
     SELECT moved.id, v.question,

@@ -223,7 +223,7 @@ def percentile(values: list[float], p: float) -> float:
 def check_invariants(slug: str, accepted: int) -> list[str]:
     from django.db.models import Count, F, Q
 
-    from annotation.models import Assignment, Item, Vote
+    from annotation.models import Assignment, Item, Rater, Vote
 
     problems = []
     items = Item.objects.filter(study__slug=slug)
@@ -240,6 +240,9 @@ def check_invariants(slug: str, accepted: int) -> list[str]:
     counted = items.annotate(voted=Count("assignments", filter=Q(assignments__status="voted")))
     if counted.exclude(votes_done=F("voted")).exists():
         problems.append("an item's votes_done disagrees with its stored votes")
+    raters = Rater.objects.filter(study__slug=slug).annotate(voted=Count("assignments", filter=Q(assignments__status="voted")))
+    if raters.exclude(votes_done=F("voted")).exists():
+        problems.append("a rater's votes_done disagrees with its stored votes")
     return problems
 
 

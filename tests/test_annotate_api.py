@@ -331,6 +331,7 @@ def test_a_late_vote_still_counts_when_the_item_has_room():
     assert vote(client, token, answer(study)).status_code == 201
     item = Item.objects.get(study=study)
     assert (item.claimed, item.votes_done) == (1, 1)
+    assert next_item(client, study)["progress"]["done"] == 1
 
 
 def test_a_closed_study_takes_no_votes():

@@ -155,6 +155,8 @@ def test_one_browser_rates_two_studies():
         token = client.get(f"/api/annotate/{s.slug}/next").json()["assignment"]
         response = client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(answer(s)), content_type="application/json")
         assert response.status_code == 201
+        # Its progress counts the vote, stored here by the full path (the cookie names two raters).
+        assert client.get(f"/api/annotate/{s.slug}/next").json()["progress"]["done"] == 1
 
 
 def test_the_lighter_chain_of_the_annotator_api_keeps_its_guards(researcher_client):

@@ -60,5 +60,8 @@ def test_racing_processes_fill_every_item_with_exactly_its_raters():
     assert len(accepted) == len(set(accepted)) == 30
     assert set(Assignment.objects.filter(status="voted").values_list("token", flat=True)) == set(accepted)
     assert Vote.objects.count() == 30 * 2
+    # Each rater's count of votes, which `next` shows as progress, is their stored votes.
+    for rater in Rater.objects.filter(study=study):
+        assert rater.votes_done == Assignment.objects.filter(rater=rater, status="voted").count()
     assert not Assignment.objects.filter(status="active").exists()
     assert sum(r["refused"] for r in reports) == sum(r["doubles"] for r in reports)  # every double vote was refused

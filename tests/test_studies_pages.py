@@ -215,8 +215,8 @@ def test_attention_passes_and_failures_are_counted_and_low_raters_excluded():
         pick = "left" if (left == attention.expected) == right_answer else "right"
         assert vote(client, token, answer(study, pick)).status_code == 201
     careful, sloppy = Rater.objects.get(worker_id="careful"), Rater.objects.get(worker_id="sloppy")
-    assert (careful.attention_passed, careful.attention_failed) == (1, 0)
-    assert (sloppy.attention_passed, sloppy.attention_failed) == (0, 1)
+    assert (careful.attention_passed, careful.attention_failed, careful.votes_done) == (1, 0, 1)
+    assert (sloppy.attention_passed, sloppy.attention_failed, sloppy.votes_done) == (0, 1, 1)
     assert raters_excluded(study=study) == [sloppy]
 
 
