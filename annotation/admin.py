@@ -79,10 +79,11 @@ class ItemAdmin(admin.ModelAdmin):
 
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
-    list_display = ["worker_id", "study", "source", "attention_passed", "attention_failed", "created_at"]
+    list_display = ["worker_id", "study", "source", "votes_done", "attention_passed", "attention_failed", "created_at"]
     list_filter = ["source", "study"]
     search_fields = ["worker_id"]
-    readonly_fields = ["study", "worker_id", "attention_passed", "attention_failed", "created_at"]
+    # The counters are kept by the vote statements; a form saving a stale value would lose votes.
+    readonly_fields = ["study", "worker_id", "votes_done", "attention_passed", "attention_failed", "created_at"]
     raw_id_fields = ["user"]
 
 

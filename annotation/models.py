@@ -203,7 +203,8 @@ class Rater(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # Kept by the vote services in the statement that stores the vote, like Item.votes_done: every
     # `next` shows it, and counting the rater's voted assignments there cost more than the claim.
-    votes_done = models.PositiveIntegerField(default=0)
+    # db_default: processes still running the previous code during a deploy can create raters.
+    votes_done = models.PositiveIntegerField(default=0, db_default=0)
     attention_passed = models.PositiveIntegerField(default=0)
     attention_failed = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

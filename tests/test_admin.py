@@ -29,3 +29,21 @@ def test_it_keeps_votes_and_assignments_read_only(admin_client, name):
     assert admin_client.get(reverse(f"admin:annotation_{name}_add")).status_code == 403
     model_admin = admin.site._registry[apps.get_model("annotation", name)]
     assert not model_admin.has_change_permission(None) and not model_admin.has_delete_permission(None)
+
+
+def test_saving_a_rater_keeps_its_counted_votes(admin_client):
+    """A rater's counters are kept by the vote statements: the change form neither shows them as
+    inputs nor writes back the values it was opened with."""
+    from annotation.models import Rater
+    from tests.builders import build_open_study
+
+    study = build_open_study(n_prompts=1)
+    rater = Rater.objects.create(study=study, worker_id="W1")
+    url = reverse("admin:annotation_rater_change", args=[rater.pk])
+    form = admin_client.get(url).context["adminform"].form
+    assert {"votes_done", "attention_passed", "attention_failed"}.isdisjoint(form.fields)
+    Rater.objects.filter(pk=rater.pk).update(votes_done=3)  # votes stored while the form was open
+    response = admin_client.post(url, {"source": "prolific", "user": "", "votes_done": "0"})
+    assert response.status_code == 302
+    rater.refresh_from_db()
+    assert (rater.source, rater.votes_done) == ("prolific", 3)
