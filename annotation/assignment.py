@@ -29,7 +29,7 @@ EXPIRE_BATCH = 500
 EXPIRE_INTERVAL = 2
 
 
-def leases_expire(*, study: Study | None = None, study_slug: str | None = None, now: datetime | None = None) -> int:
+def leases_expire(*, study_slug: str | None = None, now: datetime | None = None) -> int:
     """Return the claims of assignments whose lease ran out (in one study, if given) to the pool;
     returns how many expired.
 
@@ -40,8 +40,6 @@ def leases_expire(*, study: Study | None = None, study_slug: str | None = None, 
         stale = Assignment.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status=Assignment.Status.ACTIVE, leased_until__lt=now
         )
-        if study is not None:
-            stale = stale.filter(item__study=study)
         if study_slug is not None:
             stale = stale.filter(item__study__slug=study_slug)
         rows = list(stale.values_list("pk", "item_id")[:EXPIRE_BATCH])
@@ -165,7 +163,7 @@ def assignment_next(*, rater: Rater) -> Assignment | None:
     now = timezone.now()
     swept = _sweep_due(study.slug)
     if swept:
-        leases_expire(study=study, now=now)
+        leases_expire(study_slug=study.slug, now=now)
     try:
         return _claim(rater, now, swept)
     except IntegrityError:
@@ -194,7 +192,7 @@ def _claim(rater: Rater, now: datetime, swept: bool) -> Assignment | None:
         return None
     take = _take_postgresql if connection.vendor == "postgresql" else _take
     assignment = take(rater, now)
-    if assignment is None and not swept and leases_expire(study=study, now=now):
+    if assignment is None and not swept and leases_expire(study_slug=study.slug, now=now):
         assignment = take(rater, now)
     return assignment
 

@@ -229,11 +229,15 @@ SELECT id, question FROM stored
 """  # noqa: S608 - constant SQL; the values are bound parameters
 
 
+def _votes_document(choices: dict[str, tuple[str, list[str]]]) -> str:
+    """{question: (choice, reasons)} as the JSON document RECORD_SQL and VOTE_SQL read with
+    jsonb_to_recordset: one parameter to send instead of an array per column."""
+    return json.dumps([{"question": q, "choice": choice, "reasons": reasons} for q, (choice, reasons) in choices.items()])
+
+
 def _record_postgresql(assignment: Assignment, study: Study, choices: dict[str, tuple[str, list[str]]], watch_ms: int) -> list[Vote]:
     now = timezone.now()
-    # The votes travel as one JSON document: one parameter to send instead of three arrays.
-    votes = json.dumps([{"question": q, "choice": choice, "reasons": reasons} for q, (choice, reasons) in choices.items()])
-    params = {"assignment": assignment.pk, "now": now, "watch_ms": watch_ms, "votes": votes}
+    params = {"assignment": assignment.pk, "now": now, "watch_ms": watch_ms, "votes": _votes_document(choices)}
     rows = run(RECORD_SQL, params, writes=True)
     if not rows:
         raise _Moved
@@ -292,9 +296,8 @@ def vote_quick(*, slug: str, rater_id: int, token: str, payload: object) -> bool
         answers, watch_ms = _answers(study, payload)
     except VoteInvalid:
         return False
-    votes = json.dumps([{"question": q, "choice": choice, "reasons": reasons} for q, (choice, reasons) in answers.items()])
     params = {"token": token, "rater": rater_id, "study": study.pk, "fingerprint": fingerprint, "now": timezone.now(),
-              "watch_ms": watch_ms, "votes": votes}
+              "watch_ms": watch_ms, "votes": _votes_document(answers)}
     try:
         (stored,) = run(VOTE_SQL, params, writes=True)[0]
     except IntegrityError:
