@@ -55,11 +55,20 @@ def rater_progress(rater: Rater) -> dict:
 @require_GET
 def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
     rater_id = rater_ids(request).get(slug)
-    rater, assignment = next_for(rater_id=rater_id, slug=slug) if rater_id is not None else (None, None)
-    if rater is None:
+    body = next_body(rater_id=rater_id, slug=slug) if rater_id is not None else None
+    if body is None:
         return api_error(403, "join this study through its link first")
+    return JsonResponse(body)
+
+
+def next_body(*, rater_id: int, slug: str) -> dict | None:
+    """What `next` answers rater `rater_id` of study `slug`: their live or newly claimed assignment,
+    or why there is none. None when the study has no such rater."""
+    rater, assignment = next_for(rater_id=rater_id, slug=slug)
+    if rater is None:
+        return None
     if assignment is not None:
-        return JsonResponse(assignment_payload(assignment, rater))
+        return assignment_payload(assignment, rater)
     study = rater.study
     progress = rater_progress(rater)
     if study.status == Study.Status.PAUSED:
@@ -68,7 +77,7 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
         body = {"assignment": None, "completion_code": study.completion_code or None, "message": "Thank you: you have finished."}
     else:
         body = {"assignment": None, "completion_code": None, "message": "There is nothing left to rate in this study."}
-    return JsonResponse({**body, "progress": progress})
+    return {**body, "progress": progress}
 
 
 MALFORMED = object()
@@ -89,7 +98,7 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
         ((slug, rater_id),) = joined.items()
         too_fast = _votes_too_fast(rater_id)
         if not too_fast and vote_quick(slug=slug, rater_id=rater_id, token=token, payload=payload):
-            return JsonResponse({"ok": True}, status=201)
+            return _voted(request, slug=slug, rater_id=rater_id)
     rater = rater_for_vote(token=token, rater_ids=set(joined.values()))
     if rater is None or joined.get(rater.study.slug) != rater.pk:
         return api_error(403, "this assignment is not yours")
@@ -103,7 +112,16 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
         vote_submit(rater=rater, token=token, payload=payload)
     except VoteError as exc:
         return api_error(exc.status, exc.message)
-    return JsonResponse({"ok": True}, status=201)
+    return _voted(request, slug=rater.study.slug, rater_id=rater.pk)
+
+
+def _voted(request: HttpRequest, *, slug: str, rater_id: int) -> JsonResponse:
+    """201 for a stored vote; with `?next=1`, the body also holds what `next` would now answer, which
+    spares the rating page a second request per item."""
+    body = {"ok": True}
+    if request.GET.get("next") == "1":
+        body["next"] = next_body(rater_id=rater_id, slug=slug)
+    return JsonResponse(body, status=201)
 
 
 def _votes_too_fast(rater_id: int) -> bool:

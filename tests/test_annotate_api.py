@@ -177,6 +177,53 @@ def test_a_rater_sees_each_item_once_then_gets_the_completion_code():
     assert done["progress"] == {"done": 3, "total": 3}
 
 
+def vote_then_next(client: Client, token: str, body: object):
+    """A vote that asks for the next assignment in its answer, as the rating page sends it."""
+    return client.post(f"/api/annotate/assignments/{token}/vote?next=1", json.dumps(body), content_type="application/json")
+
+
+def test_a_vote_with_next_answers_what_next_would_until_the_completion_code():
+    study = build_open_study(n_prompts=3)
+    client = join(study, "W1")
+    data = next_item(client, study)
+    seen = []
+    for done in (1, 2, 3):
+        seen.append(Assignment.objects.get(token=data["assignment"]).item_id)
+        response = vote_then_next(client, data["assignment"], answer(study))
+        assert response.status_code == 201
+        assert response.json()["ok"] is True
+        data = response.json()["next"]
+        assert data["progress"] == {"done": done, "total": 3}
+        # The assignment it names is claimed: next hands out the same one until it is voted on.
+        assert next_item(client, study) == data
+        assert Assignment.objects.filter(rater__worker_id="W1", status="active").count() == (0 if done == 3 else 1)
+    assert len(set(seen)) == 3
+    assert (data["assignment"], data["completion_code"]) == (None, "DONE1234")
+    assert Vote.objects.filter(assignment__rater__worker_id="W1").count() == 6
+
+
+def test_a_vote_without_next_answers_ok_and_claims_nothing():
+    study = build_open_study(n_prompts=2)
+    client = join(study, "W1")
+    response = vote(client, next_item(client, study)["assignment"], answer(study))
+    assert (response.status_code, response.json()) == (201, {"ok": True})
+    assert not Assignment.objects.filter(status="active").exists()
+
+
+def test_a_refused_vote_with_next_claims_nothing():
+    study = build_open_study(n_prompts=2)
+    client = join(study, "W1")
+    token = next_item(client, study)["assignment"]
+    refused = vote_then_next(client, token, {"quality": {"choice": "left", "reasons": []}})
+    assert refused.status_code == 400
+    assert "next" not in refused.json()
+    assert vote_then_next(client, token, answer(study)).status_code == 201
+    again = vote_then_next(client, token, answer(study))
+    assert again.status_code == 409
+    assert "next" not in again.json()
+    assert Assignment.objects.count() == 2  # the first, and the one the accepted vote claimed
+
+
 def test_a_rater_with_nothing_done_gets_no_completion_code():
     study = build_open_study(n_prompts=1, raters=1)
     next_item(join(study, "W1"), study)

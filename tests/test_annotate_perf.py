@@ -60,6 +60,14 @@ def test_next_and_vote_take_one_statement_each():
     with CaptureQueriesContext(connection) as claimed:
         assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] not in (None, token)
     assert [len(statements(q)) for q in (repeated, voted, claimed)] == [1, 1, 1]
+    # A vote that asks for the next assignment (?next=1) adds the claim: two statements in all.
+    next_token = client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    with CaptureQueriesContext(connection) as voted_then_claimed:
+        url = f"/api/annotate/assignments/{next_token}/vote?next=1"
+        response = client.post(url, json.dumps(answer(study)), content_type="application/json")
+        assert response.status_code == 201
+    assert response.json()["next"]["assignment"] not in (None, token, next_token)
+    assert len(statements(voted_then_claimed)) == 2
 
 
 def test_a_vote_is_checked_against_the_study_as_it_is_now():
@@ -157,6 +165,17 @@ def test_one_browser_rates_two_studies():
         assert response.status_code == 201
         # Its progress counts the vote, stored here by the full path (the cookie names two raters).
         assert client.get(f"/api/annotate/{s.slug}/next").json()["progress"]["done"] == 1
+    # On the full path too, a vote with ?next=1 answers what next would: here, the other study's end.
+    study_b = build_open_study(n_prompts=2, name="Third study")
+    assert client.get(f"/s/{study_b.slug}/join", {"worker": "W1"}).status_code == 302
+    token = client.get(f"/api/annotate/{study_b.slug}/next").json()["assignment"]
+    url = f"/api/annotate/assignments/{token}/vote?next=1"
+    response = client.post(url, json.dumps(answer(study_b)), content_type="application/json")
+    assert response.status_code == 201
+    following = response.json()["next"]
+    assert following["assignment"] not in (None, token)
+    assert following["progress"] == {"done": 1, "total": 2}
+    assert client.get(f"/api/annotate/{study_b.slug}/next").json() == following
 
 
 def test_the_lighter_chain_of_the_annotator_api_keeps_its_guards(researcher_client):

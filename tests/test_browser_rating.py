@@ -64,8 +64,9 @@ def rate_two_items(browser: Browser, join_url: str) -> str:
     response header seen, for the blindness check."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    seen = []
+    seen, nexts = [], []
     page.on("response", lambda r: seen.append(f"{r.url} {r.headers}"))
+    page.on("request", lambda r: nexts.append(r.url) if r.url.endswith("/next") else None)
     page.goto(join_url)
 
     # First item, with the mouse.
@@ -85,7 +86,8 @@ def rate_two_items(browser: Browser, join_url: str) -> str:
     expect(submit).to_be_enabled(timeout=15_000)  # once both videos have played through
     state = videos_state(page)
     assert abs(state["left"] - state["right"]) < 0.25
-    with page.expect_response(lambda r: r.url.endswith("/vote")) as first_vote:
+    # The vote asks for the next item in its answer (?next=1): one request per item.
+    with page.expect_response(lambda r: r.url.endswith("/vote?next=1")) as first_vote:
         submit.click()
     assert first_vote.value.status == 201
 
@@ -117,11 +119,12 @@ def rate_two_items(browser: Browser, join_url: str) -> str:
     page.keyboard.press(shortcut(faithfulness, "Left"))
     page.keyboard.press(shortcut(faithfulness, "Spatial text alignment"))
     expect(submit).to_be_enabled(timeout=15_000)
-    with page.expect_response(lambda r: r.url.endswith("/vote")) as second_vote:
+    with page.expect_response(lambda r: r.url.endswith("/vote?next=1")) as second_vote:
         page.keyboard.press("Enter")
     assert second_vote.value.status == 201
 
     expect(page.locator("#completion-code")).to_have_text("DONE1234")
+    assert len(nexts) == 1  # only when the page opened: each vote's answer held what came next
     html = page.content() + "\n".join(seen)
     context.close()
     return html

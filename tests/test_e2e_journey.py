@@ -199,7 +199,7 @@ def rate_every_item(browser: Browser, join_url: str, answers: tuple[str, str, st
         faithfulness.get_by_label(faithfulness_reason).check()
         submit = page.locator("#submit")
         expect(submit).to_be_enabled(timeout=15_000)  # once both videos have played through
-        with page.expect_response(lambda r: r.url.endswith("/vote")) as vote:
+        with page.expect_response(lambda r: r.url.endswith("/vote?next=1")) as vote:
             submit.click()
         assert vote.value.status == 201
         done += 1

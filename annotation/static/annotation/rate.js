@@ -205,6 +205,11 @@ async function loadNext() {
     showError(data.error || `Error ${response.status}`);
     return;
   }
+  show(data);
+}
+
+// Show what `next` answered: an assignment to rate, or the end of the study.
+function show(data) {
   if (!data.assignment) {
     finish(data);
     return;
@@ -236,7 +241,8 @@ async function submit(event) {
   busy = true;
   updateSubmit();
   const body = { ...answers(), watch_ms: Math.round(watchMs) };
-  const url = config.vote.replace("ASSIGNMENT", encodeURIComponent(current.assignment));
+  // ?next=1: the answer also holds the next assignment, which saves a request per item.
+  const url = `${config.vote.replace("ASSIGNMENT", encodeURIComponent(current.assignment))}?next=1`;
   try {
     const response = await fetch(url, {
       method: "POST",
@@ -245,7 +251,10 @@ async function submit(event) {
       body: JSON.stringify(body),
     });
     const data = await response.json().catch(() => ({}));
-    if (response.status === 201 || response.status === 409) {
+    if (response.status === 201 && data.next) {
+      showError("");
+      show(data.next);
+    } else if (response.status === 201 || response.status === 409) {
       // 409: already voted, or the lease ran out and the item went to someone else; move on.
       if (response.status === 409) showError(data.error || "This item was no longer yours.");
       await loadNext();
