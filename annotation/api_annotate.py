@@ -7,9 +7,11 @@ their own assignments only, and nothing here names a system, a prompt id or a fi
 from __future__ import annotations
 
 import json
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -21,6 +23,8 @@ from annotation.models import Assignment, Item, Rater, Study
 from annotation.ratelimit import rate_limit_exceeded
 from annotation.raters import rater_ids
 from annotation.voting import VoteError, rater_for_vote, vote_quick, vote_submit
+
+logger = logging.getLogger(__name__)
 
 
 def assignment_payload(assignment: Assignment, rater: Rater) -> dict:
@@ -83,6 +87,7 @@ def next_body(*, rater_id: int, slug: str) -> dict | None:
 MALFORMED = object()
 
 
+@never_cache
 @require_POST
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
     # This browser holds one rater per study it joined; the assignment must be one of theirs.
@@ -120,7 +125,12 @@ def _voted(request: HttpRequest, *, slug: str, rater_id: int) -> JsonResponse:
     spares the rating page a second request per item."""
     body = {"ok": True}
     if request.GET.get("next") == "1":
-        body["next"] = next_body(rater_id=rater_id, slug=slug)
+        try:
+            body["next"] = next_body(rater_id=rater_id, slug=slug)
+        except DatabaseError:
+            # The vote is stored: say so. Without `next`, the page asks for it with GET next.
+            logger.exception("vote stored, but the next assignment could not be read")
+            body["next"] = None
     return JsonResponse(body, status=201)
 
 

@@ -33,6 +33,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from queue import Empty
 from urllib.parse import urlparse
 
 import psycopg
@@ -92,6 +93,16 @@ class Browser:
         self.cookies: dict[str, str] = {}
 
     async def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        """(status, body) of one request; status 0 when the connection failed (it is reopened next time)."""
+        try:
+            return await self._request(method, path, body)
+        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
+            if self.streams is not None:
+                self.streams[1].close()
+                self.streams = None
+            return 0, b""
+
+    async def _request(self, method: str, path: str, body: dict | None) -> tuple[int, bytes]:
         if self.streams is None:
             self.streams = await asyncio.open_connection("127.0.0.1", self.port)
         reader, writer = self.streams
@@ -340,7 +351,10 @@ def main() -> None:
             c.start()
         time.sleep(max(0.0, start_at - time.time()))
         cpu_before, busy_before, pg_before = process_cpu_seconds(server.pid), machine_busy(), postgres_cpu_seconds()
-        results = [queue.get() for _ in clients]
+        try:
+            results = [queue.get(timeout=args.seconds + 120) for _ in clients]
+        except Empty:
+            sys.exit("error: a load-generator process did not report; see its traceback above")
         elapsed = time.time() - start_at
         cpu_after, busy_after, pg_after = process_cpu_seconds(server.pid), machine_busy(), postgres_cpu_seconds()
         for c in clients:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
@@ -211,17 +212,51 @@ def test_a_vote_without_next_answers_ok_and_claims_nothing():
 
 
 def test_a_refused_vote_with_next_claims_nothing():
-    study = build_open_study(n_prompts=2)
+    study = build_open_study(n_prompts=3)
     client = join(study, "W1")
     token = next_item(client, study)["assignment"]
     refused = vote_then_next(client, token, {"quality": {"choice": "left", "reasons": []}})
     assert refused.status_code == 400
     assert "next" not in refused.json()
+    # Someone else's assignment: 403, and nothing is claimed for the intruder either.
+    intruder = join(study, "W2")
+    stolen = vote_then_next(intruder, token, answer(study))
+    assert stolen.status_code == 403
+    assert "next" not in stolen.json()
+    assert not Assignment.objects.filter(rater__worker_id="W2").exists()
     assert vote_then_next(client, token, answer(study)).status_code == 201
     again = vote_then_next(client, token, answer(study))
     assert again.status_code == 409
     assert "next" not in again.json()
-    assert Assignment.objects.count() == 2  # the first, and the one the accepted vote claimed
+
+
+def test_a_vote_with_next_in_a_paused_study_is_stored_and_says_paused():
+    study = build_open_study(n_prompts=2)
+    client = join(study, "W1")
+    token = next_item(client, study)["assignment"]
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.PAUSED)
+    response = vote_then_next(client, token, answer(study))
+    assert response.status_code == 201
+    following = response.json()["next"]
+    assert following["assignment"] is None and following["completion_code"] is None
+    assert "paused" in following["message"]
+    assert following["progress"]["done"] == 1
+    assert_no_system_name(response.content.decode())
+
+
+def test_a_vote_with_next_is_kept_when_the_next_cannot_be_read(monkeypatch):
+    study = build_open_study(n_prompts=2)
+    client = join(study, "W1")
+    token = next_item(client, study)["assignment"]
+
+    def broken(**_):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr("annotation.api_annotate.next_for", broken)
+    response = vote_then_next(client, token, answer(study))
+    # The vote is in, and the answer says so; the page then asks GET next for the next item.
+    assert (response.status_code, response.json()) == (201, {"ok": True, "next": None})
+    assert Assignment.objects.get(token=token).status == "voted"
 
 
 def test_a_rater_with_nothing_done_gets_no_completion_code():

@@ -165,17 +165,22 @@ def test_one_browser_rates_two_studies():
         assert response.status_code == 201
         # Its progress counts the vote, stored here by the full path (the cookie names two raters).
         assert client.get(f"/api/annotate/{s.slug}/next").json()["progress"]["done"] == 1
-    # On the full path too, a vote with ?next=1 answers what next would: here, the other study's end.
-    study_b = build_open_study(n_prompts=2, name="Third study")
-    assert client.get(f"/s/{study_b.slug}/join", {"worker": "W1"}).status_code == 302
-    token = client.get(f"/api/annotate/{study_b.slug}/next").json()["assignment"]
+    # On the full path too, a vote with ?next=1 answers what next would, for the study voted in
+    # (here not the last one this browser joined).
+    third = build_open_study(n_prompts=2, name="Third study")
+    fourth = build_open_study(n_prompts=2, name="Fourth study")
+    for s in (third, fourth):
+        assert client.get(f"/s/{s.slug}/join", {"worker": "W1"}).status_code == 302
+    token = client.get(f"/api/annotate/{third.slug}/next").json()["assignment"]
     url = f"/api/annotate/assignments/{token}/vote?next=1"
-    response = client.post(url, json.dumps(answer(study_b)), content_type="application/json")
+    response = client.post(url, json.dumps(answer(third)), content_type="application/json")
     assert response.status_code == 201
     following = response.json()["next"]
     assert following["assignment"] not in (None, token)
+    assert Assignment.objects.get(token=following["assignment"]).item.study_id == third.pk
     assert following["progress"] == {"done": 1, "total": 2}
-    assert client.get(f"/api/annotate/{study_b.slug}/next").json() == following
+    assert client.get(f"/api/annotate/{third.slug}/next").json() == following
+    assert not Assignment.objects.filter(item__study=fourth).exists()
 
 
 def test_the_lighter_chain_of_the_annotator_api_keeps_its_guards(researcher_client):

@@ -254,13 +254,17 @@ async function submit(event) {
     if (response.status === 201 && data.next) {
       showError("");
       show(data.next);
-    } else if (response.status === 201 || response.status === 409) {
-      // 409: already voted, or the lease ran out and the item went to someone else; move on.
-      if (response.status === 409) showError(data.error || "This item was no longer yours.");
+    } else if (response.status === 201) {
       await loadNext();
+    } else if (response.status === 409) {
+      // Already voted, or the lease ran out and the item went to someone else: move on, and say why.
+      await loadNext();
+      showError(data.error || "This item was no longer yours.");
     } else {
       showError(data.error || `Error ${response.status}`);
     }
+  } catch (err) {
+    showError(`Could not send your answers; please try again (${err}).`);
   } finally {
     busy = false;
     updateSubmit();
