@@ -37,8 +37,10 @@ def next_item(client: Client, study: Study) -> dict:
     return response.json()
 
 
-def vote(client: Client, token: str, body: object):
-    return client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(body), content_type="application/json")
+def vote(client: Client, token: str, body: object, *, then_next: bool = False):
+    """POST a vote; `then_next` asks for the next assignment in the answer (?next=1), as the rating page does."""
+    url = f"/api/annotate/assignments/{token}/vote" + ("?next=1" if then_next else "")
+    return client.post(url, json.dumps(body), content_type="application/json")
 
 
 def assert_no_system_name(text: str) -> None:
@@ -178,11 +180,6 @@ def test_a_rater_sees_each_item_once_then_gets_the_completion_code():
     assert done["progress"] == {"done": 3, "total": 3}
 
 
-def vote_then_next(client: Client, token: str, body: object):
-    """A vote that asks for the next assignment in its answer, as the rating page sends it."""
-    return client.post(f"/api/annotate/assignments/{token}/vote?next=1", json.dumps(body), content_type="application/json")
-
-
 def test_a_vote_with_next_answers_what_next_would_until_the_completion_code():
     study = build_open_study(n_prompts=3)
     client = join(study, "W1")
@@ -190,9 +187,10 @@ def test_a_vote_with_next_answers_what_next_would_until_the_completion_code():
     seen = []
     for done in (1, 2, 3):
         seen.append(Assignment.objects.get(token=data["assignment"]).item_id)
-        response = vote_then_next(client, data["assignment"], answer(study))
+        response = vote(client, data["assignment"], answer(study), then_next=True)
         assert response.status_code == 201
         assert response.json()["ok"] is True
+        assert "no-store" in response["Cache-Control"]  # it names an assignment: never kept by a cache
         data = response.json()["next"]
         assert data["progress"] == {"done": done, "total": 3}
         # The assignment it names is claimed: next hands out the same one until it is voted on.
@@ -215,17 +213,17 @@ def test_a_refused_vote_with_next_claims_nothing():
     study = build_open_study(n_prompts=3)
     client = join(study, "W1")
     token = next_item(client, study)["assignment"]
-    refused = vote_then_next(client, token, {"quality": {"choice": "left", "reasons": []}})
+    refused = vote(client, token, {"quality": {"choice": "left", "reasons": []}}, then_next=True)
     assert refused.status_code == 400
     assert "next" not in refused.json()
     # Someone else's assignment: 403, and nothing is claimed for the intruder either.
     intruder = join(study, "W2")
-    stolen = vote_then_next(intruder, token, answer(study))
+    stolen = vote(intruder, token, answer(study), then_next=True)
     assert stolen.status_code == 403
     assert "next" not in stolen.json()
     assert not Assignment.objects.filter(rater__worker_id="W2").exists()
-    assert vote_then_next(client, token, answer(study)).status_code == 201
-    again = vote_then_next(client, token, answer(study))
+    assert vote(client, token, answer(study), then_next=True).status_code == 201
+    again = vote(client, token, answer(study), then_next=True)
     assert again.status_code == 409
     assert "next" not in again.json()
 
@@ -235,7 +233,7 @@ def test_a_vote_with_next_in_a_paused_study_is_stored_and_says_paused():
     client = join(study, "W1")
     token = next_item(client, study)["assignment"]
     Study.objects.filter(pk=study.pk).update(status=Study.Status.PAUSED)
-    response = vote_then_next(client, token, answer(study))
+    response = vote(client, token, answer(study), then_next=True)
     assert response.status_code == 201
     following = response.json()["next"]
     assert following["assignment"] is None and following["completion_code"] is None
@@ -253,7 +251,7 @@ def test_a_vote_with_next_is_kept_when_the_next_cannot_be_read(monkeypatch):
         raise OperationalError("the database went away")
 
     monkeypatch.setattr("annotation.api_annotate.next_for", broken)
-    response = vote_then_next(client, token, answer(study))
+    response = vote(client, token, answer(study), then_next=True)
     # The vote is in, and the answer says so; the page then asks GET next for the next item.
     assert (response.status_code, response.json()) == (201, {"ok": True, "next": None})
     assert Assignment.objects.get(token=token).status == "voted"
