@@ -55,6 +55,7 @@ class StudyAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     readonly_fields = ["slug", "created_at"]
     raw_id_fields = ["prompt_set"]
+    filter_horizontal = ["invited"]
     inlines = [StudyPairInline]
 
 

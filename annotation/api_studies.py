@@ -1,9 +1,11 @@
-"""The researcher's study JSON API: `POST /api/studies` creates one, `GET /api/studies/<slug>` reports on it."""
+"""The researcher's study JSON API: `POST /api/studies` creates one, `GET /api/studies/<slug>` reports on it,
+`POST /api/studies/<slug>/invitations` changes which accounts may join it."""
 
 from __future__ import annotations
 
 import json
 
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.auth import api_error, token_required
 from annotation.models import QUESTIONS, PromptSet, Study
 from annotation.progress import rater_figures, study_progress
+from annotation.raters import InviteError, study_invite, study_invited_names, study_uninvite
 from annotation.studies import StudyError, study_create
 from generation.models import System
 
@@ -49,6 +52,7 @@ def study_json(request: HttpRequest, study: Study) -> dict:
         "attention_items": study.attention_items,
         "attention_threshold": study.attention_threshold,
         "join_url": request.build_absolute_uri(reverse("rater-join", args=[study.slug])),
+        "invited": study_invited_names(study),
         "progress": study_progress(study=study),
         "raters": rater_figures(study=study),
     }
@@ -77,7 +81,7 @@ def studies_create(request: HttpRequest) -> JsonResponse:
         return api_error(400, "the body is not valid JSON")
     if not isinstance(data, dict):
         return api_error(400, "the body must be a JSON object")
-    unknown = sorted(set(data) - set(OPTIONS) - {"name", "prompt_set", "pairs"})
+    unknown = sorted(set(data) - set(OPTIONS) - {"name", "prompt_set", "pairs", "invite"})
     if unknown:
         return api_error(400, f"unknown field: {', '.join(unknown)}")
     options = {}
@@ -97,14 +101,51 @@ def studies_create(request: HttpRequest) -> JsonResponse:
     prompt_set = PromptSet.objects.filter(name=data.get("prompt_set")).first() if isinstance(data.get("prompt_set"), str) else None
     if prompt_set is None:
         return api_error(400, f"no prompt set named {data.get('prompt_set')!r}")
+    invite = data.get("invite", [])
+    if not isinstance(invite, list) or not all(isinstance(name, str) for name in invite):
+        return api_error(400, "invite must be a list of usernames")
     try:
-        study = study_create(
-            name=data.get("name") if isinstance(data.get("name"), str) else "",
-            prompt_set=prompt_set, pairs=pairs_from_names(data.get("pairs")), created_by=request.user, **options,
-        )
-    except StudyError as exc:
+        # One transaction: a refused invitation leaves no study behind (its matching starts on commit).
+        with transaction.atomic():
+            study = study_create(
+                name=data.get("name") if isinstance(data.get("name"), str) else "",
+                prompt_set=prompt_set, pairs=pairs_from_names(data.get("pairs")), created_by=request.user, **options,
+            )
+            if invite:
+                study_invite(study=study, usernames=invite)
+    except (StudyError, InviteError) as exc:
         return api_error(400, str(exc))
     return JsonResponse(study_json(request, study), status=201)
+
+
+@require_POST
+@token_required
+def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
+    """{"add": [usernames], "remove": [usernames], "create": false}: change who may join with an
+    account. Answers the invited accounts and, with "create", the passwords of the accounts made."""
+    study = Study.objects.filter(slug=slug).first()
+    if study is None:
+        return api_error(404, "no such study")
+    try:
+        data = json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return api_error(400, "the body is not valid JSON")
+    if not isinstance(data, dict) or not set(data) <= {"add", "remove", "create"}:
+        return api_error(400, 'the body must be a JSON object with "add", "remove" and "create"')
+    lists = {key: data.get(key, []) for key in ("add", "remove")}
+    if not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in lists.values()):
+        return api_error(400, "add and remove must be lists of usernames")
+    if not isinstance(data.get("create", False), bool):
+        return api_error(400, "create must be a bool")
+    created = {}
+    try:
+        with transaction.atomic():
+            if lists["add"]:
+                created = study_invite(study=study, usernames=lists["add"], create=data.get("create", False))
+            study_uninvite(study=study, usernames=lists["remove"])
+    except InviteError as exc:
+        return api_error(400, str(exc))
+    return JsonResponse({"invited": study_invited_names(study), "created": created})
 
 
 @require_GET

@@ -108,6 +108,8 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Accounts that may join without a worker id, once logged in (annotation/raters.py).
+    invited = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="invited_studies")
 
     class Meta:
         verbose_name_plural = "studies"

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 
@@ -24,6 +28,62 @@ class JoinError(Exception):
         self.status = status
 
 
+class JoinNeedsLogin(JoinError):
+    """No worker id and nobody logged in, to a study that invites accounts: the join page asks to log in."""
+
+
+class InviteError(ValueError):
+    """An invitation refused as a whole (nothing changed); the message names what is wrong."""
+
+
+def usernames_parse(text: str) -> list[str]:
+    """Usernames separated by commas, spaces or lines, in order, once each."""
+    return list(dict.fromkeys(name for name in re.split(r"[\s,;]+", text) if name))
+
+
+def study_invite(*, study: Study, usernames: list[str], create: bool = False) -> dict[str, str]:
+    """Invite these accounts to join `study` without a worker id; all of them or, on an error, none.
+
+    An unknown username is an InviteError unless `create`, which makes it an annotator account
+    (not staff) with a random password. Returns {username: password} of the accounts created:
+    their passwords are shown once and stored only hashed.
+    """
+    User = get_user_model()
+    usernames = list(dict.fromkeys(name.strip() for name in usernames if name.strip()))
+    if not usernames:
+        raise InviteError("name at least one account to invite")
+    created = {}
+    with transaction.atomic():
+        users = {u.username: u for u in User.objects.filter(username__in=usernames)}
+        unknown = [name for name in usernames if name not in users]
+        if unknown and not create:
+            raise InviteError(f"no account named {', '.join(map(repr, unknown))}; create them, or invite existing accounts")
+        for name in unknown:
+            try:
+                UnicodeUsernameValidator()(name)
+            except ValidationError:
+                raise InviteError(f"{name!r} is not a valid username (letters, digits and @ . + - _ only)") from None
+            if len(name) > User._meta.get_field("username").max_length:
+                raise InviteError(f"{name!r} is longer than a username may be")
+            password = secrets.token_urlsafe(12)
+            users[name] = User.objects.create_user(name, password=password)
+            created[name] = password
+        study.invited.add(*users.values())
+    return created
+
+
+def study_uninvite(*, study: Study, usernames: list[str]) -> int:
+    """Withdraw these accounts' invitations; returns how many were invited. An account that has
+    joined keeps its votes and the items it holds: this only stops new joins."""
+    accounts = list(study.invited.filter(username__in=usernames))
+    study.invited.remove(*accounts)
+    return len(accounts)
+
+
+def study_invited_names(study: Study) -> list[str]:
+    return list(study.invited.order_by("username").values_list("username", flat=True))
+
+
 def rater_join(*, study: Study, worker_id: str, source: str = Rater.Source.LINK, user=None) -> Rater:
     """Create this worker's rater for the study, or return the existing one (a worker resumes)."""
     worker_id = (worker_id or "").strip()
@@ -33,6 +93,11 @@ def rater_join(*, study: Study, worker_id: str, source: str = Rater.Source.LINK,
         raise JoinError("This study is not open yet; please try again later.", status=409)
     if study.status == Study.Status.CLOSED:
         raise JoinError("This study is closed.", status=409)
+    if source == Rater.Source.INVITED and not study.invited.filter(pk=user.pk).exists():
+        raise JoinError(
+            f"Your account {user.get_username()} is not invited to this study. Ask the researcher to invite it, "
+            "or open the link your crowd platform gave you.", status=403,
+        )
     try:
         with transaction.atomic():
             rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})
@@ -42,13 +107,16 @@ def rater_join(*, study: Study, worker_id: str, source: str = Rater.Source.LINK,
     return rater
 
 
-def worker_from_request(request: HttpRequest) -> tuple[str, str, object]:
-    """(worker id, source, user) from a join URL's parameters, or the invited account logged in."""
+def worker_from_request(request: HttpRequest, study: Study) -> tuple[str, str, object]:
+    """(worker id, source, user) from a join URL's parameters, or the account logged in (rater_join
+    checks its invitation). Without either, a study that invites accounts asks to log in."""
     for param, source in WORKER_PARAMS:
         if request.GET.get(param, "").strip():
             return request.GET[param], source, None
     if request.user.is_authenticated:
         return f"user-{request.user.pk}", Rater.Source.INVITED, request.user
+    if study.invited.exists():
+        raise JoinNeedsLogin("Log in with the account you were invited with.", status=401)
     raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,7 +14,14 @@ from django.views.decorators.http import require_GET, require_safe
 
 from annotation.models import Assignment, Study
 from annotation.ratelimit import rate_limit_exceeded
-from annotation.raters import JoinError, rater_cookie_set, rater_from_session, rater_join, worker_from_request
+from annotation.raters import (
+    JoinError,
+    JoinNeedsLogin,
+    rater_cookie_set,
+    rater_from_session,
+    rater_join,
+    worker_from_request,
+)
 
 QUESTION_TITLES = {
     "quality": "Quality: which video looks better as a video?",
@@ -36,8 +44,10 @@ def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
     if study is None:
         return _message(request, "There is no such study.", 404)
     try:
-        worker_id, source, user = worker_from_request(request)
+        worker_id, source, user = worker_from_request(request, study)
         rater = rater_join(study=study, worker_id=worker_id, source=source, user=user)
+    except JoinNeedsLogin:
+        return redirect_to_login(request.get_full_path())
     except JoinError as exc:
         return _message(request, exc.message, exc.status)
     response = redirect("rating-page", slug=slug)

@@ -1,4 +1,4 @@
-"""Researcher pages: create a study, follow its progress and raters, pause or close it."""
+"""Researcher pages: create a study, follow its progress and raters, invite accounts, pause or close it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from annotation.attention import AttentionError, attention_items_request
 from annotation.auth import researcher_required
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY, PromptSet, Study
 from annotation.progress import rater_figures, study_progress
+from annotation.raters import InviteError, study_invite, study_invited_names, study_uninvite, usernames_parse
 from annotation.studies import StudyError, study_create, study_status_set
 from annotation.views_matching import matching_context
 
@@ -100,9 +101,8 @@ def study_new(request: HttpRequest) -> HttpResponse:
     return render(request, "annotation/study_new.html", {"form": form})
 
 
-@researcher_required
-def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
+def _study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
+    join_url = request.build_absolute_uri(reverse("rater-join", args=[study.slug]))
     return render(
         request,
         "annotation/study_detail.html",
@@ -110,10 +110,40 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "study": study,
             "progress": study_progress(study=study),
             "raters": rater_figures(study=study),
-            "join_url": request.build_absolute_uri(reverse("rater-join", args=[slug])) + "?worker=WORKER_ID",
+            "join_url": join_url + "?worker=WORKER_ID",
+            "account_join_url": join_url,
+            "invited": study_invited_names(study),
             **matching_context(study),
+            **extra,
         },
     )
+
+
+@researcher_required
+def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return _study_page(request, get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug))
+
+
+@require_POST
+@researcher_required
+def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
+    """Invite accounts (creating the missing ones on request) or withdraw invitations. New accounts'
+    passwords are shown in this answer only, never stored or put in a message cookie."""
+    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
+    usernames = usernames_parse(request.POST.get("usernames", ""))
+    if request.POST.get("action") == "remove":
+        count = study_uninvite(study=study, usernames=usernames)
+        messages.success(request, f"Withdrew {count} invitation(s).")
+        return redirect("study-detail", slug=slug)
+    try:
+        created = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
+    except InviteError as exc:
+        messages.error(request, str(exc))
+        return redirect("study-detail", slug=slug)
+    if not created:
+        messages.success(request, f"Invited {len(usernames)} account(s).")
+        return redirect("study-detail", slug=slug)
+    return _study_page(request, study, created_accounts=created)
 
 
 @require_POST

@@ -67,15 +67,6 @@ def test_it_resumes_the_same_rater_on_a_second_join():
     assert again["assignment"] == first["assignment"]
 
 
-def test_it_joins_an_invited_account_without_a_worker_id(django_user_model):
-    study = build_open_study(n_prompts=1)
-    user = django_user_model.objects.create_user("bob", password="bob-password-1")
-    client = Client()
-    client.force_login(user)
-    join(study, "", client=client)
-    assert Rater.objects.get(study=study).user == user
-
-
 def test_it_refuses_joins_without_a_worker_an_unknown_study_or_a_closed_one():
     study = build_open_study(n_prompts=1)
     assert Client().get(f"/s/{study.slug}/join").status_code == 400

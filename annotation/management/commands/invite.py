@@ -1,0 +1,37 @@
+"""`invite STUDY USERNAME... [--create] [--remove]`: the accounts that may join a study without a worker id."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from annotation.management.commands.export_votes import study_by_name
+from annotation.raters import InviteError, study_invite, study_invited_names, study_uninvite
+
+
+class Command(BaseCommand):
+    help = "Invite accounts to a study (they log in and open its join link without a worker id), or withdraw invitations."
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", help="study name or slug")
+        parser.add_argument("usernames", nargs="+", metavar="USERNAME")
+        parser.add_argument("--create", action="store_true",
+                            help="create the accounts that do not exist yet, with random passwords printed once")
+        parser.add_argument("--remove", action="store_true", help="withdraw these invitations instead")
+
+    def handle(self, *args, study: str, usernames: list[str], create: bool, remove: bool, **options):
+        study = study_by_name(study)
+        if remove:
+            if create:
+                raise CommandError("--create and --remove do not go together")
+            count = study_uninvite(study=study, usernames=usernames)
+            self.stdout.write(f"Withdrew {count} invitation(s) to study {study.name!r}.")
+        else:
+            try:
+                created = study_invite(study=study, usernames=usernames, create=create)
+            except InviteError as exc:
+                hint = " (--create makes them)" if not create and str(exc).startswith("no account") else ""
+                raise CommandError(f"{exc}{hint}") from None
+            for name, password in created.items():
+                self.stdout.write(f"created account {name}  password {password}")
+            self.stdout.write(f"Invited {len(usernames)} account(s) to study {study.name!r}; they log in and open "
+                              f"{reverse('rater-join', args=[study.slug])}")
+        self.stdout.write(f"Invited now: {', '.join(study_invited_names(study)) or 'nobody'}")

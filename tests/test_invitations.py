@@ -1,0 +1,191 @@
+"""Invited accounts: a study's invitation list decides which logged-in accounts may join it without
+a worker id; researchers keep it from the study page, the JSON API and `manage.py invite`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from annotation.auth import api_token_create
+from annotation.models import Rater, Study
+from tests.builders import build_open_study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+def account(username: str, **extra):
+    return get_user_model().objects.create_user(username, password=f"{username}-password-1", **extra)
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_invited_account_joins_and_rates_without_a_worker_id():
+    study = build_open_study(n_prompts=1)
+    bob = account("bob")
+    study.invited.add(bob)
+    client = logged_in(bob)
+    response = client.get(f"/s/{study.slug}/join")
+    assert (response.status_code, response["Location"]) == (302, f"/s/{study.slug}/rate")
+    rater = Rater.objects.get(study=study)
+    assert (rater.user, rater.source, rater.worker_id) == (bob, Rater.Source.INVITED, f"user-{bob.pk}")
+    assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    # A second join resumes the same rater.
+    assert client.get(f"/s/{study.slug}/join").status_code == 302
+    assert Rater.objects.filter(study=study).count() == 1
+
+
+def test_an_account_not_invited_is_refused_with_a_reason_and_nothing_is_created():
+    study = build_open_study(n_prompts=1)
+    study.invited.add(account("bob"))
+    for user in (account("mallory"), account("root", is_staff=True)):
+        response = logged_in(user).get(f"/s/{study.slug}/join")
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert f"Your account {user.username} is not invited to this study" in page
+    assert not Rater.objects.filter(study=study).exists()
+    # An invitation to another study does not count here.
+    other = build_open_study(n_prompts=1, name="Another study")
+    other.invited.add(get_user_model().objects.get(username="mallory"))
+    assert logged_in(get_user_model().objects.get(username="mallory")).get(f"/s/{study.slug}/join").status_code == 403
+
+
+def test_a_crowd_link_still_joins_a_study_that_invites_accounts():
+    study = build_open_study(n_prompts=1)
+    study.invited.add(account("bob"))
+    assert Client().get(f"/s/{study.slug}/join", {"PROLIFIC_PID": "P1"}).status_code == 302
+    assert Rater.objects.get(study=study).source == Rater.Source.PROLIFIC
+
+
+def test_an_anonymous_visitor_is_asked_to_log_in_and_lands_on_the_rating_page():
+    study = build_open_study(n_prompts=1)
+    study.invited.add(account("bob"))
+    client = Client()
+    response = client.get(f"/s/{study.slug}/join")
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next=/s/{study.slug}/join"
+    login = client.get(response["Location"]).content.decode()
+    assert "This study is for invited accounts" in login
+    response = client.post("/login/", {"username": "bob", "password": "bob-password-1", "next": f"/s/{study.slug}/join"},
+                           follow=True)
+    assert response.redirect_chain[-1][0] == f"/s/{study.slug}/rate"
+    assert response.status_code == 200
+    assert Rater.objects.get(study=study).user.username == "bob"
+
+
+def test_without_invitations_a_join_without_worker_id_says_what_is_missing():
+    study = build_open_study(n_prompts=1)
+    response = Client().get(f"/s/{study.slug}/join")
+    assert response.status_code == 400
+    assert "lacks a worker id" in response.content.decode()
+    assert logged_in(account("bob")).get(f"/s/{study.slug}/join").status_code == 403
+
+
+def test_the_study_page_invites_creates_accounts_once_and_withdraws(researcher_client):
+    study = build_open_study(n_prompts=1)
+    account("bob")
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "No account is invited." in page and f"http://testserver/s/{study.slug}/join</code>" in page
+
+    # An unknown name refuses the whole list: bob is not invited either.
+    response = researcher_client.post(f"/studies/{study.slug}/invitations", {"usernames": "bob, carol", "action": "add"},
+                                      follow=True)
+    assert "no account named &#x27;carol&#x27;" in response.content.decode()
+    assert not study.invited.exists()
+
+    response = researcher_client.post(f"/studies/{study.slug}/invitations",
+                                      {"usernames": "bob\ncarol", "create": "on", "action": "add"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Accounts created" in page and "<code>bob</code>, <code>carol</code>" in page
+    password = page.split("<tr><td>carol</td><td><code>")[1].split("</code>")[0]
+    carol = get_user_model().objects.get(username="carol")
+    assert not carol.is_staff and carol.check_password(password)
+    assert "bob</td>" not in page  # bob existed: no password of his is made or shown
+    assert password not in researcher_client.get(f"/studies/{study.slug}").content.decode()  # shown once
+
+    client = Client()
+    assert client.login(username="carol", password=password)
+    assert client.get(f"/s/{study.slug}/join").status_code == 302
+
+    researcher_client.post(f"/studies/{study.slug}/invitations", {"usernames": "bob", "action": "remove"})
+    assert list(study.invited.values_list("username", flat=True)) == ["carol"]
+    assert logged_in(get_user_model().objects.get(username="bob")).get(f"/s/{study.slug}/join").status_code == 403
+
+
+def test_the_invitation_form_needs_a_researcher_and_escapes_names(researcher_client):
+    study = build_open_study(n_prompts=1)
+    rater = logged_in(account("dave"))
+    assert rater.post(f"/studies/{study.slug}/invitations", {"usernames": "dave", "action": "add"}).status_code == 403
+    assert Client().post(f"/studies/{study.slug}/invitations", {"usernames": "dave"})["Location"].startswith("/login/")
+    assert not study.invited.exists()
+    response = researcher_client.post(f"/studies/{study.slug}/invitations",
+                                      {"usernames": "<b>x</b>", "create": "on", "action": "add"}, follow=True)
+    page = response.content.decode()
+    assert "&#x27;&lt;b&gt;x&lt;/b&gt;&#x27; is not a valid username" in page and "<b>x</b>" not in page
+    assert not get_user_model().objects.filter(username__contains="<").exists()
+
+
+def test_the_invitation_form_needs_a_csrf_token(researcher):
+    study = build_open_study(n_prompts=1)
+    account("bob")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(researcher)
+    assert client.post(f"/studies/{study.slug}/invitations", {"usernames": "bob", "action": "add"}).status_code == 403
+    assert not study.invited.exists()
+
+
+def test_the_api_invites_at_creation_and_afterwards(researcher):
+    source = build_open_study(n_prompts=1)
+    account("bob")
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    body = {"name": "Lab study", "prompt_set": source.prompt_set.name, "pairs": [["SecretModelX", "SecretModelY"]]}
+    refused = api.post("/api/studies", json.dumps({**body, "invite": ["bob", "nobody"]}), content_type="application/json")
+    assert refused.status_code == 400 and "no account named 'nobody'" in refused.json()["error"]
+    assert not Study.objects.filter(name="Lab study").exists()  # nothing half-made
+
+    created = api.post("/api/studies", json.dumps({**body, "invite": ["bob"]}), content_type="application/json")
+    assert created.status_code == 201 and created.json()["invited"] == ["bob"]
+    slug = created.json()["slug"]
+    url = f"/api/studies/{slug}/invitations"
+    answer = api.post(url, json.dumps({"add": ["erin"], "create": True, "remove": ["bob"]}), content_type="application/json")
+    assert answer.status_code == 200
+    assert answer.json()["invited"] == ["erin"]
+    assert get_user_model().objects.get(username="erin").check_password(answer.json()["created"]["erin"])
+    assert api.get(f"/api/studies/{slug}").json()["invited"] == ["erin"]
+    for bad in ({"add": "bob"}, {"add": ["bob"], "create": "yes"}, {"colour": 1}, [1]):
+        assert api.post(url, json.dumps(bad), content_type="application/json").status_code == 400
+    assert api.post(url, json.dumps({"add": ["zed"]}), content_type="application/json").status_code == 400
+    assert api.post("/api/studies/nosuch/invitations", "{}", content_type="application/json").status_code == 404
+    annotator = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=get_user_model().objects.get(username='erin'))}")
+    assert annotator.post(url, json.dumps({"add": ["erin"]}), content_type="application/json").status_code == 403
+
+
+def test_the_invite_command(capsys):
+    study = build_open_study(n_prompts=1)
+    account("bob")
+    with pytest.raises(CommandError, match=r"no account named 'carol'.*--create"):
+        call_command("invite", study.name, "bob", "carol")
+    assert not study.invited.exists()
+    call_command("invite", study.slug, "bob", "carol", "--create")
+    out = capsys.readouterr().out
+    password = out.split("created account carol  password ")[1].split()[0]
+    assert get_user_model().objects.get(username="carol").check_password(password)
+    assert f"/s/{study.slug}/join" in out and "Invited now: bob, carol" in out
+    call_command("invite", study.name, "bob", "--remove")
+    assert "Invited now: carol" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="no study named 'nosuch'"):
+        call_command("invite", "nosuch", "bob")
