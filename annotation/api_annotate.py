@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.assignment import next_for
+from annotation.assignment import next_for, rater_welcome
 from annotation.auth import api_error
 from annotation.models import Assignment, Item, Rater, Study
 from annotation.ratelimit import rate_limit_exceeded
@@ -75,7 +75,10 @@ def next_body(*, rater_id: int, slug: str) -> dict | None:
         return assignment_payload(assignment, rater)
     study = rater.study
     progress = rater_progress(rater)
-    if study.status == Study.Status.PAUSED:
+    if not rater_welcome(rater):
+        body = {"assignment": None, "completion_code": None,
+                "message": "Your invitation to this study has ended. Thank you for your work."}
+    elif study.status == Study.Status.PAUSED:
         body = {"assignment": None, "completion_code": None, "message": "The study is paused. Please come back later."}
     elif progress["done"]:
         body = {"assignment": None, "completion_code": study.completion_code or None, "message": "Thank you: you have finished."}

@@ -8,6 +8,7 @@ import json
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.auth import api_error, token_required
@@ -113,11 +114,15 @@ def studies_create(request: HttpRequest) -> JsonResponse:
             )
             if invite:
                 study_invite(study=study, usernames=invite)
-    except (StudyError, InviteError) as exc:
+    except StudyError as exc:
         return api_error(400, str(exc))
+    except InviteError as exc:
+        hint = 'invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones'
+        return api_error(400, f"{exc} ({hint})")
     return JsonResponse(study_json(request, study), status=201)
 
 
+@never_cache  # the answer may carry new accounts' passwords
 @require_POST
 @token_required
 def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
@@ -137,12 +142,18 @@ def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
         return api_error(400, "add and remove must be lists of usernames")
     if not isinstance(data.get("create", False), bool):
         return api_error(400, "create must be a bool")
+    if not lists["add"] and not lists["remove"]:
+        return api_error(400, "name accounts in add or remove")
+    both = sorted(set(lists["add"]) & set(lists["remove"]))
+    if both:
+        return api_error(400, f"both added and removed: {', '.join(both)}")
     created = {}
     try:
         with transaction.atomic():
             if lists["add"]:
                 created = study_invite(study=study, usernames=lists["add"], create=data.get("create", False))
-            study_uninvite(study=study, usernames=lists["remove"])
+            if lists["remove"]:
+                study_uninvite(study=study, usernames=lists["remove"])
     except InviteError as exc:
         return api_error(400, str(exc))
     return JsonResponse({"invited": study_invited_names(study), "created": created})

@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -53,6 +54,19 @@ def leases_expire(*, study_slug: str | None = None, now: datetime | None = None)
 
 MISSING = object()
 
+# Whether rater `r` may be handed new items: a crowd rater always; an account while it is active and
+# invited to the study (a withdrawn invitation lets it finish the item it holds, and no more).
+WELCOME_SQL = f"""(r.user_id IS NULL OR EXISTS (
+    SELECT 1 FROM {Study.invited.through._meta.db_table} v JOIN {get_user_model()._meta.db_table} u ON u.id = v.user_id
+    WHERE v.study_id = r.study_id AND v.user_id = r.user_id AND u.is_active))"""  # noqa: S608 - table names
+
+
+def rater_welcome(rater: Rater) -> bool:
+    """WELCOME_SQL for a rater: whether it may claim new items. Read once per rater object."""
+    if "welcome" not in rater.__dict__:
+        rater.welcome = rater.user_id is None or rater.study.invited.filter(pk=rater.user_id, is_active=True).exists()
+    return rater.welcome
+
 # The rater of a study with its study, its votes so far and its live assignment (with the item's
 # media tokens and the prompt): everything `next` reads. Without a live assignment, and when the
 # study is open, the same statement claims the item _take would (its claim on PostgreSQL) and returns it
@@ -61,7 +75,7 @@ MISSING = object()
 NEXT_SQL = f"""
 WITH rater AS (
     SELECT r.study_id, s.lease_seconds FROM annotation_rater r JOIN annotation_study s ON s.id = r.study_id
-    WHERE r.id = %(rater)s AND s.slug = %(slug)s AND s.status = '{Study.Status.OPEN.value}'
+    WHERE r.id = %(rater)s AND s.slug = %(slug)s AND s.status = '{Study.Status.OPEN.value}' AND {WELCOME_SQL}
 ), held AS (
     SELECT a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at FROM annotation_assignment a
     WHERE a.rater_id = %(rater)s AND a.status = '{Assignment.Status.ACTIVE.value}'
@@ -85,7 +99,7 @@ WITH rater AS (
 )
 SELECT r.id, r.worker_id, {STUDY_COLUMNS}, r.votes_done,
        a.id, a.token, a.item_id, a."left", a.leased_until, a.created_at, i.token_a, i.token_b, i.prompt_id, p.text, p.image,
-       a.made
+       a.made, {WELCOME_SQL}
 FROM annotation_rater r
 JOIN annotation_study s ON s.id = r.study_id
 LEFT JOIN (SELECT *, false AS made FROM held UNION ALL SELECT *, true FROM made) a ON true
@@ -123,7 +137,7 @@ def next_for(*, rater_id: int, slug: str) -> tuple[Rater | None, Assignment | No
             rater.live_assignment = assignment
             return rater, _claim(rater, now, swept)
         # The study is open and the statement found nothing to claim: expired leases may free some.
-        if not swept and leases_expire(study_slug=slug, now=now):
+        if rater.welcome and not swept and leases_expire(study_slug=slug, now=now):
             return rater, _take_postgresql(rater, now)
         return rater, None
     except IntegrityError:
@@ -141,8 +155,8 @@ def _next_postgresql(rater_id: int, slug: str, now: datetime) -> tuple[Rater | N
     end = 2 + STUDY_WIDTH
     rater = loaded(Rater, id=row[0], study_id=row[2], worker_id=row[1], votes_done=row[end])
     rater.study = study_from_row(row[2:end])
-    assignment_id, made = row[end + 1], row[-1]
-    assignment = None if assignment_id is None else _assignment(rater, *row[end + 1:-1])
+    assignment_id, made, rater.welcome = row[end + 1], row[-2], row[-1]
+    assignment = None if assignment_id is None else _assignment(rater, *row[end + 1:-2])
     return rater, assignment, bool(made)
 
 
@@ -188,7 +202,7 @@ def _claim(rater: Rater, now: datetime, swept: bool) -> Assignment | None:
         with transaction.atomic():
             if Assignment.objects.filter(pk=held.pk, status=Assignment.Status.ACTIVE).update(status=Assignment.Status.EXPIRED):
                 Item.objects.filter(pk=held.item_id).update(claimed=F("claimed") - 1)
-    if study.status != Study.Status.OPEN:
+    if study.status != Study.Status.OPEN or not rater_welcome(rater):
         return None
     take = _take_postgresql if connection.vendor == "postgresql" else _take
     assignment = take(rater, now)

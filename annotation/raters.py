@@ -49,34 +49,48 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
     their passwords are shown once and stored only hashed.
     """
     User = get_user_model()
-    usernames = list(dict.fromkeys(name.strip() for name in usernames if name.strip()))
+    # As create_user stores them (NFKC): a name typed in full-width letters is the same account.
+    usernames = list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
     if not usernames:
         raise InviteError("name at least one account to invite")
     created = {}
-    with transaction.atomic():
-        users = {u.username: u for u in User.objects.filter(username__in=usernames)}
-        unknown = [name for name in usernames if name not in users]
-        if unknown and not create:
-            raise InviteError(f"no account named {', '.join(map(repr, unknown))}; create them, or invite existing accounts")
-        for name in unknown:
-            try:
-                UnicodeUsernameValidator()(name)
-            except ValidationError:
-                raise InviteError(f"{name!r} is not a valid username (letters, digits and @ . + - _ only)") from None
-            if len(name) > User._meta.get_field("username").max_length:
-                raise InviteError(f"{name!r} is longer than a username may be")
-            password = secrets.token_urlsafe(12)
-            users[name] = User.objects.create_user(name, password=password)
-            created[name] = password
-        study.invited.add(*users.values())
+    try:
+        with transaction.atomic():
+            users = {u.username: u for u in User.objects.filter(username__in=usernames)}
+            unknown = [name for name in usernames if name not in users]
+            if unknown and not create:
+                raise InviteError(f"no account named {', '.join(map(repr, unknown))}")
+            for name in unknown:
+                try:
+                    UnicodeUsernameValidator()(name)
+                except ValidationError:
+                    raise InviteError(f"{name!r} is not a valid username (letters, digits and @ . + - _ only)") from None
+                if len(name) > User._meta.get_field("username").max_length:
+                    raise InviteError(f"{name!r} is longer than a username may be")
+                password = secrets.token_urlsafe(12)
+                users[name] = User.objects.create_user(name, password=password)
+                created[name] = password
+            study.invited.add(*users.values())
+    except IntegrityError:
+        # Another request created one of these accounts at the same moment: nothing was kept.
+        raise InviteError("one of these accounts was being created at the same moment; send the list again") from None
     return created
 
 
 def study_uninvite(*, study: Study, usernames: list[str]) -> int:
-    """Withdraw these accounts' invitations; returns how many were invited. An account that has
-    joined keeps its votes and the items it holds: this only stops new joins."""
-    accounts = list(study.invited.filter(username__in=usernames))
-    study.invited.remove(*accounts)
+    """Withdraw these accounts' invitations, all of them or, when one is not invited, none; returns
+    how many. An account that has joined keeps its votes and may finish the item it holds, but is
+    handed no new one (annotation/assignment.py)."""
+    User = get_user_model()
+    usernames = list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
+    if not usernames:
+        raise InviteError("name at least one account whose invitation to withdraw")
+    with transaction.atomic():
+        accounts = list(study.invited.filter(username__in=usernames))
+        missing = sorted(set(usernames) - {a.username for a in accounts})
+        if missing:
+            raise InviteError(f"not invited to this study: {', '.join(map(repr, missing))}")
+        study.invited.remove(*accounts)
     return len(accounts)
 
 
@@ -84,26 +98,42 @@ def study_invited_names(study: Study) -> list[str]:
     return list(study.invited.order_by("username").values_list("username", flat=True))
 
 
-def rater_join(*, study: Study, worker_id: str, source: str = Rater.Source.LINK, user=None) -> Rater:
-    """Create this worker's rater for the study, or return the existing one (a worker resumes)."""
-    worker_id = (worker_id or "").strip()
-    if not WORKER_ID.match(worker_id):
-        raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ : + -.")
+def _joinable(study: Study) -> None:
     if study.status == Study.Status.PREPARING:
         raise JoinError("This study is not open yet; please try again later.", status=409)
     if study.status == Study.Status.CLOSED:
         raise JoinError("This study is closed.", status=409)
-    if source == Rater.Source.INVITED and not study.invited.filter(pk=user.pk).exists():
-        raise JoinError(
-            f"Your account {user.get_username()} is not invited to this study. Ask the researcher to invite it, "
-            "or open the link your crowd platform gave you.", status=403,
-        )
+
+
+def account_worker_id(user) -> str:
+    """The worker id of an account's rater. A crowd worker id cannot hold "/" (WORKER_ID), so no
+    join link can pose as an account, nor take an account's place before it joins."""
+    return f"account/{user.pk}"
+
+
+def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.LINK, user=None) -> Rater:
+    """Create this worker's rater for the study, or return the existing one (a worker resumes).
+    With `user`, the rater of that account, which must be invited to the study (worker_id unused)."""
+    _joinable(study)
+    if user is not None:
+        if not study.invited.filter(pk=user.pk).exists():
+            raise JoinError(
+                f"Your account {user.get_username()} is not invited to this study. Ask the researcher to invite it, "
+                "or open the link your crowd platform gave you.", status=403,
+            )
+        worker_id, source = account_worker_id(user), Rater.Source.INVITED
+    else:
+        worker_id = (worker_id or "").strip()
+        if not WORKER_ID.match(worker_id):
+            raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ : + -.")
     try:
         with transaction.atomic():
             rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})
     except IntegrityError:
         # The same worker joined twice at once; the other request created the row.
         rater = Rater.objects.get(study=study, worker_id=worker_id)
+    if rater.user_id != (user.pk if user is not None else None):
+        raise JoinError("This worker id belongs to another rater of this study.", status=403)
     return rater
 
 
@@ -114,8 +144,9 @@ def worker_from_request(request: HttpRequest, study: Study) -> tuple[str, str, o
         if request.GET.get(param, "").strip():
             return request.GET[param], source, None
     if request.user.is_authenticated:
-        return f"user-{request.user.pk}", Rater.Source.INVITED, request.user
+        return "", Rater.Source.INVITED, request.user
     if study.invited.exists():
+        _joinable(study)  # no point logging in to hear that the study is closed
         raise JoinNeedsLogin("Log in with the account you were invited with.", status=401)
     raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
 

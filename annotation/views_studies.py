@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from annotation.api_studies import pairs_from_names
@@ -124,6 +125,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _study_page(request, get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug))
 
 
+@never_cache  # the answer may carry new accounts' passwords
 @require_POST
 @researcher_required
 def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
@@ -131,19 +133,22 @@ def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
     passwords are shown in this answer only, never stored or put in a message cookie."""
     study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
     usernames = usernames_parse(request.POST.get("usernames", ""))
-    if request.POST.get("action") == "remove":
-        count = study_uninvite(study=study, usernames=usernames)
-        messages.success(request, f"Withdrew {count} invitation(s).")
-        return redirect("study-detail", slug=slug)
+    before = set(study_invited_names(study))
     try:
+        if request.POST.get("action") == "remove":
+            count = study_uninvite(study=study, usernames=usernames)
+            messages.success(request, f"Withdrew {count} invitation(s).")
+            return redirect("study-detail", slug=slug)
         created = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
     except InviteError as exc:
-        messages.error(request, str(exc))
+        hint = "; tick “create the accounts” to make them" if str(exc).startswith("no account") else ""
+        messages.error(request, f"{exc}{hint}")
         return redirect("study-detail", slug=slug)
+    added = len(set(study_invited_names(study)) - before)
     if not created:
-        messages.success(request, f"Invited {len(usernames)} account(s).")
+        messages.success(request, f"Invited {added} more account(s).")
         return redirect("study-detail", slug=slug)
-    return _study_page(request, study, created_accounts=created)
+    return _study_page(request, study, created_accounts=created, added=added)
 
 
 @require_POST

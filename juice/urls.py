@@ -3,12 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation.urls import annotator_urlpatterns
+from annotation.views import LogoutView
 
 urlpatterns = [
     *annotator_urlpatterns,
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("generation/", include("generation.urls")),
     path("", include("annotation.urls")),
 ]

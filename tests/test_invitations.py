@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from annotation.auth import api_token_create
-from annotation.models import Rater, Study
-from tests.builders import build_open_study
+from annotation.models import Assignment, Rater, Study
+from annotation.raters import study_invite, study_invited_names, study_uninvite
+from tests.builders import answer, build_open_study
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_an_invited_account_joins_and_rates_without_a_worker_id():
     response = client.get(f"/s/{study.slug}/join")
     assert (response.status_code, response["Location"]) == (302, f"/s/{study.slug}/rate")
     rater = Rater.objects.get(study=study)
-    assert (rater.user, rater.source, rater.worker_id) == (bob, Rater.Source.INVITED, f"user-{bob.pk}")
+    assert (rater.user, rater.source, rater.worker_id) == (bob, Rater.Source.INVITED, f"account/{bob.pk}")
     assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
     # A second join resumes the same rater.
     assert client.get(f"/s/{study.slug}/join").status_code == 302
@@ -189,3 +190,141 @@ def test_the_invite_command(capsys):
     assert "Invited now: carol" in capsys.readouterr().out
     with pytest.raises(CommandError, match="no study named 'nosuch'"):
         call_command("invite", "nosuch", "bob")
+
+
+def test_no_join_link_can_pose_as_an_account_or_take_its_place():
+    study = build_open_study(n_prompts=2)
+    bob = account("bob")
+    study.invited.add(bob)
+    bob_client = logged_in(bob)
+    assert bob_client.get(f"/s/{study.slug}/join").status_code == 302
+    held = bob_client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    # The account's worker id cannot be sent in a link, whatever the parameter.
+    for param in ("worker", "PROLIFIC_PID", "workerId"):
+        response = Client().get(f"/s/{study.slug}/join", {param: f"account/{bob.pk}"})
+        assert response.status_code == 400
+    # A crowd id that looks like an account's is a different rater, and never bob's.
+    intruder = Client()
+    assert intruder.get(f"/s/{study.slug}/join", {"worker": f"user-{bob.pk}"}).status_code == 302
+    assert intruder.get(f"/api/annotate/{study.slug}/next").json()["assignment"] != held
+    assert Rater.objects.get(study=study, user=bob).worker_id == f"account/{bob.pk}"
+    assert Rater.objects.filter(study=study).count() == 2
+
+
+def test_a_rater_row_of_another_identity_is_never_handed_over():
+    study = build_open_study(n_prompts=1)
+    bob = account("bob")
+    study.invited.add(bob)
+    # A row from before accounts had their own worker ids: a crowd worker id held by an account.
+    Rater.objects.create(study=study, worker_id="W1", source=Rater.Source.INVITED, user=bob)
+    response = Client().get(f"/s/{study.slug}/join", {"worker": "W1"})
+    assert response.status_code == 403
+    assert "belongs to another rater" in response.content.decode()
+    assert "juice_raters" not in response.cookies
+
+
+def test_a_withdrawn_or_deactivated_account_finishes_its_item_and_gets_no_more():
+    study = build_open_study(n_prompts=3)
+    bob, carol = account("bob"), account("carol")
+    study.invited.add(bob, carol)
+    bob_client, carol_client = logged_in(bob), logged_in(carol)
+    for client in (bob_client, carol_client):
+        assert client.get(f"/s/{study.slug}/join").status_code == 302
+    held = bob_client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    study_uninvite(study=study, usernames=["bob"])
+    assert bob_client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] == held  # still his
+    response = bob_client.post(f"/api/annotate/assignments/{held}/vote?next=1", json.dumps(answer(study)),
+                               content_type="application/json")
+    assert response.status_code == 201
+    after = response.json()["next"]
+    assert after["assignment"] is None and after["completion_code"] is None
+    assert "invitation to this study has ended" in after["message"]
+    assert bob_client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] is None
+    assert bob_client.get(f"/s/{study.slug}/join").status_code == 403
+    # Deactivating an account in the admin stops it in the same way (its session is gone too, but
+    # the rater cookie would still be sent).
+    assert carol_client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    token = Assignment.objects.get(rater__user=carol, status=Assignment.Status.ACTIVE).token
+    assert carol_client.post(f"/api/annotate/assignments/{token}/vote", json.dumps(answer(study)),
+                             content_type="application/json").status_code == 201
+    type(carol).objects.filter(pk=carol.pk).update(is_active=False)
+    assert carol_client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] is None
+    assert Assignment.objects.filter(rater__user__in=[bob, carol]).count() == 2
+
+
+def test_logging_out_forgets_the_studies_this_browser_rates():
+    study = build_open_study(n_prompts=1)
+    bob = account("bob")
+    study.invited.add(bob)
+    client = logged_in(bob)
+    client.get(f"/s/{study.slug}/join")
+    assert client.get(f"/api/annotate/{study.slug}/next").status_code == 200
+    response = client.post("/logout/")
+    assert response.cookies["juice_raters"].value == ""
+    assert client.get(f"/api/annotate/{study.slug}/next").status_code == 403
+
+
+def test_an_annotator_account_sees_its_studies_without_their_names_and_no_researcher_page():
+    study = build_open_study(n_prompts=1)  # named "Study of SecretModelX"
+    build_open_study(n_prompts=1, name="Not for bob")
+    bob = account("bob")
+    study.invited.add(bob)
+    client = Client()
+    response = client.post("/login/", {"username": "bob", "password": "bob-password-1"}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Your studies" in page
+    assert page.count("Start rating") == 1 and f"/s/{study.slug}/join" in page
+    assert "SecretModel" not in page and "Not for bob" not in page
+    for url in ("/studies/new", f"/studies/{study.slug}", f"/studies/{study.slug}/report.html"):
+        assert client.get(url).status_code == 403
+    assert client.get("/admin/").status_code == 302  # the admin's own login, for staff only
+    assert client.get(f"/api/studies/{study.slug}").status_code == 403
+
+
+def test_the_login_page_sends_nobody_to_another_site():
+    account("bob")
+    response = Client().post("/login/?next=//evil.example/x", {"username": "bob", "password": "bob-password-1",
+                                                                "next": "https://evil.example/x"})
+    assert response.status_code == 302 and "evil" not in response["Location"]
+
+
+def test_an_anonymous_visitor_of_a_closed_study_is_told_so_before_any_login():
+    study = build_open_study(n_prompts=1)
+    study.invited.add(account("bob"))
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+    response = Client().get(f"/s/{study.slug}/join")
+    assert response.status_code == 409 and "closed" in response.content.decode()
+
+
+def test_withdrawing_names_not_invited_changes_nothing_and_says_which(researcher_client):
+    study = build_open_study(n_prompts=1)
+    study.invited.add(account("bob"))
+    response = researcher_client.post(f"/studies/{study.slug}/invitations", {"usernames": "bob bobby", "action": "remove"},
+                                      follow=True)
+    assert "not invited to this study: &#x27;bobby&#x27;" in response.content.decode()
+    assert study_invited_names(study) == ["bob"]
+
+
+def test_names_are_taken_as_django_stores_them():
+    study = build_open_study(n_prompts=1)
+    bob = account("bob")
+    assert study_invite(study=study, usernames=["\uff42\uff4f\uff42"], create=True) == {}  # full-width "bob"
+    assert list(study.invited.all()) == [bob]
+    assert get_user_model().objects.count() == 1
+
+
+def test_invitation_answers_are_never_cached_and_keep_passwords_out_of_cookies(researcher, researcher_client):
+    study = build_open_study(n_prompts=1)
+    response = researcher_client.post(f"/studies/{study.slug}/invitations", {"usernames": "zoe", "create": "on", "action": "add"})
+    password = response.content.decode().split("<tr><td>zoe</td><td><code>")[1].split("</code>")[0]
+    assert "no-store" in response["Cache-Control"]
+    assert all(password not in morsel.value for morsel in response.cookies.values())
+    assert password not in str(dict(researcher_client.session))
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    url = f"/api/studies/{study.slug}/invitations"
+    answer_ = api.post(url, json.dumps({"add": ["yan"], "create": True}), content_type="application/json")
+    assert "no-store" in answer_["Cache-Control"]
+    for bad in ({}, {"add": ["zoe"], "remove": ["zoe"]}, {"remove": ["nobody"]}):
+        refused = api.post(url, json.dumps(bad), content_type="application/json")
+        assert refused.status_code == 400, bad
+    assert study_invited_names(study) == ["yan", "zoe"]

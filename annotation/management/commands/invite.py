@@ -22,9 +22,13 @@ class Command(BaseCommand):
         if remove:
             if create:
                 raise CommandError("--create and --remove do not go together")
-            count = study_uninvite(study=study, usernames=usernames)
+            try:
+                count = study_uninvite(study=study, usernames=usernames)
+            except InviteError as exc:
+                raise CommandError(str(exc)) from None
             self.stdout.write(f"Withdrew {count} invitation(s) to study {study.name!r}.")
         else:
+            before = set(study_invited_names(study))
             try:
                 created = study_invite(study=study, usernames=usernames, create=create)
             except InviteError as exc:
@@ -32,6 +36,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{exc}{hint}") from None
             for name, password in created.items():
                 self.stdout.write(f"created account {name}  password {password}")
-            self.stdout.write(f"Invited {len(usernames)} account(s) to study {study.name!r}; they log in and open "
+            added = len(set(study_invited_names(study)) - before)
+            self.stdout.write(f"Invited {added} more account(s) to study {study.name!r}; they log in and open "
                               f"{reverse('rater-join', args=[study.slug])}")
         self.stdout.write(f"Invited now: {', '.join(study_invited_names(study)) or 'nobody'}")
