@@ -142,6 +142,7 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
     for the first assignment only; with `separate`, the rater calls `next` after every vote."""
     browser = Browser(port)
     next_ms, vote_ms, errors, accepted = [], [], Counter(), 0
+    slow = out["slow"]  # how many answers over 150 ms ended in each second of the run
     status, _ = await browser.request("GET", f"/s/{slug}/join?worker={worker}")
     if status == 302:
         status, _ = await browser.request("GET", f"/s/{slug}/rate")  # sets the CSRF cookie, as the page does
@@ -153,6 +154,8 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
         started = time.perf_counter()
         status, content = await browser.request("GET", f"/api/annotate/{slug}/next")
         next_ms.append((time.perf_counter() - started) * 1000)
+        if next_ms[-1] > 150:
+            slow[int(time.time() - start_at)] += 1
         if status != 200:
             errors[f"next {status}"] += 1
             return None
@@ -175,6 +178,8 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
             started = time.perf_counter()
             status, content = await browser.request("POST", f"/api/annotate/assignments/{data['assignment']}/vote{vote_query}", body)
             vote_ms.append((time.perf_counter() - started) * 1000)
+            if vote_ms[-1] > 150:
+                slow[int(time.time() - start_at)] += 1
             data = None
             if status == 201:
                 accepted += 1
@@ -191,7 +196,7 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
 
 def client_process(port: int, slug: str, workers: list[str], start_at: float, deadline: float, interval: float,
                    separate: bool, queue) -> None:
-    out = {"next": [], "vote": [], "accepted": 0, "errors": Counter()}
+    out = {"next": [], "vote": [], "accepted": 0, "errors": Counter(), "slow": Counter()}
 
     async def run_raters() -> None:
         raters = [asyncio.create_task(rater_loop(port, slug, w, start_at, deadline, interval, separate, out)) for w in workers]
@@ -367,6 +372,7 @@ def main() -> None:
     vote_ms = [v for r in results for v in r["vote"]]
     accepted = sum(r["accepted"] for r in results)
     errors = sum((r["errors"] for r in results), Counter())
+    slow = sum((r["slow"] for r in results), Counter())
     server_s = cpu_after - cpu_before
     postgres_s = sum(t - pg_before.get(p, 0.0) for p, t in pg_after.items())
     generator_s = sum(r["cpu_s"] for r in results)
@@ -379,6 +385,11 @@ def main() -> None:
         "next_p50_ms": round(percentile(next_ms, 50), 1), "next_p99_ms": round(percentile(next_ms, 99), 1),
         "vote_p50_ms": round(percentile(vote_ms, 50), 1), "vote_p99_ms": round(percentile(vote_ms, 99), 1),
         "next_mean_ms": round(statistics.fmean(next_ms), 1) if next_ms else None, "errors": dict(errors),
+        # Answers over 150 ms by the second of the run they ended in: a few seconds holding most of
+        # them is an episode (a stall somewhere), many seconds with a few each is steady queueing.
+        "over_150_ms_by_second": {str(second): slow[second] for second in sorted(slow)},
+        # When the measured time began (UTC), to set against system logs and samplers.
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_at)) + f".{int(start_at % 1 * 1000):03d}Z",
         # What one next + vote costs the web server, and how busy the whole (shared) machine was.
         "server_cpu_ms_per_vote": round(server_s * 1000 / accepted, 2) if accepted else None,
         # PostgreSQL's figure counts every database on the machine: other users' queries included.
