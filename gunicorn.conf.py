@@ -4,8 +4,10 @@ Annotators' requests are short and spend part of their time waiting on PostgreSQ
 process per core, each with a few threads to overlap those waits, keeps every core busy. More
 processes than cores cost more than they give: measured with bench/bench_annotation.py on 2 cores,
 4 processes x 2 threads spent about 20% more CPU per vote than 2 x 4 (their switching and cache misses
-also slow PostgreSQL, which shares the cores) and fell behind at 300 votes/s. JUICE_WEB_WORKERS and
-JUICE_WEB_THREADS override the defaults.
+also slow PostgreSQL, which shares the cores) and fell behind at 300 votes/s. gunicorn's gevent
+worker (2 processes, a psycopg pool of 4 connections each) did no better: in interleaved runs it spent
+3-15% more server CPU per vote and its p99 was higher. JUICE_WEB_WORKERS and JUICE_WEB_THREADS
+override the defaults.
 """
 
 import gc
