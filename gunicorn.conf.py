@@ -5,9 +5,9 @@ process per core, each with a few threads to overlap those waits, keeps every co
 processes than cores cost more than they give: measured with bench/bench_annotation.py on 2 cores,
 4 processes x 2 threads spent about 20% more CPU per vote than 2 x 4 (their switching and cache misses
 also slow PostgreSQL, which shares the cores) and fell behind at 300 votes/s. gunicorn's gevent
-worker (2 processes, a psycopg pool of 4 connections each) did no better: in interleaved runs it spent
-3-15% more server CPU per vote and its p99 was higher. JUICE_WEB_WORKERS and JUICE_WEB_THREADS
-override the defaults.
+worker (2 processes, a psycopg pool of 4 connections each) did no better: in 2 interleaved pairs of
+runs (next after every vote) it spent 3-12% more server CPU per vote, and its p99 was higher.
+JUICE_WEB_WORKERS and JUICE_WEB_THREADS override the defaults.
 """
 
 import gc
