@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.auth import api_error, token_required
 from annotation.models import QUESTIONS, PromptSet, Study
 from annotation.progress import rater_figures, study_progress
-from annotation.raters import InviteError, study_invite, study_invited_names, study_uninvite
+from annotation.raters import InviteError, study_invite, study_invited_names, study_uninvite, usernames_normalise
 from annotation.studies import StudyError, study_create
 from generation.models import System
 
@@ -117,8 +117,8 @@ def studies_create(request: HttpRequest) -> JsonResponse:
     except StudyError as exc:
         return api_error(400, str(exc))
     except InviteError as exc:
-        hint = 'invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones'
-        return api_error(400, f"{exc} ({hint})")
+        hint = ' (invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones)'
+        return api_error(400, f"{exc}{hint if str(exc).startswith('no account') else ''}")
     return JsonResponse(study_json(request, study), status=201)
 
 
@@ -144,7 +144,7 @@ def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
         return api_error(400, "create must be a bool")
     if not lists["add"] and not lists["remove"]:
         return api_error(400, "name accounts in add or remove")
-    both = sorted(set(lists["add"]) & set(lists["remove"]))
+    both = sorted(set(usernames_normalise(lists["add"])) & set(usernames_normalise(lists["remove"])))
     if both:
         return api_error(400, f"both added and removed: {', '.join(both)}")
     created = {}

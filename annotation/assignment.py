@@ -54,9 +54,10 @@ def leases_expire(*, study_slug: str | None = None, now: datetime | None = None)
 
 MISSING = object()
 
-# Whether rater `r` may be handed new items: a crowd rater always; an account while it is active and
-# invited to the study (a withdrawn invitation lets it finish the item it holds, and no more).
-WELCOME_SQL = f"""(r.user_id IS NULL OR EXISTS (
+# Whether rater `r` may be handed new items: a crowd rater always; an account's while the account is
+# active and invited to the study (a withdrawn invitation lets it finish the item it holds, and no
+# more). Decided by the rater's source, not its user: a deleted account's rater has no user left.
+WELCOME_SQL = f"""(r.source <> '{Rater.Source.INVITED.value}' OR EXISTS (
     SELECT 1 FROM {Study.invited.through._meta.db_table} v JOIN {get_user_model()._meta.db_table} u ON u.id = v.user_id
     WHERE v.study_id = r.study_id AND v.user_id = r.user_id AND u.is_active))"""  # noqa: S608 - table names
 
@@ -64,7 +65,9 @@ WELCOME_SQL = f"""(r.user_id IS NULL OR EXISTS (
 def rater_welcome(rater: Rater) -> bool:
     """WELCOME_SQL for a rater: whether it may claim new items. Read once per rater object."""
     if "welcome" not in rater.__dict__:
-        rater.welcome = rater.user_id is None or rater.study.invited.filter(pk=rater.user_id, is_active=True).exists()
+        rater.welcome = rater.source != Rater.Source.INVITED or (
+            rater.user_id is not None and rater.study.invited.filter(pk=rater.user_id, is_active=True).exists()
+        )
     return rater.welcome
 
 # The rater of a study with its study, its votes so far and its live assignment (with the item's

@@ -212,7 +212,11 @@ class Rater(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["study", "worker_id"], name="rater_unique_worker")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "worker_id"], name="rater_unique_worker"),
+            # One rater per account and study, whatever its worker id: an account is one person.
+            models.UniqueConstraint(fields=["study", "user"], condition=Q(user__isnull=False), name="rater_unique_account"),
+        ]
 
     def __str__(self) -> str:
         return self.worker_id

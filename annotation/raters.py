@@ -41,6 +41,13 @@ def usernames_parse(text: str) -> list[str]:
     return list(dict.fromkeys(name for name in re.split(r"[\s,;]+", text) if name))
 
 
+def usernames_normalise(usernames: list[str]) -> list[str]:
+    """As create_user stores them (NFKC: a name typed in full-width letters is the same account),
+    stripped, once each, in order."""
+    User = get_user_model()
+    return list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
+
+
 def study_invite(*, study: Study, usernames: list[str], create: bool = False) -> dict[str, str]:
     """Invite these accounts to join `study` without a worker id; all of them or, on an error, none.
 
@@ -49,8 +56,7 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
     their passwords are shown once and stored only hashed.
     """
     User = get_user_model()
-    # As create_user stores them (NFKC): a name typed in full-width letters is the same account.
-    usernames = list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
+    usernames = usernames_normalise(usernames)
     if not usernames:
         raise InviteError("name at least one account to invite")
     created = {}
@@ -81,8 +87,7 @@ def study_uninvite(*, study: Study, usernames: list[str]) -> int:
     """Withdraw these accounts' invitations, all of them or, when one is not invited, none; returns
     how many. An account that has joined keeps its votes and may finish the item it holds, but is
     handed no new one (annotation/assignment.py)."""
-    User = get_user_model()
-    usernames = list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
+    usernames = usernames_normalise(usernames)
     if not usernames:
         raise InviteError("name at least one account whose invitation to withdraw")
     with transaction.atomic():
@@ -145,8 +150,8 @@ def worker_from_request(request: HttpRequest, study: Study) -> tuple[str, str, o
             return request.GET[param], source, None
     if request.user.is_authenticated:
         return "", Rater.Source.INVITED, request.user
+    _joinable(study)  # no point logging in, or finding a worker id, to hear that the study is closed
     if study.invited.exists():
-        _joinable(study)  # no point logging in to hear that the study is closed
         raise JoinNeedsLogin("Log in with the account you were invited with.", status=401)
     raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
 

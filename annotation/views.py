@@ -26,10 +26,18 @@ def researcher_home(request: HttpRequest) -> HttpResponse:
     )
 
 
-class LogoutView(auth_views.LogoutView):
-    """Logging out also forgets the studies this browser rates, so the next person at a shared
-    computer does not rate as the one before."""
+# Logging in or out also forgets the studies this browser rates (the rater cookie), so the next
+# person at a shared computer, logged in or not, never rates as the one before.
 
+
+class LoginView(auth_views.LoginView):
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        response.delete_cookie(RATER_COOKIE, samesite="Lax")
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
         response.delete_cookie(RATER_COOKIE, samesite="Lax")

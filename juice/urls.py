@@ -1,14 +1,13 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation.urls import annotator_urlpatterns
-from annotation.views import LogoutView
+from annotation.views import LoginView, LogoutView
 
 urlpatterns = [
     *annotator_urlpatterns,
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("generation/", include("generation.urls")),
     path("", include("annotation.urls")),

@@ -328,3 +328,57 @@ def test_invitation_answers_are_never_cached_and_keep_passwords_out_of_cookies(r
         refused = api.post(url, json.dumps(bad), content_type="application/json")
         assert refused.status_code == 400, bad
     assert study_invited_names(study) == ["yan", "zoe"]
+
+
+def test_a_deleted_account_gets_no_new_item_either():
+    study = build_open_study(n_prompts=3)
+    bob = account("bob")
+    study.invited.add(bob)
+    client = logged_in(bob)
+    client.get(f"/s/{study.slug}/join")
+    held = client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
+    assert client.post(f"/api/annotate/assignments/{held}/vote", json.dumps(answer(study)),
+                       content_type="application/json").status_code == 201
+    bob.delete()  # the rater stays, with its votes, and no user (SET_NULL); the cookie is still sent
+    assert Rater.objects.get(study=study).user is None
+    assert client.get(f"/api/annotate/{study.slug}/next").json()["assignment"] is None
+
+
+def test_logging_in_as_someone_else_forgets_the_raters_of_the_one_before():
+    study = build_open_study(n_prompts=2)
+    bob = account("bob")
+    account("carol")
+    study.invited.add(bob)
+    client = logged_in(bob)
+    client.get(f"/s/{study.slug}/join")
+    assert client.get(f"/api/annotate/{study.slug}/next").status_code == 200
+    response = client.post("/login/", {"username": "carol", "password": "carol-password-1"})
+    assert response.status_code == 302 and response.cookies["juice_raters"].value == ""
+    assert client.get(f"/api/annotate/{study.slug}/next").status_code == 403  # carol is not bob's rater
+
+
+def test_one_rater_per_account_and_study_in_the_database():
+    from django.db import IntegrityError, transaction
+
+    study = build_open_study(n_prompts=1)
+    bob = account("bob")
+    Rater.objects.create(study=study, worker_id=f"account/{bob.pk}", source=Rater.Source.INVITED, user=bob)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rater.objects.create(study=study, worker_id="other", source=Rater.Source.INVITED, user=bob)
+
+
+def test_the_api_sees_the_same_name_in_add_and_remove_however_it_is_typed(researcher):
+    study = build_open_study(n_prompts=1)
+    account("bob")
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    body = {"add": ["bob"], "remove": [" \uff42\uff4f\uff42"]}
+    refused = api.post(f"/api/studies/{study.slug}/invitations", json.dumps(body), content_type="application/json")
+    assert refused.status_code == 400 and "both added and removed: bob" in refused.json()["error"]
+    assert study_invited_names(study) == []
+
+
+def test_a_closed_study_says_so_to_a_visitor_without_worker_id():
+    study = build_open_study(n_prompts=1)
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+    response = Client().get(f"/s/{study.slug}/join")
+    assert response.status_code == 409 and "closed" in response.content.decode()
