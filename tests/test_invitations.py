@@ -34,6 +34,15 @@ def logged_in(user) -> Client:
     return client
 
 
+def joined_account(study: Study, username: str):
+    """An account invited to `study`, logged in and joined: (the user, its browser)."""
+    user = account(username)
+    study.invited.add(user)
+    client = logged_in(user)
+    assert client.get(f"/s/{study.slug}/join").status_code == 302
+    return user, client
+
+
 def test_an_invited_account_joins_and_rates_without_a_worker_id():
     study = build_open_study(n_prompts=1)
     bob = account("bob")
@@ -254,10 +263,7 @@ def test_a_withdrawn_or_deactivated_account_finishes_its_item_and_gets_no_more()
 
 def test_logging_out_forgets_the_studies_this_browser_rates():
     study = build_open_study(n_prompts=1)
-    bob = account("bob")
-    study.invited.add(bob)
-    client = logged_in(bob)
-    client.get(f"/s/{study.slug}/join")
+    _, client = joined_account(study, "bob")
     assert client.get(f"/api/annotate/{study.slug}/next").status_code == 200
     response = client.post("/logout/")
     assert response.cookies["juice_raters"].value == ""
@@ -332,10 +338,7 @@ def test_invitation_answers_are_never_cached_and_keep_passwords_out_of_cookies(r
 
 def test_a_deleted_account_gets_no_new_item_either():
     study = build_open_study(n_prompts=3)
-    bob = account("bob")
-    study.invited.add(bob)
-    client = logged_in(bob)
-    client.get(f"/s/{study.slug}/join")
+    bob, client = joined_account(study, "bob")
     held = client.get(f"/api/annotate/{study.slug}/next").json()["assignment"]
     assert client.post(f"/api/annotate/assignments/{held}/vote", json.dumps(answer(study)),
                        content_type="application/json").status_code == 201
@@ -346,11 +349,8 @@ def test_a_deleted_account_gets_no_new_item_either():
 
 def test_logging_in_as_someone_else_forgets_the_raters_of_the_one_before():
     study = build_open_study(n_prompts=2)
-    bob = account("bob")
+    _, client = joined_account(study, "bob")
     account("carol")
-    study.invited.add(bob)
-    client = logged_in(bob)
-    client.get(f"/s/{study.slug}/join")
     assert client.get(f"/api/annotate/{study.slug}/next").status_code == 200
     response = client.post("/login/", {"username": "carol", "password": "carol-password-1"})
     assert response.status_code == 302 and response.cookies["juice_raters"].value == ""
