@@ -118,7 +118,7 @@ def studies_create(request: HttpRequest) -> JsonResponse:
         return api_error(400, str(exc))
     except InviteError as exc:
         hint = ' (invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones)'
-        return api_error(400, f"{exc}{hint if str(exc).startswith('no account') else ''}")
+        return api_error(400, f"{exc}{hint if exc.unknown else ''}")
     return JsonResponse(study_json(request, study), status=201)
 
 
@@ -151,7 +151,7 @@ def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         with transaction.atomic():
             if lists["add"]:
-                created = study_invite(study=study, usernames=lists["add"], create=data.get("create", False))
+                created = study_invite(study=study, usernames=lists["add"], create=data.get("create", False)).created
             if lists["remove"]:
                 study_uninvite(study=study, usernames=lists["remove"])
     except InviteError as exc:

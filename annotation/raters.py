@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,12 +34,25 @@ class JoinNeedsLogin(JoinError):
 
 
 class InviteError(ValueError):
-    """An invitation refused as a whole (nothing changed); the message names what is wrong."""
+    """An invitation refused as a whole (nothing changed); the message names what is wrong, and
+    `unknown` the names that have no account (which callers may offer to create)."""
+
+    def __init__(self, message: str, unknown: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.unknown = unknown or []
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What study_invite did: how many accounts it newly invited, and {username: password} of those it created."""
+
+    added: int
+    created: dict[str, str]
 
 
 def usernames_parse(text: str) -> list[str]:
-    """Usernames separated by commas, spaces or lines, in order, once each."""
-    return list(dict.fromkeys(name for name in re.split(r"[\s,;]+", text) if name))
+    """Usernames separated by commas, semicolons, spaces or lines (study_invite normalises them)."""
+    return [name for name in re.split(r"[\s,;]+", text) if name]
 
 
 def usernames_normalise(usernames: list[str]) -> list[str]:
@@ -48,12 +62,12 @@ def usernames_normalise(usernames: list[str]) -> list[str]:
     return list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
 
 
-def study_invite(*, study: Study, usernames: list[str], create: bool = False) -> dict[str, str]:
+def study_invite(*, study: Study, usernames: list[str], create: bool = False) -> Invited:
     """Invite these accounts to join `study` without a worker id; all of them or, on an error, none.
 
     An unknown username is an InviteError unless `create`, which makes it an annotator account
-    (not staff) with a random password. Returns {username: password} of the accounts created:
-    their passwords are shown once and stored only hashed.
+    (not staff) with a random password. The passwords of the accounts created are returned, to be
+    shown once: they are stored only hashed.
     """
     User = get_user_model()
     usernames = usernames_normalise(usernames)
@@ -65,7 +79,8 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
             users = {u.username: u for u in User.objects.filter(username__in=usernames)}
             unknown = [name for name in usernames if name not in users]
             if unknown and not create:
-                raise InviteError(f"no account named {', '.join(map(repr, unknown))}")
+                raise InviteError(f"no account named {', '.join(map(repr, unknown))}", unknown=unknown)
+            already = set(study.invited.filter(pk__in=[u.pk for u in users.values()]).values_list("pk", flat=True))
             for name in unknown:
                 try:
                     UnicodeUsernameValidator()(name)
@@ -80,7 +95,7 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
     except IntegrityError:
         # Another request created one of these accounts at the same moment: nothing was kept.
         raise InviteError("one of these accounts was being created at the same moment; send the list again") from None
-    return created
+    return Invited(added=len(users) - len(already), created=created)
 
 
 def study_uninvite(*, study: Study, usernames: list[str]) -> int:

@@ -133,22 +133,19 @@ def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
     passwords are shown in this answer only, never stored or put in a message cookie."""
     study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
     usernames = usernames_parse(request.POST.get("usernames", ""))
-    before = set(study_invited_names(study))
     try:
         if request.POST.get("action") == "remove":
             count = study_uninvite(study=study, usernames=usernames)
             messages.success(request, f"Withdrew {count} invitation(s).")
             return redirect("study-detail", slug=slug)
-        created = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
+        invited = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
     except InviteError as exc:
-        hint = "; tick “create the accounts” to make them" if str(exc).startswith("no account") else ""
-        messages.error(request, f"{exc}{hint}")
+        messages.error(request, f"{exc}{'; tick “create the accounts” to make them' if exc.unknown else ''}")
         return redirect("study-detail", slug=slug)
-    added = len(set(study_invited_names(study)) - before)
-    if not created:
-        messages.success(request, f"Invited {added} more account(s).")
+    if not invited.created:
+        messages.success(request, f"Invited {invited.added} more account(s).")
         return redirect("study-detail", slug=slug)
-    return _study_page(request, study, created_accounts=created, added=added)
+    return _study_page(request, study, created_accounts=invited.created, added=invited.added)
 
 
 @require_POST

@@ -195,6 +195,9 @@ def test_the_invite_command(capsys):
     password = out.split("created account carol  password ")[1].split()[0]
     assert get_user_model().objects.get(username="carol").check_password(password)
     assert f"/s/{study.slug}/join" in out and "Invited now: bob, carol" in out
+    assert "Invited 2 more account(s)" in out
+    call_command("invite", study.name, "carol", "carol", "bob")  # already invited, and named twice
+    assert "Invited 0 more account(s)" in capsys.readouterr().out
     call_command("invite", study.name, "bob", "--remove")
     assert "Invited now: carol" in capsys.readouterr().out
     with pytest.raises(CommandError, match="no study named 'nosuch'"):
@@ -314,7 +317,8 @@ def test_withdrawing_names_not_invited_changes_nothing_and_says_which(researcher
 def test_names_are_taken_as_django_stores_them():
     study = build_open_study(n_prompts=1)
     bob = account("bob")
-    assert study_invite(study=study, usernames=["\uff42\uff4f\uff42"], create=True) == {}  # full-width "bob"
+    invited = study_invite(study=study, usernames=["\uff42\uff4f\uff42"], create=True)  # full-width "bob"
+    assert (invited.added, invited.created) == (1, {})
     assert list(study.invited.all()) == [bob]
     assert get_user_model().objects.count() == 1
 

@@ -28,15 +28,12 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"Withdrew {count} invitation(s) to study {study.name!r}.")
         else:
-            before = set(study_invited_names(study))
             try:
-                created = study_invite(study=study, usernames=usernames, create=create)
+                invited = study_invite(study=study, usernames=usernames, create=create)
             except InviteError as exc:
-                hint = " (--create makes them)" if not create and str(exc).startswith("no account") else ""
-                raise CommandError(f"{exc}{hint}") from None
-            for name, password in created.items():
+                raise CommandError(f"{exc}{' (--create makes them)' if exc.unknown else ''}") from None
+            for name, password in invited.created.items():
                 self.stdout.write(f"created account {name}  password {password}")
-            added = len(set(study_invited_names(study)) - before)
-            self.stdout.write(f"Invited {added} more account(s) to study {study.name!r}; they log in and open "
+            self.stdout.write(f"Invited {invited.added} more account(s) to study {study.name!r}; they log in and open "
                               f"{reverse('rater-join', args=[study.slug])}")
         self.stdout.write(f"Invited now: {', '.join(study_invited_names(study)) or 'nobody'}")
