@@ -211,9 +211,12 @@ def client_process(port: int, slug: str, workers: list[str], start_at: float, de
     queue.put(out)
 
 
-def _cpu_seconds(pid: int | str) -> float:
+def _cpu_seconds(pid: int | str, *, children: bool = False) -> float:
+    """User + system CPU seconds of a process, from /proc; with `children`, also those of the
+    children it has waited for (ended ones)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -234,16 +237,19 @@ def wait_until_idle(pid: int, workers: int) -> None:
     sys.exit("error: gunicorn's workers did not settle")
 
 
-def postgres_cpu_seconds() -> dict[str, float]:
-    """{pid: CPU seconds} of every PostgreSQL process on this machine (other databases' included)."""
-    times = {}
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of PostgreSQL on this machine (other databases' queries included): its live
+    processes, plus what the postmaster counts for the backends it has reaped, so that the
+    difference of two readings keeps the CPU of connections that closed in between (Django closes
+    them after CONN_MAX_AGE)."""
+    total = 0.0
     for proc in Path("/proc").iterdir():
         try:
             if proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres":
-                times[proc.name] = _cpu_seconds(proc.name)
+                total += _cpu_seconds(proc.name, children=True)
         except OSError:
             continue  # the process ended meanwhile
-    return times
+    return total
 
 
 def machine_busy() -> tuple[float, float, float]:
@@ -289,8 +295,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raters", type=int, default=100)
     parser.add_argument("--items", type=int, default=4000, help="enough for a minute at 300 votes/s")
-    # Database connections live 60 s (CONN_MAX_AGE): a longer run loses the CPU of the PostgreSQL
-    # backends that closed, so PostgreSQL's figure holds for runs shorter than that.
     parser.add_argument("--seconds", type=float, default=30, help="stop the load after this long even if items remain")
     parser.add_argument("--rate", type=float, default=300,
                         help="votes per second the raters offer together (each rater paces itself); 0: as fast as answered")
@@ -374,7 +378,7 @@ def main() -> None:
     errors = sum((r["errors"] for r in results), Counter())
     slow = sum((r["slow"] for r in results), Counter())
     server_s = cpu_after - cpu_before
-    postgres_s = sum(t - pg_before.get(p, 0.0) for p, t in pg_after.items())
+    postgres_s = pg_after - pg_before
     generator_s = sum(r["cpu_s"] for r in results)
     figures = {
         "raters": args.raters, "items": args.items, "offered_votes_per_s": args.rate or "as fast as answered",
