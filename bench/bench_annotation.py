@@ -150,12 +150,15 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
         errors[f"join {status}"] += 1
     vote_query = "" if separate else "?next=1"
 
+    def timed(latencies: list[float], started: float) -> None:
+        latencies.append((time.perf_counter() - started) * 1000)
+        if latencies[-1] > 150:
+            slow[int(time.time() - start_at)] += 1
+
     async def fetch_next() -> dict | None:
         started = time.perf_counter()
         status, content = await browser.request("GET", f"/api/annotate/{slug}/next")
-        next_ms.append((time.perf_counter() - started) * 1000)
-        if next_ms[-1] > 150:
-            slow[int(time.time() - start_at)] += 1
+        timed(next_ms, started)
         if status != 200:
             errors[f"next {status}"] += 1
             return None
@@ -177,9 +180,7 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
             body["watch_ms"] = 5000
             started = time.perf_counter()
             status, content = await browser.request("POST", f"/api/annotate/assignments/{data['assignment']}/vote{vote_query}", body)
-            vote_ms.append((time.perf_counter() - started) * 1000)
-            if vote_ms[-1] > 150:
-                slow[int(time.time() - start_at)] += 1
+            timed(vote_ms, started)
             data = None
             if status == 201:
                 accepted += 1

@@ -297,14 +297,6 @@ def test_the_login_page_sends_nobody_to_another_site():
     assert response.status_code == 302 and "evil" not in response["Location"]
 
 
-def test_an_anonymous_visitor_of_a_closed_study_is_told_so_before_any_login():
-    study = build_open_study(n_prompts=1)
-    study.invited.add(account("bob"))
-    Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
-    response = Client().get(f"/s/{study.slug}/join")
-    assert response.status_code == 409 and "closed" in response.content.decode()
-
-
 def test_withdrawing_names_not_invited_changes_nothing_and_says_which(researcher_client):
     study = build_open_study(n_prompts=1)
     study.invited.add(account("bob"))
@@ -381,8 +373,11 @@ def test_the_api_sees_the_same_name_in_add_and_remove_however_it_is_typed(resear
     assert study_invited_names(study) == []
 
 
-def test_a_closed_study_says_so_to_a_visitor_without_worker_id():
+@pytest.mark.parametrize("invites", [False, True], ids=["no invitations", "invitations"])
+def test_a_closed_study_says_so_to_a_visitor_without_worker_id_before_any_login(invites):
     study = build_open_study(n_prompts=1)
+    if invites:
+        study.invited.add(account("bob"))
     Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
     response = Client().get(f"/s/{study.slug}/join")
     assert response.status_code == 409 and "closed" in response.content.decode()
