@@ -4,6 +4,8 @@ Every text column comes back categorical: a study has few systems, questions, ra
 combinations, so codes keep a million votes small and make the analysis integer arithmetic.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import os
@@ -86,10 +88,18 @@ def _read_bytes(source: Source) -> bytes:
 
 
 def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame:
+    """The rows checked (the first bad one is a VotesFileError naming its line), with typed columns."""
     rows = _Rows(raw, line_of)
     for column in REQUIRED:
         rows.fail(_equals(raw[column], ""), lambda _row, column=column: f"empty {column}")
+    systems = _checked_systems(raw, rows)
+    watch_ms, created_at = _checked_values(raw, rows)
+    _check_items(raw, rows, line_of)
+    return raw.assign(**systems, watch_ms=watch_ms.astype("Int64"), created_at=created_at)
 
+
+def _checked_systems(raw: pd.DataFrame, rows: _Rows) -> dict[str, pd.Series]:
+    """system_a, system_b, choice and left over one set of system names, each row's naming its own pair."""
     systems = sorted(set(raw["system_a"].cat.categories) | set(raw["system_b"].cat.categories))
     for side in ("system_a", "system_b"):
         rows.fail(_equals(raw[side], TIE), lambda _row: f"a system cannot be named {TIE!r}: that is the choice for no preference")
@@ -116,7 +126,11 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
             f"nor system_b {rows.value('system_b', row)!r}"
         ),
     )
+    return {"system_a": system_a, "system_b": system_b, "choice": choice, "left": left}
 
+
+def _checked_values(raw: pd.DataFrame, rows: _Rows) -> tuple[pd.Series, pd.Series]:
+    """watch_ms as whole milliseconds (or empty) and created_at as times with a timezone."""
     watch_ms = _parse_categories(raw["watch_ms"], _watch_ms_values)
     rows.fail(
         watch_ms.isna().to_numpy() & ~_equals(raw["watch_ms"], ""),
@@ -127,7 +141,11 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
         created_at.isna().to_numpy(),
         lambda row: f"created_at {rows.value('created_at', row)!r} is not an ISO 8601 time with a timezone",
     )
+    return watch_ms, created_at
 
+
+def _check_items(raw: pd.DataFrame, rows: _Rows, line_of: Callable[[int], int]) -> None:
+    """Every row of an item agrees on the item's fields, and a rater answers a question of an item once."""
     item, first = item_index(raw)
     first_row = first[item]
     for column in ITEM_FIELDS:
@@ -139,7 +157,6 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
                 f"{rows.value(column, row)!r} here but {rows.value(column, first_row[row])!r} on line {line_of(int(first_row[row]))}"
             ),
         )
-
     n_questions, n_raters = len(raw["question"].cat.categories), len(raw["rater"].cat.categories)
     key = (item * n_questions + raw["question"].cat.codes.to_numpy()) * n_raters + raw["rater"].cat.codes.to_numpy()
     duplicated = pd.Series(key).duplicated().to_numpy()
@@ -149,15 +166,6 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
             f"rater {rows.value('rater', row)!r} already voted on item {rows.value('item', row)!r} for question "
             f"{rows.value('question', row)!r} on line {line_of(int(np.flatnonzero(key == key[row])[0]))}"
         ),
-    )
-
-    return raw.assign(
-        system_a=system_a,
-        system_b=system_b,
-        choice=choice,
-        left=left,
-        watch_ms=watch_ms.astype("Int64"),
-        created_at=created_at,
     )
 
 

@@ -1,9 +1,8 @@
-"""Admin for the annotation data. Votes, assignments and tokens are records, shown read-only."""
+"""Admin for the annotation data. Votes and assignments are records, shown read-only."""
 
 from django.contrib import admin
-from django.db.models import Count
 
-from annotation.models import ApiToken, Assignment, Item, Prompt, PromptSet, Rater, Study, StudyPair, Vote
+from annotation.models import Assignment, Item, Rater, Study, StudyPair, Vote
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -17,29 +16,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(PromptSet)
-class PromptSetAdmin(admin.ModelAdmin):
-    list_display = ["name", "prompt_count", "source_name", "created_by", "created_at"]
-    search_fields = ["name", "source_name"]
-    readonly_fields = ["created_at"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(prompt_count=Count("prompts"))
-
-    @admin.display(ordering="prompt_count", description="prompts")
-    def prompt_count(self, obj):
-        return obj.prompt_count
-
-
-@admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
-    list_display = ["key", "prompt_set", "position", "category", "text"]
-    list_filter = ["prompt_set", "category"]
-    search_fields = ["key", "text"]
-    raw_id_fields = ["prompt_set"]
-    list_select_related = ["prompt_set"]
 
 
 class StudyPairInline(admin.TabularInline):
@@ -102,15 +78,3 @@ class VoteAdmin(ReadOnlyAdmin):
     list_filter = ["question", "choice", "assignment__item__study"]
     search_fields = ["assignment__rater__worker_id"]
     list_select_related = ["assignment"]
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are made by `create_api_token`, which shows the key once; here they can be reviewed and revoked."""
-
-    list_display = ["user", "name", "created_at", "last_used_at"]
-    search_fields = ["user__username", "name"]
-    readonly_fields = ["user", "key_hash", "created_at", "last_used_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False

@@ -1,4 +1,4 @@
-"""Prompt sets, studies, items, raters, assignments and votes.
+"""Studies, items, raters, assignments and votes.
 
 The invariants of the protocol live in the schema: one assignment per (rater, item), one vote
 per (assignment, question), never more claimed raters on an item than it needs.
@@ -12,7 +12,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-PROMPT_ID_REGEX = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"
 # Reason keys travel joined by ";" in the votes CSV, so they are plain identifiers.
 REASON_KEY = r"[a-z0-9_]{1,64}"
 
@@ -49,37 +48,6 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
-class PromptSet(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    source_name = models.CharField(max_length=255, blank=True, help_text="File the prompts came from")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Prompt(models.Model):
-    prompt_set = models.ForeignKey(PromptSet, related_name="prompts", on_delete=models.CASCADE)
-    key = models.CharField("id", max_length=64)
-    position = models.PositiveIntegerField()
-    text = models.TextField(max_length=2000)
-    category = models.CharField(max_length=200, blank=True)
-    image = models.FileField(upload_to="prompt_images/", blank=True)
-
-    class Meta:
-        ordering = ["prompt_set", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["prompt_set", "key"], name="prompt_unique_key"),
-            models.UniqueConstraint(fields=["prompt_set", "position"], name="prompt_unique_position"),
-            models.CheckConstraint(condition=~Q(text=""), name="prompt_text_not_empty"),
-            models.CheckConstraint(condition=Q(key__regex=PROMPT_ID_REGEX), name="prompt_key_format"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.prompt_set.name}/{self.key}"
-
-
 class Study(models.Model):
     class Status(models.TextChoices):
         PREPARING = "preparing"  # matched pairs are being built
@@ -93,7 +61,7 @@ class Study(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.CharField(max_length=32, unique=True, default=new_slug, editable=False)
-    prompt_set = models.ForeignKey(PromptSet, related_name="studies", on_delete=models.PROTECT)
+    prompt_set = models.ForeignKey("generation.PromptSet", related_name="studies", on_delete=models.PROTECT)
     questions = models.JSONField(default=list, help_text='e.g. ["quality", "faithfulness"]')
     reasons = models.JSONField(default=dict, help_text="question -> [{key, label}, ...]")
     raters_per_item = models.PositiveSmallIntegerField(default=5)
@@ -153,7 +121,7 @@ class Item(models.Model):
     # Indexed by item_pool_idx, which starts with the study.
     study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE, db_index=False)
     pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
-    prompt = models.ForeignKey(Prompt, related_name="items", on_delete=models.PROTECT)
+    prompt = models.ForeignKey("generation.Prompt", related_name="items", on_delete=models.PROTECT)
     video_a = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
     video_b = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
     matched_a = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
@@ -272,13 +240,3 @@ class Vote(models.Model):
             models.UniqueConstraint(fields=["assignment", "question"], name="vote_unique_question"),
             models.CheckConstraint(condition=Q(choice__in=["a", "b", "tie"]), name="vote_choice_valid"),
         ]
-
-
-class ApiToken(models.Model):
-    """A researcher's token for the JSON API (`Authorization: Token <key>`); only its hash is kept."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="api_tokens", on_delete=models.CASCADE)
-    name = models.CharField(max_length=100, blank=True)
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)

@@ -1,10 +1,33 @@
-"""Periodic annotation work, on the media queue."""
+"""Celery tasks of annotation, on the media queue. Thin: ids in, a service call, nothing else.
+
+The names are what queued messages carry: keep them (`match_study` kept the name it had when it
+lived in generation).
+"""
 
 from celery import shared_task
 
-from annotation.assignment import leases_expire as leases_expire_service
-from annotation.attention import attention_items_ensure
 from annotation.models import Study
+from annotation.rating.assignment import leases_expire as leases_expire_service
+from annotation.studies.attention import attention_items_ensure
+from annotation.studies.matching import items_refresh, studies_refresh, study_match
+
+
+@shared_task(name="generation.tasks.match_study", acks_late=True)
+def match_study(study_id: int) -> int:
+    """Queue the encodes of a study's pending items; safe to re-run. Returns how many were queued."""
+    return study_match(study_id=study_id)
+
+
+@shared_task(name="annotation.tasks.items_refresh_after", acks_late=True)
+def items_refresh_after(matched_id: int) -> None:
+    """Runs after an encode: its items become ready or failed, and their studies open when ready."""
+    items_refresh(matched_id=matched_id)
+
+
+@shared_task(name="annotation.tasks.studies_refresh")
+def studies_refresh_all() -> int:
+    """Open the preparing studies whose items are all matched (celery beat, every minute)."""
+    return studies_refresh()
 
 
 @shared_task(name="annotation.tasks.leases_expire")

@@ -76,7 +76,7 @@ def build_study(items: int) -> str:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from tests.builders import build_open_study
+    from tests.support.builders import build_open_study
 
     study = build_open_study(n_prompts=items, raters=5, copy_files=False, name="Bench study")
     return study.slug
@@ -325,7 +325,7 @@ def main() -> None:
         env["JUICE_WEB_THREADS"] = str(args.threads)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    from tests.servers import free_port, wait_for_port
+    from tests.support.servers import free_port, wait_for_port
 
     gunicorn_conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     recreate_database(url)

@@ -29,6 +29,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/juice")
@@ -139,9 +140,8 @@ class Service:
         from django.db.models import Max
         from django.utils import timezone
 
-        from annotation.models import Prompt, PromptSet
-        from generation.jobs import generation_queue
-        from generation.models import GenerationJob
+        from generation.jobs.services import generation_queue
+        from generation.models import GenerationJob, Prompt, PromptSet
 
         self.runs += 1
         prompt_set = PromptSet.objects.create(name=f"bench-{self.runs}")
@@ -183,7 +183,7 @@ def run(args, scratch: Path, media: Path) -> None:
     from django.db import connection
 
     from generation.pipelines import SystemConfig, device_and_dtype
-    from generation.systems import system_add
+    from generation.systems.services import system_add
     from generation.tiny import tiny_models_create
 
     model = args.model or str(tiny_models_create(directory=scratch / "models")["text-to-video"])

@@ -24,7 +24,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from annotation.prompt_import import prompt_set_import  # noqa: E402
+from generation.prompts.importing import prompt_set_import  # noqa: E402
 
 CATEGORIES = ["animals", "fantasy", "scenes", "objects", "people"]
 

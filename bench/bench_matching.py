@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/juice")
@@ -37,7 +38,7 @@ SYSTEMS = ("alpha", "beta", "gamma")
 
 def make_sources(folder: Path, prompts: int) -> dict[str, list[Path]]:
     """One distinct file per system and prompt (copies of one ffmpeg-made clip per system)."""
-    from tests.media import make_video
+    from tests.support.media import make_video
 
     sources = {}
     for n, system in enumerate(SYSTEMS):
@@ -53,9 +54,8 @@ def make_sources(folder: Path, prompts: int) -> dict[str, list[Path]]:
 
 
 def build_rows(sources: dict[str, list[Path]], prompts: int):
-    from annotation.models import Prompt, PromptSet
-    from generation.models import System
-    from tests.matching_data import add_video
+    from generation.models import Prompt, PromptSet, System
+    from tests.support.matching_data import add_video
 
     prompt_set = PromptSet.objects.create(name="bench")
     rows = [
@@ -112,12 +112,13 @@ def run_platform(prompt_set, systems) -> tuple[float, int, float, float]:
     from django.db.models import Avg, Max
 
     from annotation.models import Study
-    from annotation.studies import study_create
+    from annotation.studies.schemas import StudySpec
+    from annotation.studies.services import study_create
     from generation.models import MatchedVideo
 
     started = time.perf_counter()
     pairs = [(systems[0], systems[1]), (systems[0], systems[2]), (systems[1], systems[2])]
-    study = study_create(name="bench", prompt_set=prompt_set, pairs=pairs)
+    study = study_create(spec=StudySpec(name="bench", prompt_set=prompt_set.name, pairs=[(a.name, b.name) for a, b in pairs]))
     while Study.objects.values_list("status", flat=True).get(pk=study.pk) != Study.Status.OPEN:
         if MatchedVideo.objects.filter(status=MatchedVideo.Status.FAILED).exists():
             raise SystemExit(f"an encode failed: {MatchedVideo.objects.filter(status='failed').first().error}")

@@ -1,8 +1,32 @@
-"""Admin for systems, their videos, generation jobs and matched encodes."""
+"""Admin for prompt sets, systems, their videos, generation jobs and matched encodes."""
 
 from django.contrib import admin
+from django.db.models import Count
 
-from generation.models import GenerationJob, MatchedVideo, System, Video
+from generation.models import GenerationJob, MatchedVideo, Prompt, PromptSet, System, Video
+
+
+@admin.register(PromptSet)
+class PromptSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "prompt_count", "source_name", "created_by", "created_at"]
+    search_fields = ["name", "source_name"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(prompt_count=Count("prompts"))
+
+    @admin.display(ordering="prompt_count", description="prompts")
+    def prompt_count(self, obj):
+        return obj.prompt_count
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["key", "prompt_set", "position", "category", "text"]
+    list_filter = ["prompt_set", "category"]
+    search_fields = ["key", "text"]
+    raw_id_fields = ["prompt_set"]
+    list_select_related = ["prompt_set"]
 
 
 @admin.register(System)

@@ -6,8 +6,6 @@ atom up front (`+faststart`) so browsers start playing before the whole file arr
 
 from __future__ import annotations
 
-import hashlib
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -60,22 +58,3 @@ def video_frames(path: Path | str) -> np.ndarray:
     """Decode a video back to uint8 RGB frames (what a viewer sees)."""
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-
-
-def file_sha256(path: Path | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_write_atomic(path: Path, write) -> None:
-    """Call `write(tmp_path)`, then rename into place: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

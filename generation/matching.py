@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
-import os
 import re
 import time
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
@@ -28,14 +26,12 @@ from pathlib import Path
 import av
 import ffmpeg
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from generation.models import MatchedVideo, Video
 from generation.probe import ffmpeg_error_line
-
-logger = logging.getLogger(__name__)
+from juice.files import atomic_path, file_sha256
 
 # Part of every content address: changing the encoder settings below must change this, so that
 # old encodes are not reused for new studies.
@@ -288,49 +284,49 @@ def matched_path(matched: MatchedVideo) -> str:
     return f"matched/{digest[:2]}/{digest}.mp4"
 
 
+def _claimable() -> Q:
+    """Encodes a worker may take: pending ones, and running ones claimed longer ago than a task may
+    run (their worker was lost)."""
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return Q(status=MatchedVideo.Status.PENDING) | Q(status=MatchedVideo.Status.RUNNING, started_at__lt=stale)
+
+
+def encodes_to_do(matched_ids: Iterable[int]) -> list[int]:
+    """Those of these encodes that still need a worker, in id order."""
+    return sorted(MatchedVideo.objects.filter(_claimable(), pk__in=matched_ids).values_list("pk", flat=True))
+
+
 def matched_video_encode(*, matched_id: int) -> bool:
-    """Encode one MatchedVideo if nobody else is; returns whether this call did the work.
+    """Encode one MatchedVideo if nobody else is; returns whether this call did the work (or recorded its failure).
 
     Claimed by compare-and-swap, so a re-delivered task or a second item needing the same encode
     finds it running or done and stops. The file is written to a temporary name and renamed.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimed = (
-        MatchedVideo.objects.filter(pk=matched_id)
-        .filter(Q(status=MatchedVideo.Status.PENDING) | Q(status=MatchedVideo.Status.RUNNING, started_at__lt=stale))
-        .update(status=MatchedVideo.Status.RUNNING, started_at=now, error="")
-    )
-    if not claimed:
+    if not MatchedVideo.objects.filter(_claimable(), pk=matched_id).update(status=MatchedVideo.Status.RUNNING, started_at=now, error=""):
         return False
     matched = MatchedVideo.objects.select_related("source__system", "source__prompt").get(pk=matched_id)
     source = Path(matched.source.file.path)
     name = matched_path(matched)
-    final = Path(settings.MEDIA_ROOT) / name
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f".{final.stem}.{uuid.uuid4().hex}.part.mp4")
     spec = matched.target
     started = time.perf_counter()
     try:
-        encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
-        encoded = encoded_format(partial)
-        expected = {"width": spec["width"], "height": spec["height"], "frame_count": spec["frames"]}
-        if {k: encoded[k] for k in expected} != expected:
-            raise ValueError(f"the encode has {encoded}, expected {expected}")
-        digest = _sha256(partial)
-        os.replace(partial, final)
+        with atomic_path(Path(settings.MEDIA_ROOT) / name) as partial:
+            encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
+            encoded = encoded_format(partial)
+            expected = {"width": spec["width"], "height": spec["height"], "frame_count": spec["frames"]}
+            if {k: encoded[k] for k in expected} != expected:
+                raise ValueError(f"the encode has {encoded}, expected {expected}")
+            digest = file_sha256(partial)
     except ffmpeg.Error as exc:
-        partial.unlink(missing_ok=True)
         return _fail(matched, now, f"ffmpeg: {ffmpeg_error_line(exc.stderr, source)}")
     except (ValueError, av.FFmpegError) as exc:
-        partial.unlink(missing_ok=True)
         return _fail(matched, now, f"the encode is unusable: {exc}")
-    updated = MatchedVideo.objects.filter(pk=matched_id, status=MatchedVideo.Status.RUNNING, started_at=now).update(
-        status=MatchedVideo.Status.READY, file=name, sha256=digest, encode_seconds=round(time.perf_counter() - started, 3), **encoded
+    return bool(
+        MatchedVideo.objects.filter(pk=matched_id, status=MatchedVideo.Status.RUNNING, started_at=now).update(
+            status=MatchedVideo.Status.READY, file=name, sha256=digest, encode_seconds=round(time.perf_counter() - started, 3), **encoded
+        )
     )
-    if updated:
-        items_refresh(matched_id=matched_id)
-    return bool(updated)
 
 
 def encoded_format(path: Path) -> dict:
@@ -352,82 +348,39 @@ def _fail(matched: MatchedVideo, claimed_at, error: str) -> bool:
     MatchedVideo.objects.filter(pk=matched.pk, status=MatchedVideo.Status.RUNNING, started_at=claimed_at).update(
         status=MatchedVideo.Status.FAILED, error=f"{label}: {error}"
     )
-    items_refresh(matched_id=matched.pk)
     return True
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# -- frozen copies: a video whose answer is known, for attention checks ------------------------------
 
 
-def items_refresh(*, matched_id: int | None = None, study_id: int | None = None) -> None:
-    """Bring pending items up to date with their encodes, then open the studies that are ready.
-
-    Each statement commits on its own (no surrounding transaction) so that of two encodes that
-    finish together, the later one to commit sees both: no study is left waiting forever.
-    """
-    from annotation.models import Item
-
-    scope = Q(study_id=study_id) if study_id is not None else Q(matched_a_id=matched_id) | Q(matched_b_id=matched_id)
-    pending = Item.objects.filter(scope, status=Item.Status.PENDING)
-    failed = pending.filter(Q(matched_a__status=MatchedVideo.Status.FAILED) | Q(matched_b__status=MatchedVideo.Status.FAILED))
-    for item in failed.select_related("matched_a", "matched_b"):
-        errors = [m.error for m in (item.matched_a, item.matched_b) if m.status == MatchedVideo.Status.FAILED]
-        Item.objects.filter(pk=item.pk, status=Item.Status.PENDING).update(status=Item.Status.FAILED, error="\n".join(errors))
-    pending.filter(matched_a__status=MatchedVideo.Status.READY, matched_b__status=MatchedVideo.Status.READY).update(
-        status=Item.Status.READY, error=""
+def frozen_copy(*, matched: MatchedVideo) -> MatchedVideo:
+    """A ready encode of the first frame of `matched`, held for its whole length (same size, rate and
+    frame count), shown against `matched` it loses on quality for sure. Safe to call again: the copy
+    is content-addressed like any encode, and encoded once."""
+    key = hashlib.sha256(f"attention-frozen:{matched.pk}".encode()).hexdigest()
+    existing = MatchedVideo.objects.filter(source_id=matched.source_id, target_key=key).first()
+    if existing is not None:
+        return existing
+    name = f"matched/attention/frozen_{matched.pk}.mp4"
+    target = Path(settings.MEDIA_ROOT) / name
+    if not target.exists():
+        with atomic_path(target) as partial:
+            (
+                ffmpeg.input(matched.file.path)
+                .output(
+                    str(partial), vf="trim=end_frame=1,tpad=stop_mode=clone:stop=-1", vframes=matched.frame_count,
+                    vcodec="libx264", pix_fmt="yuv420p", preset="veryfast", movflags="+faststart", an=None, f="mp4",
+                )
+                .overwrite_output()
+                .run(quiet=True)
+            )
+    frozen, _ = MatchedVideo.objects.get_or_create(
+        source_id=matched.source_id, target_key=key,
+        defaults={
+            "target": {"attention": "frozen first frame", "of_matched": matched.pk}, "file": name, "status": MatchedVideo.Status.READY,
+            "width": matched.width, "height": matched.height, "fps": matched.fps,
+            "frame_count": matched.frame_count, "duration": matched.duration,
+        },
     )
-    for sid in set(Item.objects.filter(scope).values_list("study_id", flat=True)):
-        study_open_if_ready(study_id=sid)
-
-
-def study_open_if_ready(*, study_id: int) -> bool:
-    """Open a preparing study when all its items are ready or dropped; a single conditional UPDATE.
-
-    Attention items the study asked for are mixed in first (from its ready items), so that no
-    rater starts before they exist; building them is safe to repeat (the study row is locked).
-    """
-    from annotation.attention import AttentionError, attention_items_ensure
-    from annotation.models import Item, Study
-
-    items = Item.objects.filter(study=OuterRef("pk"))
-    ready = (
-        Study.objects.filter(pk=study_id, status=Study.Status.PREPARING)
-        .filter(Exists(items.filter(status=Item.Status.READY)))
-        .exclude(Exists(items.exclude(status__in=[Item.Status.READY, Item.Status.DROPPED])))
-    )
-    study = ready.first()
-    if study is None:
-        return False
-    if study.attention_items:
-        try:
-            attention_items_ensure(study=study)
-        except AttentionError as exc:
-            logger.warning("study %s opens without all its attention items: %s", study.pk, exc)
-    return bool(ready.update(status=Study.Status.OPEN))
-
-
-@transaction.atomic
-def study_match(*, study_id: int) -> list[int]:
-    """Attach a MatchedVideo to both sides of each pending item; returns the encodes still to do.
-
-    Safe to run again (after a retry, or a re-delivered task): it only fills in what is missing.
-    """
-    from annotation.models import Item
-
-    items = Item.objects.filter(study_id=study_id, status=Item.Status.PENDING).select_related("video_a", "video_b")
-    for item in items.filter(Q(matched_a=None) | Q(matched_b=None)):
-        params = item.matching_params
-        item.matched_a = matched_video_get_or_create(source=item.video_a, spec=params["a"])
-        item.matched_b = matched_video_get_or_create(source=item.video_b, spec=params["b"])
-        item.save(update_fields=["matched_a", "matched_b"])
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    todo = MatchedVideo.objects.filter(
-        Q(status=MatchedVideo.Status.PENDING) | Q(status=MatchedVideo.Status.RUNNING, started_at__lt=stale),
-        Q(pk__in=items.values("matched_a")) | Q(pk__in=items.values("matched_b")),
-    )
-    return sorted(todo.values_list("pk", flat=True))
+    return frozen

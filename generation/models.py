@@ -1,9 +1,52 @@
-"""Systems, their videos, generation jobs and matched (post-processed) encodes."""
+"""Prompt sets, systems, their videos, generation jobs and matched (post-processed) encodes."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+PROMPT_ID_REGEX = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"
+
+
+class PromptSet(models.Model):
+    """A list of prompts with stable ids: what every system is asked to make a video of."""
+
+    name = models.CharField(max_length=200, unique=True)
+    source_name = models.CharField(max_length=255, blank=True, help_text="File the prompts came from")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Tables made when prompt sets belonged to `annotation`; moved here without copying (migration 0002).
+        db_table = "annotation_promptset"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    """One prompt: its id (`key`), text, optional category and, for image animation, its conditioning image."""
+
+    prompt_set = models.ForeignKey(PromptSet, related_name="prompts", on_delete=models.CASCADE)
+    key = models.CharField("id", max_length=64)
+    position = models.PositiveIntegerField()
+    text = models.TextField(max_length=2000)
+    category = models.CharField(max_length=200, blank=True)
+    image = models.FileField(upload_to="prompt_images/", blank=True)
+
+    class Meta:
+        db_table = "annotation_prompt"
+        ordering = ["prompt_set", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt_set", "key"], name="prompt_unique_key"),
+            models.UniqueConstraint(fields=["prompt_set", "position"], name="prompt_unique_position"),
+            models.CheckConstraint(condition=~Q(text=""), name="prompt_text_not_empty"),
+            models.CheckConstraint(condition=Q(key__regex=PROMPT_ID_REGEX), name="prompt_key_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_set.name}/{self.key}"
 
 
 class System(models.Model):
@@ -41,7 +84,7 @@ class Video(models.Model):
     """A source video of one system for one prompt, probed with ffprobe."""
 
     system = models.ForeignKey(System, related_name="videos", on_delete=models.CASCADE)
-    prompt = models.ForeignKey("annotation.Prompt", related_name="videos", on_delete=models.CASCADE)
+    prompt = models.ForeignKey(Prompt, related_name="videos", on_delete=models.CASCADE)
     file = models.FileField(upload_to="videos/", max_length=500)
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
@@ -75,7 +118,7 @@ class GenerationJob(models.Model):
         FAILED = "failed"
 
     system = models.ForeignKey(System, related_name="jobs", on_delete=models.CASCADE)
-    prompt = models.ForeignKey("annotation.Prompt", related_name="jobs", on_delete=models.CASCADE)
+    prompt = models.ForeignKey(Prompt, related_name="jobs", on_delete=models.CASCADE)
     seed = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -151,10 +151,8 @@ def _check_call(cls: type, params: dict, *, where: str, model: str, own: set[str
         )
 
 
-def config_validate(
-    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = ""
-) -> dict:
-    """Check a generated system's configuration; return the resolved class names. Raises ConfigError."""
+def _check_own_keys(params: object) -> None:
+    """Our own keys next to the pipeline's arguments: fps, dtype, seed and batch_size."""
     if not isinstance(params, dict):
         raise ConfigError("params must be a mapping of KEY=VALUE")
     fps = params.get("fps", DEFAULT_FPS)
@@ -167,6 +165,12 @@ def config_validate(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"{key}={value!r}: must be a whole number of at least {low}")
 
+
+def config_validate(
+    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = ""
+) -> dict:
+    """Check a generated system's configuration; return the resolved class names. Raises ConfigError."""
+    _check_own_keys(params)
     if pipeline != FACTORIZED:
         if image_model or image_pipeline or "image" in params:
             raise ConfigError("an image model or image.* parameters only go with --pipeline factorized")

@@ -1,17 +1,15 @@
-"""Celery tasks. Thin: ids in, a service call, nothing else.
+"""Celery tasks of generation. Thin: ids in, a service call, nothing else.
 
 Routing (settings.CELERY_TASK_ROUTES): `generate_*` go to the `gpu` queue, every other task here
-to `media`, so GPU workers never wait on ffmpeg.
+to `media`, so GPU workers never wait on ffmpeg. The names are what queued messages carry: keep them.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import transaction
 
-from generation.jobs import job_encode, jobs_requeue_stale, jobs_run
-
-# -- generation ------------------------------------------------------------------------------------
+from generation.jobs.services import job_encode, jobs_requeue_stale, jobs_run
+from generation.matching import matched_video_encode
 
 
 @shared_task
@@ -32,25 +30,7 @@ def requeue_stale_jobs() -> int:
     return jobs_requeue_stale()
 
 
-# -- matching (media queue): encode both sides of every item, open the study when all are ready ----
-
-
-@shared_task(acks_late=True)
-def match_study(study_id: int) -> int:
-    """Fan out one encode per MatchedVideo still to do; safe to re-run. Returns how many were queued."""
-    from generation.matching import items_refresh, study_match
-
-    todo = study_match(study_id=study_id)
-    for matched_id in todo:
-        transaction.on_commit(lambda m=matched_id: match_video.delay(m))
-    # Encodes reused from earlier studies are already done: their items are ready now.
-    items_refresh(study_id=study_id)
-    return len(todo)
-
-
 @shared_task(acks_late=True)
 def match_video(matched_id: int) -> bool:
-    """Encode one MatchedVideo (claimed by compare-and-swap), then update its items and studies."""
-    from generation.matching import matched_video_encode
-
+    """Encode one MatchedVideo (claimed by compare-and-swap); whoever queued it links what follows."""
     return matched_video_encode(matched_id=matched_id)

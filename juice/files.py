@@ -1,4 +1,4 @@
-"""Files users bring: uploads to a scratch folder, safe zip extraction, and storing under MEDIA_ROOT.
+"""Files: uploads to a scratch folder, safe zip extraction, storing under MEDIA_ROOT, atomic writes, hashes.
 
 Importers validate everything in a scratch folder first; only then do files move under MEDIA_ROOT,
 each written to a temporary name and renamed, with a random name that reveals nothing.
@@ -25,6 +25,29 @@ JUNK_PARTS = {"__MACOSX", ".DS_Store", "Thumbs.db"}
 
 class UploadError(ValueError):
     """A file or archive that cannot be read as given; the message names it."""
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target` to write the file to; when the block ends without an error
+    it is renamed onto `target`, otherwise removed. Readers never see half a file, and a rename
+    within one folder is atomic. The temporary name keeps the suffix: some writers choose the
+    format by it (`np.save` adds `.npy` to any other name)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.stem}.{secrets.token_hex(8)}.part{target.suffix}")
+    try:
+        yield partial
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def is_junk(relative: PurePosixPath | Path) -> bool:
@@ -90,26 +113,13 @@ def zip_extract(archive: Path, dest: Path, *, label: str) -> list[PurePosixPath]
 
 
 def media_store(src: Path, *, folder: str) -> tuple[str, str]:
-    """Copy `src` under MEDIA_ROOT/`folder` with a random name; return (storage name, sha256).
-
-    The copy goes to a hidden temporary name first and is renamed when complete, so a reader never
-    sees half a file.
-    """
+    """Copy `src` under MEDIA_ROOT/`folder` with a random name; return (storage name, sha256)."""
     root = Path(settings.MEDIA_ROOT)
-    directory = root / folder
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{secrets.token_hex(16)}{src.suffix.lower()}"
-    partial = directory / f".{final.name}.part"
-    digest = hashlib.sha256()
-    try:
-        with src.open("rb") as inp, partial.open("wb") as out:
-            while chunk := inp.read(1024 * 1024):
-                digest.update(chunk)
-                out.write(chunk)
-        os.replace(partial, final)
-    finally:
-        partial.unlink(missing_ok=True)
-    return final.relative_to(root).as_posix(), digest.hexdigest()
+    final = root / folder / f"{secrets.token_hex(16)}{src.suffix.lower()}"
+    with atomic_path(final) as partial:
+        shutil.copyfile(src, partial)
+        digest = file_sha256(partial)
+    return final.relative_to(root).as_posix(), digest
 
 
 def media_remove(names: list[str]) -> None:

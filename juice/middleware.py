@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-
-def upload_too_large(size: int) -> str | None:
-    """The error for a body or file of `size` bytes over JUICE_MAX_UPLOAD_BYTES, or None."""
-    limit = settings.JUICE_MAX_UPLOAD_BYTES
-    if size > limit:
-        return f"upload too large: {size:,} bytes; the limit is {limit:,} bytes (JUICE_MAX_UPLOAD_BYTES)"
-    return None
+from juice.uploads import upload_too_large
 
 
 class UploadLimitMiddleware:

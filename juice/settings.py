@@ -31,8 +31,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "annotation",
+    "juice",
     "generation",
+    "annotation",
 ]
 
 MIDDLEWARE = [
@@ -149,8 +150,10 @@ JUICE_RETRY_DELAY_SECONDS = env_int("JUICE_RETRY_DELAY_SECONDS", 30, minimum=0)
 if JUICE_STALE_SECONDS <= 2 * JUICE_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("JUICE_STALE_SECONDS must be more than twice JUICE_HEARTBEAT_SECONDS")
 # `celery -A juice beat`: expired leases are also returned lazily on every claim, the sweep keeps
-# counts honest for the progress page when nobody is rating; lost generation jobs are re-queued.
+# counts honest for the progress page when nobody is rating; studies whose encodes are all done open
+# (each encode also opens them as it finishes); lost generation jobs are re-queued.
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.leases_expire", "schedule": 60.0},
+    "open-matched-studies": {"task": "annotation.tasks.studies_refresh", "schedule": 60.0},
     "requeue-stale-generation-jobs": {"task": "generation.tasks.requeue_stale_jobs", "schedule": 60.0},
 }

@@ -29,10 +29,18 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture
+def empty_queues():
+    """No message of an earlier run may reach this test's Celery workers."""
+    from tests.support.workers import queues_empty
+
+    queues_empty()
+
+
 @pytest.fixture(scope="session")
 def sample_videos(tmp_path_factory):
     """One tiny real video per container, made once; tests copy them under the names they need."""
-    from tests.media import make_video
+    from tests.support.media import make_video
 
     folder = tmp_path_factory.mktemp("samples")
     return {ext: make_video(folder / f"sample.{ext}", seconds=0.5) for ext in ("mp4", "webm", "gif", "mov", "mkv")}

@@ -7,13 +7,16 @@ import time
 from celery.signals import task_postrun
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
+from pydantic import ValidationError
 from tqdm import tqdm
 
-from annotation.models import QUESTIONS, Item, PromptSet, Study
-from annotation.studies import StudyError, study_create
-from generation.models import System
+from annotation.models import QUESTIONS, Item, Study
+from annotation.studies.schemas import StudySpec
+from annotation.studies.services import StudyError, study_create
+from generation.models import Prompt
 from generation.tasks import match_video
 from juice.celery import app
+from juice.http import validation_message
 
 
 class Command(BaseCommand):
@@ -35,32 +38,24 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
 
     def handle(self, *args, **options) -> None:
-        prompt_set = PromptSet.objects.filter(name=options["prompt_set"]).first()
-        if prompt_set is None:
-            raise CommandError(f"no prompt set named {options['prompt_set']!r} (import it with import_prompts)")
-        names = {n for pair in options["pair"] for n in pair}
-        systems = {s.name: s for s in System.objects.filter(name__in=names)}
-        unknown = sorted(names - set(systems))
-        if unknown:
-            raise CommandError(f"unknown system {', '.join(unknown)} (add it with add_system)")
-        matching = {k: options[k] for k in ("aspect", "resolution", "fps", "duration") if options[k]}
-        pairs = [(systems[a], systems[b]) for a, b in options["pair"]]
+        try:
+            spec = StudySpec(
+                name=options["name"], prompt_set=options["prompt_set"], pairs=[tuple(p) for p in options["pair"]],
+                raters=options["raters"], questions=[q.strip() for q in options["questions"].split(",") if q.strip()],
+                allow_tie=options["allow_tie"],
+                matching={k: options[k] for k in ("aspect", "resolution", "fps", "duration") if options[k]},
+            )
+        except ValidationError as exc:
+            raise CommandError(validation_message(exc)) from None
         in_process = app.conf.task_always_eager
-        bar = tqdm(total=len(pairs) * prompt_set.prompts.count(), unit="item", desc="matching", file=self.stderr._out,
+        prompts = Prompt.objects.filter(prompt_set__name=spec.prompt_set).count()
+        bar = tqdm(total=len(spec.pairs) * prompts, unit="item", desc="matching", file=self.stderr._out,
                    disable=not in_process and not options["wait"], delay=0.5)
         # In-process, the encodes run inside study_create (on commit): the bar follows them as they finish.
-        advance = _following(bar, options["name"].strip())
+        advance = _following(bar, spec.name.strip())
         task_postrun.connect(advance, sender=match_video, weak=False)
         try:
-            study = study_create(
-                name=options["name"],
-                prompt_set=prompt_set,
-                pairs=pairs,
-                raters_per_item=options["raters"],
-                questions=[q.strip() for q in options["questions"].split(",") if q.strip()],
-                allow_tie=options["allow_tie"],
-                matching=matching,
-            )
+            study = study_create(spec=spec)
             if not in_process and options["wait"]:
                 self._wait(study, bar, options["timeout"])
         except StudyError as exc:
@@ -68,10 +63,12 @@ class Command(BaseCommand):
         finally:
             task_postrun.disconnect(advance, sender=match_video)
             bar.close()
+        self._report(study, queued=not in_process and not options["wait"])
 
+    def _report(self, study: Study, *, queued: bool) -> None:
         total = study.items.count()
         self.stdout.write(f"study {study.name!r}: {total} items, matching {study.matching}")
-        if not in_process and not options["wait"]:
+        if queued:
             self.stdout.write("matching queued on the media workers; the study opens when every item is ready")
         study.refresh_from_db()
         failed = study.items.filter(status=Item.Status.FAILED)

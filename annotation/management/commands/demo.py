@@ -19,14 +19,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.auth import researcher_create
-from annotation.models import PromptSet, Study
-from annotation.prompt_import import prompt_set_import
-from annotation.studies import StudyError, study_create
-from generation.models import System
+from annotation.models import Study
+from annotation.studies.schemas import StudySpec
+from annotation.studies.services import StudyError, study_create
+from generation.models import PromptSet, System
 from generation.pipelines import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_VIDEO
-from generation.systems import system_add
-from generation.video_import import videos_import
+from generation.prompts.importing import prompt_set_import
+from generation.systems.services import system_add
+from generation.systems.videos import videos_import
+from juice.auth import researcher_create
 from juice.celery import app
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -144,10 +145,11 @@ class Command(BaseCommand):
             self._say(f"Creating the study {STUDY!r}: matching {len(pairs) * prompt_set.prompts.count()} pairs of videos ...")
             step = time.monotonic()
             try:
-                study = study_create(
-                    name=STUDY, prompt_set=prompt_set, pairs=pairs, raters_per_item=RATERS, created_by=researcher,
+                spec = StudySpec(
+                    name=STUDY, prompt_set=prompt_set.name, pairs=[(a.name, b.name) for a, b in pairs], raters=RATERS,
                     instructions="Watch both videos to the end, then say which is better and tick why.",
                 )
+                study = study_create(spec=spec, created_by=researcher)
             except StudyError as exc:
                 raise CommandError(str(exc)) from None
             study.refresh_from_db()

@@ -2,20 +2,10 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from analysis import atomic_writer
-from annotation.exports import votes_write
-from annotation.models import Study
-
-
-def study_by_name(name: str) -> Study:
-    """A study by its name or public slug, or a CommandError that says which studies exist."""
-    study = Study.objects.filter(Q(name=name) | Q(slug=name)).first()
-    if study is None:
-        known = ", ".join(Study.objects.order_by("name").values_list("name", flat=True)[:10]) or "none"
-        raise CommandError(f"no study named {name!r} (studies: {known})")
-    return study
+from annotation.management.commands._study import study_or_error
+from annotation.reports.exports import votes_write
 
 
 class Command(BaseCommand):
@@ -30,7 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, study: str, output: str, all_raters: bool, **options):
-        study = study_by_name(study)
+        study = study_or_error(study)
         if output == "-":
             count = votes_write(study=study, out=sys.stdout, include_excluded=all_raters)
             self.stderr.write(f"Wrote {count} vote rows of study {study.name!r}.")

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from annotation.management.commands.export_votes import study_by_name
-from annotation.raters import InviteError, study_invite, study_invited_names, study_uninvite
+from annotation.management.commands._study import study_or_error
+from annotation.raters.services import InviteError, study_invite, study_invited_names, study_uninvite
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--remove", action="store_true", help="withdraw these invitations instead")
 
     def handle(self, *args, study: str, usernames: list[str], create: bool, remove: bool, **options):
-        study = study_by_name(study)
+        study = study_or_error(study)
         if remove:
             if create:
                 raise CommandError("--create and --remove do not go together")

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 import analysis.render
 from analysis import atomic_writer
-from annotation.management.commands.export_votes import study_by_name
-from annotation.reports import report_render
+from annotation.management.commands._study import study_or_error
+from annotation.reports.services import report_render
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, study: str, format: str, output: str, bootstrap: int, seed: int, **options):
-        study = study_by_name(study)
+        study = study_or_error(study)
         if bootstrap < 0:
             raise CommandError("--bootstrap must be 0 or more")
         text = report_render(study=study, fmt=format, bootstrap=bootstrap, seed=seed)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.pipelines import ConfigError, params_parse
-from generation.systems import SystemInputError, system_add
+from generation.systems.services import SystemInputError, system_add
 
 
 class Command(BaseCommand):

@@ -4,9 +4,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from annotation.models import PromptSet
-from generation.jobs import JobError, generation_progress, generation_queue, jobs_requeue_stale
-from generation.models import System
+from generation.jobs.services import JobError, generation_progress, generation_queue, jobs_requeue_stale
+from generation.models import PromptSet, System
 
 
 class Command(BaseCommand):

@@ -1,9 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from annotation.models import PromptSet
-from generation.models import System
-from generation.video_import import VideoImportError, videos_import
+from generation.models import PromptSet, System
+from generation.systems.videos import VideoImportError, videos_import
 
 
 class Command(BaseCommand):

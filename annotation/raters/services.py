@@ -1,0 +1,172 @@
+"""Raters joining a study: from a crowd platform's link (a worker id in the URL) or as invited accounts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from annotation.models import Rater, Study
+
+WORKER_ID = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
+
+
+class JoinError(Exception):
+    """A join refused; `status` is the HTTP status of the page that says why."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class JoinNeedsLogin(JoinError):
+    """No worker id and nobody logged in, to a study that invites accounts: the join page asks to log in."""
+
+
+class InviteError(ValueError):
+    """An invitation refused as a whole (nothing changed); the message names what is wrong, and
+    `unknown` the names that have no account (which callers may offer to create)."""
+
+    def __init__(self, message: str, unknown: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.unknown = unknown or []
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What study_invite did: how many accounts it newly invited, and {username: password} of those it created."""
+
+    added: int
+    created: dict[str, str]
+
+
+def usernames_parse(text: str) -> list[str]:
+    """Usernames separated by commas, semicolons, spaces or lines (study_invite normalises them)."""
+    return [name for name in re.split(r"[\s,;]+", text) if name]
+
+
+def usernames_normalise(usernames: list[str]) -> list[str]:
+    """As create_user stores them (NFKC: a name typed in full-width letters is the same account),
+    stripped, once each, in order."""
+    User = get_user_model()
+    return list(dict.fromkeys(User.normalize_username(name.strip()) for name in usernames if name.strip()))
+
+
+def study_invite(*, study: Study, usernames: list[str], create: bool = False) -> Invited:
+    """Invite these accounts to join `study` without a worker id; all of them or, on an error, none.
+
+    An unknown username is an InviteError unless `create`, which makes it an annotator account
+    (not staff) with a random password. The passwords of the accounts created are returned, to be
+    shown once: they are stored only hashed.
+    """
+    User = get_user_model()
+    usernames = usernames_normalise(usernames)
+    if not usernames:
+        raise InviteError("name at least one account to invite")
+    created = {}
+    try:
+        with transaction.atomic():
+            users = {u.username: u for u in User.objects.filter(username__in=usernames)}
+            unknown = [name for name in usernames if name not in users]
+            if unknown and not create:
+                raise InviteError(f"no account named {', '.join(map(repr, unknown))}", unknown=unknown)
+            already = set(study.invited.filter(pk__in=[u.pk for u in users.values()]).values_list("pk", flat=True))
+            for name in unknown:
+                try:
+                    UnicodeUsernameValidator()(name)
+                except ValidationError:
+                    raise InviteError(f"{name!r} is not a valid username (letters, digits and @ . + - _ only)") from None
+                if len(name) > User._meta.get_field("username").max_length:
+                    raise InviteError(f"{name!r} is longer than a username may be")
+                password = secrets.token_urlsafe(12)
+                users[name] = User.objects.create_user(name, password=password)
+                created[name] = password
+            study.invited.add(*users.values())
+    except IntegrityError:
+        # Another request created one of these accounts at the same moment: nothing was kept.
+        raise InviteError("one of these accounts was being created at the same moment; send the list again") from None
+    return Invited(added=len(users) - len(already), created=created)
+
+
+def study_uninvite(*, study: Study, usernames: list[str]) -> int:
+    """Withdraw these accounts' invitations, all of them or, when one is not invited, none; returns
+    how many. An account that has joined keeps its votes and may finish the item it holds, but is
+    handed no new one (annotation/assignment.py)."""
+    usernames = usernames_normalise(usernames)
+    if not usernames:
+        raise InviteError("name at least one account whose invitation to withdraw")
+    with transaction.atomic():
+        accounts = list(study.invited.filter(username__in=usernames))
+        missing = sorted(set(usernames) - {a.username for a in accounts})
+        if missing:
+            raise InviteError(f"not invited to this study: {', '.join(map(repr, missing))}")
+        study.invited.remove(*accounts)
+    return len(accounts)
+
+
+def study_invited_names(study: Study) -> list[str]:
+    return list(study.invited.order_by("username").values_list("username", flat=True))
+
+
+def _joinable(study: Study) -> None:
+    if study.status == Study.Status.PREPARING:
+        raise JoinError("This study is not open yet; please try again later.", status=409)
+    if study.status == Study.Status.CLOSED:
+        raise JoinError("This study is closed.", status=409)
+
+
+def account_worker_id(user) -> str:
+    """The worker id of an account's rater. A crowd worker id cannot hold "/" (WORKER_ID), so no
+    join link can pose as an account, nor take an account's place before it joins."""
+    return f"account/{user.pk}"
+
+
+def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.LINK, user=None) -> Rater:
+    """Create this worker's rater for the study, or return the existing one (a worker resumes).
+    With `user`, the rater of that account, which must be invited to the study (worker_id unused).
+    With neither, a study that invites accounts asks to log in (JoinNeedsLogin)."""
+    _joinable(study)
+    worker_id = (worker_id or "").strip()
+    if user is not None:
+        if not study.invited.filter(pk=user.pk).exists():
+            raise JoinError(
+                f"Your account {user.get_username()} is not invited to this study. Ask the researcher to invite it, "
+                "or open the link your crowd platform gave you.", status=403,
+            )
+        worker_id, source = account_worker_id(user), Rater.Source.INVITED
+    elif not worker_id and study.invited.exists():
+        raise JoinNeedsLogin("Log in with the account you were invited with.", status=401)
+    elif not worker_id:
+        raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
+    elif not WORKER_ID.match(worker_id):
+        raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ : + -.")
+    try:
+        with transaction.atomic():
+            rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})
+    except IntegrityError:
+        # The same worker joined twice at once; the other request created the row.
+        rater = Rater.objects.get(study=study, worker_id=worker_id)
+    if rater.user_id != (user.pk if user is not None else None):
+        raise JoinError("This worker id belongs to another rater of this study.", status=403)
+    return rater
+
+
+@transaction.atomic
+def study_invitations_change(*, study: Study, add: list[str], remove: list[str], create: bool = False) -> Invited:
+    """Invite `add` (creating missing accounts with `create`) and withdraw `remove`, all of it or, on an
+    error, none; a name in both lists is an error."""
+    if not add and not remove:
+        raise InviteError("name accounts in add or remove")
+    both = sorted(set(usernames_normalise(add)) & set(usernames_normalise(remove)))
+    if both:
+        raise InviteError(f"both added and removed: {', '.join(both)}")
+    invited = study_invite(study=study, usernames=add, create=create) if add else Invited(added=0, created={})
+    if remove:
+        study_uninvite(study=study, usernames=remove)
+    return invited

@@ -1,0 +1,92 @@
+"""Raters joining a study through its link, researchers inviting accounts, and logging in or out."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation.models import Rater, Study
+from annotation.raters.cookies import RATER_COOKIE, rater_cookie_set
+from annotation.raters.services import InviteError, JoinError, JoinNeedsLogin, rater_join, study_invite, study_uninvite, usernames_parse
+from annotation.studies.views import study_page
+from juice.auth import researcher_required
+from juice.ratelimit import rate_limit_exceeded
+
+# Crowd platforms put the worker id in different parameters; the first one present wins.
+WORKER_PARAMS = (("worker", Rater.Source.LINK), ("PROLIFIC_PID", Rater.Source.PROLIFIC), ("workerId", Rater.Source.MTURK))
+
+
+def rater_message(request: HttpRequest, text: str, status: int) -> HttpResponse:
+    """A page that tells an annotator why they cannot go on."""
+    return render(request, "annotation/rater_message.html", {"message": text}, status=status)
+
+
+@require_GET
+def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The join link: `?worker=` (or a crowd platform's parameter), or the invited account logged in."""
+    client = request.META.get("REMOTE_ADDR", "")
+    if rate_limit_exceeded(scope="join", key=client, limit=settings.JUICE_RATE_JOIN_PER_MINUTE):
+        response = rater_message(request, "Too many join requests from your address; please wait a minute.", 429)
+        response["Retry-After"] = "60"
+        return response
+    study = Study.objects.filter(slug=slug).first()
+    if study is None:
+        return rater_message(request, "There is no such study.", 404)
+    worker_id, source = next(((request.GET[p], s) for p, s in WORKER_PARAMS if request.GET.get(p, "").strip()), ("", Rater.Source.LINK))
+    user = request.user if not worker_id and request.user.is_authenticated else None
+    try:
+        rater = rater_join(study=study, worker_id=worker_id, source=source, user=user)
+    except JoinNeedsLogin:
+        return redirect_to_login(request.get_full_path())
+    except JoinError as exc:
+        return rater_message(request, exc.message, exc.status)
+    response = redirect("rating-page", slug=slug)
+    rater_cookie_set(response, request, slug=slug, rater=rater)
+    return response
+
+
+@never_cache  # the answer may carry new accounts' passwords
+@require_POST
+@researcher_required
+def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
+    """Invite accounts (creating the missing ones on request) or withdraw invitations. New accounts'
+    passwords are shown in this answer only, never stored or put in a message cookie."""
+    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
+    usernames = usernames_parse(request.POST.get("usernames", ""))
+    try:
+        if request.POST.get("action") == "remove":
+            count = study_uninvite(study=study, usernames=usernames)
+            messages.success(request, f"Withdrew {count} invitation(s).")
+            return redirect("study-detail", slug=slug)
+        invited = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
+    except InviteError as exc:
+        messages.error(request, f"{exc}{'; tick “create the accounts” to make them' if exc.unknown else ''}")
+        return redirect("study-detail", slug=slug)
+    if not invited.created:
+        messages.success(request, f"Invited {invited.added} more account(s).")
+        return redirect("study-detail", slug=slug)
+    return study_page(request, study, created_accounts=invited.created, added=invited.added)
+
+
+# Logging in or out also forgets the studies this browser rates (the rater cookie), so the next
+# person at a shared computer, logged in or not, never rates as the one before.
+
+
+class LoginView(auth_views.LoginView):
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        response.delete_cookie(RATER_COOKIE, samesite="Lax")
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        response.delete_cookie(RATER_COOKIE, samesite="Lax")
+        return response

@@ -1,0 +1,71 @@
+"""The annotator's JSON API (CONTRACT.md): the next assignment, and the vote on it.
+
+Annotators are identified by the rater id this browser's signed cookie holds for the study; they reach
+their own assignments only, and nothing here names a system, a prompt id or a file.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation.models import Study
+from annotation.raters.cookies import rater_ids
+from annotation.rating.assignment import Offer, assignment_next
+from annotation.rating.voting import VoteError, vote_submit
+from juice.http import api_error
+
+
+@never_cache
+@require_GET
+def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
+    rater_id = rater_ids(request).get(slug)
+    offer = assignment_next(rater_id=rater_id, slug=slug) if rater_id is not None else None
+    if offer is None:
+        return api_error(403, "join this study through its link first")
+    return JsonResponse(offer_json(offer))
+
+
+@never_cache
+@require_POST
+def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
+    """A vote; with `?next=1` the answer also holds what `next` would answer right after it."""
+    try:
+        voted = vote_submit(rater_ids=set(rater_ids(request).values()), token=token, body=request.body,
+                            then_next=request.GET.get("next") == "1")
+    except VoteError as exc:
+        response = api_error(exc.status, exc.message)
+        if exc.status == 429:
+            response["Retry-After"] = "60"
+        return response
+    body = {"ok": True}
+    if request.GET.get("next") == "1":
+        # None when the next assignment could not be read: the page then asks for it with GET next.
+        body["next"] = offer_json(voted.next) if voted.next is not None else None
+    return JsonResponse(body, status=201)
+
+
+def offer_json(offer: Offer) -> dict:
+    """What the rating page needs, in screen terms (left/right) only: the assignment, or why there is none."""
+    progress = {"done": offer.votes_done, "total": offer.ready_items}
+    study, shown = offer.study, offer.assignment
+    if shown is not None:
+        left, right = (shown.token_a, shown.token_b) if shown.left == "a" else (shown.token_b, shown.token_a)
+        return {
+            "assignment": shown.token,
+            "prompt": shown.prompt,
+            "image": reverse("rating-image", args=[study.slug, shown.token]) if shown.image else None,
+            "videos": {"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
+            "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
+            "progress": progress,
+        }
+    code, message = None, "There is nothing left to rate in this study."
+    if not offer.welcome:
+        message = "Your invitation to this study has ended. Thank you for your work."
+    elif study.status == Study.Status.PAUSED:
+        message = "The study is paused. Please come back later."
+    elif offer.votes_done:
+        code, message = study.completion_code or None, "Thank you: you have finished."
+    return {"assignment": None, "completion_code": code, "message": message, "progress": progress}

@@ -1,0 +1,51 @@
+"""A study's report: its votes CSV run through the analysis package, with the study's settings.
+
+Going through the exported CSV means the figures on the report page are exactly those that
+`python -m analysis report` computes from the downloaded votes file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import analysis
+import analysis.render
+from annotation.models import Study
+from annotation.reports.exports import votes_write
+from annotation.studies.attention import raters_excluded
+
+CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+
+
+def study_settings(*, study: Study) -> dict:
+    """What the report shows of the study's set-up."""
+    excluded = raters_excluded(study=study)
+    return {
+        "study": study.name,
+        "prompt_set": study.prompt_set.name,
+        "pairs": [f"{p.system_a.name} vs {p.system_b.name}" for p in study.pairs.select_related("system_a", "system_b")],
+        "questions": ", ".join(study.questions),
+        "raters_per_item": study.raters_per_item,
+        "tie": "allowed" if study.allow_tie else "forced choice",
+        "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
+        "attention_threshold": study.attention_threshold,
+        "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
+    }
+
+
+def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
+    buffer = io.StringIO()
+    votes_write(study=study, out=buffer)
+    buffer.seek(0)
+    report = analysis.build_report(analysis.read_votes(buffer), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie)
+    report["study"] = study_settings(study=study)
+    return report
+
+
+def report_render(*, study: Study, fmt: str, bootstrap: int = 1000, seed: int = 0) -> str:
+    """The report of `study` as a JSON, CSV or self-contained HTML document."""
+    if fmt not in analysis.render.FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(analysis.render.FORMATS)}")
+    report = study_report(study=study, bootstrap=bootstrap, seed=seed)
+    return analysis.render_report(report, fmt, settings=report["study"])

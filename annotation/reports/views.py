@@ -1,0 +1,48 @@
+"""A study's report and its downloads, for researchers: the HTML report, JSON, CSV and the votes CSV."""
+
+from __future__ import annotations
+
+import io
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_safe
+
+from annotation.models import Study
+from annotation.reports.exports import votes_write
+from annotation.reports.services import CONTENT_TYPES, report_render, study_report
+from juice.auth import researcher_required, token_required
+
+
+def _download(response: HttpResponse, request: HttpRequest, filename: str) -> HttpResponse:
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_safe
+@researcher_required
+def study_report_view(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+    """`/studies/<slug>/report.<fmt>`: shown in the browser, or saved with `?download=1`."""
+    study = get_object_or_404(Study, slug=slug)
+    if fmt not in CONTENT_TYPES:
+        raise Http404("reports come as .html, .json or .csv")
+    text = report_render(study=study, fmt=fmt)
+    return _download(HttpResponse(text, content_type=CONTENT_TYPES[fmt]), request, f"report-{study.slug}.{fmt}")
+
+
+@require_safe
+@researcher_required
+def study_votes_view(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    out = io.StringIO()
+    votes_write(study=study, out=out)
+    return _download(HttpResponse(out.getvalue(), content_type=CONTENT_TYPES["csv"]), request, f"votes-{study.slug}.csv")
+
+
+@require_safe
+@token_required
+def api_study_report(request: HttpRequest, slug: str) -> JsonResponse:
+    """`GET /api/studies/<slug>/report`: the JSON report (CONTRACT.md, "Analysis")."""
+    study = get_object_or_404(Study, slug=slug)
+    return JsonResponse(study_report(study=study), json_dumps_params={"allow_nan": False})

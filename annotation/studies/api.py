@@ -1,0 +1,63 @@
+"""The studies' JSON API: `POST /api/studies` creates one, `GET /api/studies/<slug>` reports on it."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation.models import Study
+from annotation.raters.services import InviteError, study_invited_names
+from annotation.studies.schemas import StudySpec
+from annotation.studies.selectors import rater_figures, study_progress
+from annotation.studies.services import StudyError, study_create
+from juice.auth import token_required
+from juice.http import InputError, api_error, input_parse
+
+# Said when an invitation names an account that does not exist.
+CREATE_HINT = ' (invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones)'
+
+
+@require_POST
+@token_required
+def studies_create(request: HttpRequest) -> JsonResponse:
+    try:
+        study = study_create(spec=input_parse(StudySpec, request.body), created_by=request.user)
+    except (InputError, StudyError) as exc:
+        return api_error(400, str(exc))
+    except InviteError as exc:
+        return api_error(400, f"{exc}{CREATE_HINT if exc.unknown else ''}")
+    return JsonResponse(study_json(request, study), status=201)
+
+
+@require_GET
+@token_required
+def studies_detail(request: HttpRequest, slug: str) -> JsonResponse:
+    study = Study.objects.select_related("prompt_set").filter(slug=slug).first()
+    if study is None:
+        return api_error(404, "no such study")
+    return JsonResponse(study_json(request, study))
+
+
+def study_json(request: HttpRequest, study: Study) -> dict:
+    return {
+        "slug": study.slug,
+        "name": study.name,
+        "status": study.status,
+        "prompt_set": study.prompt_set.name,
+        "pairs": [[p.system_a.name, p.system_b.name] for p in study.pairs.select_related("system_a", "system_b")],
+        "raters_per_item": study.raters_per_item,
+        "questions": study.questions,
+        "reasons": study.reasons,
+        "allow_tie": study.allow_tie,
+        "lease_seconds": study.lease_seconds,
+        "completion_code": study.completion_code,
+        "instructions": study.instructions,
+        "matching": study.matching,
+        "attention_items": study.attention_items,
+        "attention_threshold": study.attention_threshold,
+        "join_url": request.build_absolute_uri(reverse("rater-join", args=[study.slug])),
+        "invited": study_invited_names(study),
+        "progress": study_progress(study=study),
+        "raters": rater_figures(study=study),
+    }

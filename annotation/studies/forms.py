@@ -1,0 +1,74 @@
+"""The study creation page's form: what a researcher types, turned into a StudySpec."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
+from annotation.studies.schemas import StudySpec
+from generation.models import PromptSet
+
+PAIR_LINE = re.compile(r"^(.+?)\s*(?:,|\bvs\b)\s*(.+)$")
+REASON_LINE = re.compile(rf"^({REASON_KEY})\s*:\s*(.+)$")
+
+
+def _reasons_text(question: str) -> str:
+    return "\n".join(f"{r['key']}: {r['label']}" for r in DEFAULT_REASONS[question])
+
+
+def _parse_lines(text: str, pattern: re.Pattern, what: str) -> list[tuple[str, str]]:
+    """Non-blank lines matching `pattern` (two groups); a bad line is a form error naming its number."""
+    result = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = pattern.match(line.strip())
+        if not match:
+            raise forms.ValidationError(f"line {number}: expected {what}, got {line.strip()!r}")
+        result.append((match.group(1).strip(), match.group(2).strip()))
+    return result
+
+
+class StudyForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    prompt_set = forms.ModelChoiceField(queryset=PromptSet.objects.order_by("name"))
+    pairs = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="One pair per line: System A, System B")
+    raters_per_item = forms.IntegerField(min_value=1, max_value=100, initial=5)
+    questions = forms.MultipleChoiceField(choices=[(q, q) for q in QUESTIONS], initial=list(QUESTIONS), widget=forms.CheckboxSelectMultiple)
+    quality_reasons = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), initial=_reasons_text("quality"), required=False,
+                                      help_text="One reason per line: key: label")
+    faithfulness_reasons = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), initial=_reasons_text("faithfulness"),
+                                           required=False, help_text="One reason per line: key: label")
+    allow_tie = forms.BooleanField(required=False, label="Allow 'no preference'")
+    lease_seconds = forms.IntegerField(min_value=10, initial=600, help_text="An unanswered item returns to the pool after this")
+    completion_code = forms.CharField(max_length=64, required=False, help_text="Shown to raters at the end; blank for a random one")
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    attention_items = forms.IntegerField(min_value=0, initial=0, help_text="Items with a known answer, added once the videos are ready")
+    attention_threshold = forms.FloatField(min_value=0, max_value=1, required=False,
+                                           help_text="Raters below this attention pass rate are excluded from the analysis")
+
+    def clean_pairs(self) -> list[tuple[str, str]]:
+        return _parse_lines(self.cleaned_data["pairs"], PAIR_LINE, "'System A, System B'")
+
+    def _clean_reasons(self, question: str) -> list[dict]:
+        lines = _parse_lines(self.cleaned_data.get(f"{question}_reasons", ""), REASON_LINE, "'key: label'")
+        return [{"key": k, "label": v} for k, v in lines]
+
+    def clean_quality_reasons(self) -> list[dict]:
+        return self._clean_reasons("quality")
+
+    def clean_faithfulness_reasons(self) -> list[dict]:
+        return self._clean_reasons("faithfulness")
+
+    def spec(self) -> StudySpec:
+        """The valid form as the study to create."""
+        data = self.cleaned_data
+        return StudySpec(
+            name=data["name"], prompt_set=data["prompt_set"].name, pairs=data["pairs"], raters=data["raters_per_item"],
+            questions=data["questions"], reasons={q: data[f"{q}_reasons"] for q in QUESTIONS if data[f"{q}_reasons"]},
+            allow_tie=data["allow_tie"], lease_seconds=data["lease_seconds"], completion_code=data["completion_code"] or None,
+            instructions=data["instructions"], attention_items=data["attention_items"],
+            attention_threshold=data["attention_threshold"],
+        )

@@ -1,0 +1,104 @@
+"""A study's matched pairs: generation makes each side's encode; here each item follows its two
+encodes (pending, then ready or failed) and the study opens once every item is ready or dropped.
+
+The flow: study_create queues `match_study` after commit; it attaches an encode to both sides of each
+pending item (content-addressed, so encodes are shared between items and studies) and queues each
+encode still to do, with `items_refresh` linked after it. Every step is safe to run again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+
+from annotation.models import Item, Study
+from annotation.studies.attention import AttentionError, attention_items_ensure
+from generation.matching import encodes_to_do, matched_video_get_or_create
+from generation.models import MatchedVideo
+
+logger = logging.getLogger(__name__)
+
+
+def matching_enqueue(*, study_id: int) -> None:
+    """Match the study's pending items on the media queue, once the caller's transaction commits."""
+    from annotation.tasks import match_study
+
+    transaction.on_commit(lambda: match_study.delay(study_id))
+
+
+def study_match(*, study_id: int) -> int:
+    """Attach a MatchedVideo to both sides of each pending item and queue the encodes still to do;
+    returns how many were queued. Encodes reused from earlier studies are done already: their items
+    are ready at once."""
+    from annotation.tasks import items_refresh_after
+    from generation.tasks import match_video
+
+    todo = _attach(study_id)
+    for matched_id in todo:
+        transaction.on_commit(lambda m=matched_id: match_video.apply_async((m,), link=items_refresh_after.si(m)))
+    items_refresh(study_id=study_id)
+    return len(todo)
+
+
+@transaction.atomic
+def _attach(study_id: int) -> list[int]:
+    items = Item.objects.filter(study_id=study_id, status=Item.Status.PENDING).select_related("video_a", "video_b")
+    for item in items.filter(Q(matched_a=None) | Q(matched_b=None)):
+        item.matched_a = matched_video_get_or_create(source=item.video_a, spec=item.matching_params["a"])
+        item.matched_b = matched_video_get_or_create(source=item.video_b, spec=item.matching_params["b"])
+        item.save(update_fields=["matched_a", "matched_b"])
+    return encodes_to_do({m for pair in items.values_list("matched_a", "matched_b") for m in pair})
+
+
+def items_refresh(*, matched_id: int | None = None, study_id: int | None = None) -> None:
+    """Bring pending items (of one encode, or of one study) up to date with their encodes, then open
+    the studies that are ready.
+
+    Each statement commits on its own (no surrounding transaction) so that of two encodes that
+    finish together, the later one to commit sees both: no study is left waiting forever.
+    """
+    scope = Q(study_id=study_id) if study_id is not None else Q(matched_a_id=matched_id) | Q(matched_b_id=matched_id)
+    pending = Item.objects.filter(scope, status=Item.Status.PENDING)
+    failed = pending.filter(Q(matched_a__status=MatchedVideo.Status.FAILED) | Q(matched_b__status=MatchedVideo.Status.FAILED))
+    for item in failed.select_related("matched_a", "matched_b"):
+        errors = [m.error for m in (item.matched_a, item.matched_b) if m.status == MatchedVideo.Status.FAILED]
+        Item.objects.filter(pk=item.pk, status=Item.Status.PENDING).update(status=Item.Status.FAILED, error="\n".join(errors))
+    pending.filter(matched_a__status=MatchedVideo.Status.READY, matched_b__status=MatchedVideo.Status.READY).update(
+        status=Item.Status.READY, error=""
+    )
+    for sid in set(Item.objects.filter(scope).values_list("study_id", flat=True)):
+        study_open_if_ready(study_id=sid)
+
+
+def studies_refresh() -> int:
+    """items_refresh for every study still preparing; returns how many were opened. A backstop for an
+    encode whose follow-up never ran (celery beat calls it every minute)."""
+    preparing = list(Study.objects.filter(status=Study.Status.PREPARING).values_list("pk", flat=True))
+    for study_id in preparing:
+        items_refresh(study_id=study_id)
+    return Study.objects.filter(pk__in=preparing, status=Study.Status.OPEN).count()
+
+
+def study_open_if_ready(*, study_id: int) -> bool:
+    """Open a preparing study when all its items are ready or dropped; a single conditional UPDATE.
+
+    Attention items the study asked for are mixed in first (from its ready items), so that no
+    rater starts before they exist; building them is safe to repeat (the study row is locked).
+    """
+    items = Item.objects.filter(study=OuterRef("pk"))
+    ready = (
+        Study.objects.filter(pk=study_id, status=Study.Status.PREPARING)
+        .filter(Exists(items.filter(status=Item.Status.READY)))
+        .exclude(Exists(items.exclude(status__in=[Item.Status.READY, Item.Status.DROPPED])))
+    )
+    study = ready.first()
+    if study is None:
+        return False
+    if study.attention_items:
+        try:
+            attention_items_ensure(study=study)
+        except AttentionError as exc:
+            logger.warning("study %s opens without all its attention items: %s", study.pk, exc)
+    return bool(ready.update(status=Study.Status.OPEN))

@@ -1,0 +1,72 @@
+"""What researchers read of studies: a study by name, its matching and item progress, and per-rater figures."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from django.db.models import Count, F, Q
+
+from annotation.models import Assignment, Item, Study, Vote
+from annotation.studies.attention import attention_pass_rate, rater_excluded
+
+
+def study_by_name_or_slug(name: str) -> Study | None:
+    """A study by its name or its public slug."""
+    return Study.objects.filter(Q(name=name) | Q(slug=name)).first()
+
+
+def matching_summary(*, study: Study) -> dict:
+    """How many items are in each matching state, and the failed ones with their error."""
+    counts = dict.fromkeys(Item.Status.values, 0)
+    counts.update(study.items.order_by().values_list("status").annotate(n=Count("pk")))
+    failed = study.items.filter(status=Item.Status.FAILED).select_related("prompt", "pair__system_a", "pair__system_b").order_by("pk")
+    return {"study": study, "counts": counts, "total": sum(counts.values()), "failed_items": failed}
+
+
+def study_progress(*, study: Study) -> dict:
+    """Counts of ready items complete, in progress (some raters, not all) and waiting (none yet)."""
+    ready = Item.objects.filter(study=study, status=Item.Status.READY)
+    counts = ready.aggregate(
+        total=Count("pk"),
+        complete=Count("pk", filter=Q(votes_done__gte=F("raters_needed"))),
+        waiting=Count("pk", filter=Q(claimed=0, votes_done=0)),
+        attention=Count("pk", filter=Q(is_attention=True)),
+    )
+    counts["in_progress"] = counts["total"] - counts["complete"] - counts["waiting"]
+    counts["not_ready"] = Item.objects.filter(study=study).exclude(status=Item.Status.READY).count()
+    counts["votes"] = Assignment.objects.filter(item__study=study, status=Assignment.Status.VOTED).count()
+    counts["raters"] = study.raters.count()
+    return counts
+
+
+def rater_figures(*, study: Study) -> list[dict]:
+    """Per rater: votes, median watch time, attention pass rate, share of decisive answers for the left video."""
+    answers = defaultdict(lambda: {"watch": {}, "left": 0, "decisive": 0})
+    rows = Vote.objects.filter(assignment__item__study=study).values_list(
+        "assignment__rater_id", "assignment_id", "assignment__left", "choice", "watch_ms"
+    )
+    for rater_id, assignment_id, left, choice, watch_ms in rows:
+        figures = answers[rater_id]
+        figures["watch"][assignment_id] = watch_ms
+        if choice != Vote.Choice.TIE:
+            figures["decisive"] += 1
+            figures["left"] += choice == left
+    result = []
+    for rater in study.raters.order_by("created_at"):
+        figures = answers[rater.pk]
+        watch = list(figures["watch"].values())
+        result.append(
+            {
+                "worker_id": rater.worker_id,
+                "source": rater.source,
+                "votes": len(watch),
+                "median_watch_ms": statistics.median(watch) if watch else None,
+                "attention_passed": rater.attention_passed,
+                "attention_failed": rater.attention_failed,
+                "attention_pass_rate": attention_pass_rate(rater),
+                "excluded": rater_excluded(rater=rater, study=study),
+                "left_share": figures["left"] / figures["decisive"] if figures["decisive"] else None,
+            }
+        )
+    return result

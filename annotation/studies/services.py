@@ -1,0 +1,158 @@
+"""Studies: create one (one item per pair and prompt, matched before anyone looks), pause, resume or
+close it, and retry or drop an item whose matching failed."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair
+from annotation.raters.services import study_invite
+from annotation.studies.matching import items_refresh, matching_enqueue
+from annotation.studies.schemas import StudySpec
+from generation.matching import MatchingError, match_target, policy_parse
+from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
+
+
+class StudyError(ValueError):
+    """A study that cannot be created or changed as asked; the message says why."""
+
+
+class ItemStateError(StudyError):
+    """The item is not in a state that allows this action (say, retrying an item that did not fail)."""
+
+
+Pair = tuple[System, System]
+Videos = dict[tuple[int, int], Video]  # (system id, prompt id) -> video
+
+
+@transaction.atomic
+def study_create(*, spec: StudySpec, created_by=None) -> Study:
+    """Create a study and its items, all or nothing; matching starts after commit and opens the study
+    when every item is ready. Its accounts (`spec.invite`) are invited in the same transaction."""
+    name = spec.name.strip()
+    if not name:
+        raise StudyError("a study needs a name")
+    if Study.objects.filter(name=name).exists():
+        raise StudyError(f"a study named {name!r} already exists")
+    prompt_set = PromptSet.objects.filter(name=spec.prompt_set).first()
+    if prompt_set is None:
+        raise StudyError(f"no prompt set named {spec.prompt_set!r}")
+    prompts = list(prompt_set.prompts.order_by("position"))
+    if not prompts:
+        raise StudyError(f"prompt set {prompt_set.name!r} has no prompts")
+    pairs = _pairs(spec.pairs)
+    videos = _videos(prompt_set, prompts, pairs)
+    try:
+        policy = policy_parse(spec.matching)
+    except MatchingError as exc:
+        raise StudyError(f"matching: {exc}") from None
+    # Targets are computed now, from the probed formats, so that a policy that cannot apply to some
+    # item (an fps above a source's) is refused before anything is written.
+    targets = {(a.pk, b.pk, p.pk): _target(a, b, p, videos, policy) for a, b in pairs for p in prompts}
+    study = Study.objects.create(
+        name=name, prompt_set=prompt_set, questions=list(dict.fromkeys(spec.questions)), reasons=_reasons(spec),
+        raters_per_item=spec.raters, tie_policy=Study.TiePolicy.ALLOW if spec.allow_tie else Study.TiePolicy.FORCED,
+        lease_seconds=spec.lease_seconds, instructions=spec.instructions, matching=policy,
+        attention_items=spec.attention_items, attention_threshold=spec.attention_threshold, created_by=created_by,
+        **({"completion_code": spec.completion_code} if spec.completion_code is not None else {}),
+    )
+    for a, b in pairs:
+        pair = StudyPair.objects.create(study=study, system_a=a, system_b=b)
+        Item.objects.bulk_create(
+            Item(study=study, pair=pair, prompt=p, video_a=videos[(a.pk, p.pk)], video_b=videos[(b.pk, p.pk)],
+                 raters_needed=spec.raters, matching_params=targets[(a.pk, b.pk, p.pk)])
+            for p in prompts
+        )
+    if spec.invite:
+        study_invite(study=study, usernames=spec.invite)
+    matching_enqueue(study_id=study.pk)
+    return study
+
+
+def _pairs(names: list[tuple[str, str]]) -> list[Pair]:
+    """The pairs of systems named, each of two different systems and none given twice."""
+    systems = {s.name: s for s in System.objects.filter(name__in={n for pair in names for n in pair})}
+    pairs, seen = [], set()
+    for number, (a, b) in enumerate(names, start=1):
+        unknown = [n for n in (a, b) if n not in systems]
+        if unknown:
+            raise StudyError(f"pair {number}: no system named {unknown[0]!r}")
+        if a == b:
+            raise StudyError(f"a pair needs two different systems, got {a} twice")
+        if frozenset((a, b)) in seen:
+            raise StudyError(f"the pair {a} / {b} is given twice")
+        seen.add(frozenset((a, b)))
+        pairs.append((systems[a], systems[b]))
+    return pairs
+
+
+def _videos(prompt_set: PromptSet, prompts: list[Prompt], pairs: list[Pair]) -> Videos:
+    """Every video the items need; all of them must exist."""
+    systems = {s.pk for pair in pairs for s in pair}
+    videos = {(v.system_id, v.prompt_id): v for v in Video.objects.filter(system__in=systems, prompt__prompt_set=prompt_set)}
+    missing = sorted({f"{s.name}/{p.key}" for pair in pairs for s in pair for p in prompts if (s.pk, p.pk) not in videos})
+    if missing:
+        raise StudyError(f"{len(missing)} videos are missing (generate or import them first): {', '.join(missing[:10])}")
+    return videos
+
+
+def _target(a: System, b: System, prompt: Prompt, videos: Videos, policy: dict) -> dict:
+    """An item's matching parameters: the policy, the common target and each side's spec."""
+    try:
+        return {"policy": policy, **match_target(videos[(a.pk, prompt.pk)], videos[(b.pk, prompt.pk)], policy)}
+    except MatchingError as exc:
+        raise StudyError(f"matching {a.name}/{prompt.key} with {b.name}/{prompt.key}: {exc}") from None
+
+
+def _reasons(spec: StudySpec) -> dict:
+    """The reasons offered per question: the study's own, or the JUICE reasons of the Emu Video paper."""
+    reasons = {}
+    for question in spec.questions:
+        given = [{"key": r.key, "label": r.label or r.key.replace("_", " ").capitalize()} for r in spec.reasons.get(question, [])]
+        if len({r["key"] for r in given}) != len(given):
+            raise StudyError(f"reasons for {question!r} need distinct keys")
+        reasons[question] = given or DEFAULT_REASONS[question]
+    return reasons
+
+
+@transaction.atomic
+def item_retry(*, item: Item) -> Item:
+    """Match a failed item again: its failed encodes go back to pending and matching runs again."""
+    if not Item.objects.filter(pk=item.pk, status=Item.Status.FAILED).update(status=Item.Status.PENDING, error=""):
+        raise ItemStateError(f"item {item.pk} has not failed, there is nothing to retry")
+    MatchedVideo.objects.filter(pk__in=[item.matched_a_id, item.matched_b_id], status=MatchedVideo.Status.FAILED).update(
+        status=MatchedVideo.Status.PENDING, error=""
+    )
+    matching_enqueue(study_id=item.study_id)
+    item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
+def item_drop(*, item: Item) -> Item:
+    """Leave a failed item out of the study; the study opens if it was the last one in the way."""
+    if not Item.objects.filter(pk=item.pk, status=Item.Status.FAILED).update(status=Item.Status.DROPPED):
+        raise ItemStateError(f"item {item.pk} has not failed; only failed items can be dropped")
+    transaction.on_commit(lambda: items_refresh(study_id=item.study_id))
+    item.refresh_from_db()
+    return item
+
+
+# Which status a researcher may move a study to, from which.
+STATUS_MOVES = {
+    Study.Status.PAUSED: {Study.Status.OPEN},
+    Study.Status.OPEN: {Study.Status.PAUSED},
+    Study.Status.CLOSED: {Study.Status.OPEN, Study.Status.PAUSED},
+}
+
+
+def study_status_set(*, study: Study, status: str) -> Study:
+    """Pause, resume or close a study; a paused study hands out no new items, a closed one takes no votes."""
+    allowed = STATUS_MOVES.get(status)
+    if allowed is None:
+        raise StudyError(f"unknown study status {status!r}")
+    moved = Study.objects.filter(pk=study.pk, status__in=allowed).update(status=status)
+    if not moved:
+        raise StudyError(f"a {study.status} study cannot become {status}")
+    study.refresh_from_db(fields=["status"])
+    return study

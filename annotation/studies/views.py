@@ -1,0 +1,133 @@
+"""Researcher pages of studies: the home page, create a study, follow its matching, progress and
+raters, pause or close it, add attention items, retry or drop items whose matching failed."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from annotation.models import Item, Study
+from annotation.raters.services import InviteError, study_invited_names
+from annotation.studies.attention import AttentionError, attention_items_request
+from annotation.studies.forms import StudyForm
+from annotation.studies.selectors import matching_summary, rater_figures, study_progress
+from annotation.studies.services import ItemStateError, StudyError, item_drop, item_retry, study_create, study_status_set
+from generation.models import PromptSet, System
+from juice.auth import researcher_required
+
+
+@login_required
+def researcher_home(request: HttpRequest) -> HttpResponse:
+    """The researcher's overview; an annotator's account sees the studies it is invited to instead."""
+    if not request.user.is_staff:
+        # Study names are the researcher's and may name systems: annotators see numbered studies.
+        studies = request.user.invited_studies.filter(status__in=[Study.Status.OPEN, Study.Status.PAUSED]).order_by("created_at")
+        return render(request, "annotation/annotator_home.html", {"studies": studies})
+    return render(
+        request,
+        "annotation/home.html",
+        {
+            "prompt_sets": PromptSet.objects.order_by("-created_at"),
+            "systems": System.objects.order_by("name"),
+            "studies": Study.objects.order_by("-created_at"),
+        },
+    )
+
+
+@researcher_required
+def study_new(request: HttpRequest) -> HttpResponse:
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = study_create(spec=form.spec(), created_by=request.user)
+        except (StudyError, InviteError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Study {study.name} created; it opens once its videos are matched.")
+            return redirect("study-detail", slug=study.slug)
+    return render(request, "annotation/study_new.html", {"form": form})
+
+
+def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
+    """The study page, with `extra` context (the passwords of accounts just created, say)."""
+    join_url = request.build_absolute_uri(reverse("rater-join", args=[study.slug]))
+    return render(
+        request,
+        "annotation/study_detail.html",
+        {
+            "study": study,
+            "progress": study_progress(study=study),
+            "raters": rater_figures(study=study),
+            "join_url": join_url + "?worker=WORKER_ID",
+            "account_join_url": join_url,
+            "invited": study_invited_names(study),
+            **matching_summary(study=study),
+            **extra,
+        },
+    )
+
+
+@researcher_required
+def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return study_page(request, get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug))
+
+
+@require_POST
+@researcher_required
+def study_status(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        study_status_set(study=study, status=request.POST.get("status", ""))
+    except StudyError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"The study is now {study.status}.")
+    return redirect("study-detail", slug=slug)
+
+
+@require_POST
+@researcher_required
+def study_attention(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        count = int(request.POST.get("count", ""))
+        attention_items_request(study=study, count=count)
+    except ValueError as exc:  # AttentionError is a ValueError, as is a count that is not a number
+        messages.error(request, str(exc) if isinstance(exc, AttentionError) else "the count must be a whole number")
+    else:
+        messages.success(request, f"{count} attention items are being made; reload to see them.")
+    return redirect("study-detail", slug=slug)
+
+
+@researcher_required
+def study_matching(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study's matching: progress, failed items with ffmpeg's error, Retry and Drop."""
+    study = get_object_or_404(Study, slug=slug)
+    return render(request, "annotation/study_matching.html", matching_summary(study=study))
+
+
+@researcher_required
+@require_POST
+def matching_item_retry(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    return _item_action(request, slug, item_id, item_retry, "Item {} queued for matching again.")
+
+
+@researcher_required
+@require_POST
+def matching_item_drop(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    return _item_action(request, slug, item_id, item_drop, "Item {} dropped from the study.")
+
+
+def _item_action(request: HttpRequest, slug: str, item_id: int, action, done: str) -> HttpResponse:
+    item = get_object_or_404(Item, pk=item_id, study__slug=slug)
+    try:
+        action(item=item)
+    except ItemStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done.format(item.pk))
+    return redirect("study-matching", slug=slug)

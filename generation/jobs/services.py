@@ -1,0 +1,333 @@
+"""Generation jobs: queueing a prompt set for a system, running them on a worker, progress, recovery.
+
+A job's life: QUEUED -> RUNNING (a GPU worker claimed it by compare-and-swap and makes the
+frames) -> ENCODING (the frames wait on shared storage; a media worker encodes them to H.264 and
+stores the Video) -> DONE. A failure records its error and goes back to QUEUED until MAX_ATTEMPTS,
+then FAILED. A RUNNING job whose worker died stops sending heartbeats; `jobs_requeue_stale` puts
+it back in the queue. Every step checks the job's state first, so a re-delivered task stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from generation.encode import video_encode, video_probe
+from generation.models import GenerationJob, PromptSet, System, Video
+from generation.pipelines import Request, videos_generate
+from generation.systems.services import SystemInputError, system_config
+from juice.files import atomic_path, file_sha256
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+Status = GenerationJob.Status
+
+
+class JobError(ValueError):
+    """Generation that cannot be queued as asked; the message says why."""
+
+
+# -- queueing --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Queued:
+    queued: int
+    skipped: int
+    job_ids: list[int] = field(default_factory=list)
+
+
+def _enqueue(job_ids: list[int], batch_size: int, countdown: int = 0) -> None:
+    from generation.tasks import generate_videos
+
+    for start in range(0, len(job_ids), batch_size):
+        chunk = job_ids[start : start + batch_size]
+        transaction.on_commit(lambda chunk=chunk: generate_videos.apply_async((chunk,), countdown=countdown))
+
+
+@transaction.atomic
+def generation_queue(*, system: System, prompt_set: PromptSet, seed: int | None = None) -> Queued:
+    """Queue one job per prompt that has no video yet; failed jobs start over, running ones are left alone.
+
+    Each video's seed is the base seed (`seed`, else the system's `seed` parameter, else 0) plus
+    the prompt's position, recorded on the job and the video so a re-run reproduces it.
+    """
+    try:
+        config = system_config(system)
+    except SystemInputError as exc:
+        raise JobError(str(exc)) from None
+    prompts = list(prompt_set.prompts.order_by("position"))
+    if not prompts:
+        raise JobError(f"prompt set {prompt_set.name!r} has no prompts")
+    if config.needs_image:
+        missing = [p.key for p in prompts if not p.image]
+        if missing:
+            raise JobError(
+                f"system {system.name} animates the prompts' images, but {len(missing)} prompt(s) have none: {', '.join(missing[:10])}"
+            )
+    base = int(system.params.get("seed", 0)) if seed is None else seed
+    done = set(Video.objects.filter(system=system, prompt__in=prompts).values_list("prompt_id", flat=True))
+    jobs = {j.prompt_id: j for j in GenerationJob.objects.select_for_update().filter(system=system, prompt__in=prompts)}
+    to_run, skipped = [], 0
+    for prompt in prompts:
+        job = jobs.get(prompt.pk)
+        if prompt.pk in done or (job and job.status in (Status.RUNNING, Status.ENCODING, Status.DONE)):
+            skipped += 1
+            continue
+        if job is None:
+            job = GenerationJob.objects.create(system=system, prompt=prompt, seed=base + prompt.position)
+        else:
+            GenerationJob.objects.filter(pk=job.pk).update(
+                seed=base + prompt.position, status=Status.QUEUED, attempts=0, error="", worker=""
+            )
+        to_run.append(job.pk)
+    _enqueue(to_run, config.batch_size)
+    return Queued(queued=len(to_run), skipped=skipped, job_ids=to_run)
+
+
+# -- progress --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    system: System
+    total: int
+    queued: int
+    running: int
+    done: int
+    failed: int
+    errors: list[tuple[str, str]]  # (prompt id, error) of failed jobs
+
+    @property
+    def finished(self) -> bool:
+        return self.queued == 0 and self.running == 0
+
+
+def generation_progress(*, systems: list[System] | None = None, prompt_set: PromptSet | None = None) -> list[Progress]:
+    """Per generated system: how many jobs are queued, running (or encoding), done and failed, with the errors."""
+    jobs = GenerationJob.objects.all()
+    if prompt_set is not None:
+        jobs = jobs.filter(prompt__prompt_set=prompt_set)
+    systems = systems if systems is not None else list(System.objects.filter(kind=System.Kind.GENERATED).order_by("name"))
+    counts = {
+        row["system_id"]: row
+        for row in jobs.filter(system__in=systems).values("system_id").annotate(
+            total=Count("id"),
+            queued=Count("id", filter=Q(status=Status.QUEUED)),
+            running=Count("id", filter=Q(status__in=[Status.RUNNING, Status.ENCODING])),
+            done=Count("id", filter=Q(status=Status.DONE)),
+            failed=Count("id", filter=Q(status=Status.FAILED)),
+        )
+    }
+    errors: dict[int, list] = {}
+    for job in jobs.filter(system__in=systems, status=Status.FAILED).select_related("prompt").order_by("prompt__position"):
+        errors.setdefault(job.system_id, []).append((job.prompt.key, job.error))
+    empty = {"total": 0, "queued": 0, "running": 0, "done": 0, "failed": 0}
+    return [
+        Progress(system=s, **{k: counts.get(s.pk, empty)[k] for k in empty}, errors=errors.get(s.pk, []))
+        for s in systems
+    ]
+
+
+# -- recovery --------------------------------------------------------------------------------------
+
+
+def jobs_requeue_stale(*, older_than: timedelta | None = None) -> int:
+    """Re-queue RUNNING jobs whose worker stopped sending heartbeats, and re-send stuck encodes.
+
+    A job whose worker was lost MAX_ATTEMPTS times fails instead (it may be what kills workers).
+    Returns how many jobs were put back.
+    """
+    older_than = older_than or timedelta(seconds=settings.JUICE_STALE_SECONDS)
+    cutoff = timezone.now() - older_than
+    requeued: dict[int, list[int]] = {}
+    for job in GenerationJob.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).select_related("system"):
+        error = f"worker {job.worker} lost (no heartbeat since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)"
+        gave_up = job.attempts >= MAX_ATTEMPTS
+        with transaction.atomic():
+            # Compare-and-swap on the heartbeat: a worker that is alive after all keeps its job.
+            moved = GenerationJob.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=Status.FAILED if gave_up else Status.QUEUED, error=error, worker="",
+                finished_at=timezone.now() if gave_up else None,
+            )
+            if moved and not gave_up:
+                requeued.setdefault(job.system_id, []).append(job.pk)
+    for system_id, ids in requeued.items():
+        with transaction.atomic():
+            _enqueue(ids, system_config(System.objects.get(pk=system_id)).batch_size)
+    for job in GenerationJob.objects.filter(status=Status.ENCODING, heartbeat_at__lt=cutoff):
+        if GenerationJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(heartbeat_at=timezone.now()):
+            from generation.tasks import encode_video
+
+            encode_video.delay(job.pk)
+    return sum(len(ids) for ids in requeued.values())
+
+
+# -- the GPU worker's part -------------------------------------------------------------------------
+
+
+def _media_path(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+def _frames_name(job: GenerationJob) -> str:
+    return f"generation/frames/job{job.pk}-a{job.attempts}.npy"
+
+
+def _first_frame_name(job: GenerationJob) -> str:
+    return f"first_frames/{job.system_id}/{job.prompt_id}-a{job.attempts}.png"
+
+
+class _Heartbeat:
+    """Touches the claimed jobs' heartbeat from a thread while the pipeline runs (steps can be long)."""
+
+    def __init__(self, job_ids: list[int], worker: str) -> None:
+        self.job_ids, self.worker = job_ids, worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(settings.JUICE_HEARTBEAT_SECONDS):
+                GenerationJob.objects.filter(pk__in=self.job_ids, status=Status.RUNNING, worker=self.worker).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _claim(job_ids: list[int], worker: str) -> list[GenerationJob]:
+    """Claim the still-queued jobs by compare-and-swap; a re-delivered or duplicate task claims nothing."""
+    now = timezone.now()
+    claimed = []
+    for job_id in job_ids:
+        if Video.objects.filter(job__pk=job_id).exists():
+            continue
+        rows = GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.RUNNING, worker=worker, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
+        )
+        if rows:
+            claimed.append(GenerationJob.objects.select_related("system", "prompt").get(pk=job_id))
+    return claimed
+
+
+def _fail(jobs: list[GenerationJob], error: str, *, from_status: str) -> None:
+    """Record the error; retry (back in the queue, with a delay) until MAX_ATTEMPTS, then fail for good."""
+    retry: dict[int, list[int]] = {}
+    with transaction.atomic():
+        for job in jobs:
+            final = job.attempts >= MAX_ATTEMPTS
+            moved = GenerationJob.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts).update(
+                status=Status.FAILED if final else Status.QUEUED, error=error[:5000], worker="",
+                finished_at=timezone.now() if final else None,
+            )
+            if moved and not final:
+                retry.setdefault(job.system_id, []).append(job.pk)
+        for system_id, ids in retry.items():
+            _enqueue(ids, system_config(System.objects.get(pk=system_id)).batch_size, countdown=settings.JUICE_RETRY_DELAY_SECONDS)
+
+
+def jobs_run(*, job_ids: list[int]) -> int:
+    """Make the frames of the given jobs (one system) in batched calls; hand them to the media queue.
+
+    Returns how many jobs this call generated.
+    """
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    jobs = _claim(job_ids, worker)
+    if not jobs:
+        return 0
+    for job in jobs:
+        # Frames a killed earlier attempt left half-written are of no use.
+        for stale in _media_path("generation/frames").glob(f".job{job.pk}-a*.part.npy"):
+            stale.unlink(missing_ok=True)
+    try:
+        config = system_config(jobs[0].system)
+        requests = [Request(j.prompt.text, j.seed, Path(j.prompt.image.path) if j.prompt.image else None) for j in jobs]
+        with _Heartbeat([j.pk for j in jobs], worker):
+            outputs = videos_generate(config=config, requests=requests)
+        for job, output in zip(jobs, outputs, strict=True):
+            with atomic_path(_media_path(_frames_name(job))) as partial:
+                np.save(partial, output.frames)
+            if output.first_frame is not None:
+                with atomic_path(_media_path(_first_frame_name(job))) as partial:
+                    output.first_frame.save(partial, format="PNG")
+    except Exception as exc:  # any failure of the model is recorded on its jobs and retried
+        log.exception("generation of jobs %s failed", [j.pk for j in jobs])
+        close_old_connections()
+        _fail(jobs, f"{type(exc).__name__}: {exc}", from_status=Status.RUNNING)
+        return 0
+    from generation.tasks import encode_video
+
+    with transaction.atomic():
+        for job in jobs:
+            moved = GenerationJob.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(
+                status=Status.ENCODING, heartbeat_at=timezone.now()
+            )
+            if moved:
+                transaction.on_commit(lambda pk=job.pk: encode_video.delay(pk))
+    return len(jobs)
+
+
+# -- the media worker's part -----------------------------------------------------------------------
+
+
+def job_encode(*, job_id: int) -> Video | None:
+    """Encode a job's frames to H.264, probe the file, store the Video and finish the job; idempotent."""
+    job = GenerationJob.objects.select_related("system", "prompt").filter(pk=job_id).first()
+    if job is None or job.status != Status.ENCODING:
+        return None
+    frames_path = _media_path(_frames_name(job))
+    fps = float(job.system.params.get("fps", 8))
+    first_frame = _first_frame_name(job) if _media_path(_first_frame_name(job)).is_file() else ""
+    # A random name, as for uploads: a duplicate delivery writes its own file and removes it below.
+    final = _media_path(f"videos/{job.system_id}/{job.prompt_id}-{uuid.uuid4().hex[:16]}.mp4")
+    try:
+        frames = np.load(frames_path)
+        with atomic_path(final) as partial:
+            video_encode(frames=frames, path=partial, fps=fps)
+            info = video_probe(partial, name=f"{job.system.name}/{job.prompt.key}")
+            sha = file_sha256(partial)
+    except Exception as exc:  # recorded on the job, which goes back to the GPU queue
+        log.exception("encoding job %s failed", job.pk)
+        _fail([job], f"encoding failed: {type(exc).__name__}: {exc}", from_status=Status.ENCODING)
+        return None
+    name = str(final.relative_to(settings.MEDIA_ROOT))
+    try:
+        with transaction.atomic():
+            if not GenerationJob.objects.filter(pk=job.pk, status=Status.ENCODING, attempts=job.attempts).update(
+                status=Status.DONE, error="", finished_at=timezone.now()
+            ):
+                raise IntegrityError("the job moved on while it was being encoded")
+            video = Video.objects.create(
+                system=job.system, prompt=job.prompt, file=name, sha256=sha, width=info.width, height=info.height,
+                fps=info.fps, frame_count=info.frame_count, duration=info.duration, codec=info.codec, seed=job.seed,
+                first_frame=first_frame,
+            )
+            GenerationJob.objects.filter(pk=job.pk).update(video=video)
+    except IntegrityError:
+        # A duplicate delivery got there first and keeps its own file.
+        final.unlink(missing_ok=True)
+        return None
+    frames_path.unlink(missing_ok=True)
+    return video

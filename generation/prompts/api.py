@@ -1,0 +1,54 @@
+"""The prompt sets' JSON API: `GET/POST /api/prompt-sets`, `GET /api/prompt-sets/<name>`."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from generation.models import PromptSet
+from generation.prompts.importing import PromptImportError, prompt_set_import
+from juice.auth import token_required
+from juice.http import api_error
+from juice.uploads import api_upload
+
+
+@token_required
+@require_http_methods(["GET", "POST"])
+def prompt_sets(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _prompt_set_create(request)
+    rows = PromptSet.objects.annotate(count=Count("prompts")).order_by("name")
+    return JsonResponse(
+        {"prompt_sets": [{"name": ps.name, "count": ps.count, "created_at": ps.created_at.isoformat()} for ps in rows]}
+    )
+
+
+def _prompt_set_create(request: HttpRequest) -> JsonResponse:
+    upload, refused = api_upload(request)
+    if refused:
+        return refused
+    try:
+        prompt_set = prompt_set_import(name=request.POST.get("name", ""), source=upload, created_by=request.user)
+    except PromptImportError as exc:
+        return api_error(400, str(exc))
+    ids = list(prompt_set.prompts.order_by("position").values_list("key", flat=True))
+    return JsonResponse({"name": prompt_set.name, "count": len(ids), "ids": ids}, status=201)
+
+
+@token_required
+@require_GET
+def prompt_set_detail(request: HttpRequest, name: str) -> JsonResponse:
+    prompt_set = PromptSet.objects.filter(name=name).first()
+    if prompt_set is None:
+        return api_error(404, f"no prompt set named {name!r}")
+    prompts = [
+        {"id": p.key, "text": p.text, "category": p.category, "has_image": bool(p.image)}
+        for p in prompt_set.prompts.order_by("position")
+    ]
+    return JsonResponse(
+        {
+            "name": prompt_set.name, "count": len(prompts), "source": prompt_set.source_name,
+            "created_at": prompt_set.created_at.isoformat(), "prompts": prompts,
+        }
+    )

@@ -1,0 +1,53 @@
+"""JSON answers and JSON input shared by every API: errors as `{"error": ...}`, bodies parsed by a schema."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.http import JsonResponse
+from pydantic import BaseModel, ValidationError
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+# How many of a body's problems an error names; the rest are counted.
+MAX_PROBLEMS = 3
+
+
+class InputError(ValueError):
+    """Input that does not fit its schema; the message names each field and what is wrong with it."""
+
+
+def api_error(status: int, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def input_parse(schema: type[Schema], data: bytes | str | dict | None) -> Schema:
+    """`data` (a JSON body, or an already decoded object) as `schema`; an InputError naming the fields otherwise."""
+    try:
+        if isinstance(data, bytes | str):
+            return schema.model_validate_json(data or b"null")
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(validation_message(exc)) from None
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line per problem, `field: what is wrong`, as pydantic found them."""
+    problems = [_problem(error) for error in exc.errors(include_url=False)]
+    shown = "; ".join(dict.fromkeys(problems[:MAX_PROBLEMS]))
+    more = len(problems) - MAX_PROBLEMS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _problem(error: dict) -> str:
+    kind = error["type"]
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    field = ".".join(str(part) for part in error["loc"])
+    if not field:
+        return "the body must be a JSON object"
+    if kind == "extra_forbidden":
+        return f"{field}: unknown field"
+    if kind == "missing":
+        return f"{field}: missing"
+    return f"{field}: {error['msg'][0].lower()}{error['msg'][1:]}"

@@ -1,0 +1,58 @@
+"""The HTML report: data shown as text, never as markup; settings shown as given."""
+
+import io
+
+from analysis import build_report, read_votes, render_html
+from tests.support.analysis_fixtures import Item, votes_csv
+
+HOSTILE = [
+    Item(
+        str(i),
+        "<b>evil</b>",
+        'quote"s & $math$',
+        {"quality": [("<b>evil</b>", "x<y")] * 3 + [('quote"s & $math$', "a&b")] * 2},
+        category="<i>cats</i>",
+        raters=[f"<r{k}>" for k in range(5)],
+    )
+    for i in range(3)
+]
+
+
+def page(settings: dict | None = None) -> str:
+    report = build_report(read_votes(io.StringIO(votes_csv(HOSTILE, study="<study>"))), bootstrap=20)
+    return render_html(report, settings)
+
+
+def test_names_from_the_data_are_escaped():
+    html = page()
+    for raw in ("<b>evil</b>", "<i>cats</i>", "<r0>", "<study>", "x<y", 'quote"s'):
+        assert raw not in html
+    for escaped in ("&lt;b&gt;evil&lt;/b&gt;", "&lt;i&gt;cats&lt;/i&gt;", "&lt;r0&gt;", "&lt;study&gt;", "quote&quot;s &amp; $math$"):
+        assert escaped in html
+
+
+def test_settings_are_shown_escaped():
+    html = page(
+        {
+            "prompt set": "<Emu 307>",
+            "systems": ["<b>evil</b>", "other"],
+            "matching": {"fps": "lower", "aspect": "crop"},
+            "raters per item": 5,
+        }
+    )
+    assert "Study set-up" in html
+    assert "&lt;Emu 307&gt;" in html and "<Emu 307>" not in html
+    assert "<dt>fps</dt><dd>lower</dd>" in html
+    assert "<dt>raters per item</dt><dd>5</dd>" in html
+
+
+def test_without_settings_the_page_shows_what_the_votes_tell():
+    html = page()
+    assert "Study set-up" not in html
+    assert "From the votes" in html
+    assert "<dt>raters per item (most votes on an item)</dt><dd>5</dd>" in html
+
+
+def test_the_same_report_renders_the_same_page():
+    report = build_report(read_votes(io.StringIO(votes_csv(HOSTILE))), bootstrap=20)
+    assert render_html(report) == render_html(report)

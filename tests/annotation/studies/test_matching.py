@@ -1,0 +1,297 @@
+"""A study's matching end to end: items matched on PostgreSQL with real ffmpeg, the study opening when ready,
+encodes shared across items and studies, failures shown to the researcher who retries or drops them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import ffmpeg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.urls import reverse
+
+from annotation.models import Item, Study
+from annotation.studies.services import StudyError, item_drop
+from generation.models import MatchedVideo
+from juice.celery import app
+from tests.support import ROOT
+from tests.support.matching_data import add_video, create_study, external_system, prompt_set
+from tests.support.media import make_video
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """Tasks run in-process, as with no broker configured."""
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "wide": make_video(folder / "wide.mp4", width=96, height=54, fps=16, seconds=1.5),
+        "square": make_video(folder / "square.gif", width=48, height=48, fps=8, seconds=1),
+        "same": make_video(folder / "same.mp4", width=64, height=48, fps=8, seconds=1, source="testsrc"),
+    }
+
+
+def three_systems(clips: dict[str, Path], *, prompts: int = 2, same_format: bool = False):
+    """Systems A, B, C with a video for every prompt; with `same_format` all three share one format."""
+    ps = prompt_set(count=prompts)
+    systems = [external_system(n) for n in "ABC"]
+    formats = ["same"] * 3 if same_format else ["wide", "square", "same"]
+    for system, fmt in zip(systems, formats, strict=True):
+        for prompt in ps.prompts.all():
+            add_video(system, prompt, clips[fmt])
+    return ps, systems
+
+
+def all_pairs(systems):
+    a, b, c = systems
+    return [(a, b), (a, c), (b, c)]
+
+
+def test_it_matches_every_item_then_opens_the_study(db, in_process, clips, django_capture_on_commit_callbacks):
+    ps, systems = three_systems(clips)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        study = create_study(name="s", prompt_set=ps, pairs=all_pairs(systems), matching={"duration": "loop"})
+
+    study.refresh_from_db()
+    assert study.status == Study.Status.OPEN
+    assert study.matching == {"aspect": "crop", "resolution": None, "fps": None, "duration": "loop"}
+    for item in study.items.select_related("matched_a", "matched_b"):
+        assert item.status == Item.Status.READY
+        a, b = item.matched_a, item.matched_b
+        assert (a.width, a.height, a.fps, a.frame_count) == (b.width, b.height, b.fps, b.frame_count)
+        assert Path(a.file.path).is_file() and Path(b.file.path).is_file()
+        # Every parameter used is recorded with the item.
+        assert set(item.matching_params) == {"policy", "target", "a", "b"}
+        assert item.matching_params["target"]["width"] == a.width
+    # The wide 16 fps clip against the 8 fps gif: 8 fps, 1 s, the longer one's length (loop).
+    gif_pair = study.items.filter(pair__system_a__name="A", pair__system_b__name="B").first()
+    assert gif_pair.matching_params["target"] | {"duration": None} == {
+        "width": 48, "height": 48, "fps": "8", "frames": 12, "duration": None, "fit": "crop",
+    }
+
+
+def test_attention_items_are_mixed_in_before_the_study_opens(db, in_process, clips, django_capture_on_commit_callbacks):
+    ps, systems = three_systems(clips, prompts=3, same_format=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        study = create_study(name="s", prompt_set=ps, pairs=all_pairs(systems)[:1], attention_items=2, attention_threshold=0.8)
+
+    study.refresh_from_db()
+    assert study.status == Study.Status.OPEN
+    attention = study.items.filter(is_attention=True).select_related("matched_a", "matched_b")
+    assert attention.count() == 2
+    for item in attention:
+        assert item.status == Item.Status.READY and item.expected in {"a", "b"}
+        frozen = item.matched_b if item.expected == "a" else item.matched_a
+        assert Path(frozen.file.path).is_file()
+        assert frozen.frame_count == (item.matched_a if item.expected == "a" else item.matched_b).frame_count
+
+
+def test_it_encodes_a_source_once_per_target_across_items_and_studies(db, in_process, clips, django_capture_on_commit_callbacks):
+    ps, systems = three_systems(clips, same_format=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = create_study(name="first", prompt_set=ps, pairs=all_pairs(systems))
+    # 3 pairs x 2 prompts x 2 sides = 12 sides, but each of the 6 sources needs one target only.
+    assert MatchedVideo.objects.count() == 6
+    encoded = {m.pk: (m.file.name, m.sha256) for m in MatchedVideo.objects.all()}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = create_study(name="second", prompt_set=ps, pairs=all_pairs(systems)[:1])
+
+    assert {m.pk: (m.file.name, m.sha256) for m in MatchedVideo.objects.all()} == encoded
+    assert Study.objects.filter(pk__in=[first.pk, second.pk], status=Study.Status.OPEN).count() == 2
+    assert Item.objects.filter(study=second, status=Item.Status.READY).count() == 2
+
+
+def test_it_reencodes_nothing_when_the_task_runs_again(db, in_process, clips, django_capture_on_commit_callbacks):
+    from annotation.tasks import match_study
+    from generation.tasks import match_video
+
+    ps, systems = three_systems(clips, prompts=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        study = create_study(name="s", prompt_set=ps, pairs=all_pairs(systems)[:1])
+    before = list(MatchedVideo.objects.values_list("pk", "sha256", "status"))
+
+    # A re-delivered message finds the work done.
+    assert match_study(study.pk) == 0
+    assert match_video(before[0][0]) is False
+    assert list(MatchedVideo.objects.values_list("pk", "sha256", "status")) == before
+
+
+def corrupt(path: Path, tmp_path: Path) -> Path:
+    """A copy of `path` cut in half: the moov box at its end is gone."""
+    broken = tmp_path / f"broken{path.suffix}"
+    data = path.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    return broken
+
+
+@pytest.fixture
+def study_with_corrupt_source(db, in_process, clips, tmp_path, django_capture_on_commit_callbacks):
+    ps = prompt_set(count=3)
+    a, b = external_system("A"), external_system("B")
+    prompts = list(ps.prompts.all())
+    for prompt in prompts:
+        add_video(a, prompt, clips["wide"])
+        if prompt.key == "p0002":
+            add_video(b, prompt, corrupt(clips["same"], tmp_path), probe_like=clips["same"])
+        else:
+            add_video(b, prompt, clips["same"])
+    with django_capture_on_commit_callbacks(execute=True):
+        study = create_study(name="s", prompt_set=ps, pairs=[(a, b)])
+    study.refresh_from_db()
+    return study
+
+
+def test_a_corrupt_source_fails_its_item_with_a_readable_error_and_the_rest_proceed(study_with_corrupt_source):
+    study = study_with_corrupt_source
+
+    statuses = dict(study.items.values_list("prompt__key", "status"))
+    assert statuses == {"p0001": "ready", "p0002": "failed", "p0003": "ready"}
+    failed = study.items.get(status=Item.Status.FAILED)
+    assert failed.error.startswith("B/p0002: ffmpeg: ")
+    assert "moov atom not found" in failed.error or "Invalid data" in failed.error
+    assert study.status == Study.Status.PREPARING, "a failed item holds the study until it is retried or dropped"
+
+
+def test_the_researcher_sees_the_error_and_drops_the_item(study_with_corrupt_source, researcher_client, django_capture_on_commit_callbacks):
+    study = study_with_corrupt_source
+    failed = study.items.get(status=Item.Status.FAILED)
+
+    page = researcher_client.get(reverse("study-matching", args=[study.slug]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "2 of 3 items ready" in html and "B/p0002: ffmpeg:" in html
+    assert reverse("study-matching-retry", args=[study.slug, failed.pk]) in html and "csrfmiddlewaretoken" in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = researcher_client.post(reverse("study-matching-drop", args=[study.slug, failed.pk]))
+
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    study.refresh_from_db()
+    assert failed.status == Item.Status.DROPPED and study.status == Study.Status.OPEN
+
+
+def test_the_researcher_fixes_the_source_and_retries(
+    study_with_corrupt_source, researcher_client, clips, django_capture_on_commit_callbacks
+):
+    study = study_with_corrupt_source
+    failed = study.items.select_related("video_b").get(status=Item.Status.FAILED)
+    shutil.copyfile(clips["same"], failed.video_b.file.path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = researcher_client.post(reverse("study-matching-retry", args=[study.slug, failed.pk]))
+
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    study.refresh_from_db()
+    assert failed.status == Item.Status.READY and failed.error == ""
+    assert study.status == Study.Status.OPEN
+    with pytest.raises(StudyError, match="only failed items can be dropped"):
+        item_drop(item=failed)
+
+
+def test_the_matching_page_is_for_researchers_only(study_with_corrupt_source, client):
+    study = study_with_corrupt_source
+    failed = study.items.get(status=Item.Status.FAILED)
+
+    assert client.get(reverse("study-matching", args=[study.slug])).status_code == 302
+    assert client.post(reverse("study-matching-drop", args=[study.slug, failed.pk])).status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == Item.Status.FAILED
+
+
+def test_a_policy_that_cannot_apply_writes_nothing(db, clips):
+    ps, systems = three_systems(clips, prompts=1)
+
+    with pytest.raises(StudyError, match=r"matching A/p0001 with B/p0001: fps: 12 is above a source's frame rate \(8 fps\)"):
+        create_study(name="s", prompt_set=ps, pairs=all_pairs(systems), matching={"fps": 12})
+    with pytest.raises(StudyError, match="matching: resolution: 'huge' is not WIDTHxHEIGHT"):
+        create_study(name="s", prompt_set=ps, pairs=all_pairs(systems), matching={"resolution": "huge"})
+    assert not Study.objects.exists() and not Item.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_study_prints_the_join_link_of_the_open_study(in_process, clips, capsys):
+    ps, _ = three_systems(clips, prompts=1)
+
+    call_command("create_study", "Q1", "--prompt-set", ps.name, "--pair", "A", "B", "--pair", "A", "C", "--aspect", "pad", "--fps", "8")
+
+    study = Study.objects.get(name="Q1")
+    out = capsys.readouterr().out
+    assert study.status == Study.Status.OPEN and "is open" in out
+    assert f"/s/{study.slug}/join" in out
+    assert study.matching["aspect"] == "pad" and study.matching["fps"] == "8"
+
+    with pytest.raises(CommandError, match="pair 1: no system named 'Z'"):
+        call_command("create_study", "Q2", "--prompt-set", ps.name, "--pair", "A", "Z")
+    with pytest.raises(CommandError, match="aspect: 'oval' is not crop, pad or a ratio"):
+        call_command("create_study", "Q2", "--prompt-set", ps.name, "--pair", "A", "B", "--aspect", "oval")
+    assert not Study.objects.filter(name="Q2").exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_media_worker_matches_the_study_and_opens_it(clips, media_root, capsys):
+    """A real Celery worker on the media queue, two encodes at a time, against the test database;
+    `create_study --wait` blocks with a progress bar until the study opens."""
+    assert not app.conf.task_always_eager, "this test needs CELERY_BROKER_URL"
+    ps, _ = three_systems(clips)
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("media")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST']}:"
+        f"{connection.settings_dict['PORT']}/{connection.settings_dict['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEDIA_ROOT": str(media_root),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "juice", "worker", "-Q", "media", "-c", "2", "-l", "warning",
+         "--without-mingle", "--without-gossip", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        pairs = ["--pair", "A", "B", "--pair", "A", "C", "--pair", "B", "C"]
+        call_command("create_study", "queued", "--prompt-set", ps.name, *pairs, "--wait", "--timeout", "90")
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    study = Study.objects.get(name="queued")
+    assert study.status == Study.Status.OPEN, output
+    out, err = capsys.readouterr()
+    assert f"/s/{study.slug}/join" in out and "matching: 100%" in err and "6/6" in err
+    assert set(study.items.values_list("status", flat=True)) == {Item.Status.READY}
+    for m in MatchedVideo.objects.all():
+        stream = ffmpeg.probe(m.file.path)["streams"][0]
+        assert stream["codec_name"] == "h264" and m.status == MatchedVideo.Status.READY
+    assert "Traceback" not in output
+
+
+def test_with_a_broker_create_study_queues_matching_and_wait_can_give_up(db, clips, capsys):
+    assert not app.conf.task_always_eager, "this test needs CELERY_BROKER_URL"
+    ps, _ = three_systems(clips, prompts=1)
+
+    # Inside the test's transaction nothing is committed, so nothing reaches the broker: no worker runs.
+    call_command("create_study", "later", "--prompt-set", ps.name, "--pair", "A", "B")
+    with pytest.raises(CommandError, match=r"1 items still matching after 0.5 s; are media workers running"):
+        call_command("create_study", "waits", "--prompt-set", ps.name, "--pair", "A", "B", "--wait", "--timeout", "0.5")
+
+    out = capsys.readouterr().out
+    study = Study.objects.get(name="later")
+    assert "matching queued on the media workers" in out and f"/s/{study.slug}/join" in out
+    assert study.status == Study.Status.PREPARING

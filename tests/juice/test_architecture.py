@@ -1,0 +1,73 @@
+"""The house rules that keep the code readable: data flows one way, functions fit on a screen.
+
+prompt set -> videos -> matched items -> assignments -> votes -> report: `generation` makes videos
+and matched files and never imports `annotation`; `analysis` reads a votes CSV and imports nothing
+of the platform or Django, so researchers can run it anywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+APPLICATION = ("juice", "generation", "annotation", "analysis")
+MAX_FUNCTION_LINES = 60
+
+
+def modules(package: str) -> list[Path]:
+    return sorted(p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts)
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports, at any depth of its code (imports inside functions count too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def importers(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    """`module: import` for each import of a forbidden package by a module of `package`."""
+    return [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in modules(package)
+        for name in sorted(imported(path))
+        if name.split(".")[0] in forbidden
+    ]
+
+
+def test_generation_never_imports_annotation():
+    assert importers("generation", ("annotation",)) == []
+
+
+def test_juice_imports_annotation_only_in_its_url_map():
+    # The site's shared parts (authentication, files, uploads, settings) serve both packages.
+    assert importers("juice", ("annotation", "generation")) == ["juice/urls.py: annotation.raters.views", "juice/urls.py: annotation.urls"]
+
+
+def test_analysis_imports_nothing_of_django_or_the_platform():
+    assert importers("analysis", ("django", "juice", "generation", "annotation", "celery")) == []
+    # And at run time: importing it loads no Django, whatever its dependencies import.
+    probe = "import sys, analysis, analysis.render; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (0, "[]"), out.stderr
+
+
+@pytest.mark.parametrize("package", APPLICATION)
+def test_no_function_is_longer_than_a_screen(package):
+    long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in modules(package)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == [], f"split these functions (at most {MAX_FUNCTION_LINES} lines each)"

@@ -1,0 +1,6 @@
+"""What the tests share: builders of studies and media, servers, workers, browsers, and commands."""
+
+from pathlib import Path
+
+# The repository: where manage.py, .venv and the packages are.
+ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,111 @@
+"""Open studies with ready items, built directly (no matching), for the annotation tests and benchmark.
+
+Systems get distinctive names and the stored files carry them, so a test can check that none of
+them reaches an annotator.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import ffmpeg
+from django.conf import settings
+
+from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, Study, StudyPair
+from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
+from tests.support.media import make_video
+
+SYSTEM_NAMES = ("SecretModelX", "SecretModelY", "SecretModelZ")
+# One look per system, so the two sides of an item differ visibly.
+SOURCES = ("testsrc2", "smptebars", "rgbtestsrc")
+
+
+def _media(name: str) -> Path:
+    path = Path(settings.MEDIA_ROOT) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build_open_study(
+    *,
+    n_prompts: int = 4,
+    raters: int = 5,
+    n_systems: int = 2,
+    questions: tuple[str, ...] = QUESTIONS,
+    allow_tie: bool = False,
+    lease_seconds: int = 600,
+    seconds: float = 1.0,
+    image: bool = False,
+    name: str = "Study of SecretModelX",
+    completion_code: str = "DONE1234",
+    attention_threshold: float | None = None,
+    copy_files: bool = True,
+) -> Study:
+    """An open study: every pair of the first `n_systems` systems on `n_prompts` prompts, items ready.
+
+    With `copy_files` each matched video is its own file named after its system and prompt (as a
+    careless matcher might name them); without, all of a system's items share one file (benchmarks).
+    """
+    prompt_set = PromptSet.objects.create(name=f"prompts for {name}")
+    prompts = []
+    for i in range(n_prompts):
+        text = f"<b>a cat</b> number {i + 1} & a dog"  # markup in user data: the page must show it as text
+        prompt = Prompt(prompt_set=prompt_set, key=f"p{i + 1:04d}", position=i, text=text, category="animals")
+        if image:
+            png = _media(f"prompt_images/{prompt.key}.png")
+            ffmpeg.input("testsrc2=size=64x48:rate=1:duration=1", f="lavfi").output(str(png), vframes=1).overwrite_output().run(quiet=True)
+            prompt.image = str(png.relative_to(settings.MEDIA_ROOT))
+        prompts.append(prompt)
+    Prompt.objects.bulk_create(prompts)
+    prompts = list(prompt_set.prompts.order_by("position"))
+    systems = [System.objects.get_or_create(name=SYSTEM_NAMES[i], defaults={"kind": System.Kind.EXTERNAL})[0] for i in range(n_systems)]
+    study = Study.objects.create(
+        name=name, prompt_set=prompt_set, questions=list(questions), reasons={q: DEFAULT_REASONS[q] for q in questions},
+        raters_per_item=raters, tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
+        lease_seconds=lease_seconds, completion_code=completion_code, status=Study.Status.OPEN,
+        attention_threshold=attention_threshold, instructions="Pick the better video.",
+    )
+    matched = {}
+    for index, system in enumerate(systems):
+        base = make_video(_media(f"sources/{system.name}.mp4"), seconds=seconds, source=SOURCES[index])
+        names = {}
+        for prompt in prompts:
+            names[prompt.pk] = f"matched/{system.name}_{prompt.key}.mp4"
+            if copy_files:
+                shutil.copyfile(base, _media(names[prompt.pk]))
+            else:
+                names[prompt.pk] = str(base.relative_to(settings.MEDIA_ROOT))
+        # In bulk: a benchmark's study has thousands of items.
+        videos = Video.objects.bulk_create(
+            Video(system=system, prompt=prompt, file=f"videos/{system.name}_{prompt.key}.mp4", sha256="0" * 64,
+                  width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds, codec="h264")
+            for prompt in prompts
+        )
+        made = MatchedVideo.objects.bulk_create(
+            MatchedVideo(source=video, target_key="t" * 64, file=names[video.prompt_id], status=MatchedVideo.Status.READY,
+                         width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds)
+            for video in videos
+        )
+        matched.update({(system.pk, m.source.prompt_id): m for m in made})
+    items = []
+    for i, a in enumerate(systems):
+        for b in systems[i + 1 :]:
+            pair = StudyPair.objects.create(study=study, system_a=a, system_b=b)
+            items += [
+                Item(
+                    study=study, pair=pair, prompt=p, video_a=matched[(a.pk, p.pk)].source, video_b=matched[(b.pk, p.pk)].source,
+                    matched_a=matched[(a.pk, p.pk)], matched_b=matched[(b.pk, p.pk)], status=Item.Status.READY, raters_needed=raters,
+                )
+                for p in prompts
+            ]
+    Item.objects.bulk_create(items)
+    return study
+
+
+def answer(study: Study, choice: str = "left", **extra) -> dict:
+    """A valid vote body for `study`: the same choice and its first reason for every question."""
+    body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions}
+    body.setdefault("watch_ms", 4000)
+    body.update(extra)
+    return body

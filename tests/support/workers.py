@@ -1,0 +1,64 @@
+"""Real Celery worker processes on Redis for the tests, as in production."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from django.db import connection
+
+from juice.celery import app
+from tests.support import ROOT
+
+
+def queues_empty() -> None:
+    """No message of an earlier run may reach a test's workers (the `empty_queues` fixture)."""
+    with app.connection_for_write() as conn:
+        for queue in ("gpu", "media"):
+            conn.default_channel.queue_purge(queue)
+
+
+@contextlib.contextmanager
+def worker(media_root: Path, log: Path, *, queues: str = "gpu,media"):
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "MEDIA_ROOT": str(media_root),
+        "HF_HUB_OFFLINE": "1",
+        "JUICE_HEARTBEAT_SECONDS": "1",
+        "JUICE_STALE_SECONDS": "3",
+        "JUICE_RETRY_DELAY_SECONDS": "0",
+    }
+    with open(log, "ab") as out:
+        # Its own session, so that a kill reaches the pool's child process too.
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/celery"), "-A", "juice", "worker", "-Q", queues, "--concurrency", "1", "-P", "prefork",
+             "--without-gossip", "--without-mingle", "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_for(condition, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; worker log:\n{log.read_text()[-4000:]}")
