@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -134,7 +134,7 @@ def assignment_claim(*, rater_id: int, study: StudyRules, now: datetime) -> Show
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):
-        made, _ = sql.run(sql.claim_sql(), params)
+        made, _ = sql.run(sql.claim_sql(connection.vendor), params)
         if not made:
             return None
         (item,) = made[0]

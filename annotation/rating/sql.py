@@ -13,6 +13,7 @@ statement once per connection (prepared statements, juice/env.py).
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime
 
@@ -120,13 +121,15 @@ RETURNING votes_done
 """
 
 
-def claim_sql() -> str:
-    """CLAIM_SQL with this database's lock: PostgreSQL's concurrent raters step over each other's
-    candidate rows (`skip_locked`) instead of queueing; SQLite runs one writer at a time."""
-    skip_locked = connections[DEFAULT_DB_ALIAS].features.has_select_for_update_skip_locked
-    return CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED" if skip_locked else "")
+@functools.cache
+def claim_sql(vendor: str) -> str:
+    """CLAIM_SQL with the lock of this database (`connection.vendor`): PostgreSQL's concurrent raters
+    step over each other's candidate rows (`skip_locked`) instead of queueing; SQLite runs one writer
+    at a time."""
+    return CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else "")
 
 
+@functools.cache
 def stored_sql(questions: int) -> str:
     return STORED_SQL.format(rows=", ".join(STORED_ROW.format(n=n) for n in range(questions)))
 
