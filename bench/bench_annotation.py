@@ -1,6 +1,6 @@
 """Load benchmark of the annotator API: gunicorn on PostgreSQL, simulated raters over HTTP, then the invariants.
 
-    .venv/bin/python bench/bench_annotation.py [--raters 100] [--rate 300] [--items 4000] [--seconds 30]
+    .venv/bin/python bench/bench_annotation.py [--raters 100] [--rate 200] [--items 4000] [--seconds 30]
 
 It creates (and afterwards drops) its own database, `<DATABASE_URL's name>_bench`, builds an open
 study of `--items` items x 5 raters, serves the site with gunicorn on 127.0.0.1, and runs `--raters`
@@ -42,6 +42,9 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_OUT = ROOT / "bench" / "out"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/juice"
+# The floor the annotator API must hold (issue "Architecture"): 1,000 crowd raters at 20 s a rating
+# send 50 votes/s; 200 leaves a wide margin.
+GOAL_VOTES_PER_S = 200
 
 
 def bench_database_url() -> str:
@@ -295,9 +298,9 @@ def check_invariants(slug: str, accepted: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raters", type=int, default=100)
-    parser.add_argument("--items", type=int, default=4000, help="enough for a minute at 300 votes/s")
+    parser.add_argument("--items", type=int, default=4000, help="enough for over a minute at 300 votes/s")
     parser.add_argument("--seconds", type=float, default=30, help="stop the load after this long even if items remain")
-    parser.add_argument("--rate", type=float, default=300,
+    parser.add_argument("--rate", type=float, default=GOAL_VOTES_PER_S,
                         help="votes per second the raters offer together (each rater paces itself); 0: as fast as answered")
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: gunicorn.conf.py's)")
     parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: gunicorn.conf.py's)")
@@ -416,9 +419,10 @@ def main() -> None:
         drop_database(url)
     # Paced raters start out of phase (up to one interval late), so the rate answered trails the
     # rate offered by about a percent even when the server keeps up.
-    kept_up = figures["votes_per_s"] >= (0.99 * args.rate if args.rate else 300) and (args.rate or 300) >= 300
+    offered = args.rate or GOAL_VOTES_PER_S
+    kept_up = figures["votes_per_s"] >= (0.99 * offered if args.rate else GOAL_VOTES_PER_S) and offered >= GOAL_VOTES_PER_S
     goal = args.raters >= 100 and kept_up and figures["next_p99_ms"] < 150 and figures["vote_p99_ms"] < 150
-    print(f"goal (100 raters, 300 votes/s, p99 < 150 ms for next and vote): {'met' if goal else 'not met'}")
+    print(f"goal (100 raters, {GOAL_VOTES_PER_S} votes/s, p99 < 150 ms for next and vote): {'met' if goal else 'not met'}")
     sys.exit(1 if problems else 0)
 
 
