@@ -76,7 +76,7 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Accounts that may join without a worker id, once logged in (annotation/raters.py).
+    # Accounts that may join without a worker id, once logged in (annotation/raters/services.py).
     invited = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="invited_studies")
 
     class Meta:
@@ -171,7 +171,7 @@ class Rater(models.Model):
     worker_id = models.CharField(max_length=128)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LINK)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    # Kept by the vote services in the statement that stores the vote, like Item.votes_done: every
+    # Kept by the transaction that records a vote (annotation/rating/sql.py), like Item.votes_done: every
     # `next` shows it, and counting the rater's voted assignments there cost more than the claim.
     # db_default: processes still running the previous code during a deploy can create raters.
     votes_done = models.PositiveIntegerField(default=0, db_default=0)

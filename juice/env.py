@@ -63,7 +63,7 @@ def database_from_env(base_dir: Path) -> dict:
         raise ImproperlyConfigured(f"DATABASE_URL={raw!r} names no database (postgres://USER@HOST:PORT/NAME)")
     if scheme != "sqlite":
         # Django leaves psycopg's prepared statements off, and its own queries never use them
-        # (client-side binding); the annotator API's hot statements ask for them (annotation/rows.py),
+        # (client-side binding); the annotator API's hot statements ask for them (annotation/rating/sql.py),
         # so PostgreSQL plans each once per connection. A pooler in transaction mode would need this off.
         config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": 5}
     return config

@@ -97,7 +97,7 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
 def study_uninvite(*, study: Study, usernames: list[str]) -> int:
     """Withdraw these accounts' invitations, all of them or, when one is not invited, none; returns
     how many. An account that has joined keeps its votes and may finish the item it holds, but is
-    handed no new one (annotation/assignment.py)."""
+    handed no new one (sql.WELCOME in annotation/rating/sql.py)."""
     usernames = usernames_normalise(usernames)
     if not usernames:
         raise InviteError("name at least one account whose invitation to withdraw")
