@@ -42,6 +42,27 @@ def atomic_path(target: Path) -> Iterator[Path]:
         partial.unlink(missing_ok=True)
 
 
+def file_create_once(path: Path, content: str, *, mode: int = 0o600) -> str:
+    """`path`'s content, writing `content` there first if the file does not exist yet.
+
+    Of processes racing to create it (several web and Celery workers starting together), exactly one
+    succeeds and all read what it wrote: the content goes to a private temporary file, which is then
+    hard-linked to `path` (a link never replaces an existing file). Readers never see half of it.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            with os.fdopen(descriptor, "w") as out:
+                out.write(content)
+            with contextlib.suppress(FileExistsError):
+                os.link(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+    return path.read_text()
+
+
 def file_sha256(path: Path | str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TypeVar
 
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
 from pydantic import BaseModel, ValidationError
 
 Schema = TypeVar("Schema", bound=BaseModel)
@@ -15,6 +17,28 @@ MAX_PROBLEMS = 3
 
 class InputError(ValueError):
     """Input that does not fit its schema; the message names each field and what is wrong with it."""
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address of the client that sent `request`. Behind trusted proxies (JUICE_TRUSTED_PROXIES)
+    it is the nearest address in X-Forwarded-For that is not one of them: each proxy appends the
+    address it heard from, so hops before the first untrusted one may be forged by the client."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not _trusted(remote):
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop):
+            return hop
+    return hops[0] if hops else remote
+
+
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.JUICE_TRUSTED_PROXIES)
 
 
 def api_error(status: int, message: str, **extra) -> JsonResponse:

@@ -9,17 +9,22 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from juice.env import broker_from_env, cache_from_env, database_from_env, env_bool, env_int
+from juice.env import (
+    broker_from_env,
+    cache_from_env,
+    database_from_env,
+    env_bool,
+    env_int,
+    networks_from_env,
+    secret_key_from_env,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("JUICE_DEBUG", False)
-SECRET_KEY = os.environ.get("JUICE_SECRET_KEY", "")
-if not SECRET_KEY:
-    # A fixed development key: fine for the demo and tests, never for a public deployment.
-    SECRET_KEY = "juice-insecure-development-key-set-JUICE_SECRET_KEY-in-production"  # noqa: S105
-elif len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("JUICE_SECRET_KEY must be at least 32 characters long")
+# The data folder: the default SQLite database, the kept secret key, static files and media.
+DATA_DIR = Path(os.environ.get("JUICE_DATA_DIR") or BASE_DIR / "var").resolve()
+SECRET_KEY = secret_key_from_env(DATA_DIR, debug=DEBUG)
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("JUICE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("JUICE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -65,7 +70,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_from_env(BASE_DIR)}
+DATABASES = {"default": database_from_env(DATA_DIR)}
 # Rate limits and short-lived counts. Per process by default; JUICE_CACHE_URL=redis://... shares
 # them between the web server's processes, so a rate limit holds across all of them.
 CACHES = cache_from_env()
@@ -84,8 +89,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media").resolve()
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or DATA_DIR / "media").resolve()
 MEDIA_URL = "/media/"
 
 # Uploads: prompt sets and video archives can be large; past this size the upload is refused.
@@ -105,6 +110,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the rating page's script reads it for the X-CSRFToken header
+
+# A site behind TLS (README, "Deployment"): the proxy terminates HTTPS and says so in
+# X-Forwarded-Proto; cookies travel only over HTTPS, plain HTTP is redirected, and browsers are told
+# to come back over HTTPS only (HSTS). Including subdomains and asking for preloading are the
+# operator's choice: preloading is hard to undo, so both stay off unless asked for.
+JUICE_HTTPS = env_bool("JUICE_HTTPS", False)
+if JUICE_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("JUICE_HSTS_SECONDS", 365 * 24 * 3600, minimum=1)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("JUICE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("JUICE_HSTS_PRELOAD", False)
+# Proxies (addresses or networks) whose X-Forwarded-For names the client: rate limits count per
+# client, not per proxy. A request from any other address is its own client.
+JUICE_TRUSTED_PROXIES = networks_from_env("JUICE_TRUSTED_PROXIES")
 
 # Celery: without a broker, tasks run in-process (eagerly) so the demo needs nothing else.
 CELERY_BROKER_URL = broker_from_env()

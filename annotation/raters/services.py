@@ -13,7 +13,9 @@ from django.db import IntegrityError, transaction
 
 from annotation.models import Rater, Study
 
-WORKER_ID = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
+# Crowd platforms' ids are letters and digits (Prolific, MTurk); a few separators are allowed. Never a
+# first character a spreadsheet would read as a formula (= + - @), and never "/" (account ids).
+WORKER_ID = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,127}$")
 
 
 class JoinError(Exception):
@@ -145,7 +147,7 @@ def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.
     elif not worker_id:
         raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
     elif not WORKER_ID.match(worker_id):
-        raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ : + -.")
+        raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ -, starting with a letter, a digit, . or _.")
     try:
         with transaction.atomic():
             rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})

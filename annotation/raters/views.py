@@ -16,6 +16,7 @@ from annotation.raters.cookies import RATER_COOKIE, rater_cookie_set
 from annotation.raters.services import InviteError, JoinError, JoinNeedsLogin, rater_join, study_invite, study_uninvite, usernames_parse
 from annotation.studies.views import study_page
 from juice.auth import researcher_required
+from juice.http import client_address
 from juice.ratelimit import rate_limit_exceeded
 
 # Crowd platforms put the worker id in different parameters; the first one present wins.
@@ -30,8 +31,7 @@ def rater_message(request: HttpRequest, text: str, status: int) -> HttpResponse:
 @require_GET
 def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The join link: `?worker=` (or a crowd platform's parameter), or the invited account logged in."""
-    client = request.META.get("REMOTE_ADDR", "")
-    if rate_limit_exceeded(scope="join", key=client, limit=settings.JUICE_RATE_JOIN_PER_MINUTE):
+    if rate_limit_exceeded(scope="join", key=client_address(request), limit=settings.JUICE_RATE_JOIN_PER_MINUTE):
         response = rater_message(request, "Too many join requests from your address; please wait a minute.", 429)
         response["Retry-After"] = "60"
         return response
