@@ -84,7 +84,6 @@ class Offer:
 
 @dataclass(frozen=True)
 class _RaterState:
-    rater_id: int
     votes_done: int
     welcome: bool
     study: StudyRules
@@ -146,10 +145,10 @@ def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
     rows, _ = sql.run(sql.RATER_SQL, {"rater": rater_id, "slug": slug, "now": sql.db_value(None, now)})
     if not rows:
         return None
-    rater_id, votes_done, welcome, *values = rows[0]
+    _, votes_done, welcome, *values = rows[0]
     study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[:8]), values[8:]
     held = Shown(token, left, *shown) if held_id is not None else None
-    return _RaterState(rater_id, votes_done, bool(welcome), study, held_id, held, bool(lapsed))
+    return _RaterState(votes_done, bool(welcome), study, held_id, held, bool(lapsed))
 
 
 def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool) -> Offer:
@@ -207,6 +206,7 @@ def _release(rows: list[tuple[int, int]]) -> int:
     """Expire these (assignment, item) leases, locked by the caller, and give their claims back to their items."""
     if rows:
         Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=Assignment.Status.EXPIRED)
-        for item_id, count in Counter(item_id for _, item_id in rows).items():
+        # In item order: two sweeps running at once lock the same items in the same order, never a cycle.
+        for item_id, count in sorted(Counter(item_id for _, item_id in rows).items()):
             Item.objects.filter(pk=item_id).update(claimed=F("claimed") - count)
     return len(rows)

@@ -147,7 +147,8 @@ TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 def run(sql: str, params: dict[str, object]) -> tuple[list[tuple], int]:
-    """Run one statement; returns (its rows, how many rows it changed).
+    """Run one statement; returns (its rows, how many rows it changed). The count is for statements
+    without RETURNING (some SQLite versions leave it unset with RETURNING): read the rows there.
 
     On PostgreSQL as a prepared statement: planning these joins costs more than running them, so each
     connection (persistent, CONN_MAX_AGE) plans each statement once. Errors (a refused constraint)

@@ -40,7 +40,7 @@ class VoteError(Exception):
 
 
 class VoteInvalid(VoteError):
-    status = 400
+    pass
 
 
 class VoteForbidden(VoteError):
@@ -56,14 +56,15 @@ class VoteTooFast(VoteError):
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Keys beyond these are ignored, as they always were: a client may send more than the contract's.
+    model_config = ConfigDict(extra="ignore")
 
     choice: StrictStr
     reasons: list[StrictStr]
 
 
 class Ballot(BaseModel):
-    """A vote's body: one answer per question of the study (checked against it by `_answers`), and
+    """A vote's body: one answer per question of the study (checked against it by `_ballot`), and
     how long the videos were watched."""
 
     model_config = ConfigDict(extra="allow")
@@ -110,8 +111,6 @@ def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_nex
         payload = json.loads(body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VoteInvalid("the body is not valid JSON") from None
-    if then_next:
-        sweep_if_due(target.study.slug, timezone.now())
     while True:
         _check_state(target)
         voted = _vote_and_claim(target, _ballot(target.study, payload), then_next)
@@ -126,18 +125,21 @@ def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Vote
     """The vote and, with `then_next`, the rater's next claim, in one transaction; None when the
     assignment's status moved since it was read (nothing is written then)."""
     study, now = target.study, timezone.now()
-    try:
-        with transaction.atomic():
+    with transaction.atomic():
+        try:
             votes_done = _record(target, checked, now)
-            if votes_done is None:
-                return None
-            eligible = then_next and study.status == Study.Status.OPEN and target.welcome
-            shown = assignment_claim(rater_id=target.rater_id, study=study, now=now) if eligible else None
-    except IntegrityError:
-        # Only a concurrent duplicate submission can trip the unique (assignment, question) guard.
-        raise VoteConflict("this assignment was already voted") from None
+        except IntegrityError:
+            # Only a concurrent duplicate submission can trip the unique (assignment, question) guard.
+            raise VoteConflict("this assignment was already voted") from None
+        if votes_done is None:
+            return None
+        eligible = then_next and study.status == Study.Status.OPEN and target.welcome
+        shown = assignment_claim(rater_id=target.rater_id, study=study, now=now) if eligible else None
     if not then_next:
         return Voted(votes_done)
+    # Expired leases go back to the pool now and then (at most every few seconds per process); after
+    # the vote, so that the sweep never turns this rater's own vote into a late one.
+    sweep_if_due(study.slug, now)
     if shown is not None:
         return Voted(votes_done, offer(study, shown, votes_done, target.welcome))
     try:
@@ -150,6 +152,8 @@ def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Vote
 
 
 def _target(token: str, rater_ids: Collection[int]) -> _Target:
+    if not rater_ids:  # this browser joined no study: no assignment of its own to look up
+        raise VoteForbidden("this assignment is not yours")
     rows, _ = sql.run(sql.ASSIGNMENT_SQL, {"token": token})
     if not rows or rows[0][1] not in rater_ids:
         raise VoteForbidden("this assignment is not yours")

@@ -29,7 +29,7 @@ class StudySpec(BaseModel):
     name: StrictStr
     prompt_set: StrictStr
     pairs: list[tuple[StrictStr, StrictStr]] = Field(min_length=1)
-    raters: StrictInt = Field(5, ge=1, le=100)
+    raters: StrictInt = Field(5, ge=1, le=32767)
     questions: list[Question] = Field(default_factory=lambda: list(QUESTIONS), min_length=1)
     reasons: dict[Question, list[ReasonSpec]] = Field(default_factory=dict)
     allow_tie: StrictBool = False

@@ -1,19 +1,31 @@
 """Prompt sets and prompts move from `annotation` to `generation`, where the data flow starts.
 
-Nothing happens in the database: their tables (`annotation_promptset`, `annotation_prompt`), rows,
-constraints and the foreign keys that point at them stay as they are. Only Django's state moves:
+Their tables (`annotation_promptset`, `annotation_prompt`), rows,
+constraints and the foreign keys that point at them stay as they are: only Django's state moves:
 the models are created here under their old table names, then `annotation` 0005 forgets its own.
+Their content types (and so the permissions and admin log entries that name them) move along.
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from juice.migration_helpers import content_types_move
+
+
+def forwards(apps, schema_editor):
+    content_types_move(apps, ("promptset", "prompt"), "annotation", "generation")
+
+
+def backwards(apps, schema_editor):
+    content_types_move(apps, ("promptset", "prompt"), "generation", "annotation")
+
 
 class Migration(migrations.Migration):
     dependencies = [
         ("generation", "0001_initial"),
         ("annotation", "0004_study_invited"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -66,4 +78,7 @@ class Migration(migrations.Migration):
         ),
     ]
 
-    operations = [migrations.SeparateDatabaseAndState(state_operations=state_operations)]
+    operations = [
+        migrations.SeparateDatabaseAndState(state_operations=state_operations),
+        migrations.RunPython(forwards, backwards),
+    ]

@@ -1,9 +1,20 @@
 """ApiToken moves from `annotation` to `juice` without touching the database: its table,
-`annotation_apitoken`, was made by annotation's first migration and keeps its name and rows."""
+`annotation_apitoken`, was made by annotation's first migration and keeps its name and rows; its
+content type (and the permissions and admin log entries that name it) moves along."""
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+
+from juice.migration_helpers import content_types_move
+
+
+def forwards(apps, schema_editor):
+    content_types_move(apps, ("apitoken",), "annotation", "juice")
+
+
+def backwards(apps, schema_editor):
+    content_types_move(apps, ("apitoken",), "juice", "annotation")
 
 
 class Migration(migrations.Migration):
@@ -11,6 +22,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("annotation", "0004_study_invited"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -32,4 +44,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
+        migrations.RunPython(forwards, backwards),
     ]

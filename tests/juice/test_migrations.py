@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
@@ -51,6 +52,13 @@ def fill(apps) -> None:
                                                                   leased_until=timezone.now() + timedelta(minutes=10))
     model("annotation", "Vote").objects.create(assignment=assignment, question="quality", choice="a", reasons=["sharp"])
     model("annotation", "ApiToken").objects.create(user_id=user.pk, name="old", key_hash=hashlib.sha256(KEY.encode()).hexdigest())
+    # The content types as such a database has them, with a permission granted on one of them.
+    content_types = model("contenttypes", "ContentType").objects
+    content_types.filter(app_label__in=["generation", "juice"], model__in=["promptset", "prompt", "apitoken"]).delete()
+    promptset = content_types.get_or_create(app_label="annotation", model="promptset")[0]
+    content_types.get_or_create(app_label="annotation", model="apitoken")
+    permission = model("auth", "Permission").objects.create(content_type=promptset, codename="review_promptset", name="Can review")
+    model("auth", "User").objects.get(pk=user.pk).user_permissions.add(permission)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -61,7 +69,9 @@ def test_a_database_of_the_previous_layout_migrates_forward_with_its_data():
 
     executor = migrate(BEFORE)
     try:
-        fill(executor.loader.project_state([node for node in BEFORE if node[1]]).apps)
+        moved = {app for app, _ in BEFORE}
+        others = [node for node in executor.loader.graph.leaf_nodes() if node[0] not in moved]
+        fill(executor.loader.project_state([node for node in BEFORE if node[1]] + others).apps)
     finally:
         migrate(executor.loader.graph.leaf_nodes())
 
@@ -78,6 +88,10 @@ def test_a_database_of_the_previous_layout_migrates_forward_with_its_data():
     response = Client(HTTP_AUTHORIZATION=f"Token {KEY}").get("/api/prompt-sets")
     assert response.status_code == 200
     assert response.json()["prompt_sets"] == [{"name": "old set", "count": 2, "created_at": prompt_set.created_at.isoformat()}]
+    # Permissions granted on the moved models follow them.
+    assert get_user_model().objects.get(username="old-researcher").has_perm("generation.review_promptset")
+    assert not ContentType.objects.filter(app_label="annotation", model__in=["promptset", "prompt", "apitoken"]).exists()
+    assert ContentType.objects.get_for_model(ApiToken).app_label == "juice"
     # And the moved models keep their constraints: a duplicate prompt id is still refused by the database.
     with pytest.raises(IntegrityError, match="prompt_unique_key"):
         Prompt.objects.create(prompt_set=prompt_set, key="p1", position=9, text="again")

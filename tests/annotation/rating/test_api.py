@@ -432,3 +432,14 @@ def test_the_rater_cookie_survives_a_plain_http_client_cookie_jar():
     browser = Client()
     browser.cookies["juice_raters"] = jar["juice_raters"]
     assert next_item(browser, first)["assignment"] and next_item(browser, second)["assignment"]
+
+
+def test_keys_a_client_adds_to_an_answer_are_ignored():
+    """The contract names choice and reasons; a client that sends more (a comment, a timestamp) still votes."""
+    study = build_open_study(n_prompts=1)
+    client = join(study, "W1")
+    token = next_item(client, study)["assignment"]
+    body = answer(study)
+    body["quality"] = {**body["quality"], "comment": "the left one flickers", "answered_at": 1733100000}
+    assert vote(client, token, body).status_code == 201
+    assert Vote.objects.filter(assignment__token=token).count() == 2
