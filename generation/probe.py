@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import ffmpeg
+from django.conf import settings
 
 
 class ProbeError(ValueError):
@@ -70,9 +71,24 @@ def probe_video(path: Path | str, *, name: str | None = None, decode: bool = Tru
     rotation = _rotation(stream)
     if rotation in (90, 270):
         width, height = height, width
+    _check_limits(label, width, height, frames, duration)
     if decode:
         _check_decodes(path, label)
     return VideoInfo(width, height, round(fps, 6), frames, round(duration, 6), stream.get("codec_name", "?"), rotation)
+
+
+def _check_limits(label: str, width: int, height: int, frames: int, seconds: float) -> None:
+    """Refuse, before anything is decoded, a video larger than the site takes: decoding a huge frame
+    or millions of tiny ones would exhaust a worker's memory or time (JUICE_MAX_VIDEO_*)."""
+    limits = settings.JUICE_MAX_VIDEO_WIDTH, settings.JUICE_MAX_VIDEO_HEIGHT
+    if width > limits[0] or height > limits[1]:
+        raise ProbeError(f"{label}: {width}x{height} is larger than the {limits[0]}x{limits[1]} allowed "
+                         "(JUICE_MAX_VIDEO_WIDTH, JUICE_MAX_VIDEO_HEIGHT)")
+    most_frames, most_seconds = settings.JUICE_MAX_VIDEO_FRAMES, settings.JUICE_MAX_VIDEO_SECONDS
+    if frames > most_frames:
+        raise ProbeError(f"{label}: {frames:,} frames, more than the {most_frames:,} allowed (JUICE_MAX_VIDEO_FRAMES)")
+    if seconds > most_seconds:
+        raise ProbeError(f"{label}: {seconds:g} s long, more than the {most_seconds} s allowed (JUICE_MAX_VIDEO_SECONDS)")
 
 
 def _check_decodes(path: Path, label: str) -> None:

@@ -97,7 +97,9 @@ def zip_extract(archive: Path, dest: Path, *, label: str) -> list[PurePosixPath]
     """Extract `archive` into `dest` and return the relative paths of its files (junk left out).
 
     Any entry that would land outside `dest` (`..`, an absolute path, a drive letter) or a link
-    rejects the whole archive, naming the entry, before anything is written.
+    rejects the whole archive, naming the entry, before anything is written. So does an archive that
+    unpacks to more than `unzip_cap` allows: first by the sizes its entries declare, then by the bytes
+    actually written (a crafted archive can declare less than it holds).
     """
     try:
         zf = zipfile.ZipFile(archive)
@@ -105,32 +107,53 @@ def zip_extract(archive: Path, dest: Path, *, label: str) -> list[PurePosixPath]
         raise UploadError(f"{label}: not a readable zip archive ({exc})") from None
     with zf:
         infos = zf.infolist()
-        total = 0
         for info in infos:
-            name = info.filename
-            path = PurePosixPath(name.replace("\\", "/"))
-            if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
-                raise UploadError(f"{label}: entry {name!r} would escape the target folder")
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise UploadError(f"{label}: entry {name!r} is a link, not a file")
-            total += info.file_size
-        # A small archive that inflates to terabytes is refused before it fills the disk.
-        if total > 4 * settings.JUICE_MAX_UPLOAD_BYTES:
-            raise UploadError(f"{label}: unpacks to {total:,} bytes, more than 4 times the upload limit")
-        files = []
+            _check_entry(info, label)
+        cap = unzip_cap(archive.stat().st_size)
+        declared = sum(info.file_size for info in infos)
+        if declared > cap:
+            raise UploadError(f"{label}: unpacks to {declared:,} bytes, more than the {cap:,} this archive may ({UNZIP_RULE})")
+        files, written = [], 0
         for info in infos:
             relative = PurePosixPath(info.filename.replace("\\", "/"))
             if info.is_dir() or is_junk(relative):
                 continue
-            target = dest.joinpath(*relative.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with zf.open(info) as src, target.open("wb") as out:
-                    shutil.copyfileobj(src, out, 1024 * 1024)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-                raise UploadError(f"{label}: entry {info.filename!r} cannot be read ({exc})") from None
+            written += _extract(zf, info, dest.joinpath(*relative.parts), cap - written, label)
             files.append(relative)
         return files
+
+
+UNZIP_RULE = "JUICE_MAX_UNZIP_RATIO times its size, at most 4 times JUICE_MAX_UPLOAD_BYTES"
+
+
+def unzip_cap(archive_bytes: int) -> int:
+    """The most an archive of this size may unpack to: a zip bomb is refused before it fills the disk."""
+    return min(settings.JUICE_MAX_UNZIP_RATIO * archive_bytes, 4 * settings.JUICE_MAX_UPLOAD_BYTES)
+
+
+def _check_entry(info: zipfile.ZipInfo, label: str) -> None:
+    name = info.filename
+    path = PurePosixPath(name.replace("\\", "/"))
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
+        raise UploadError(f"{label}: entry {name!r} would escape the target folder")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise UploadError(f"{label}: entry {name!r} is a link, not a file")
+
+
+def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, room: int, label: str) -> int:
+    """Write one entry to `target`, refusing it once it outgrows `room` bytes; returns its size."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with zf.open(info) as src, target.open("wb") as out:
+            while block := src.read(1024 * 1024):
+                written += len(block)
+                if written > room:
+                    raise UploadError(f"{label}: entry {info.filename!r} unpacks to more than the archive may ({UNZIP_RULE})")
+                out.write(block)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise UploadError(f"{label}: entry {info.filename!r} cannot be read ({exc})") from None
+    return written
 
 
 def media_store(src: Path, *, folder: str) -> tuple[str, str]:

@@ -95,6 +95,15 @@ MEDIA_URL = "/media/"
 
 # Uploads: prompt sets and video archives can be large; past this size the upload is refused.
 JUICE_MAX_UPLOAD_BYTES = env_int("JUICE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# What an upload may hold, checked before anything is decoded or written out: image pixels (a
+# conditioning image), a video's width, height, frame count and length, and how much a zip may
+# unpack to, at most this many times its own size (and never more than 4 times the upload limit).
+JUICE_MAX_IMAGE_PIXELS = env_int("JUICE_MAX_IMAGE_PIXELS", 50_000_000, minimum=1)
+JUICE_MAX_VIDEO_WIDTH = env_int("JUICE_MAX_VIDEO_WIDTH", 7680, minimum=2)
+JUICE_MAX_VIDEO_HEIGHT = env_int("JUICE_MAX_VIDEO_HEIGHT", 7680, minimum=2)
+JUICE_MAX_VIDEO_FRAMES = env_int("JUICE_MAX_VIDEO_FRAMES", 18_000, minimum=1)
+JUICE_MAX_VIDEO_SECONDS = env_int("JUICE_MAX_VIDEO_SECONDS", 600, minimum=1)
+JUICE_MAX_UNZIP_RATIO = env_int("JUICE_MAX_UNZIP_RATIO", 100, minimum=1)
 # x264 threads per matching encode; 0 lets ffmpeg choose. A media worker running N encodes at
 # once on C cores does best with about C / N.
 JUICE_FFMPEG_THREADS = env_int("JUICE_FFMPEG_THREADS", 0)

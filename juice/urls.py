@@ -12,3 +12,9 @@ urlpatterns = [
     path("", include("generation.urls")),
     path("", include("annotation.urls")),
 ]
+
+# JSON on the APIs, pages elsewhere; 503 while the database cannot be reached (juice/errors.py).
+handler400 = "juice.errors.bad_request"
+handler403 = "juice.errors.permission_denied"
+handler404 = "juice.errors.page_not_found"
+handler500 = "juice.errors.server_error"

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from PIL import Image, UnidentifiedImageError
@@ -215,14 +216,28 @@ def _check_images(rows: list[Row], base: Path, label: str, confined: bool) -> di
             raise PromptImportError(f"{label}, line {row.line}: image {row.image!r} is outside the uploaded files")
         if not path.is_file():
             raise PromptImportError(f"{label}, line {row.line}: image {row.image!r} not found")
-        try:
-            with Image.open(path) as img:
-                img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            reason = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a damaged image: {exc}"
-            raise PromptImportError(f"{label}, line {row.line}: image {row.image!r} is {reason}") from None
+        _check_image(path, f"{label}, line {row.line}: image {row.image!r}")
         images[row.image] = path
     return images
+
+
+def _check_image(path: Path, label: str) -> None:
+    """A readable image within the pixel limit (JUICE_MAX_IMAGE_PIXELS), checked from its header before
+    anything is decoded: a small file can declare billions of pixels (a decompression bomb)."""
+    limit = settings.JUICE_MAX_IMAGE_PIXELS
+    try:
+        with Image.open(path) as img:
+            size = img.size
+            if size[0] * size[1] <= limit:
+                img.verify()
+    except Image.DecompressionBombError:
+        # Pillow's own guard, for an image so large that it refuses to open it at all.
+        raise PromptImportError(f"{label} declares more pixels than an image may have (JUICE_MAX_IMAGE_PIXELS is {limit:,})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        reason = "not an image" if isinstance(exc, UnidentifiedImageError) else f"a damaged image: {exc}"
+        raise PromptImportError(f"{label} is {reason}") from None
+    if size[0] * size[1] > limit:
+        raise PromptImportError(f"{label} is {size[0]}x{size[1]} pixels, more than the {limit:,} allowed (JUICE_MAX_IMAGE_PIXELS)")
 
 
 def _save(name: str, label: str, rows: list[Row], images: dict[str, Path], created_by) -> PromptSet:
