@@ -29,6 +29,27 @@ function showError(text) {
   $("error").textContent = text || "";
 }
 
+// While the server's database restarts it answers 503 with Retry-After: wait as it asks and try
+// again, saying so, for a few minutes; the rater's answers stay on the page meanwhile. A vote sent
+// again after a lost answer is safe: the server stores it once (a second copy is a 409).
+const RETRY_FOR_MS = 3 * 60 * 1000;
+
+async function fetchRetrying(url, options) {
+  const giveUp = Date.now() + RETRY_FOR_MS;
+  for (;;) {
+    let response = null;
+    try {
+      response = await fetch(url, options);
+    } catch (err) {
+      if (Date.now() > giveUp) throw err;
+    }
+    if (response && (response.status !== 503 || Date.now() > giveUp)) return response;
+    const wait = Number(response && response.headers.get("Retry-After")) || 5;
+    showError(`The server is briefly unavailable; trying again in ${wait} s. Your answers are kept.`);
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
+}
+
 // --- playback, both videos together -------------------------------------------------------------
 
 function resume() {
@@ -199,8 +220,8 @@ function finish(data) {
 
 async function loadNext() {
   showError("");
-  const response = await fetch(config.next, { credentials: "same-origin", headers: { Accept: "application/json" } });
-  const data = await response.json();
+  const response = await fetchRetrying(config.next, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     showError(data.error || `Error ${response.status}`);
     return;
@@ -244,7 +265,7 @@ async function submit(event) {
   // ?next=1: the answer also holds the next assignment, which saves a request per item.
   const url = `${config.vote.replace("ASSIGNMENT", encodeURIComponent(current.assignment))}?next=1`;
   try {
-    const response = await fetch(url, {
+    const response = await fetchRetrying(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },

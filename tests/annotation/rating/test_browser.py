@@ -124,3 +124,35 @@ def test_the_page_fits_a_phone_held_sideways(live_server):
     assert left["x"] + left["width"] <= right["x"]  # side by side
     assert right["x"] + right["width"] <= 740
     assert left["y"] + left["height"] <= 360  # both videos on screen at once
+
+
+def test_the_page_waits_out_a_server_that_is_briefly_unavailable(live_server):
+    """While the database restarts the server answers 503 (Retry-After): the page says so, keeps the
+    rater's answers, asks again, and carries on when the server is back."""
+    study = build_open_study(n_prompts=2, raters=1)
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        unavailable = {"next": 1, "vote": 2}  # how many answers of each kind are a 503
+
+        def outage(route, kind: str) -> None:
+            if unavailable[kind]:
+                unavailable[kind] -= 1
+                route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                              body='{"error": "the database cannot be reached just now"}')
+            else:
+                route.continue_()
+
+        page.route("**/next", lambda route: outage(route, "next"))
+        page.route("**/vote?next=1", lambda route: outage(route, "vote"))
+        page.goto(f"{live_server.url}/s/{study.slug}/join?worker=patient")
+        expect(page.locator("#prompt")).to_contain_text("a cat", timeout=10_000)
+        for fieldset, choice, reason in (("quality", "Left", "Pixel sharpness"), ("faithfulness", "Right", "Spatial text alignment")):
+            page.locator(f"fieldset[data-question={fieldset}]").get_by_label(choice).check()
+            page.locator(f"fieldset[data-question={fieldset}]").get_by_label(reason).check()
+        expect(page.locator("#submit")).to_be_enabled(timeout=15_000)
+        page.locator("#submit").click()
+        expect(page.locator("#error")).to_contain_text("briefly unavailable")
+        expect(page.locator("#progress")).to_contain_text("Done 1 of at most 2", timeout=10_000)
+        expect(page.locator("#error")).to_have_text("")
+        assert unavailable == {"next": 0, "vote": 0}
+    assert Vote.objects.filter(assignment__rater__worker_id="patient").count() == 2  # stored once
