@@ -28,6 +28,7 @@ urlpatterns = [
     path("studies/<str:slug>/attention", studies.study_attention, name="study-attention"),
     path("studies/<str:slug>/invitations", raters.study_invitations, name="study-invitations"),
     path("studies/<str:slug>/matching", studies.study_matching, name="study-matching"),
+    path("studies/<str:slug>/matching/resend", studies.matching_resend, name="study-matching-resend"),
     path("studies/<str:slug>/matching/<int:item_id>/retry", studies.matching_item_retry, name="study-matching-retry"),
     path("studies/<str:slug>/matching/<int:item_id>/drop", studies.matching_item_drop, name="study-matching-drop"),
     path("studies/<str:slug>/report.<str:fmt>", reports.study_report_view, name="study-report"),

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from generation.models import MatchedVideo, Video
 from generation.probe import ffmpeg_error_line
-from juice.files import atomic_path, file_sha256
+from juice.files import atomic_path, disk_full, file_sha256
 
 # Part of every content address: changing the encoder settings below must change this, so that
 # old encodes are not reused for new studies.
@@ -310,18 +310,17 @@ def matched_video_encode(*, matched_id: int) -> bool:
     name = matched_path(matched)
     spec = matched.target
     started = time.perf_counter()
+    target = Path(settings.MEDIA_ROOT) / name
     try:
-        with atomic_path(Path(settings.MEDIA_ROOT) / name) as partial:
+        with atomic_path(target) as partial:
             encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
             encoded = encoded_format(partial)
             expected = {"width": spec["width"], "height": spec["height"], "frame_count": spec["frames"]}
             if {k: encoded[k] for k in expected} != expected:
                 raise ValueError(f"the encode has {encoded}, expected {expected}")
             digest = file_sha256(partial)
-    except ffmpeg.Error as exc:
-        return _fail(matched, now, f"ffmpeg: {ffmpeg_error_line(exc.stderr, source)}")
-    except (ValueError, av.FFmpegError) as exc:
-        return _fail(matched, now, f"the encode is unusable: {exc}")
+    except (ffmpeg.Error, ValueError, OSError, av.FFmpegError) as exc:
+        return _fail(matched, now, _failure(exc, source, target.parent))
     return bool(
         MatchedVideo.objects.filter(pk=matched_id, status=MatchedVideo.Status.RUNNING, started_at=now).update(
             status=MatchedVideo.Status.READY, file=name, sha256=digest, encode_seconds=round(time.perf_counter() - started, 3), **encoded
@@ -341,6 +340,17 @@ def encoded_format(path: Path) -> dict:
             "frame_count": stream.frames,
             "duration": round(float(stream.duration * stream.time_base), 6),
         }
+
+
+def _failure(error: Exception, source: Path, folder: Path) -> str:
+    """What an encode's failure says: no space left (which Retry fixes once space is freed), what
+    ffmpeg said of the source, or why the result was unusable."""
+    said_full = isinstance(error, ffmpeg.Error) and b"No space left on device" in (error.stderr or b"")
+    if said_full or disk_full(error, folder):
+        return "no space left on device under MEDIA_ROOT: free some space, then Retry"
+    if isinstance(error, ffmpeg.Error):
+        return f"ffmpeg: {ffmpeg_error_line(error.stderr, source)}"
+    return f"the encode is unusable: {error}"
 
 
 def _fail(matched: MatchedVideo, claimed_at, error: str) -> bool:

@@ -126,6 +126,9 @@ class GenerationJob(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     video = models.OneToOneField(Video, null=True, blank=True, related_name="job", on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its message was last sent to the gpu queue: a job queued long ago that no worker started
+    # lost its message (a broker restart) and is sent again (jobs_resend_lost).
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +161,8 @@ class MatchedVideo(models.Model):
     error = models.TextField(blank=True)
     # When a worker claimed the encode: a claim older than the task time limit is a lost worker's.
     started_at = models.DateTimeField(null=True, blank=True)
+    # When its message was last sent to the media queue (see GenerationJob.queued_at).
+    queued_at = models.DateTimeField(null=True, blank=True)
     encode_seconds = models.FloatField(null=True, blank=True, help_text="Wall time of the ffmpeg run")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from generation.jobs.services import job_encode, jobs_requeue_stale, jobs_run
+from generation.jobs.services import job_encode, jobs_requeue_stale, jobs_resend_lost, jobs_run
 from generation.matching import matched_video_encode
 
 
@@ -26,8 +26,9 @@ def encode_video(job_id: int) -> None:
 
 @shared_task
 def requeue_stale_jobs() -> int:
-    """Put back the jobs of dead workers (celery beat runs this every minute)."""
-    return jobs_requeue_stale()
+    """Put back the jobs of dead workers, and send again those whose message was lost (celery beat
+    runs this every minute)."""
+    return jobs_requeue_stale() + jobs_resend_lost()
 
 
 @shared_task(acks_late=True)

@@ -7,6 +7,7 @@ each written to a temporary name and renamed, with a random name that reveals no
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -61,6 +62,21 @@ def file_create_once(path: Path, content: str, *, mode: int = 0o600) -> str:
         finally:
             partial.unlink(missing_ok=True)
     return path.read_text()
+
+
+# Below this much free space a write that failed is taken to have failed for lack of space.
+NEARLY_FULL_BYTES = 16 * 1024**2
+
+
+def disk_full(error: BaseException | None, folder: Path) -> bool:
+    """Whether `error` (a failed write, an unreadable half-written file) comes from a full disk: the
+    error says so (ENOSPC), or the folder's filesystem has next to no space left."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def file_sha256(path: Path | str) -> str:

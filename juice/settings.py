@@ -177,6 +177,9 @@ JUICE_PIPELINE_CACHE = env_int("JUICE_PIPELINE_CACHE", 2, minimum=1)
 JUICE_HEARTBEAT_SECONDS = env_int("JUICE_HEARTBEAT_SECONDS", 30, minimum=1)
 JUICE_STALE_SECONDS = env_int("JUICE_STALE_SECONDS", 300, minimum=2)
 JUICE_RETRY_DELAY_SECONDS = env_int("JUICE_RETRY_DELAY_SECONDS", 30, minimum=0)
+# A job or an encode queued this long that no worker started, with nothing left waiting in its
+# queue, lost its message (a broker restart): the reconcilers that beat runs send it again.
+JUICE_LOST_SECONDS = env_int("JUICE_LOST_SECONDS", 300, minimum=1)
 if JUICE_STALE_SECONDS <= 2 * JUICE_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("JUICE_STALE_SECONDS must be more than twice JUICE_HEARTBEAT_SECONDS")
 # `celery -A juice beat`: expired leases are also returned lazily on every claim, the sweep keeps

@@ -14,6 +14,7 @@ from django.db.models import F
 from annotation.models import Item, Rater, Study
 from generation.matching import frozen_copy
 from generation.models import MatchedVideo
+from juice.queue import enqueue_after_commit
 
 
 class AttentionError(ValueError):
@@ -52,7 +53,7 @@ def attention_items_request(*, study: Study, count: int) -> None:
     Study.objects.filter(pk=study.pk).update(attention_items=F("attention_items") + count)
     from annotation.tasks import attention_items_make
 
-    transaction.on_commit(lambda: attention_items_make.delay(study.pk))
+    enqueue_after_commit(lambda: attention_items_make.delay(study.pk))
 
 
 def attention_items_ensure(*, study: Study) -> list[Item]:

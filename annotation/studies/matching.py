@@ -9,14 +9,18 @@ encode still to do, with `items_refresh` linked after it. Every step is safe to 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from annotation.models import Item, Study
 from annotation.studies.attention import AttentionError, attention_items_ensure
 from generation.matching import encodes_to_do, matched_video_get_or_create
 from generation.models import MatchedVideo
+from juice.queue import enqueue_after_commit, queue_length
 
 logger = logging.getLogger(__name__)
 
@@ -25,31 +29,69 @@ def matching_enqueue(*, study_id: int) -> None:
     """Match the study's pending items on the media queue, once the caller's transaction commits."""
     from annotation.tasks import match_study
 
-    transaction.on_commit(lambda: match_study.delay(study_id))
+    enqueue_after_commit(lambda: match_study.delay(study_id))
 
 
 def study_match(*, study_id: int) -> int:
     """Attach a MatchedVideo to both sides of each pending item and queue the encodes still to do;
     returns how many were queued. Encodes reused from earlier studies are done already: their items
     are ready at once."""
-    from annotation.tasks import items_refresh_after
-    from generation.tasks import match_video
-
     todo = _attach(study_id)
-    for matched_id in todo:
-        transaction.on_commit(lambda m=matched_id: match_video.apply_async((m,), link=items_refresh_after.si(m)))
+    _encodes_send(todo)
     items_refresh(study_id=study_id)
     return len(todo)
 
 
+def _encodes_send(matched_ids: list[int]) -> None:
+    """Queue these encodes, each with the refresh of its items linked after it; they are queued from now."""
+    from annotation.tasks import items_refresh_after
+    from generation.tasks import match_video
+
+    MatchedVideo.objects.filter(pk__in=matched_ids).update(queued_at=timezone.now())
+    for matched_id in matched_ids:
+        enqueue_after_commit(lambda m=matched_id: match_video.apply_async((m,), link=items_refresh_after.si(m)))
+
+
 @transaction.atomic
 def _attach(study_id: int) -> list[int]:
+    """Attach an encode to both sides of the study's pending items that lack one; returns the encodes
+    its pending items still need made."""
     items = Item.objects.filter(study_id=study_id, status=Item.Status.PENDING).select_related("video_a", "video_b")
     for item in items.filter(Q(matched_a=None) | Q(matched_b=None)):
         item.matched_a = matched_video_get_or_create(source=item.video_a, spec=item.matching_params["a"])
         item.matched_b = matched_video_get_or_create(source=item.video_b, spec=item.matching_params["b"])
         item.save(update_fields=["matched_a", "matched_b"])
     return encodes_to_do({m for pair in items.values_list("matched_a", "matched_b") for m in pair})
+
+
+def encodes_waiting(*, study_id: int | None = None, now: datetime | None = None) -> list[int]:
+    """The encodes that pending items of preparing studies (or of one study) wait for, queued longer
+    than JUICE_LOST_SECONDS ago and still not started by any worker."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.JUICE_LOST_SECONDS)
+    items = Item.objects.filter(status=Item.Status.PENDING, study__status=Study.Status.PREPARING)
+    if study_id is not None:
+        items = items.filter(study_id=study_id)
+    needed = {m for pair in items.values_list("matched_a", "matched_b") for m in pair if m is not None}
+    waiting = Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff)
+    return sorted(set(encodes_to_do(needed)) & set(MatchedVideo.objects.filter(waiting, pk__in=needed).values_list("pk", flat=True)))
+
+
+def encodes_resend(*, study_id: int | None = None) -> int:
+    """Send again what a preparing study's items wait on too long (all preparing studies, or one):
+    the encodes of items that never got theirs (a lost `match_study`), and those queued longer than
+    JUICE_LOST_SECONDS ago that no worker started (encodes_waiting); returns how many were sent. The
+    reconciler calls it once nothing waits in the media queue (the messages were lost: a broker
+    restart); a researcher, with Retry on the matching page, for one study at any time. Safe to
+    repeat: an encode is claimed by compare-and-swap, so one delivered twice is made once."""
+    preparing = Study.objects.filter(status=Study.Status.PREPARING)
+    if study_id is not None:
+        preparing = preparing.filter(pk=study_id)
+    unmatched = Item.objects.filter(status=Item.Status.PENDING).filter(Q(matched_a=None) | Q(matched_b=None))
+    attached = [m for sid in preparing.filter(Exists(unmatched.filter(study=OuterRef("pk")))).values_list("pk", flat=True)
+                for m in _attach(sid)]
+    lost = sorted(set(attached) | set(encodes_waiting(study_id=study_id)))
+    _encodes_send(lost)
+    return len(lost)
 
 
 def items_refresh(*, matched_id: int | None = None, study_id: int | None = None) -> None:
@@ -74,7 +116,10 @@ def items_refresh(*, matched_id: int | None = None, study_id: int | None = None)
 
 def studies_refresh() -> int:
     """items_refresh for every study still preparing; returns how many were opened. A backstop for an
-    encode whose follow-up never ran (celery beat calls it every minute)."""
+    encode whose follow-up never ran, and for encodes whose message was lost (sent again once nothing
+    waits in the media queue): celery beat calls it every minute."""
+    if queue_length("media") == 0:
+        encodes_resend()
     preparing = list(Study.objects.filter(status=Study.Status.PREPARING).values_list("pk", flat=True))
     for study_id in preparing:
         items_refresh(study_id=study_id)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from django.conf import settings
 from django.db.models import Count, F, Q
 
 from annotation.models import Assignment, Item, Study, Vote
 from annotation.studies.attention import attention_pass_rate, rater_excluded
+from annotation.studies.matching import encodes_waiting
 
 
 def study_by_name_or_slug(name: str) -> Study | None:
@@ -21,7 +23,11 @@ def matching_summary(*, study: Study) -> dict:
     counts = dict.fromkeys(Item.Status.values, 0)
     counts.update(study.items.order_by().values_list("status").annotate(n=Count("pk")))
     failed = study.items.filter(status=Item.Status.FAILED).select_related("prompt", "pair__system_a", "pair__system_b").order_by("pk")
-    return {"study": study, "counts": counts, "total": sum(counts.values()), "failed_items": failed}
+    waiting = len(encodes_waiting(study_id=study.pk)) if counts[Item.Status.PENDING] else 0
+    return {
+        "study": study, "counts": counts, "total": sum(counts.values()), "failed_items": failed,
+        "waiting_encodes": waiting, "lost_minutes": max(1, settings.JUICE_LOST_SECONDS // 60),
+    }
 
 
 def study_progress(*, study: Study) -> dict:

@@ -14,6 +14,7 @@ from annotation.models import Item, Study
 from annotation.raters.services import InviteError, study_invited_names
 from annotation.studies.attention import AttentionError, attention_items_request
 from annotation.studies.forms import StudyForm
+from annotation.studies.matching import encodes_resend
 from annotation.studies.selectors import matching_summary, rater_figures, study_progress
 from annotation.studies.services import ItemStateError, StudyError, item_drop, item_retry, study_create, study_status_set
 from generation.models import PromptSet, System
@@ -120,6 +121,16 @@ def matching_item_retry(request: HttpRequest, slug: str, item_id: int) -> HttpRe
 @require_POST
 def matching_item_drop(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     return _item_action(request, slug, item_id, item_drop, "Item {} dropped from the study.")
+
+
+@researcher_required
+@require_POST
+def matching_resend(request: HttpRequest, slug: str) -> HttpResponse:
+    """Send again the encodes this study's items have waited on too long (lost in a broker restart, say)."""
+    study = get_object_or_404(Study, slug=slug)
+    count = encodes_resend(study_id=study.pk)
+    messages.success(request, f"Sent {count} encode{'' if count == 1 else 's'} to the media workers again.")
+    return redirect("study-matching", slug=slug)
 
 
 def _item_action(request: HttpRequest, slug: str, item_id: int, action, done: str) -> HttpResponse:

@@ -15,7 +15,7 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from generation.models import GenerationJob, PromptSet, System, Video
 from generation.pipelines import Request, videos_generate
 from generation.systems.services import SystemInputError, system_config
 from juice.files import atomic_path, file_sha256
+from juice.queue import enqueue_after_commit, queue_length
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,13 @@ class Queued:
 
 
 def _enqueue(job_ids: list[int], batch_size: int, countdown: int = 0) -> None:
+    """Send these jobs (of one system) to the gpu queue in batches, after commit; they are queued from now."""
     from generation.tasks import generate_videos
 
+    GenerationJob.objects.filter(pk__in=job_ids).update(queued_at=timezone.now() + timedelta(seconds=countdown))
     for start in range(0, len(job_ids), batch_size):
         chunk = job_ids[start : start + batch_size]
-        transaction.on_commit(lambda chunk=chunk: generate_videos.apply_async((chunk,), countdown=countdown))
+        enqueue_after_commit(lambda chunk=chunk: generate_videos.apply_async((chunk,), countdown=countdown))
 
 
 @transaction.atomic
@@ -172,8 +175,26 @@ def jobs_requeue_stale(*, older_than: timedelta | None = None) -> int:
         if GenerationJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(heartbeat_at=timezone.now()):
             from generation.tasks import encode_video
 
-            encode_video.delay(job.pk)
+            enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
     return sum(len(ids) for ids in requeued.values())
+
+
+def jobs_resend_lost(*, now: datetime | None = None) -> int:
+    """Send again the jobs queued longer than JUICE_LOST_SECONDS that no worker started, once nothing
+    waits in the gpu queue: their messages were lost (a broker restart, a send while it was down).
+    Returns how many were sent. Safe to repeat: a job is claimed by compare-and-swap, so a job whose
+    message turns up after all still runs once."""
+    if queue_length("gpu") != 0:  # messages still wait (or the broker cannot be asked): not lost yet
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.JUICE_LOST_SECONDS)
+    waiting = Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff)
+    lost: dict[int, list[int]] = {}
+    for job_id, system_id in GenerationJob.objects.filter(waiting, status=Status.QUEUED).values_list("pk", "system_id"):
+        lost.setdefault(system_id, []).append(job_id)
+    for system_id, ids in lost.items():
+        with transaction.atomic():
+            _enqueue(ids, system_config(System.objects.get(pk=system_id)).batch_size)
+    return sum(len(ids) for ids in lost.values())
 
 
 # -- the GPU worker's part -------------------------------------------------------------------------
@@ -285,7 +306,7 @@ def jobs_run(*, job_ids: list[int]) -> int:
                 status=Status.ENCODING, heartbeat_at=timezone.now()
             )
             if moved:
-                transaction.on_commit(lambda pk=job.pk: encode_video.delay(pk))
+                enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
     return len(jobs)
 
 

@@ -74,3 +74,46 @@ def test_a_database_restart_answers_503_with_retry_after_then_the_site_carries_o
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("empty_queues")
+def test_jobs_and_encodes_whose_messages_a_broker_restart_lost_are_sent_again(tiny_models, media_root, tmp_path):
+    """Redis keeps nothing on disk: a restart loses every waiting message. Jobs and encodes stay
+    queued or pending in the database, and the reconcilers (celery beat) send them again."""
+    from annotation.models import Study
+    from generation.models import GenerationJob, System
+    from tests.support.generation import SMALL, add_system, make_prompts
+    from tests.support.matching_data import add_video, external_system, prompt_set
+    from tests.support.media import make_video
+    from tests.support.redis import private_redis
+    from tests.support.workers import run_django, wait_for, worker
+
+    add_system("tiny", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL)
+    prompts = make_prompts("generated", ["a cat", "a dog"])
+    clips = prompt_set("matched", count=2)
+    for name, size in (("A", (64, 48)), ("B", (48, 48))):
+        system = external_system(name)
+        for prompt in clips.prompts.all():
+            add_video(system, prompt, make_video(tmp_path / f"{name}{prompt.key}.mp4", width=size[0], height=size[1]))
+    log = tmp_path / "worker.log"
+    with private_redis() as broker:
+        # Sent while no worker runs, the messages wait in the broker...
+        run_django(f"from generation.jobs.services import generation_queue; from generation.models import *\n"
+                   f"generation_queue(system=System.objects.get(name='tiny'), prompt_set=PromptSet.objects.get(pk={prompts.pk}))",
+                   media_root, broker.url)
+        run_django("from annotation.studies.schemas import StudySpec; from annotation.studies.services import study_create\n"
+                   "study_create(spec=StudySpec(name='lost', prompt_set='matched', pairs=[('A', 'B')]))", media_root, broker.url)
+        broker.stop()  # ... and a restart loses them all.
+        broker.start()
+        with worker(media_root, log, broker=broker.url):
+            waiting = "from juice.queue import queue_length; print(queue_length('gpu'), queue_length('media'))"
+            assert run_django(waiting, media_root, broker.url).split() == ["0", "0"]
+            assert set(GenerationJob.objects.values_list("status", flat=True)) == {"queued"}
+            # Beat's reconcilers, once the messages have been waiting longer than JUICE_LOST_SECONDS.
+            resent = run_django("from generation.tasks import requeue_stale_jobs; from annotation.tasks import studies_refresh_all\n"
+                                "print(requeue_stale_jobs(), studies_refresh_all())", media_root, broker.url, JUICE_LOST_SECONDS="1")
+            assert resent.split()[0] == "2"
+            wait_for(lambda: set(GenerationJob.objects.values_list("status", flat=True)) == {"done"}, 180, "the jobs to run", log)
+            wait_for(lambda: Study.objects.filter(name="lost", status="open").exists(), 120, "the study to open", log)
+    assert System.objects.get(name="tiny").videos.count() == 2

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,12 +25,10 @@ def queues_empty() -> None:
 
 
 @contextlib.contextmanager
-def worker(media_root: Path, log: Path, *, queues: str = "gpu,media"):
-    db = connection.settings_dict
+def worker(media_root: Path, log: Path, *, queues: str = "gpu,media", broker: str | None = None):
+    """A Celery worker process on the test database (and on `broker`, if given, else make test's Redis)."""
     env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "MEDIA_ROOT": str(media_root),
+        **process_env(media_root, broker),
         "HF_HUB_OFFLINE": "1",
         "JUICE_HEARTBEAT_SECONDS": "1",
         "JUICE_STALE_SECONDS": "3",
@@ -52,6 +51,23 @@ def worker(media_root: Path, log: Path, *, queues: str = "gpu,media"):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def process_env(media_root: Path, broker: str | None = None) -> dict[str, str]:
+    """The environment of a process that works on the test database, its media and `broker`."""
+    db = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "MEDIA_ROOT": str(media_root)}
+    if broker:
+        env["CELERY_BROKER_URL"] = broker
+    return env
+
+
+def run_django(code: str, media_root: Path, broker: str | None = None, **env: str) -> str:
+    """Run `code` in a Django process of its own on the test database (and `broker`); returns what it printed."""
+    out = subprocess.run([sys.executable, "-c", f"import django; django.setup()\n{code}"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=180, env={**process_env(media_root, broker), **env})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def wait_for(condition, timeout: float, what: str, log: Path):

@@ -295,3 +295,34 @@ def test_with_a_broker_create_study_queues_matching_and_wait_can_give_up(db, cli
     study = Study.objects.get(name="later")
     assert "matching queued on the media workers" in out and f"/s/{study.slug}/join" in out
     assert study.status == Study.Status.PREPARING
+
+
+def test_an_encode_that_finds_the_disk_full_says_so_and_retry_finishes_the_study(
+    in_process, clips, researcher_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A full disk is the operator's to fix: the item says so, and Retry on the page finishes the study."""
+    import errno
+
+    from generation import matching
+
+    ps, systems = three_systems(clips, prompts=1)
+    encode = matching.encode_file
+
+    def no_space(source, spec, output, **options):
+        raise OSError(errno.ENOSPC, "No space left on device", str(output))
+
+    monkeypatch.setattr(matching, "encode_file", no_space)
+    with django_capture_on_commit_callbacks(execute=True):
+        study = create_study(name="full", prompt_set=ps, pairs=all_pairs(systems)[:1])
+    failed = study.items.get()
+    assert failed.status == Item.Status.FAILED
+    assert "no space left on device under MEDIA_ROOT: free some space, then Retry" in failed.error
+    page = researcher_client.get(reverse("study-matching", args=[study.slug])).content.decode()
+    assert "no space left on device" in page and "Retry" in page
+    assert not list(Path(settings.MEDIA_ROOT, "matched").rglob("*.part*"))  # nothing half-written is left
+
+    monkeypatch.setattr(matching, "encode_file", encode)  # space is back
+    with django_capture_on_commit_callbacks(execute=True):
+        researcher_client.post(reverse("study-matching-retry", args=[study.slug, failed.pk]))
+    study.refresh_from_db()
+    assert study.status == Study.Status.OPEN and study.items.get().status == Item.Status.READY

@@ -1,0 +1,34 @@
+"""Sending Celery tasks, and asking the broker how much waits in a queue.
+
+Tasks are sent once the caller's transaction commits (a worker must find the rows it is given).
+With a broker, failing to reach it is logged, not raised: the rows keep saying what is still to do,
+and the reconcilers that celery beat runs send it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+from juice.celery import app
+
+
+def enqueue_after_commit(send: Callable[[], object]) -> None:
+    """Call `send` (a task's delay or apply_async) after the caller's transaction commits. In-process
+    (no broker) the task runs there and then, and its errors are the caller's."""
+    transaction.on_commit(send, robust=not app.conf.task_always_eager)
+
+
+def queue_length(name: str) -> int | None:
+    """How many messages wait in queue `name`; None without a broker, or when it cannot be reached."""
+    if app.conf.task_always_eager:
+        return None
+    with app.connection_for_read() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=name, passive=True).message_count
+        except connection.channel_errors:  # no worker has declared it yet: nothing waits in it
+            return 0
+        except (OperationalError, *connection.connection_errors, OSError):
+            return None
