@@ -3,13 +3,15 @@
 Each function takes a (units, categories) matrix: how many raters put each unit in each
 category. A coefficient undefined on the data (no pairable unit, no variation to correct for)
 is None rather than NaN.
+
+Fleiss' kappa and Gwet's AC1 are written out here (statsmodels' `inter_rater` would cost two
+seconds of imports); tests/analysis/test_reference.py checks them against published values.
 """
 
 import math
 
 import krippendorff
 import numpy as np
-from statsmodels.stats import inter_rater
 
 
 def percent_unanimous(counts: np.ndarray) -> float | None:
@@ -20,11 +22,15 @@ def percent_unanimous(counts: np.ndarray) -> float | None:
 
 
 def fleiss_kappa(counts: np.ndarray) -> float | None:
-    """Fleiss' kappa; every unit must have the same number of ratings, at least two."""
+    """Fleiss' kappa (Fleiss 1971); every unit must have the same number of ratings, at least two."""
     if len(counts) == 0 or counts.sum(axis=1)[0] < 2:
         return None
+    n = counts.sum(axis=1)[0]
+    observed = ((counts * (counts - 1)).sum(axis=1) / (n * (n - 1))).mean()
+    shares = counts.sum(axis=0) / counts.sum()
+    chance = (shares**2).sum()
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _finite(inter_rater.fleiss_kappa(counts, method="fleiss"))
+        return _finite((observed - chance) / (1 - chance))
 
 
 def krippendorff_alpha(counts: np.ndarray) -> float | None:

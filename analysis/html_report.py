@@ -7,9 +7,14 @@ ids, settings) goes through `html.escape`; plots are inline SVG data URIs.
 import html
 from collections.abc import Iterable
 
-from analysis import charts
+from analysis import charts, tables
 
 FOLDED_RATERS = 50  # more raters than this: the per-rater table starts folded
+HOLM_NOTE = (
+    "Holm p: the p-value adjusted for testing all the pairs of a question at once (Holm's method). Where it is below "
+    "0.05, the chance that any pair of that question is called different when none is stays below 5%; the plain p "
+    "holds only for a pair looked at on its own."
+)
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b; margin: 0 auto;
@@ -17,6 +22,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.25rem; border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
 h3 { font-size: 1.05rem; margin-bottom: 0.4rem; }
+h4 { font-size: 0.95rem; margin: 1rem 0 0.3rem; }
 p.note { color: #555; font-size: 0.9rem; max-width: 60rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.55rem; text-align: right; vertical-align: top; }
@@ -33,7 +39,7 @@ details summary { cursor: pointer; }
   @page { margin: 15mm; }
   body { font-size: 10pt; max-width: none; padding: 0; }
   h2 { break-after: avoid; }
-  h3 { break-after: avoid; }
+  h3, h4 { break-after: avoid; }
   table, img.chart, figure { break-inside: avoid; }
   thead { display: table-header-group; }
   th { background: #eee !important; print-color-adjust: exact; -webkit-print-color-adjust: exact; }
@@ -70,6 +76,7 @@ def render_html(report: dict, settings: dict | None = None) -> str:
         parts += _agreement(report)
         parts += _categories(report)
         parts += _rater_behaviour(report)
+        parts += _rater_model(report)
     parts += _settings(report, settings)
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -79,41 +86,55 @@ def _win_rates(report: dict) -> list[str]:
     parts = [
         "<section><h2>Win rates</h2>",
         '<p class="note">Share of the decided items (ties left out) whose majority preferred the row system over the '
-        "column system, its 95% Wilson interval, the items won and lost, and p, the two-sided exact binomial test "
-        "against 50%.</p>",
+        "column system, its 95% Wilson interval, the items won and lost, the net win rate (items won minus items lost, "
+        "over all items, ties included, with its 95% bootstrap interval over prompts), and p, the two-sided exact "
+        "binomial test against 50%.</p>",
+        f'<p class="note">{HOLM_NOTE}</p>',
     ]
-    systems = report["summary"]["systems"]
     for question in report["summary"]["questions"]:
-        pairs = [p for p in report["pairs"] if p["question"] == question]
-        cells = {}
-        for p in pairs:
-            cells[p["system_a"], p["system_b"]] = (p["win_rate_a"], p["ci95"], p["p_value"], p["wins_a"], p["wins_b"], p["ties"])
-            flipped_ci = None if p["ci95"] is None else [1 - p["ci95"][1], 1 - p["ci95"][0]]
-            flipped_rate = None if p["win_rate_a"] is None else 1 - p["win_rate_a"]
-            cells[p["system_b"], p["system_a"]] = (flipped_rate, flipped_ci, p["p_value"], p["wins_b"], p["wins_a"], p["ties"])
-        shown = [s for s in systems if any(s in key for key in cells)]
+        shown, cells = tables.win_grid(report, question)
         rows = []
         for row in shown:
             tds = [f'<th class="row" scope="row">{_e(row)}</th>']
-            for column in shown:
-                if (row, column) not in cells:
-                    tds.append('<td class="empty">&ndash;</td>')
-                    continue
-                rate, ci, p_value, won, lost, ties = cells[row, column]
-                shade = "" if rate is None else f' style="background: {_shade(rate)}"'
-                tds.append(
-                    f"<td{shade}><strong>{_percent(rate)}</strong><br><small>{_interval(ci)}<br>"
-                    f"{won}&ndash;{lost}{f' ({ties} ties)' if ties else ''}, p {_p(p_value)}</small></td>"
-                )
+            tds += [_win_cell(cells.get((row, column))) for column in shown]
             rows.append("<tr>" + "".join(tds) + "</tr>")
         header = "".join(f'<th scope="col">{_e(s)}</th>' for s in shown)
+        pairs = [p for p in report["pairs"] if p["question"] == question]
         parts += [
             f"<h3>{_e(_question_label(question))}</h3>",
             f"<table><thead><tr><th>wins over →</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
             f'<img class="chart" alt="Win rates with 95% intervals, {_e(question)}" src="{charts.win_rate_bars(pairs)}">',
+            _detectable(pairs, report["planning"]),
         ]
     parts.append("</section>")
     return parts
+
+
+def _win_cell(cell: tables.Cell | None) -> str:
+    if cell is None:
+        return '<td class="empty">&ndash;</td>'
+    shade = "" if cell.win_rate is None else f' style="background: {_shade(cell.win_rate)}"'
+    return (
+        f"<td{shade}><strong>{_percent(cell.win_rate)}</strong><br><small>{_interval(cell.ci95)}<br>"
+        f"{cell.won}&ndash;{cell.lost}{f' ({cell.ties} ties)' if cell.ties else ''}, p {_p(cell.p_value)}, "
+        f"Holm p {_p(cell.p_value_holm)}<br>net {_signed(cell.net_win_rate)}</small></td>"
+    )
+
+
+def _detectable(pairs: list[dict], planning: dict) -> str:
+    rows = "".join(
+        f'<tr><td class="text">{_e(p["system_a"])} vs {_e(p["system_b"])}</td><td>{p["wins_a"] + p["wins_b"]:,}</td>'
+        f"<td>{_percent(p['detectable_win_rate'])}</td><td>{_signed(p['net_win_rate_a'])}</td>"
+        f"<td>{_signed_interval(p['net_ci95'])}</td></tr>"
+        for p in pairs
+    )
+    return (
+        f'<p class="note">Smallest detectable win rate: with this many decided items, the win rate that the exact test at '
+        f"alpha {planning['alpha']} would detect with {100 * planning['power']:.0f}% power; a smaller true difference could "
+        "well go unnoticed (<code>python -m analysis plan</code> sizes a study).</p>"
+        "<table><thead><tr><th>pair</th><th>decided items</th><th>smallest detectable win rate</th><th>net win rate</th>"
+        f"<th>net 95% interval</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _ranking(report: dict, colors: dict) -> list[str]:
@@ -146,45 +167,74 @@ def _reasons(report: dict, colors: dict) -> list[str]:
         "ticked each reason. A vote may tick several reasons.</p>",
     ]
     for question, shares in report["reasons_by_system"].items():
-        if all(value is None for by_reason in shares.values() for value in by_reason.values()):
+        if _no_reasons(shares):
             continue  # no system won an item on this question
         parts += [
             f"<h3>{_e(_question_label(question))}</h3>",
             f'<img class="chart" alt="Reasons behind wins, {_e(question)}" src="{charts.reason_bars(shares, colors)}">',
+            _reason_table(shares),
         ]
-        reasons = sorted({r for by_reason in shares.values() for r in by_reason})
-        header = "".join(f'<th scope="col">{_e(r.replace("_", " "))}</th>' for r in reasons)
-        rows = "".join(
-            f'<tr><th class="row" scope="row">{_e(system)}</th>'
-            + "".join(f"<td>{_percent(by_reason.get(r))}</td>" for r in reasons)
-            + "</tr>"
-            for system, by_reason in shares.items()
+    pairs = [p for p in report["pairs"] if not _no_reasons(p["reasons"])]
+    if pairs:
+        parts.append(
+            "<h3>Per comparison</h3>"
+            '<p class="note">The same shares for each pair on its own: over the items a system won against this opponent, '
+            "among the votes for it.</p>"
         )
-        parts.append(f"<table><thead><tr><th>system</th>{header}</tr></thead><tbody>{rows}</tbody></table>")
+    for p in pairs:
+        title = f"{p['system_a']} vs {p['system_b']}, {p['question'].replace('_', ' ')}"
+        parts += [
+            f"<h4>{_e(title)}</h4>",
+            f'<img class="chart" alt="Reasons behind wins, {_e(title)}" src="{charts.reason_bars(p["reasons"], colors)}">',
+            _reason_table(p["reasons"]),
+        ]
     parts.append("</section>")
     return parts
 
 
+def _no_reasons(shares: dict[str, dict[str, float | None]]) -> bool:
+    return all(value is None for by_reason in shares.values() for value in by_reason.values())
+
+
+def _reason_table(shares: dict[str, dict[str, float | None]]) -> str:
+    reasons = sorted({r for by_reason in shares.values() for r in by_reason})
+    header = "".join(f'<th scope="col">{_e(r.replace("_", " "))}</th>' for r in reasons)
+    rows = "".join(
+        f'<tr><th class="row" scope="row">{_e(system)}</th>' + "".join(f"<td>{_percent(by_reason.get(r))}</td>" for r in reasons) + "</tr>"
+        for system, by_reason in shares.items()
+    )
+    return f"<table><thead><tr><th>system</th>{header}</tr></thead><tbody>{rows}</tbody></table>"
+
+
 def _agreement(report: dict) -> list[str]:
-    keys = list(dict.fromkeys(key for p in report["pairs"] for key in p["vote_splits"]))
+    split = [p for p in report["pairs"] if p["vote_splits"] is not None]
+    keys = list(dict.fromkeys(key for p in split for key in p["vote_splits"]))
     header = "".join(f'<th scope="col">{_e(key)}</th>' for key in keys)
     rows = "".join(
         f'<tr><td class="text">{_e(p["system_a"])} vs {_e(p["system_b"])}</td><td class="text">{_e(p["question"])}</td>'
         f"<td>{p['items']:,}</td>"
-        + "".join(f"<td>{p['vote_splits'].get(key, 0):,}</td>" for key in keys)
+        + "".join(_count(None if p["vote_splits"] is None else p["vote_splits"].get(key, 0)) for key in keys)
         + f"<td>{_percent(p['agreement']['percent_unanimous'])}</td>"
         + "".join(_number(p["agreement"][c]) for c in ("fleiss_kappa", "krippendorff_alpha", "gwet_ac1"))
         + "</tr>"
         for p in report["pairs"]
     )
+    early_stop = any(p["agreement"].get("early_stop") for p in report["pairs"])
     return [
         "<section><h2>Agreement between raters</h2>",
         f'<p class="note">Vote splits count items by how their {report["summary"]["raters_per_item"]} votes divided. '
         "Fleiss' kappa uses the items with the full rater count; Krippendorff's alpha (nominal) and Gwet's AC1 all items. "
-        "A coefficient undefined on the data (e.g. every vote for one system) shows as &ndash;.</p>",
+        "A coefficient undefined on the data (e.g. every vote for one system, or one rater per item) shows as &ndash;."
+        + (
+            " Items of this study stopped receiving raters once their outcome was decided, so these figures are not "
+            "comparable with agreement over full rater counts, and Fleiss' kappa is not given."
+            if early_stop
+            else ""
+        )
+        + "</p>",
         f"<table><thead><tr><th>pair</th><th>question</th><th>items</th>{header}<th>unanimous</th><th>Fleiss &kappa;</th>"
         f"<th>Krippendorff &alpha;</th><th>Gwet AC1</th></tr></thead><tbody>{rows}</tbody></table>",
-        f'<img class="chart" alt="Vote splits per pair" src="{charts.split_bars(report["pairs"])}">',
+        f'<img class="chart" alt="Vote splits per pair" src="{charts.split_bars(split)}">' if split else "",
         "</section>",
     ]
 
@@ -223,11 +273,20 @@ def _rater_behaviour(report: dict) -> list[str]:
         f"<td>{_interval(figures['ci95'])}</td></tr>"
         for question, figures in report["position_bias"].items()
     )
+    modelled = report["rater_model"] is not None
     rater_rows = "".join(
         f'<tr><td class="text">{_e(r["rater"])}</td><td>{r["votes"]:,}</td><td>{r["items"]:,}</td>'
         f"<td>{_seconds(r['median_watch_ms'])}</td>"
-        f"<td>{_percent(r['share_left'])}</td><td>{_percent(r['majority_agreement'])}</td></tr>"
+        f"<td>{_percent(r['share_left'])}</td><td>{_percent(r['majority_agreement'])}</td>"
+        + (f"<td>{_percent(r.get('model_reliability'))}</td>" if modelled else "")
+        + "</tr>"
         for r in report["raters"]
+    )
+    summary = report["raters_summary"]
+    listed = (
+        f"{summary['raters']:,} raters"
+        if summary["listed"] == summary["raters"]
+        else f"{summary['listed']:,} of {summary['raters']:,} raters ({_e(summary['listed_by'])}; the per-rater CSV has them all)"
     )
     return [
         '<section class="raters"><h2>Raters</h2>',
@@ -235,12 +294,63 @@ def _rater_behaviour(report: dict) -> list[str]:
         "left; placement is random, so far from 50% means raters favour a side.</p>",
         "<table><thead><tr><th>question</th><th>votes</th><th>chose left</th><th>95% interval</th></tr></thead>"
         f"<tbody>{bias_rows}</tbody></table>",
+        *_order_effects(report["order_effects"]),
         # A long table stays folded (on paper too) until opened.
-        f"<details{' open' if len(report['raters']) <= FOLDED_RATERS else ''}><summary>{len(report['raters']):,} raters</summary>",
+        f"<details{' open' if len(report['raters']) <= FOLDED_RATERS else ''}><summary>{listed}</summary>",
         '<p class="note">A rater who rarely agrees with the majority, always picks one side or barely watches may have '
         "answered carelessly; the analysis can leave such raters out (<code>--exclude-raters</code>).</p>",
         "<table><thead><tr><th>rater</th><th>votes</th><th>items</th><th>median watch</th><th>chose left</th>"
-        f"<th>with the majority</th></tr></thead><tbody>{rater_rows}</tbody></table></details>",
+        f"<th>with the majority</th>{'<th>model reliability</th>' if modelled else ''}</tr></thead>"
+        f"<tbody>{rater_rows}</tbody></table></details>",
+        "</section>",
+    ]
+
+
+def _order_effects(effects: dict | None) -> list[str]:
+    if effects is None:
+        return []
+    rows = "".join(
+        f'<tr><td class="text">{_e(question)}</td><td>{q["quartile"]}</td><td>{q["votes"]:,}</td>'
+        f"<td>{_percent(q['share_majority'])}</td><td>{_percent(q['share_left'])}</td></tr>"
+        for question, quartiles in effects.items()
+        for q in quartiles
+    )
+    return [
+        '<p class="note">Order effects: each rater\'s items in the order they were shown, split into quarters. A share with '
+        "the majority that falls in later quarters suggests fatigue; a share for the left video that drifts suggests a "
+        "habit forming.</p>",
+        "<table><thead><tr><th>question</th><th>quarter of the sequence</th><th>votes</th><th>with the majority</th>"
+        f"<th>chose left</th></tr></thead><tbody>{rows}</tbody></table>",
+    ]
+
+
+def _rater_model(report: dict) -> list[str]:
+    model = report["rater_model"]
+    if model is None:
+        return []
+    pairs = "".join(
+        f'<tr><td class="text">{_e(p["system_a"])} vs {_e(p["system_b"])}</td><td class="text">{_e(p["question"])}</td>'
+        f"<td>{p['wins_a']}&ndash;{p['wins_b']}</td><td>{p['ties']}</td><td>{_percent(p['win_rate_a'])}</td>"
+        f"<td>{p['items_changed']:,}</td></tr>"
+        for p in model["pairs"]
+    )
+    changed = "".join(
+        f'<tr><td class="text">{_e(c["item"])}</td><td class="text">{_e(c["question"])}</td>'
+        f'<td class="text">{_e(c["system_a"])} vs {_e(c["system_b"])}</td>'
+        f'<td class="text">{_e(" / ".join(f"{k} {v}" for k, v in c["votes"].items()))}</td>'
+        f'<td class="text">{_e(c["majority"])}</td><td class="text">{_e(c["model"])}</td><td>{_percent(c["posterior"])}</td></tr>'
+        for c in model["changed_items"]
+    )
+    return [
+        "<section><h2>Sensitivity to rater reliability</h2>",
+        f'<p class="note">The {_e(model["model"])} model estimates how reliable each rater is and weighs their votes '
+        f"accordingly, instead of counting every vote once. It changes {model['items_changed']:,} outcomes (an item on one "
+        "question) from the majority's; a conclusion that holds under both does not rest on careless raters.</p>",
+        "<table><thead><tr><th>pair</th><th>question</th><th>won&ndash;lost</th><th>ties</th><th>win rate</th>"
+        f"<th>outcomes changed</th></tr></thead><tbody>{pairs}</tbody></table>",
+        f"<details><summary>{len(model['changed_items']):,} changed outcomes</summary>"
+        "<table><thead><tr><th>item</th><th>question</th><th>pair</th><th>votes</th><th>majority</th><th>model</th>"
+        f"<th>posterior</th></tr></thead><tbody>{changed}</tbody></table></details>",
         "</section>",
     ]
 
@@ -295,12 +405,24 @@ def _interval(ci: list[float] | None) -> str:
     return "&ndash;" if ci is None else f"{_percent(ci[0])} to {_percent(ci[1])}"
 
 
+def _signed(value: float | None) -> str:
+    return "&ndash;" if value is None else f"{100 * value:+.1f}%"
+
+
+def _signed_interval(ci: list[float] | None) -> str:
+    return "&ndash;" if ci is None else f"{_signed(ci[0])} to {_signed(ci[1])}"
+
+
 def _rating_interval(ci: list[float] | None) -> str:
     return "&ndash;" if ci is None else f"{ci[0]:.0f} to {ci[1]:.0f}"
 
 
 def _seconds(ms: float | None) -> str:
     return "&ndash;" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def _count(value: int | None) -> str:
+    return '<td class="empty">&ndash;</td>' if value is None else f"<td>{value:,}</td>"
 
 
 def _number(value: float | None) -> str:

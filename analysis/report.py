@@ -1,7 +1,9 @@
 """The report: every figure of CONTRACT.md's "Analysis" section as one JSON-ready dict.
 
 The contract keys come first and exactly as specified; the extra keys (summary, settings,
-position_bias, raters, reasons_by_system) come after.
+position_bias, raters, reasons_by_system, then raters_summary, order_effects, planning,
+rater_model) come after. Per pair, the contract's keys come first, then the additions
+(net_win_rate_a, net_ci95, p_value_holm, detectable_win_rate).
 """
 
 from collections.abc import Iterable
@@ -10,13 +12,20 @@ import numpy as np
 import pandas as pd
 
 from analysis import agreement
+from analysis.net import net_win_rates
 from analysis.outcomes import TIE, A, B, Tally, ordered_counts, split_name, standard_splits, tally_votes
-from analysis.proportions import binomial_p_value, share, wilson_interval
+from analysis.planning import ALPHA, POWER, detectable_win_rates
+from analysis.proportions import binomial_p_value, holm, share, wilson_interval
 from analysis.ranking import rank_systems
-from analysis.raters import position_bias, rater_figures
+from analysis.rater_model import fit_rater_model, rater_model_figures
+from analysis.raters import listed_raters, order_effects, position_bias, rater_table
 from analysis.reasons import reason_counts, reason_keys
 from analysis.votes import TIE as TIE_CHOICE
 from analysis.votes import AnalysisError
+
+# The JSON lists at most this many raters (the per-rater CSV has them all): with 500,000 raters
+# the full list would be most of an 80 MB report.
+RATERS_LISTED = 10_000
 
 
 def build_report(
@@ -26,30 +35,30 @@ def build_report(
     seed: int = 0,
     exclude_raters: Iterable[str] = (),
     allow_tie: bool | None = None,
+    rater_model: bool = False,
+    raters_listed: int = RATERS_LISTED,
 ) -> dict:
     """Build the report from the frame `read_votes` returns.
 
-    bootstrap: resamples of prompts behind the ranking intervals (0: no intervals). seed: their
-    random seed. exclude_raters: rater ids whose votes are dropped first (e.g. failed attention
-    checks); an id with no votes is an error. allow_tie: whether the study offered "no
-    preference", which decides the categories of Gwet's AC1; None infers it from the votes (any
-    tie vote means ties were allowed).
+    bootstrap: resamples of prompts behind the ranking's and the net win rates' intervals (0: no
+    intervals). seed: their random seed. exclude_raters: rater ids whose votes are dropped first
+    (e.g. failed attention checks); an id with no votes is an error. allow_tie: whether the study
+    offered "no preference", which decides the categories of Gwet's AC1; None infers it from the
+    votes (any tie vote means ties were allowed). rater_model: add the Dawid-Skene sensitivity
+    analysis (`rater_model` key, and each rater's `model_reliability`). raters_listed: the most
+    raters the `raters` list shows (those with the most votes); `raters_summary` covers them all.
     """
     if bootstrap < 0:
         raise AnalysisError(f"bootstrap must be 0 or more, not {bootstrap}")
-    excluded = sorted(set(exclude_raters))
-    known = set(votes["rater"].unique())
-    unknown = [r for r in excluded if r not in known]
-    if unknown:
-        raise AnalysisError(f"no votes from rater(s) to exclude: {', '.join(unknown)}")
-    if excluded:
-        votes = votes[~votes["rater"].isin(excluded)]
+    votes, excluded = _without_raters(votes, exclude_raters)
     tally = tally_votes(votes)
     if allow_tie is None:
         allow_tie = bool((votes["choice"] == TIE_CHOICE).any())
+    model = fit_rater_model(votes, tally, allow_tie) if rater_model else None
+    raters, raters_summary = listed_raters(rater_table(votes, tally, model), raters_listed)
 
     return {
-        "pairs": _pair_figures(votes, tally, n_categories=3 if allow_tie else 2),
+        "pairs": _pair_figures(votes, tally, 3 if allow_tie else 2, bootstrap, seed),
         "ranking": _rankings(tally, bootstrap, seed),
         "summary": {
             "studies": sorted(str(study) for study in votes["study"].unique()),
@@ -63,67 +72,138 @@ def build_report(
         },
         "settings": {"bootstrap": bootstrap, "seed": seed, "excluded_raters": excluded},
         "position_bias": position_bias(votes, tally),
-        "raters": rater_figures(votes, tally),
+        "raters": raters,
         "reasons_by_system": _reasons_by_system(votes, tally),
+        "raters_summary": raters_summary,
+        "order_effects": order_effects(votes, tally),
+        "planning": {"alpha": ALPHA, "power": POWER},
+        "rater_model": None if model is None else rater_model_figures(votes, tally, model),
     }
 
 
-def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int) -> list[dict]:
+def build_rater_table(
+    votes: pd.DataFrame, *, exclude_raters: Iterable[str] = (), allow_tie: bool | None = None, rater_model: bool = False
+) -> pd.DataFrame:
+    """Every rater's figures (the `raters` entries of the report, all of them), one row per rater, by rater id."""
+    votes, _excluded = _without_raters(votes, exclude_raters)
+    tally = tally_votes(votes)
+    if allow_tie is None:
+        allow_tie = bool((votes["choice"] == TIE_CHOICE).any())
+    return rater_table(votes, tally, fit_rater_model(votes, tally, allow_tie) if rater_model else None)
+
+
+def _without_raters(votes: pd.DataFrame, exclude_raters: Iterable[str]) -> tuple[pd.DataFrame, list[str]]:
+    excluded = sorted(set(exclude_raters))
+    known = set(votes["rater"].unique())
+    unknown = [r for r in excluded if r not in known]
+    if unknown:
+        raise AnalysisError(f"no votes from rater(s) to exclude: {', '.join(unknown)}")
+    return (votes[~votes["rater"].isin(excluded)] if excluded else votes), excluded
+
+
+def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int, bootstrap: int, seed: int) -> list[dict]:
     if len(tally.counts) == 0:
         return []
     n_questions = len(tally.questions)
     group = tally.pair * n_questions + tally.question  # one group per (pair, question)
     n_groups = len(tally.pairs) * n_questions
-    wins = np.bincount(group * 3 + tally.outcome, minlength=n_groups * 3).reshape(n_groups, 3)
-
-    n_categories_seen = len(tally.categories)
-    by_category = np.bincount(
-        (group * n_categories_seen + tally.category) * 3 + tally.outcome, minlength=n_groups * n_categories_seen * 3
-    ).reshape(n_groups, n_categories_seen, 3)
-
-    ordered = ordered_counts(tally.counts)
-    shapes, shape_of_row = np.unique(ordered, axis=0, return_inverse=True)
-    splits = np.bincount(group * len(shapes) + shape_of_row.ravel(), minlength=n_groups * len(shapes)).reshape(n_groups, -1)
-    split_names = [split_name(shape) for shape in shapes]
-    split_order = sorted(range(len(shapes)), key=lambda s: _split_order(split_names[s]))
-    standard = standard_splits(tally.raters_per_item)
-
-    reasons = _reasons_by_pair(votes, tally, group, n_groups)
-    full_count = tally.counts.sum(axis=1) == tally.raters_per_item
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+    present = [g for g in range(n_groups) if bounds[g] < bounds[g + 1]]  # a pair may not be asked every question
+    rows = [order[bounds[g] : bounds[g + 1]] for g in present]
+
+    wins = np.bincount(group * 3 + tally.outcome, minlength=n_groups * 3).reshape(n_groups, 3)
+    by_category = _by_category(tally, group, n_groups)
+    splits = _vote_splits(tally, group, n_groups)
+    reasons = _reasons_by_pair(votes, tally, group, n_groups)
+    nets = net_win_rates(tally, rows, bootstrap, seed)
+    detectable = detectable_win_rates(wins[present, A] + wins[present, B])
+    early_stop = _early_stop_rows(votes, tally)
 
     figures = []
-    for g in range(n_groups):
-        if bounds[g] == bounds[g + 1]:
-            continue  # this pair was not asked this question
-        rows = order[bounds[g] : bounds[g + 1]]
+    for g, g_rows, (net, net_ci), smallest in zip(present, rows, nets, detectable, strict=True):
         system_a, system_b = tally.pairs[g // n_questions]
-        counts = tally.counts[rows]
-        vote_splits = dict.fromkeys(standard, 0)
-        vote_splits.update({split_names[s]: int(splits[g, s]) for s in split_order if splits[g, s]})
+        counts = tally.counts[g_rows]
         figures.append(
             {
                 "system_a": system_a,
                 "system_b": system_b,
                 "question": tally.questions[g % n_questions],
-                "items": len(rows),
+                "items": len(g_rows),
                 **_win_figures(wins[g]),
-                "vote_splits": vote_splits,
-                "agreement": {
-                    "percent_unanimous": agreement.percent_unanimous(counts),
-                    "fleiss_kappa": agreement.fleiss_kappa(counts[full_count[rows]]),
-                    "krippendorff_alpha": agreement.krippendorff_alpha(counts),
-                    "gwet_ac1": agreement.gwet_ac1(counts, n_categories),
-                },
+                "vote_splits": splits[g] if _several_raters(counts) else None,
+                "agreement": _agreement(tally, counts, n_categories, early_stop[g_rows].any()),
                 "reasons": {system_a: reasons[g][A], system_b: reasons[g][B]},
-                "by_category": {
-                    tally.categories[c]: {"items": int(by_category[g, c].sum()), **_win_figures(by_category[g, c], brief=True)}
-                    for c in np.flatnonzero(by_category[g].sum(axis=1))
-                },
+                "by_category": by_category[g],
+                "net_win_rate_a": net,
+                "net_ci95": net_ci,
+                "p_value_holm": None,  # filled in below, across the pairs of each question
+                "detectable_win_rate": smallest,
             }
         )
+    _add_holm(figures)
     return figures
+
+
+def _several_raters(counts: np.ndarray) -> bool:
+    """Whether some item has two votes or more: with one rater per item, splits and unanimity mean nothing."""
+    return bool((counts.sum(axis=1) >= 2).any())
+
+
+def _agreement(tally: Tally, counts: np.ndarray, n_categories: int, early_stop: bool) -> dict:
+    full_count = counts.sum(axis=1) == tally.raters_per_item
+    figures = {
+        "percent_unanimous": agreement.percent_unanimous(counts) if _several_raters(counts) else None,
+        # With early stopping items have unequal counts by design: no full-count subset is representative.
+        "fleiss_kappa": None if early_stop else agreement.fleiss_kappa(counts[full_count]),
+        "krippendorff_alpha": agreement.krippendorff_alpha(counts),
+        "gwet_ac1": agreement.gwet_ac1(counts, n_categories),
+    }
+    if early_stop:
+        figures["early_stop"] = True
+    return figures
+
+
+def _early_stop_rows(votes: pd.DataFrame, tally: Tally) -> np.ndarray:
+    """Per (item, question) row, whether its item stopped early (the optional `early_stop` column)."""
+    stopped = np.zeros(len(tally.counts), dtype=bool)
+    if "early_stop" in votes:
+        stopped[tally.vote_row[votes["early_stop"].to_numpy(dtype=bool)]] = True
+    return stopped
+
+
+def _add_holm(figures: list[dict]) -> None:
+    for question in dict.fromkeys(f["question"] for f in figures):
+        family = [f for f in figures if f["question"] == question]
+        for f, adjusted in zip(family, holm([f["p_value"] for f in family]), strict=True):
+            f["p_value_holm"] = adjusted
+
+
+def _by_category(tally: Tally, group: np.ndarray, n_groups: int) -> list[dict]:
+    n = len(tally.categories)
+    counts = np.bincount((group * n + tally.category) * 3 + tally.outcome, minlength=n_groups * n * 3).reshape(n_groups, n, 3)
+    return [
+        {
+            tally.categories[c]: {"items": int(counts[g, c].sum()), **_win_figures(counts[g, c], brief=True)}
+            for c in np.flatnonzero(counts[g].sum(axis=1))
+        }
+        for g in range(n_groups)
+    ]
+
+
+def _vote_splits(tally: Tally, group: np.ndarray, n_groups: int) -> list[dict]:
+    ordered = ordered_counts(tally.counts)
+    shapes, shape_of_row = np.unique(ordered, axis=0, return_inverse=True)
+    splits = np.bincount(group * len(shapes) + shape_of_row.ravel(), minlength=n_groups * len(shapes)).reshape(n_groups, -1)
+    names = [split_name(shape) for shape in shapes]
+    order = sorted(range(len(shapes)), key=lambda s: _split_order(names[s]))
+    standard = standard_splits(tally.raters_per_item)
+    result = []
+    for g in range(n_groups):
+        vote_splits = dict.fromkeys(standard, 0)
+        vote_splits.update({names[s]: int(splits[g, s]) for s in order if splits[g, s]})
+        result.append(vote_splits)
+    return result
 
 
 def _win_figures(wins: np.ndarray, brief: bool = False) -> dict:
@@ -217,13 +297,14 @@ def _rankings(tally: Tally, bootstrap: int, seed: int) -> dict:
 def report_rows(report: dict) -> list[dict]:
     """The report flattened for CSV: one row per (pair, question).
 
-    Splits become `split_<key>` columns, agreement coefficients their own columns, and reason
+    Splits become `split_<key>` columns (none with one rater per item), agreement coefficients their own columns, and reason
     shares `reasons_a_<key>` / `reasons_b_<key>` (for system_a / system_b) so that columns mean
     the same on every row. Rows of different questions may have different reason columns.
     """
     rows = []
     for pair in report["pairs"]:
         ci = pair["ci95"] or [None, None]
+        net_ci = pair["net_ci95"] or [None, None]
         row = {
             "system_a": pair["system_a"],
             "system_b": pair["system_b"],
@@ -236,7 +317,12 @@ def report_rows(report: dict) -> list[dict]:
             "ci95_low": ci[0],
             "ci95_high": ci[1],
             "p_value": pair["p_value"],
-            **{f"split_{key}": n for key, n in pair["vote_splits"].items()},
+            "p_value_holm": pair["p_value_holm"],
+            "net_win_rate_a": pair["net_win_rate_a"],
+            "net_ci95_low": net_ci[0],
+            "net_ci95_high": net_ci[1],
+            "detectable_win_rate": pair["detectable_win_rate"],
+            **{f"split_{key}": n for key, n in (pair["vote_splits"] or {}).items()},
             **pair["agreement"],
         }
         for side, system in (("a", pair["system_a"]), ("b", pair["system_b"])):

@@ -2,6 +2,11 @@
 
 Every text column comes back categorical: a study has few systems, questions, raters and reason
 combinations, so codes keep a million votes small and make the analysis integer arithmetic.
+
+Files that went through a spreadsheet are read as the platform wrote them: one leading
+apostrophe, which the platform adds to cells a spreadsheet would run as formulas, is removed;
+dates re-saved without a timezone are accepted with a warning (no figure uses them); a file
+separated by semicolons or tabs is refused with a message naming its delimiter.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -31,12 +37,21 @@ COLUMNS = (
     "watch_ms",
     "created_at",
 )
+# Optional columns (CONTRACT.md, "Additions"): kept when present; any other extra column is ignored.
+OPTIONAL_COLUMNS = ("position", "sample", "early_stop")
 TIE = "tie"
 REQUIRED = ("study", "item", "prompt_id", "system_a", "system_b", "question", "rater", "choice", "left", "created_at")
 # What one comparison item is: the same on every row of the item.
 ITEM_FIELDS = ("prompt_id", "prompt", "category", "system_a", "system_b")
 # ISO 8601 with a timezone: a date, a time, and Z or a numeric offset.
 TIMESTAMP_PATTERN = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)"
+# How a spreadsheet writes a time back without its timezone: 01/01/2026 10:00, 1.1.2026 10:00:00,
+# 1/1/26 10:00 AM, 2026-01-01 10:00.
+SPREADSHEET_TIME_PATTERN = (
+    r"(\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2})( \d{1,2}:\d{2}(:\d{2}(\.\d+)?)?( ?[AaPp]\.?[Mm]\.?)?)?"
+)
+# What separates the columns of a file that a spreadsheet saved in another list-separator setting.
+OTHER_DELIMITERS = {";": "semicolons (;)", "\t": "tabs"}
 
 Source = str | os.PathLike | IO[str] | IO[bytes]
 
@@ -49,15 +64,22 @@ class VotesFileError(AnalysisError):
     """A malformed votes file; the message names the line."""
 
 
+class VotesFileWarning(UserWarning):
+    """A votes file read with a tolerance the user should know about; the message names the line."""
+
+
 def read_votes(source: Source) -> pd.DataFrame:
     """Read and validate a votes CSV from a path or an open file.
 
     Returns one row per vote with the CSV's columns: text columns categorical (system_a,
     system_b, choice and left share one set of categories), `watch_ms` as nullable Int64 (an
-    empty cell is a missing value) and `created_at` as UTC datetimes. Raises VotesFileError
-    naming the line of the first problem.
+    empty cell is a missing value) and `created_at` as UTC datetimes; then the optional columns
+    present: `position` as nullable Int64, `sample` categorical, `early_stop` boolean. Raises
+    VotesFileError naming the line of the first problem; warns (VotesFileWarning) when it reads
+    spreadsheet dates without a timezone, whose `created_at` is then missing.
     """
     data = _read_bytes(source)
+    _check_delimiter(data)
     try:
         # Read as text, then categorise: dtype="category" would infer numbers and merge ids like "007" and "7".
         raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8")
@@ -70,8 +92,40 @@ def read_votes(source: Source) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise VotesFileError(f"line 1: missing column(s) {', '.join(missing)}; expected the header {','.join(COLUMNS)}")
-    raw = pd.DataFrame({column: raw[column].astype("category") for column in COLUMNS})
+    present = [*COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in raw.columns)]
+    raw = pd.DataFrame({column: _unescaped(raw[column].astype("category")) for column in present})
     return _validated(raw, lambda row: _line_of_row(data, row))
+
+
+def _check_delimiter(data: bytes) -> None:
+    """Refuse, naming the delimiter, a file whose header splits into the columns on another character."""
+    header = data[:4096].decode("utf-8-sig", errors="replace").partition("\n")[0].rstrip("\r")
+    if "," in header:
+        return
+    for delimiter, name in OTHER_DELIMITERS.items():
+        if set(COLUMNS) <= {field.strip().strip('"') for field in header.split(delimiter)}:
+            raise VotesFileError(
+                f"line 1: the columns are separated by {name}, not commas; a spreadsheet set to another list "
+                "separator saves CSV files this way. Save the file as \"CSV UTF-8 (comma delimited)\" and read it again"
+            )
+
+
+def _unescaped(column: pd.Series) -> pd.Series:
+    """The column with one leading apostrophe removed from each cell that starts with one.
+
+    The platform writes an apostrophe before a text cell that a spreadsheet would run as a
+    formula (CONTRACT.md, "CSV cells that a spreadsheet would run as formulas"): this undoes it.
+    """
+    categories = column.cat.categories
+    quoted = categories.str.startswith("'")
+    if not quoted.any():
+        return column
+    plain = categories.where(~quoted, categories.str.slice(1))
+    if plain.is_unique:
+        # Categories stay in sorted order, as the analysis orders prompts (for the bootstrap) by it.
+        return column.cat.rename_categories(plain).cat.reorder_categories(plain.sort_values())
+    # "'x" and "x" both mean x: merge them into one category.
+    return pd.Series(plain.take(column.cat.codes.to_numpy()), index=column.index, dtype="category")
 
 
 def _read_bytes(source: Source) -> bytes:
@@ -95,7 +149,7 @@ def _validated(raw: pd.DataFrame, line_of: Callable[[int], int]) -> pd.DataFrame
     systems = _checked_systems(raw, rows)
     watch_ms, created_at = _checked_values(raw, rows)
     _check_items(raw, rows, line_of)
-    return raw.assign(**systems, watch_ms=watch_ms.astype("Int64"), created_at=created_at)
+    return raw.assign(**systems, watch_ms=watch_ms.astype("Int64"), created_at=created_at, **_checked_optional(raw, rows))
 
 
 def _checked_systems(raw: pd.DataFrame, rows: _Rows) -> dict[str, pd.Series]:
@@ -137,11 +191,42 @@ def _checked_values(raw: pd.DataFrame, rows: _Rows) -> tuple[pd.Series, pd.Serie
         lambda row: f"watch_ms {rows.value('watch_ms', row)!r} is not a whole number of milliseconds",
     )
     created_at = _parse_categories(raw["created_at"], _timestamp_values)
+    unparsed = created_at.isna().to_numpy()
+    spreadsheet = unparsed & _matches(raw["created_at"], SPREADSHEET_TIME_PATTERN)
     rows.fail(
-        created_at.isna().to_numpy(),
+        unparsed & ~spreadsheet,
         lambda row: f"created_at {rows.value('created_at', row)!r} is not an ISO 8601 time with a timezone",
     )
+    if spreadsheet.any():
+        first = int(np.flatnonzero(spreadsheet)[0])
+        more = int(spreadsheet.sum()) - 1
+        warnings.warn(
+            f"line {rows.line_of(first)}: created_at {rows.value('created_at', first)!r}"
+            + (f" and {more:,} more" if more else "")
+            + " have no timezone, as a spreadsheet writes times back; no figure of the report uses them, so these "
+            "votes are read with created_at left empty",
+            VotesFileWarning,
+            stacklevel=4,
+        )
     return watch_ms, created_at
+
+
+def _checked_optional(raw: pd.DataFrame, rows: _Rows) -> dict[str, pd.Series]:
+    """position as a whole number from 1 (or empty) and early_stop as 0 or 1 (or empty), when present."""
+    checked = {}
+    if "position" in raw:
+        position = _parse_categories(raw["position"], _watch_ms_values)
+        rows.fail(
+            (position.isna().to_numpy() & ~_equals(raw["position"], "")) | (position.to_numpy() == 0),
+            lambda row: f"position {rows.value('position', row)!r} is not a place in the rater's sequence (1, 2, ...)",
+        )
+        checked["position"] = position.astype("Int64")
+    if "early_stop" in raw:
+        early_stop = raw["early_stop"]
+        known = _equals(early_stop, "1") | _equals(early_stop, "0") | _equals(early_stop, "")
+        rows.fail(~known, lambda row: f"early_stop {rows.value('early_stop', row)!r} is neither 1, 0 nor empty")
+        checked["early_stop"] = pd.Series(_equals(early_stop, "1"), index=raw.index)
+    return checked
 
 
 def _check_items(raw: pd.DataFrame, rows: _Rows, line_of: Callable[[int], int]) -> None:
@@ -198,6 +283,14 @@ def _equals(column: pd.Series, text: str) -> np.ndarray:
     if text not in categories:
         return np.zeros(len(column), dtype=bool)
     return column.cat.codes.to_numpy() == categories.get_loc(text)
+
+
+def _matches(column: pd.Series, pattern: str) -> np.ndarray:
+    """Per row, whether its (stripped) text matches `pattern` in full; checked once per distinct value."""
+    categories = pd.Series(column.cat.categories.astype(str)).str.strip()
+    matching = categories.str.fullmatch(pattern).to_numpy(dtype=bool)
+    codes = column.cat.codes.to_numpy()
+    return matching[codes] & (codes >= 0)
 
 
 def _parse_categories(column: pd.Series, parse: Callable[[pd.Index], pd.Index]) -> pd.Series:

@@ -1,17 +1,25 @@
-"""Time the analysis report on a large votes CSV.
+"""Time the analysis report on three votes CSVs, and the command line on a small one.
 
-Builds (once, under bench/out/) a votes CSV of 1,000,000 rows: 100,000 items, 4 systems in all 6
-pairs, 5 raters per item, 2 questions. Then reads it and builds the full JSON report, bootstrap
-included, and prints the time to read, the time to report, the total and the peak memory.
-Goal on a 2-core machine: under 20 s and under 4 GB.
+Builds (once, under bench/out/) votes CSVs of 4 systems in all 6 pairs, 5 raters per item and 2
+questions, systems of known strength:
 
-    python bench/bench_analysis.py [--bootstrap 1000] [--csv PATH]
+- small: 360 items by 40 raters, 3,600 votes: the time of `python -m analysis report --format
+  json` from start to exit, import included (goal: under 2 s), the median of five runs;
+- 2k-raters: 100,000 items by 2,000 raters, 1,000,000 votes;
+- 500k-raters: 100,000 items by 500,000 raters who each rate one item (arena-style), 1,000,000 votes.
+
+For each million-vote file, in a child process of its own (so that peak memory is its own): the
+time to read, to build the JSON report (bootstrap included) and render it, the JSON's size and the
+peak memory; then the time to write the per-rater CSV. Goal on a 2-core machine: report under
+20 s, JSON under 5 MB, memory under 4 GB.
+
+    python bench/bench_analysis.py [--bootstrap 1000] [--only small,2k-raters,500k-raters]
 """
 
 import argparse
 import itertools
-import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -21,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT / "bench" / "out" / "votes_1m.csv"
+OUT = ROOT / "bench" / "out"
+# name: (file, items, raters in the pool, each rater rates one item only)
+FILES = {
+    "small": (OUT / "votes_3600.csv", 360, 40, False),
+    "2k-raters": (OUT / "votes_1m.csv", 100_000, 2_000, False),
+    "500k-raters": (OUT / "votes_1m_500k_raters.csv", 100_000, 500_000, True),
+}
+SMALL_RUNS = 5
 
 SYSTEMS = ["emu-video", "make-a-video", "gen2", "pika"]
 STRENGTH = {"emu-video": 1.2, "make-a-video": 0.0, "gen2": 0.6, "pika": 0.3}
@@ -30,16 +45,14 @@ REASONS = {
     "quality": ["pixel_sharpness", "motion_smoothness", "recognizable_objects", "frame_consistency", "amount_of_motion"],
     "faithfulness": ["spatial_alignment", "temporal_alignment"],
 }
-N_ITEMS = 100_000
 RATERS_PER_ITEM = 5
-N_RATERS = 2_000
 
 
-def generate(path: Path, seed: int = 1) -> None:
+def generate(path: Path, n_items: int, n_raters: int, one_item_each: bool, seed: int = 1) -> None:
     """Write a votes CSV in the export format, with systems of known strength."""
     rng = np.random.default_rng(seed)
     pairs = list(itertools.combinations(SYSTEMS, 2))
-    item = np.arange(N_ITEMS)
+    item = np.arange(n_items)
     prompt = item // len(pairs)
     pair = item % len(pairs)
     sys_a = np.array([a for a, _ in pairs])[pair]
@@ -48,10 +61,7 @@ def generate(path: Path, seed: int = 1) -> None:
     # Prompts differ in difficulty, so items of one prompt are correlated: what the prompt bootstrap is for.
     p_a = 1 / (1 + np.exp(-(gap + rng.normal(0, 0.8, prompt.max() + 1)[prompt])))
 
-    # Five distinct raters per item: a random start and a stride below N_RATERS / 5.
-    start = rng.integers(0, N_RATERS, N_ITEMS)
-    stride = rng.integers(1, N_RATERS // RATERS_PER_ITEM, N_ITEMS)
-    raters = (start[:, None] + np.arange(RATERS_PER_ITEM) * stride[:, None]) % N_RATERS
+    raters = _raters(rng, n_items, n_raters, one_item_each)
 
     rows = np.repeat(item, RATERS_PER_ITEM)  # one per rating
     # Placement and watch time belong to the rating, shared by its questions.
@@ -78,7 +88,7 @@ def generate(path: Path, seed: int = 1) -> None:
                     "system_a": sys_a[rows],
                     "system_b": sys_b[rows],
                     "question": question,
-                    "rater": np.char.add("w", np.char.zfill(raters.ravel().astype(str), 4)),
+                    "rater": np.char.add("w", np.char.zfill(raters.ravel().astype(str), 6)),
                     "choice": np.where(votes_a, sys_a[rows], sys_b[rows]),
                     "left": np.where(left_a, sys_a[rows], sys_b[rows]),
                     "reasons": np.array(combos)[combo],
@@ -95,38 +105,78 @@ def generate(path: Path, seed: int = 1) -> None:
     tmp.rename(path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
-    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.generate_only:
-        generate(args.csv)
-        return
-    if not args.csv.exists():
-        # In a child process, so that building the file does not count in this process's peak memory.
-        print(f"building {args.csv} ...", flush=True)
-        subprocess.run([sys.executable, __file__, "--generate-only", "--csv", str(args.csv)], check=True)
+def _raters(rng: np.random.Generator, n_items: int, n_raters: int, one_item_each: bool) -> np.ndarray:
+    """(items, 5) distinct raters per item."""
+    if one_item_each:
+        return rng.permutation(n_raters)[: n_items * RATERS_PER_ITEM].reshape(n_items, RATERS_PER_ITEM)
+    # A random start and a stride below n_raters / 5.
+    start = rng.integers(0, n_raters, n_items)
+    stride = rng.integers(1, n_raters // RATERS_PER_ITEM, n_items)
+    return (start[:, None] + np.arange(RATERS_PER_ITEM) * stride[:, None]) % n_raters
 
+
+def measure(path: Path, bootstrap: int) -> None:
+    """Read, report and render one file in this process; print the figures."""
     sys.path.insert(0, str(ROOT))
     import analysis
 
     t0 = time.perf_counter()
-    votes = analysis.read_votes(args.csv)
+    votes = analysis.read_votes(path)
     t1 = time.perf_counter()
-    report = analysis.build_report(votes, bootstrap=args.bootstrap, seed=0)
-    text = json.dumps(report, allow_nan=False)
+    report = analysis.build_report(votes, bootstrap=bootstrap, seed=0)
+    text = analysis.render_report(report, "json")
     t2 = time.perf_counter()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     summary = report["summary"]
-    print(f"rows: {len(votes):,}  items: {summary['items']:,}  (pair, question) rows: {len(report['pairs'])}  JSON: {len(text):,} bytes")
+    print(f"  rows: {len(votes):,}  items: {summary['items']:,}  raters: {summary['raters']:,}  JSON: {len(text.encode()):,} bytes")
     for question, ranking in report["ranking"].items():
-        print(f"  {question}: " + ", ".join(f"{r['system']} {r['rating']:.0f} [{r['ci95'][0]:.0f}, {r['ci95'][1]:.0f}]" for r in ranking))
-    print(f"read:   {t1 - t0:6.2f} s")
-    print(f"report: {t2 - t1:6.2f} s  ({args.bootstrap} bootstrap resamples)")
-    print(f"total:  {t2 - t0:6.2f} s")
-    print(f"peak RSS: {peak_mib:,.0f} MiB")
+        print(f"    {question}: " + ", ".join(f"{r['system']} {r['rating']:.0f} [{r['ci95'][0]:.0f}, {r['ci95'][1]:.0f}]" for r in ranking))
+    print(f"  read:   {t1 - t0:6.2f} s")
+    print(f"  report: {t2 - t1:6.2f} s  ({bootstrap} bootstrap resamples, JSON rendered)")
+    print(f"  total:  {t2 - t0:6.2f} s")
+    print(f"  peak RSS: {peak_mib:,.0f} MiB")
+    t3 = time.perf_counter()
+    csv_text = analysis.render_rater_csv(analysis.build_rater_table(votes))
+    print(f"  per-rater CSV: {time.perf_counter() - t3:6.2f} s  ({len(csv_text.encode()):,} bytes)", flush=True)
+
+
+def small_file_time(path: Path) -> None:
+    """Wall time of the command line, interpreter start and imports included."""
+    times = []
+    for _ in range(SMALL_RUNS):
+        start = time.perf_counter()
+        command = [sys.executable, "-m", "analysis", "report", str(path), "--format", "json", "-o", str(OUT / "report_3600.json")]
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    median, fastest = statistics.median(times), min(times)
+    print(f"  python -m analysis report --format json: median {median:.2f} s, fastest {fastest:.2f} s of {SMALL_RUNS} runs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--only", default=",".join(FILES), help="comma-separated: " + ", ".join(FILES))
+    parser.add_argument("--generate", metavar="NAME", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", metavar="NAME", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        path, n_items, n_raters, one_item_each = FILES[args.generate]
+        generate(path, n_items, n_raters, one_item_each)
+        return
+    if args.measure:
+        measure(FILES[args.measure][0], args.bootstrap)
+        return
+    for name in args.only.split(","):
+        path = FILES[name][0]
+        if not path.exists():
+            # In a child process, so that building the file does not count in the measuring process's peak memory.
+            print(f"building {path} ...", flush=True)
+            subprocess.run([sys.executable, __file__, "--generate", name], check=True)
+        print(f"{name} ({path.name}):", flush=True)
+        if name == "small":
+            small_file_time(path)
+        else:
+            subprocess.run([sys.executable, __file__, "--measure", name, "--bootstrap", str(args.bootstrap)], check=True)
 
 
 if __name__ == "__main__":

@@ -50,10 +50,12 @@ def pair(report: dict, question: str) -> dict:
 
 def test_json_report_has_the_contract_keys(json_report):
     assert list(json_report)[:2] == ["pairs", "ranking"]
-    assert set(pair(json_report, "quality")) == {
+    # The contract's keys in its order, then the additions of December 2026 (and the detectable win rate).
+    assert list(pair(json_report, "quality")) == [
         "system_a", "system_b", "question", "items", "wins_a", "wins_b", "ties", "win_rate_a", "ci95", "p_value",
         "vote_splits", "agreement", "reasons", "by_category",
-    }  # fmt: skip
+        "net_win_rate_a", "net_ci95", "p_value_holm", "detectable_win_rate",
+    ]  # fmt: skip
     assert set(pair(json_report, "quality")["agreement"]) == {"percent_unanimous", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1"}
     assert list(json_report["ranking"]) == ["quality", "faithfulness"]
 
@@ -177,3 +179,63 @@ def test_missing_file_exits_2(tmp_path):
     result = run_cli("report", str(tmp_path / "absent.csv"))
     assert result.returncode == 2
     assert "cannot read" in result.stderr
+
+
+def test_json_report_additions(json_report):
+    quality = pair(json_report, "quality")
+    # Outcomes alpha, alpha, alpha, beta: net (3 - 1) / 4; one pair per question, so Holm leaves p as it is.
+    assert quality["net_win_rate_a"] == 0.5
+    assert quality["p_value_holm"] == quality["p_value"]
+    assert quality["net_ci95"][0] <= 0.5 <= quality["net_ci95"][1]
+    assert json_report["order_effects"] is None and json_report["rater_model"] is None
+    assert json_report["raters_summary"]["raters"] == 5
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [("latex", r"alpha & -- & 75.0 \\"), ("markdown", "| alpha |  | 75.0 |")])
+def test_paper_tables(votes_path, fmt, expected):
+    result = run_cli("report", str(votes_path), "--format", fmt, "--bootstrap", "0")
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+
+
+def test_raters_csv_and_rater_model(votes_path, tmp_path):
+    out, raters = tmp_path / "report.json", tmp_path / "raters.csv"
+    result = run_cli("report", str(votes_path), "-o", str(out), "--bootstrap", "0", "--raters-csv", str(raters), "--rater-model")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the figures of 5 raters to {raters}" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(raters.read_text(encoding="utf-8"))))
+    assert [r["rater"] for r in rows] == ["r1", "r2", "r3", "r4", "r5"]
+    assert list(rows[0])[-1] == "model_reliability"
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["rater_model"]["model"] == "Dawid-Skene"
+    assert all(0 < r["model_reliability"] < 1 for r in report["raters"])
+
+
+def test_spreadsheet_dates_are_read_with_a_warning_on_stderr(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text(votes_csv(KNOWN_ITEMS).replace("2026-01-05T09:00:00+00:00", "05.01.2026 09:00"), encoding="utf-8")
+    result = run_cli("report", str(path), "--bootstrap", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: line 2: created_at '05.01.2026 09:00' and 7 more have no timezone")
+    assert json.loads(result.stdout)["summary"]["votes"] == 40
+
+
+def test_semicolon_separated_file_exits_2_naming_the_delimiter(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text(votes_csv(KNOWN_ITEMS).replace(",", ";"), encoding="utf-8")
+    result = run_cli("report", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: line 1: the columns are separated by semicolons (;), not commas")
+
+
+def test_the_json_report_loads_no_plotting_or_heavy_statistics(votes_path):
+    # What keeps a small study's report under two seconds: matplotlib, scipy.stats and statsmodels take
+    # seconds to import and are needed only for the HTML page (or not at all).
+    probe = (
+        "import sys; from analysis.__main__ import main; "
+        f"code = main(['report', {str(votes_path)!r}, '--format', 'json', '-o', {str(votes_path.parent / 'probe.json')!r}]); "
+        "print(code, sorted({m.split('.')[0] if m.startswith(('matplotlib', 'statsmodels')) else m "
+        "for m in sys.modules if m.startswith(('matplotlib', 'statsmodels', 'scipy.stats'))}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "0 []", result.stderr

@@ -160,3 +160,42 @@ def test_several_studies_keep_their_items_apart():
     report = build_report(read_votes(io.StringIO(rows)), bootstrap=0)
     assert report["summary"]["studies"] == ["s1", "s2"]
     assert (only_pair(report)["items"], only_pair(report)["wins_a"], only_pair(report)["wins_b"]) == (2, 1, 1)
+
+
+def test_one_rater_per_item_leaves_splits_and_unanimity_null():
+    # Arena-style data: every item judged once. "100% unanimous" and "1-0" splits would mean nothing.
+    items = [Item(str(i), "alpha", "beta", {"quality": same("alpha" if i % 3 else "beta", 1)}, prompt_id=f"p{i}") for i in range(9)]
+    report = report_of(items)
+    pair = only_pair(report)
+    assert pair["vote_splits"] is None
+    assert pair["agreement"] == {"percent_unanimous": None, "fleiss_kappa": None, "krippendorff_alpha": None, "gwet_ac1": None}
+    assert (pair["wins_a"], pair["wins_b"]) == (6, 3)
+    row = report_rows(report)[0]
+    assert not any(column.startswith("split_") for column in row) and row["percent_unanimous"] is None
+    assert "Vote splits per pair" not in render_html(report)  # no split chart without splits
+
+
+def test_a_pair_with_one_rater_per_item_beside_a_pair_with_three():
+    items = [Item(f"a{i}", "alpha", "beta", {"quality": same("alpha", 1)}, prompt_id=f"p{i}") for i in range(4)]
+    items += [Item(f"b{i}", "alpha", "gamma", {"quality": same("alpha", 2) + same("gamma", 1)}, prompt_id=f"p{i}") for i in range(4)]
+    report = report_of(items)
+    single, triple = report["pairs"]
+    assert (single["vote_splits"], single["agreement"]["percent_unanimous"]) == (None, None)
+    assert (triple["vote_splits"], triple["agreement"]["percent_unanimous"]) == ({"3-0": 0, "2-1": 4}, 0.0)
+
+
+def test_early_stopped_items_null_fleiss_kappa_and_flag_the_other_coefficients():
+    stopped = {"early_stop": ["1", "1", "1"]}
+    items = [Item(str(i), "alpha", "beta", {"quality": same("alpha", 3)}, prompt_id=f"p{i}", extra=stopped) for i in range(3)]
+    items += [
+        Item(f"f{i}", "alpha", "beta", {"quality": same("alpha", 3) + same("beta", 2)}, prompt_id=f"q{i}", extra={"early_stop": ["0"] * 5})
+        for i in range(3)
+    ]
+    agreement_figures = only_pair(report_of(items))["agreement"]
+    assert agreement_figures["fleiss_kappa"] is None
+    assert agreement_figures["early_stop"] is True
+    assert agreement_figures["krippendorff_alpha"] is not None
+    # Without any early-stopped item the figures are as before, with no flag.
+    plain = only_pair(report_of([Item(i.item, i.system_a, i.system_b, i.votes, prompt_id=i.prompt_id) for i in items]))["agreement"]
+    assert "early_stop" not in plain
+    assert plain["fleiss_kappa"] == pytest.approx(fleiss_kappa(np.array([[3, 2, 0]] * 3)))  # the items with all five votes

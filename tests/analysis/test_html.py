@@ -3,7 +3,7 @@
 import io
 
 from analysis import build_report, read_votes, render_html
-from tests.support.analysis_fixtures import Item, votes_csv
+from tests.support.analysis_fixtures import Item, same, votes_csv
 
 HOSTILE = [
     Item(
@@ -56,3 +56,31 @@ def test_without_settings_the_page_shows_what_the_votes_tell():
 def test_the_same_report_renders_the_same_page():
     report = build_report(read_votes(io.StringIO(votes_csv(HOSTILE))), bootstrap=20)
     assert render_html(report) == render_html(report)
+
+
+def three_system_page(**options) -> str:
+    items = []
+    for i in range(6):
+        items.append(Item(f"ab{i}", "alpha", "beta", {"quality": same("alpha", 2, "sharp") + same("beta", 1, "smooth")}, prompt_id=f"p{i}"))
+        items.append(Item(f"bc{i}", "beta", "gamma", {"quality": same("gamma", 3, "smooth")}, prompt_id=f"p{i}"))
+    return render_html(build_report(read_votes(io.StringIO(votes_csv(items))), bootstrap=20, **options))
+
+
+def test_reasons_are_shown_per_comparison_as_well_as_per_system():
+    html = three_system_page()
+    assert "<h3>Per comparison</h3>" in html
+    assert "<h4>alpha vs beta, quality</h4>" in html and "<h4>beta vs gamma, quality</h4>" in html
+    assert 'alt="Reasons behind wins, alpha vs beta, quality"' in html
+
+
+def test_holm_and_net_win_rates_are_explained_and_shown():
+    html = three_system_page()
+    assert "Holm p: the p-value adjusted for testing all the pairs of a question at once" in html
+    assert "net +100.0%" in html  # alpha won all six items against beta
+    assert "Smallest detectable win rate" in html
+
+
+def test_the_rater_model_section_appears_only_when_asked():
+    assert "Sensitivity to rater reliability" not in three_system_page()
+    html = three_system_page(rater_model=True)
+    assert "Sensitivity to rater reliability" in html and "<th>model reliability</th>" in html

@@ -177,3 +177,23 @@ def test_fit_strengths_maximises_the_logit_likelihood_of_a_wins_matrix():
     outcomes += [0.5] * 3
     expected = sm.Logit(np.array(outcomes), np.array(rows)).fit(disp=0, tol=1e-12).params
     assert fit_strengths(wins.astype(float)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_fleiss_kappa_matches_statsmodels_on_random_counts():
+    from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
+
+    rng = np.random.default_rng(2)
+    for raters, shares in ((5, [0.5, 0.3, 0.2]), (3, [0.6, 0.4]), (7, [0.2, 0.2, 0.6])):
+        counts = rng.multinomial(raters, shares, size=50)
+        assert agreement.fleiss_kappa(counts) == pytest.approx(statsmodels_fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+
+
+def test_fit_strengths_fits_a_stack_of_wins_matrices_like_each_on_its_own():
+    rng = np.random.default_rng(9)
+    stack = rng.integers(0, 20, size=(5, 4, 4)).astype(float)
+    stack[:, np.arange(4), np.arange(4)] = 0
+    stack[0, 0, :] = [0, 30, 25, 40]  # a system that never loses: finite thanks to the prior
+    stack[0, :, 0] = 0
+    together = fit_strengths(stack)
+    assert np.isfinite(together).all()
+    assert together == pytest.approx(np.array([fit_strengths(wins) for wins in stack]), abs=1e-9)

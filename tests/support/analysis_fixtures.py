@@ -2,7 +2,10 @@
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass, field
+
+import numpy as np
 
 HEADER = "study,item,prompt_id,prompt,category,system_a,system_b,question,rater,choice,left,reasons,watch_ms,created_at"
 
@@ -19,6 +22,8 @@ class Item:
     category: str = "animals"
     prompt: str = "a cat plays the piano"
     raters: list[str] = field(default_factory=list)
+    # Optional columns (CONTRACT.md, "Additions"): column -> one value per rater, e.g. {"position": ["3", "1"]}.
+    extra: dict[str, list[str]] = field(default_factory=dict)
 
 
 def votes_rows(items: list[Item], study: str = "study-1") -> list[dict]:
@@ -46,17 +51,47 @@ def votes_rows(items: list[Item], study: str = "study-1") -> list[dict]:
                         "reasons": reasons,
                         "watch_ms": str(1000 * (k + 1)),
                         "created_at": f"2026-01-05T09:{k:02d}:00+00:00",
+                        **{column: values[k] for column, values in item.extra.items()},
                     }
                 )
     return rows
 
 
 def votes_csv(items: list[Item], study: str = "study-1") -> str:
+    """The votes CSV of the items: the contract's fourteen columns, then any optional ones the items carry."""
+    rows = votes_rows(items, study)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HEADER.split(","), lineterminator="\n")
+    columns = list(dict.fromkeys([*HEADER.split(","), *(column for row in rows for column in row)]))
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(votes_rows(items, study))
+    writer.writerows(rows)
     return buffer.getvalue()
+
+
+def random_study(
+    rng: np.random.Generator, systems: list[str], n_prompts: int, raters: int, questions: tuple[str, ...] = ("quality",), tie: float = 0.15
+) -> list[Item]:
+    """Every pair of `systems` on every prompt, systems of random strength, `raters` votes per item and question."""
+    strength = dict(zip(systems, rng.normal(0, 0.8, len(systems)), strict=True))
+    items = []
+    for prompt in range(n_prompts):
+        for a, b in itertools.combinations(systems, 2):
+            p_a = (1 - tie) / (1 + np.exp(strength[b] - strength[a]))
+            votes = {
+                q: [(str(rng.choice([a, b, "tie"], p=[p_a, 1 - tie - p_a, tie])), "pixel_sharpness") for _ in range(raters)]
+                for q in questions
+            }
+            items.append(Item(f"{prompt}-{a}-{b}", a, b, votes, prompt_id=f"p{prompt:03d}"))
+    return items
+
+
+def outcome(item: Item, question: str = "quality") -> str:
+    """The item's majority choice (a system, or "tie" when the top counts are level), counted here independently."""
+    choices = [choice for choice, _reasons in item.votes[question]]
+    counts = {label: choices.count(label) for label in (item.system_a, item.system_b, "tie")}
+    top = max(counts.values())
+    leaders = [label for label, n in counts.items() if n == top]
+    return leaders[0] if len(leaders) == 1 else "tie"
 
 
 def same(choice: str, n: int, reasons: str = "pixel_sharpness") -> list[tuple[str, str]]:
