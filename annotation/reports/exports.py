@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 from typing import TextIO
 
-from analysis import COLUMNS
+from analysis import COLUMNS, spreadsheet_safe
 from annotation.models import Study, Vote
 from annotation.studies.attention import raters_excluded
 
@@ -34,11 +34,15 @@ def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tupl
 
 
 def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) -> int:
-    """Write the votes CSV of `study` to `out`; returns the number of rows."""
+    """Write the votes CSV of `study` to `out`; returns the number of rows.
+
+    A text cell a spreadsheet would run as a formula (a prompt or worker id starting with `=`, say)
+    gets a leading apostrophe, which `analysis.read_votes` removes again (CONTRACT.md, "Additions").
+    """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     count = 0
     for row in votes_rows(study=study, include_excluded=include_excluded):
-        writer.writerow(row)
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
         count += 1
     return count
