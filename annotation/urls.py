@@ -33,6 +33,7 @@ urlpatterns = [
     path("studies/<str:slug>/matching/<int:item_id>/drop", studies.matching_item_drop, name="study-matching-drop"),
     path("studies/<str:slug>/report.<str:fmt>", reports.study_report_view, name="study-report"),
     path("studies/<str:slug>/votes.csv", reports.study_votes_view, name="study-votes"),
+    path("studies/<str:slug>/raters.csv", reports.study_raters_view, name="study-raters"),
     path("api/studies", studies_api.studies_create, name="api-studies"),
     path("api/studies/<str:slug>", studies_api.studies_detail, name="api-study"),
     path("api/studies/<str:slug>/invitations", raters_api.studies_invitations, name="api-study-invitations"),

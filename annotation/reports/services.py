@@ -15,7 +15,15 @@ from annotation.models import Study
 from annotation.reports.exports import votes_write
 from annotation.studies.attention import raters_excluded
 
-CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "tex": "text/x-tex; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+}
+# A download's file extension -> the analysis package's format name.
+FORMAT_OF_EXTENSION = {"json": "json", "csv": "csv", "html": "html", "tex": "latex", "md": "markdown"}
 
 
 def study_settings(*, study: Study) -> dict:
@@ -34,18 +42,31 @@ def study_settings(*, study: Study) -> dict:
     }
 
 
-def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
+def _study_votes(study: Study):
     buffer = io.StringIO()
     votes_write(study=study, out=buffer)
     buffer.seek(0)
-    report = analysis.build_report(analysis.read_votes(buffer), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie)
+    return analysis.read_votes(buffer)
+
+
+def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
+    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie)
     report["study"] = study_settings(study=study)
     return report
 
 
 def report_render(*, study: Study, fmt: str, bootstrap: int = 1000, seed: int = 0) -> str:
-    """The report of `study` as a JSON, CSV or self-contained HTML document."""
+    """The report of `study` as a JSON, CSV or self-contained HTML document, or its win-rate tables
+    as LaTeX or Markdown (`fmt` is the analysis package's format name)."""
     if fmt not in analysis.render.FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(analysis.render.FORMATS)}")
     report = study_report(study=study, bootstrap=bootstrap, seed=seed)
     return analysis.render_report(report, fmt, settings=report["study"])
+
+
+def study_raters_csv(*, study: Study) -> str:
+    """Every rater's figures as CSV, one row per rater (the report's JSON lists only the first ones)."""
+    votes = _study_votes(study)
+    if votes.empty:
+        return ",".join(["rater"]) + "\n"
+    return analysis.render_rater_csv(analysis.build_rater_table(votes, allow_tie=study.allow_tie))

@@ -1,4 +1,4 @@
-"""A study's report and its downloads, for researchers: the HTML report, JSON, CSV and the votes CSV."""
+"""A study's report and its downloads, for researchers: the HTML report, JSON, CSV, LaTeX and Markdown tables, the votes and raters CSVs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_safe
 
 from annotation.models import Study
 from annotation.reports.exports import votes_write
-from annotation.reports.services import CONTENT_TYPES, report_render, study_report
+from annotation.reports.services import CONTENT_TYPES, FORMAT_OF_EXTENSION, report_render, study_raters_csv, study_report
 from juice.auth import researcher_required, token_required
 
 
@@ -25,9 +25,9 @@ def _download(response: HttpResponse, request: HttpRequest, filename: str) -> Ht
 def study_report_view(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     """`/studies/<slug>/report.<fmt>`: shown in the browser, or saved with `?download=1`."""
     study = get_object_or_404(Study, slug=slug)
-    if fmt not in CONTENT_TYPES:
-        raise Http404("reports come as .html, .json or .csv")
-    text = report_render(study=study, fmt=fmt)
+    if fmt not in FORMAT_OF_EXTENSION:
+        raise Http404("reports come as .html, .json, .csv, .tex (LaTeX tables) or .md (Markdown tables)")
+    text = report_render(study=study, fmt=FORMAT_OF_EXTENSION[fmt])
     return _download(HttpResponse(text, content_type=CONTENT_TYPES[fmt]), request, f"report-{study.slug}.{fmt}")
 
 
@@ -38,6 +38,15 @@ def study_votes_view(request: HttpRequest, slug: str) -> HttpResponse:
     out = io.StringIO()
     votes_write(study=study, out=out)
     return _download(HttpResponse(out.getvalue(), content_type=CONTENT_TYPES["csv"]), request, f"votes-{study.slug}.csv")
+
+
+@require_safe
+@researcher_required
+def study_raters_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """`/studies/<slug>/raters.csv`: every rater's figures (agreement with the majority, time, ties)."""
+    study = get_object_or_404(Study, slug=slug)
+    text = study_raters_csv(study=study)
+    return _download(HttpResponse(text, content_type=CONTENT_TYPES["csv"]), request, f"raters-{study.slug}.csv")
 
 
 @require_safe

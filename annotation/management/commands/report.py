@@ -9,7 +9,7 @@ from annotation.reports.services import report_render
 
 
 class Command(BaseCommand):
-    help = "Write a study's report (win rates, agreement, reasons, ranking) as JSON, CSV or HTML."
+    help = "Write a study's report (win rates, agreement, reasons, ranking) as JSON, CSV or HTML, or its win tables in LaTeX or Markdown."
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="study name or slug")

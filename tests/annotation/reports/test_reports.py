@@ -136,3 +136,58 @@ def test_it_returns_the_json_report_through_the_api(rated_study, client, researc
     body = client.get(url, HTTP_AUTHORIZATION=f"Token {key}").json()
     assert {p["question"] for p in body["pairs"]} == {"quality", "faithfulness"}
     assert set(body["ranking"]) == {"quality", "faithfulness"}
+
+
+def test_cells_a_spreadsheet_would_run_are_escaped_and_the_report_survives_the_round_trip(db, researcher_client, tmp_path):
+    study = build_open_study(n_prompts=3, raters=5, name="+Formula study")
+    texts = ['=HYPERLINK("http://evil.example","click")', "@SUM(A1:A9)", "-2+3"]
+    for item, text in zip(Item.objects.filter(study=study).order_by("pk"), texts, strict=True):
+        item.prompt.text = text
+        item.prompt.key = "-7" if text.startswith("=") else item.prompt.key  # a number stays a number
+        item.prompt.save()
+    rate_everything(study, ["left", "right", "right", "left", "right"])
+
+    exported = researcher_client.get(f"/studies/{study.slug}/votes.csv?download=1").content.decode()
+    rows = list(csv.DictReader(exported.splitlines()))
+    assert {r["prompt"] for r in rows} == {"'" + text for text in texts}
+    assert {r["study"] for r in rows} == {"'+Formula study"}
+    assert "-7" in {r["prompt_id"] for r in rows}, "a number is written as a number"
+    assert not any(cell.startswith(("=", "+", "@")) for r in rows for cell in r.values())
+
+    votes = tmp_path / "votes.csv"
+    votes.write_text(exported, encoding="utf-8")
+    cli = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(votes), "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    web = researcher_client.get(f"/studies/{study.slug}/report.json").json()
+    theirs = json.loads(cli.stdout)
+    assert web["pairs"] == theirs["pairs"] and web["ranking"] == theirs["ranking"]
+    assert theirs["summary"]["studies"] == ["+Formula study"]
+
+
+def test_the_study_page_offers_paper_tables_and_every_raters_figures(rated_study, researcher_client):
+    slug = rated_study.slug
+    page = researcher_client.get(f"/studies/{slug}").content.decode()
+    for link in ("report.tex?download=1", "report.md?download=1", "raters.csv?download=1"):
+        assert f"/studies/{slug}/{link}" in page
+    latex = researcher_client.get(f"/studies/{slug}/report.tex?download=1")
+    assert latex["Content-Disposition"] == f'attachment; filename="report-{slug}.tex"'
+    text = latex.content.decode()
+    assert "\\toprule" in text and "\\bottomrule" in text and "SecretModelX" in text
+    markdown = researcher_client.get(f"/studies/{slug}/report.md").content.decode()
+    assert "| SecretModelX" in markdown or "SecretModelX |" in markdown
+    raters = list(csv.DictReader(researcher_client.get(f"/studies/{slug}/raters.csv").content.decode().splitlines()))
+    assert sorted(r["rater"] for r in raters) == [f"w{i}" for i in range(5)]
+    # Recount each rater's agreement with their item's majority from the votes CSV.
+    votes = list(csv.DictReader(researcher_client.get(f"/studies/{slug}/votes.csv").content.decode().splitlines()))
+    majority = {}
+    for key in {(v["item"], v["question"]) for v in votes}:
+        chosen = [v["choice"] for v in votes if (v["item"], v["question"]) == key]
+        majority[key] = max(set(chosen), key=chosen.count)
+    for rater in raters:
+        mine = [v for v in votes if v["rater"] == rater["rater"]]
+        agreeing = sum(v["choice"] == majority[v["item"], v["question"]] for v in mine)
+        assert float(rater["majority_agreement"]) == pytest.approx(agreeing / len(mine))
+        assert int(rater["votes"]) == len(mine)
+    assert researcher_client.get(f"/studies/{slug}/report.docx").status_code == 404
