@@ -9,6 +9,8 @@ from generation.systems import views as systems
 urlpatterns = [
     path("generation/", jobs.generation_status, name="generation-status"),
     path("generation/videos/<int:video_id>/first-frame", jobs.video_first_frame, name="video-first-frame"),
+    path("prompt-sets/", prompts.prompt_set_list, name="prompt-sets"),
+    path("systems/", systems.system_list, name="systems"),
     path("prompt-sets/new", prompts.prompt_set_upload, name="prompt-set-upload"),
     path("prompt-sets/<int:pk>", prompts.prompt_set_detail, name="prompt-set-detail"),
     path("systems/<int:pk>/videos", systems.system_videos_upload, name="system-videos-upload"),

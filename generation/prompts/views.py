@@ -1,10 +1,11 @@
-"""Researcher pages for prompt sets: upload one, read its prompts."""
+"""Researcher pages for prompt sets: list them, upload one, read its prompts."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -35,6 +36,12 @@ def prompt_set_upload(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Imported {prompt_set.prompts.count()} prompts into {prompt_set.name!r}.")
             return redirect("prompt-set-detail", pk=prompt_set.pk)
     return render(request, "generation/prompt_set_upload.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@researcher_required
+def prompt_set_list(request: HttpRequest) -> HttpResponse:
+    prompt_sets = PromptSet.objects.annotate(prompt_count=Count("prompts")).order_by("name")
+    return render(request, "generation/prompt_set_list.html", {"prompt_sets": prompt_sets})
 
 
 @researcher_required
