@@ -11,6 +11,7 @@ from django.db.models import Count, F, Q
 from annotation.models import Assignment, Item, Study, Vote
 from annotation.studies.attention import attention_pass_rate, rater_excluded
 from annotation.studies.matching import encodes_waiting
+from generation.matching import policy_describe
 
 
 def study_by_name_or_slug(name: str) -> Study | None:
@@ -27,6 +28,7 @@ def matching_summary(*, study: Study) -> dict:
     return {
         "study": study, "counts": counts, "total": sum(counts.values()), "failed_items": failed,
         "waiting_encodes": waiting, "lost_minutes": max(1, settings.JUICE_LOST_SECONDS // 60),
+        "policy_words": policy_describe(study.matching),
     }
 
 

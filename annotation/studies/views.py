@@ -44,7 +44,7 @@ def study_new(request: HttpRequest) -> HttpResponse:
     form = StudyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            study = study_create(spec=form.spec(), created_by=request.user)
+            study = study_create(spec=form.spec(), created_by=request.user, background=True)
         except (StudyError, InviteError) as exc:
             form.add_error(None, str(exc))
         else:
