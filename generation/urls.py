@@ -8,6 +8,9 @@ from generation.systems import views as systems
 
 urlpatterns = [
     path("generation/", jobs.generation_status, name="generation-status"),
+    path("generation/start", jobs.generation_start, name="generation-start"),
+    path("generation/systems/<int:pk>/retry", jobs.jobs_retry_view, name="generation-retry"),
+    path("generation/systems/<int:pk>/cancel", jobs.jobs_cancel_view, name="generation-cancel"),
     path("generation/videos/<int:video_id>/first-frame", jobs.video_first_frame, name="video-first-frame"),
     path("prompt-sets/", prompts.prompt_set_list, name="prompt-sets"),
     path("systems/", systems.system_list, name="systems"),
