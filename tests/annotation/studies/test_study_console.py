@@ -71,7 +71,8 @@ def test_a_non_default_policy_from_the_form_and_a_page_that_follows_matching(res
     assert "0 of 2 items ready, 2 being matched" in page and '<progress id="matching-progress" max="2" value="0"' in page
     assert "padded with black bars to a common aspect ratio, scaled to 48x48" in page
     assert "{&#x27;aspect&#x27;" not in page and "'aspect'" not in page
-    assert "data-live" in page and "X-Live-Refresh" in page  # the page refreshes its live parts
+    assert "<title>Console study · JUICE</title>" in page
+    assert "data-live" in page and page.count("X-Live-Refresh") == 1  # the page refreshes its live parts
 
 
 @pytest.mark.django_db
