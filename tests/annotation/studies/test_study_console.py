@@ -58,11 +58,9 @@ def test_the_form_explains_each_matching_option_with_the_papers_defaults(researc
 def test_a_non_default_policy_from_the_form_and_a_page_that_follows_matching(researcher_client, clips, empty_queues):
     """With a broker and no media worker yet: the POST answers with the study still preparing."""
     ps = two_systems(clips)
-    started = time.perf_counter()
     response = researcher_client.post(reverse("study-new"), {
         **FORM, "prompt_set": ps.pk, "matching_aspect": "pad", "matching_resolution": "48x48", "matching_fps": "8",
         "matching_duration": "loop"})
-    assert time.perf_counter() - started < 5
     study = Study.objects.get(name="Console study")
     assert response.status_code == 302 and response.url == reverse("study-detail", args=[study.slug])
     assert study.status == Study.Status.PREPARING
