@@ -1,4 +1,5 @@
-"""Researcher pages for systems: list them, add a generated or an external one, upload an external system's videos."""
+"""Researcher pages for systems: list them, add a generated or an external one, upload an external system's
+videos, play a source video."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_safe
 
-from generation.models import PromptSet, System
+from generation.models import PromptSet, System, Video
 from generation.pipelines import SUPPORTED_PIPELINES, ConfigError, params_parse
 from generation.systems.services import SystemInputError, system_add
 from generation.systems.videos import VideoImportError, videos_import
 from juice.auth import researcher_required
+from juice.ranges import ranged_file_response
 from juice.uploads import form_upload_refused
 
 
@@ -86,3 +89,16 @@ def system_videos_upload(request: HttpRequest, pk: int) -> HttpResponse:
         request, "generation/system_videos_upload.html", {"system": system, "form": form, "coverage": coverage},
         status=400 if form.errors else 200,
     )
+
+
+# Source videos keep the container they were uploaded in.
+CONTENT_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime", "mkv": "video/x-matroska", "gif": "image/gif"}
+
+
+@require_safe
+@researcher_required
+def video_file(request: HttpRequest, video_id: int) -> HttpResponse:
+    """A system's source video, for the media browser (researchers only: it is not blind)."""
+    video = get_object_or_404(Video, pk=video_id)
+    extension = video.file.name.rsplit(".", 1)[-1].lower()
+    return ranged_file_response(request, video.file, CONTENT_TYPES.get(extension, "application/octet-stream"))
