@@ -81,6 +81,17 @@ def params_parse(pairs: list[str]) -> dict:
     return params
 
 
+def params_lines(params: dict, prefix: str = "") -> list[str]:
+    """A params dict as the `KEY=VALUE` lines `params_parse` reads (nested keys dotted, values JSON)."""
+    lines = []
+    for key, value in params.items():
+        if isinstance(value, dict):
+            lines += params_lines(value, f"{prefix}{key}.")
+        else:
+            lines.append(f"{prefix}{key}={value if isinstance(value, str) else json.dumps(value)}")
+    return lines
+
+
 def pipeline_class(name: str) -> type:
     """The diffusers pipeline class called `name`, or a ConfigError."""
     import diffusers

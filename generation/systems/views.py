@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
 from generation.models import PromptSet, System, Video
-from generation.pipelines import SUPPORTED_PIPELINES, ConfigError, params_parse
+from generation.pipelines import SUPPORTED_PIPELINES, ConfigError, params_lines, params_parse
 from generation.systems.services import SystemInputError, system_add
 from generation.systems.videos import VideoImportError, videos_import
 from juice.auth import researcher_required
@@ -54,7 +54,7 @@ def system_list(request: HttpRequest) -> HttpResponse:
             if system.kind == System.Kind.EXTERNAL:
                 return redirect("system-videos-upload", pk=system.pk)
             return redirect("systems")
-    systems = System.objects.annotate(video_count=Count("videos")).order_by("name")
+    systems = [(s, params_lines(s.params)) for s in System.objects.annotate(video_count=Count("videos")).order_by("name")]
     return render(request, "generation/systems.html", {"form": form, "systems": systems}, status=400 if form.errors else 200)
 
 

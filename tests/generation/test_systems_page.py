@@ -26,7 +26,7 @@ def test_it_adds_a_generated_system_with_its_parameters(researcher_client, tiny_
     assert (system.kind, system.pipeline, system.params) == ("generated", "LTXPipeline",
                                                              {"num_frames": 9, "height": 32, "fps": 8, "scheduler": {"shift": 2}})
     page = researcher_client.get(reverse("systems")).content.decode()
-    assert "LTXPipeline" in page and "num_frames=9" in page
+    assert "LTXPipeline" in page and "<code>num_frames=9</code>" in page and "<code>scheduler.shift=2</code>" in page
 
 
 def test_it_adds_a_factorized_system(researcher_client, tiny_models):
