@@ -21,5 +21,6 @@ urlpatterns = [
     path("systems/<int:pk>/videos", systems.system_videos_upload, name="system-videos-upload"),
     path("api/prompt-sets", prompts_api.prompt_sets, name="api-prompt-sets"),
     path("api/prompt-sets/<path:name>", prompts_api.prompt_set_detail, name="api-prompt-set"),
+    path("api/systems", systems_api.systems, name="api-systems"),
     path("api/systems/<str:name>/videos", systems_api.system_videos, name="api-system-videos"),
 ]

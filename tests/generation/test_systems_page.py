@@ -1,13 +1,16 @@
-"""The systems page: the list, and adding a generated or an external system through the service
-behind `add_system`, with its checks and messages."""
+"""The systems page and API: the list, and adding a generated or an external system through the
+service behind `add_system`, with its checks and messages."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
+from django.test import Client
 from django.urls import reverse
 
 from generation.models import System
+from juice.auth import api_token_create
 from tests.support.generation import add_system
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +65,20 @@ def test_an_external_system_goes_on_to_its_video_upload(researcher_client):
     page = researcher_client.get(reverse("systems")).content.decode()
     assert "&lt;i&gt;pika&lt;/i&gt;" in page and "<i>pika" not in page
     assert post(researcher_client, name="pika2", kind="external", model="m").status_code == 400
+
+
+def test_the_api_adds_and_lists_systems_through_the_same_service(tiny_models):
+    key = api_token_create(user=get_user_model().objects.create_user("api", is_staff=True))
+    api = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    model = str(tiny_models["text-to-video"])
+    body = {"name": "ltx", "pipeline": "LTXPipeline", "model": model, "params": {"num_frames": 9, "scheduler": {"shift": 2}}}
+    response = api.post(reverse("api-systems"), body, content_type="application/json")
+    assert response.status_code == 201 and response.json()["params"] == {"num_frames": 9, "scheduler": {"shift": 2}}
+    with pytest.raises(CommandError) as command:
+        add_system("bad", "--pipeline", "LTXPipeline", "--model", model, "--param", "num_frame=9")
+    bad = api.post(reverse("api-systems"), {**body, "name": "bad", "params": {"num_frame": 9}}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["error"] == str(command.value)
+    assert api.post(reverse("api-systems"), {"name": "x", "colour": "red"}, content_type="application/json").status_code == 400
+    assert api.post(reverse("api-systems"), {"name": "pika", "external": True}, content_type="application/json").status_code == 201
+    assert [s["name"] for s in api.get(reverse("api-systems")).json()["systems"]] == ["ltx", "pika"]
+    assert Client().get(reverse("api-systems")).status_code == 401
