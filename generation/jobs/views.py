@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from generation.jobs.services import JobError, generation_progress, generation_queue, jobs_cancel, jobs_retry
+from generation.jobs.services import CANCELLABLE, JobError, generation_progress, generation_queue, jobs_cancel, jobs_retry
 from generation.models import GenerationJob, PromptSet, System, Video
 from juice.auth import researcher_required
 
@@ -92,7 +92,7 @@ def jobs_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
 def jobs_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     system, prompt_set, job_id, target = _job_action(request, pk)
     statuses = {"failed": (GenerationJob.Status.FAILED,), "pending": (GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING)}
-    count = jobs_cancel(system=system, prompt_set=prompt_set, job_id=job_id, **({"statuses": statuses[target]} if job_id is None else {}))
+    count = jobs_cancel(system=system, prompt_set=prompt_set, job_id=job_id, statuses=statuses.get(target, CANCELLABLE))
     messages.success(request, f"{system.name}: {count} job(s) cancelled; generating the prompt set again starts them over.")
     return _back(prompt_set)
 
