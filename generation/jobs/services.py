@@ -364,6 +364,8 @@ def jobs_run(*, job_ids: list[int]) -> int:
             )
             if moved:
                 enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
+            else:  # cancelled while it ran: its frames are of no use
+                _media_path(_frames_name(job)).unlink(missing_ok=True)
     return len(jobs)
 
 

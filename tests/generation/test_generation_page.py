@@ -80,14 +80,28 @@ def test_retry_and_cancel_one_job_or_all_failed(researcher_client, ltx, empty_qu
     assert researcher_client.get(retry).status_code == 405
 
 
-def test_a_cancelled_running_job_stores_nothing(ltx, empty_queues):
-    from generation.jobs.services import jobs_cancel, jobs_run
+def test_a_cancelled_job_is_not_made_and_a_running_one_stores_nothing(ltx, empty_queues, monkeypatch, media_root,
+                                                                      django_capture_on_commit_callbacks):
+    from generation.jobs import services
 
-    prompt_set = make_prompts("set", ["a cat"])
-    (job_id,) = generation_queue(system=ltx, prompt_set=prompt_set).job_ids
-    jobs_cancel(system=ltx, job_id=job_id)
-    assert jobs_run(job_ids=[job_id]) == 0  # no worker claims a cancelled job
-    assert GenerationJob.objects.get(pk=job_id).status == "cancelled"
+    prompt_set = make_prompts("set", ["a cat", "a dog"])
+    queued, running = generation_queue(system=ltx, prompt_set=prompt_set).job_ids
+    services.jobs_cancel(system=ltx, job_id=queued)
+    assert services.jobs_run(job_ids=[queued]) == 0  # no worker claims a cancelled job
+    assert GenerationJob.objects.get(pk=queued).status == "cancelled"
+
+    generate = services.videos_generate
+
+    def cancelled_meanwhile(**kwargs):
+        services.jobs_cancel(system=ltx, job_id=running)  # the researcher clicks Cancel while the model runs
+        return generate(**kwargs)
+
+    monkeypatch.setattr(services, "videos_generate", cancelled_meanwhile)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.jobs_run(job_ids=[running])
+    assert callbacks == []  # nothing sent to encoding
+    assert GenerationJob.objects.get(pk=running).status == "cancelled"
+    assert not list((media_root / "generation" / "frames").glob("*.npy"))
 
 
 @pytest.mark.django_db(transaction=True)
