@@ -88,3 +88,17 @@ def test_create_researcher_gives_the_admin_tokens_page_with_only_ones_own_tokens
     assert client.post(reverse("admin:juice_apitoken_delete", args=[ApiToken.objects.get(user=carol).pk]),
                        {"post": "yes"}).status_code == 302
     assert list(ApiToken.objects.values_list("name", flat=True)) == ["bobs-token"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_researchers_made_before_get_the_token_permissions_by_migration():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    MigrationExecutor(connection).migrate([("juice", "0001_initial")])
+    old = get_user_model().objects.create_user("old-researcher", is_staff=True)
+    rater = get_user_model().objects.create_user("rater")
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert set(old.user_permissions.values_list("codename", flat=True)) == {"view_apitoken", "delete_apitoken"}
+    assert not rater.user_permissions.exists()
