@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/juice
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: help install system-deps services test lint demo demo-serve bench clean
+.PHONY: help install demo-install system-deps browser-deps services test lint demo demo-serve bench clean
 
 help:
 	@echo "make demo   - install into .venv, build the demo, serve http://127.0.0.1:8000"
@@ -22,23 +22,36 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # torch first and by exact version: the CPU build installs from local disk, where a plain
-# `torch` requirement would pull gigabytes of CUDA packages.
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+# `torch` requirement would pull gigabytes of CUDA packages. The demo needs requirements.txt only;
+# the tests add requirements-dev.txt (pytest, Playwright, ruff) and Chromium.
+$(VENV)/.demo-installed: requirements.txt | $(BIN)/python
+	@echo "installing torch (the CPU build) into $(VENV): the longest step, a few minutes on a fresh machine"
 	$(BIN)/pip install -q "torch==2.13.0"
+	@echo "installing the platform's packages (requirements.txt: Django, Celery, diffusers, PyAV, pandas, ...)"
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(VENV)/.demo-installed
+	@echo "installing the test tools (requirements-dev.txt: pytest, Playwright, ruff)"
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed system-deps
+install: $(VENV)/.installed system-deps browser-deps
 
+demo-install: $(VENV)/.demo-installed system-deps
+
+# ffmpeg for everyone; Chromium only for the browser tests.
 system-deps:
-	@missing=""; \
-	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
-	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing$$missing with apt-get"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null \
-		|| { echo "error: could not install$$missing; install them with your package manager" >&2; exit 1; }; \
-	fi
+	@command -v ffprobe >/dev/null || { \
+		echo "installing ffmpeg with apt-get"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null \
+		|| { echo "error: could not install ffmpeg; install it with your package manager" >&2; exit 1; }; }
+
+browser-deps:
+	@[ -x /usr/bin/chromium ] || { \
+		echo "installing chromium with apt-get (for the browser tests)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null \
+		|| { echo "error: could not install chromium; install it with your package manager" >&2; exit 1; }; }
 
 # Start PostgreSQL and Redis when they are installed but stopped; say what is missing otherwise.
 services:
@@ -65,7 +78,7 @@ lint: $(VENV)/.installed
 DEMO_PORT ?= 8000
 DEMO_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL
 
-demo: install
+demo: demo-install
 	@$(MAKE) --no-print-directory demo-serve DEMO_PORT=$(DEMO_PORT)
 
 # demo without the install step (tests/test_demo.py runs it in a fresh clone).

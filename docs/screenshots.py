@@ -3,7 +3,9 @@
     .venv/bin/python docs/screenshots.py http://127.0.0.1:8000
 
 It rates the demo study over the HTTP API as five raters (so the report has figures), then shoots
-the rating page as the fifth rater in the middle of the last answer, and the top of the HTML report.
+the rating page as the fifth rater in the middle of the last answer, the top of the HTML report, and
+the researcher's console: the systems page, the media browser and the study page. With `--console`
+it shoots only the console's pages (no rating).
 """
 
 from __future__ import annotations
@@ -59,9 +61,37 @@ def save(png: bytes, path: Path) -> None:
     Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256).save(path, optimize=True)
 
 
-def main(base: str) -> None:
+def log_in(page) -> None:
+    page.fill("#id_username", USERNAME)
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def shoot_console(browser, base: str, slug: str) -> None:
+    """The systems page, the media browser of the demo's prompt set, and the study page."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{base}/login/")
+    log_in(page)
+    page.goto(f"{base}/systems/")
+    save(page.screenshot(full_page=True), HERE / "systems-page.png")
+    page.goto(f"{base}/prompt-sets/")
+    page.locator("#prompt-sets").get_by_role("link", name="videos").first.click()
+    page.wait_for_function("() => [...document.querySelectorAll('#media video')].every(v => v.readyState >= 2)")
+    page.evaluate("() => document.querySelectorAll('#media video').forEach(v => { v.currentTime = 0.5; })")
+    page.wait_for_timeout(500)
+    save(page.screenshot(), HERE / "media-browser.png")
+    page.goto(f"{base}/studies/{slug}")
+    save(page.screenshot(), HERE / "study-page.png")
+    print(f"wrote {HERE / 'systems-page.png'}, {HERE / 'media-browser.png'} and {HERE / 'study-page.png'}")
+
+
+def main(base: str, *, console_only: bool = False) -> None:
     base = base.rstrip("/")
     slug = study_slug(base)
+    if console_only:
+        with sync_playwright() as p:
+            shoot_console(p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS), base, slug)
+        return
     rng = random.Random(7)
     for i in range(1, 6):
         # The last rater keeps one item for the screenshot.
@@ -80,14 +110,14 @@ def main(base: str) -> None:
 
         researcher = browser.new_page(viewport={"width": 1200, "height": 1500})
         researcher.goto(f"{base}/login/")
-        researcher.fill("#id_username", USERNAME)
-        researcher.fill("#id_password", PASSWORD)
-        researcher.get_by_role("button", name="Log in").click()
+        log_in(researcher)
         researcher.goto(f"{base}/studies/{slug}/report.html")
         save(researcher.screenshot(), HERE / "report.png")
+        shoot_console(browser, base, slug)
         browser.close()
     print(f"wrote {HERE / 'rating-page.png'} and {HERE / 'report.png'}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
+    arguments = [a for a in sys.argv[1:] if a != "--console"]
+    main(arguments[0] if arguments else "http://127.0.0.1:8000", console_only="--console" in sys.argv[1:])

@@ -140,6 +140,41 @@ def policy_parse(matching: dict | None) -> dict:
     return policy
 
 
+# One line each, for the study creation form: what each setting does and its default.
+POLICY_HELP = {
+    "aspect": "crop (default): both center-cropped to the aspect they share; pad: nothing cut, black bars added; "
+              "or a ratio such as 16:9 to crop both to it",
+    "resolution": "blank (default): the smaller of the two videos' sizes, never upscaled; or WIDTHxHEIGHT with even sides",
+    "fps": "blank (default): the lower of the two frame rates, by dropping frames (frames are never invented); or a rate "
+           "no higher than either video's",
+    "duration": "shortest (default): both cut to the shorter video; loop or freeze: the shorter one is looped or holds "
+                "its last frame to the longer's length",
+}
+
+
+def policy_describe(policy: dict) -> str:
+    """A matching policy in words, for researchers' pages (canonical policies, see `policy_parse`)."""
+    policy = {**DEFAULT_POLICY, **(policy or {})}
+    aspect = {"crop": "center-cropped to the aspect ratio they share", "pad": "padded with black bars to a common aspect ratio"}.get(
+        policy["aspect"], f"center-cropped to {policy['aspect']}")
+    size = f"scaled to {policy['resolution']}" if policy["resolution"] else "scaled to the smaller of the two sizes (never upscaled)"
+    fps = (f"brought to {float(Fraction(policy['fps'])):g} fps by dropping frames" if policy["fps"]
+           else "brought to the lower of the two frame rates by dropping frames")
+    duration = {"shortest": "cut to the shorter duration", "loop": "the shorter one looped to the longer duration",
+                "freeze": "the shorter one holding its last frame to the longer duration"}[policy["duration"]]
+    return f"Both videos of an item are {aspect}, {size}, {fps}, and {duration}."
+
+
+def target_describe(params: dict) -> str:
+    """An item's common target in words: '256x256, 8 fps, 16 frames (2 s), center-cropped'."""
+    target = params.get("target") or {}
+    if not target:
+        return ""
+    fit = "center-cropped" if target["fit"] == "crop" else "padded"
+    return (f"{target['width']}x{target['height']}, {float(Fraction(target['fps'])):g} fps, {target['frames']} frames "
+            f"({target['duration']:g} s), {fit}")
+
+
 def _ratio(text: str) -> Fraction:
     w, h = text.split(":")
     return Fraction(int(w), int(h))

@@ -116,6 +116,8 @@ class GenerationJob(models.Model):
         ENCODING = "encoding"
         DONE = "done"
         FAILED = "failed"
+        # A researcher called it off: no worker claims it; generating the set again starts it over.
+        CANCELLED = "cancelled"
 
     system = models.ForeignKey(System, related_name="jobs", on_delete=models.CASCADE)
     prompt = models.ForeignKey(Prompt, related_name="jobs", on_delete=models.CASCADE)
@@ -123,6 +125,8 @@ class GenerationJob(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The last lines of the failure's traceback, shown on the generation page beside the error.
+    traceback = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
     video = models.OneToOneField(Video, null=True, blank=True, related_name="job", on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -29,6 +29,15 @@ TEXT_TO_VIDEO = "text-to-video"
 IMAGE_TO_VIDEO = "image-to-video"
 TEXT_TO_IMAGE = "text-to-image"
 
+# The classes the systems page offers (any diffusers video class works from the command line): the
+# families the README names, each text-to-video and image-to-video, and "factorized".
+SUPPORTED_PIPELINES = (
+    "LTXPipeline", "LTXImageToVideoPipeline", "CogVideoXPipeline", "CogVideoXImageToVideoPipeline",
+    "WanPipeline", "WanImageToVideoPipeline", "HunyuanVideoPipeline", "HunyuanVideoImageToVideoPipeline",
+    "AnimateDiffPipeline", "StableVideoDiffusionPipeline", "TextToVideoSDPipeline", "I2VGenXLPipeline",
+    "MochiPipeline", FACTORIZED,
+)
+
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 # Our own keys next to the pipeline's call arguments.
 OWN_KEYS = {"fps", "dtype", "seed", "batch_size", "scheduler", "image"}
@@ -70,6 +79,17 @@ def params_parse(pairs: list[str]) -> dict:
                 raise ConfigError(f"--param {pair!r}: {part!r} is already set to a value")
         node[leaf] = value
     return params
+
+
+def params_lines(params: dict, prefix: str = "") -> list[str]:
+    """A params dict as the `KEY=VALUE` lines `params_parse` reads (nested keys dotted, values JSON)."""
+    lines = []
+    for key, value in params.items():
+        if isinstance(value, dict):
+            lines += params_lines(value, f"{prefix}{key}.")
+        else:
+            lines.append(f"{prefix}{key}={value if isinstance(value, str) else json.dumps(value)}")
+    return lines
 
 
 def pipeline_class(name: str) -> type:

@@ -9,6 +9,7 @@ from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +30,18 @@ def api_token_create(*, user, name: str = "") -> str:
     key = secrets.token_urlsafe(32)
     ApiToken.objects.create(user=user, name=name, key_hash=hash_key(key))
     return key
+
+
+def api_token_revoke(*, user, token_id: int) -> bool:
+    """Revoke (delete) one of `user`'s own tokens; False when `user` has no such token. A revoked
+    key is refused by the API at once, as its hash is gone."""
+    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
+    return bool(deleted)
+
+
+def api_tokens_of(*, user) -> list[ApiToken]:
+    """`user`'s own tokens, newest first; no researcher reads another's."""
+    return list(ApiToken.objects.filter(user=user).order_by("-created_at", "-pk"))
 
 
 def token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -65,6 +78,9 @@ def token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return csrf_exempt(wrapper)
 
 
+RESEARCHER_PERMISSIONS = ("view_apitoken", "delete_apitoken")
+
+
 def researcher_create(*, username: str, password: str) -> tuple[object, bool]:
     """Create the staff user `username` or bring an existing one back to staff with this password.
 
@@ -83,6 +99,10 @@ def researcher_create(*, username: str, password: str) -> tuple[object, bool]:
     user.is_active = True
     user.set_password(password)
     user.save()
+    # The admin shows a staff user only the models it has permissions on: a researcher reviews and
+    # revokes its tokens there too (juice/admin.py shows each researcher only its own).
+    user.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="juice", codename__in=RESEARCHER_PERMISSIONS))
     return user, created
 
 

@@ -3,12 +3,15 @@ from django.urls import include, path
 
 from annotation.raters.views import LoginView, LogoutView
 from annotation.urls import annotator_urlpatterns
+from juice import tokens
 
 urlpatterns = [
     *annotator_urlpatterns,
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
+    path("tokens/", tokens.api_tokens, name="api-tokens"),
+    path("tokens/<int:pk>/revoke", tokens.api_token_revoke_view, name="api-token-revoke"),
     path("", include("generation.urls")),
     path("", include("annotation.urls")),
 ]

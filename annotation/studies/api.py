@@ -22,7 +22,7 @@ CREATE_HINT = ' (invite existing accounts; POST /api/studies/<slug>/invitations 
 @token_required
 def studies_create(request: HttpRequest) -> JsonResponse:
     try:
-        study = study_create(spec=input_parse(StudySpec, request.body), created_by=request.user)
+        study = study_create(spec=input_parse(StudySpec, request.body), created_by=request.user, background=True)
     except (InputError, StudyError) as exc:
         return api_error(400, str(exc))
     except InviteError as exc:

@@ -8,6 +8,7 @@ from django import forms
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
 from annotation.studies.schemas import StudySpec
+from generation.matching import DURATIONS, POLICY_HELP
 from generation.models import PromptSet
 
 PAIR_LINE = re.compile(r"^(.+?)\s*(?:,|\bvs\b)\s*(.+)$")
@@ -49,6 +50,16 @@ class StudyForm(forms.Form):
     attention_threshold = forms.FloatField(min_value=0, max_value=1, required=False,
                                            help_text="Raters below this attention pass rate are excluded from the analysis")
 
+    # Matching before anyone looks (Emu Video, Appendix D); the defaults are the paper's.
+    matching_aspect = forms.ChoiceField(choices=[(a, a) for a in ("crop", "pad", "1:1", "16:9", "9:16", "4:3", "3:4")],
+                                        initial="crop", required=False, label="Aspect", help_text=POLICY_HELP["aspect"])
+    matching_resolution = forms.CharField(max_length=11, required=False, label="Resolution", help_text=POLICY_HELP["resolution"],
+                                          widget=forms.TextInput(attrs={"placeholder": "e.g. 512x512"}))
+    matching_fps = forms.CharField(max_length=12, required=False, label="Frame rate", help_text=POLICY_HELP["fps"],
+                                   widget=forms.TextInput(attrs={"placeholder": "e.g. 8"}))
+    matching_duration = forms.ChoiceField(choices=[(d, d) for d in DURATIONS], initial="shortest", required=False, label="Duration",
+                                          help_text=POLICY_HELP["duration"])
+
     def clean_pairs(self) -> list[tuple[str, str]]:
         return _parse_lines(self.cleaned_data["pairs"], PAIR_LINE, "'System A, System B'")
 
@@ -71,4 +82,5 @@ class StudyForm(forms.Form):
             allow_tie=data["allow_tie"], lease_seconds=data["lease_seconds"], completion_code=data["completion_code"] or None,
             instructions=data["instructions"], attention_items=data["attention_items"],
             attention_threshold=data["attention_threshold"],
+            matching={key: data[f"matching_{key}"].strip() or None for key in ("aspect", "resolution", "fps", "duration")},
         )

@@ -25,11 +25,12 @@ from juice.queue import enqueue_after_commit, queue_length
 logger = logging.getLogger(__name__)
 
 
-def matching_enqueue(*, study_id: int) -> None:
-    """Match the study's pending items on the media queue, once the caller's transaction commits."""
+def matching_enqueue(*, study_id: int, background: bool = False) -> None:
+    """Match the study's pending items on the media queue, once the caller's transaction commits;
+    `background`: in-process (no broker), in a thread, so that a web request need not wait for it."""
     from annotation.tasks import match_study
 
-    enqueue_after_commit(lambda: match_study.delay(study_id))
+    enqueue_after_commit(lambda: match_study.delay(study_id), background=background)
 
 
 def study_match(*, study_id: int) -> int:

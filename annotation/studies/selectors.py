@@ -6,11 +6,13 @@ import statistics
 from collections import defaultdict
 
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q
 
 from annotation.models import Assignment, Item, Study, Vote
 from annotation.studies.attention import attention_pass_rate, rater_excluded
 from annotation.studies.matching import encodes_waiting
+from generation.matching import policy_describe, target_describe
 
 
 def study_by_name_or_slug(name: str) -> Study | None:
@@ -27,6 +29,7 @@ def matching_summary(*, study: Study) -> dict:
     return {
         "study": study, "counts": counts, "total": sum(counts.values()), "failed_items": failed,
         "waiting_encodes": waiting, "lost_minutes": max(1, settings.JUICE_LOST_SECONDS // 60),
+        "policy_words": policy_describe(study.matching),
     }
 
 
@@ -76,3 +79,17 @@ def rater_figures(*, study: Study) -> list[dict]:
             }
         )
     return result
+
+
+ITEMS_PER_PAGE = 20
+
+
+def study_items_page(*, study: Study, page: str | int | None = None) -> tuple[Page, list[dict]]:
+    """One page of the study's items, each with its pair, prompt, matched files and target in words."""
+    items = (study.items.select_related("prompt", "pair__system_a", "pair__system_b", "matched_a", "matched_b")
+             .order_by("is_attention", "pair_id", "prompt__position", "pk"))
+    page_of_items = Paginator(items, ITEMS_PER_PAGE).get_page(page)
+    rows = [{"item": item, "target": target_describe(item.matching_params),
+             "playable": bool(item.matched_a and item.matched_a.file and item.matched_b and item.matched_b.file)}
+            for item in page_of_items]
+    return page_of_items, rows

@@ -26,9 +26,11 @@ Videos = dict[tuple[int, int], Video]  # (system id, prompt id) -> video
 
 
 @transaction.atomic
-def study_create(*, spec: StudySpec, created_by=None) -> Study:
+def study_create(*, spec: StudySpec, created_by=None, background: bool = False) -> Study:
     """Create a study and its items, all or nothing; matching starts after commit and opens the study
-    when every item is ready. Its accounts (`spec.invite`) are invited in the same transaction."""
+    when every item is ready. Its accounts (`spec.invite`) are invited in the same transaction.
+    `background`: the caller answers at once even with tasks in-process (a web request); the command
+    leaves it off, so that it returns when the study is open."""
     name = spec.name.strip()
     if not name:
         raise StudyError("a study needs a name")
@@ -65,7 +67,7 @@ def study_create(*, spec: StudySpec, created_by=None) -> Study:
         )
     if spec.invite:
         study_invite(study=study, usernames=spec.invite)
-    matching_enqueue(study_id=study.pk)
+    matching_enqueue(study_id=study.pk, background=background)
     return study
 
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from annotation.models import Item, Study
 from annotation.raters.services import InviteError, study_invited_names
 from annotation.studies.attention import AttentionError, attention_items_request
 from annotation.studies.forms import StudyForm
 from annotation.studies.matching import encodes_resend
-from annotation.studies.selectors import matching_summary, rater_figures, study_progress
+from annotation.studies.selectors import matching_summary, rater_figures, study_items_page, study_progress
 from annotation.studies.services import ItemStateError, StudyError, item_drop, item_retry, study_create, study_status_set
 from generation.models import PromptSet, System
 from juice.auth import researcher_required
+from juice.ranges import ranged_file_response
 
 
 @login_required
@@ -44,7 +45,7 @@ def study_new(request: HttpRequest) -> HttpResponse:
     form = StudyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            study = study_create(spec=form.spec(), created_by=request.user)
+            study = study_create(spec=form.spec(), created_by=request.user, background=True)
         except (StudyError, InviteError) as exc:
             form.add_error(None, str(exc))
         else:
@@ -102,6 +103,25 @@ def study_attention(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         messages.success(request, f"{count} attention items are being made; reload to see them.")
     return redirect("study-detail", slug=slug)
+
+
+@researcher_required
+def study_items(request: HttpRequest, slug: str) -> HttpResponse:
+    """Each item's matched pair side by side as raters see it (synchronised), its target in words."""
+    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
+    page, rows = study_items_page(study=study, page=request.GET.get("page"))
+    return render(request, "annotation/study_items.html", {"page": page, "rows": rows, **matching_summary(study=study)})
+
+
+@require_safe
+@researcher_required
+def item_video(request: HttpRequest, slug: str, item_id: int, side: str) -> HttpResponse:
+    """One side's matched file (researchers only: the URL names the item, so it is not blind)."""
+    item = get_object_or_404(Item.objects.select_related("matched_a", "matched_b"), pk=item_id, study__slug=slug)
+    matched = {"a": item.matched_a, "b": item.matched_b}.get(side)
+    if matched is None or not matched.file:
+        raise Http404("this side is not matched yet")
+    return ranged_file_response(request, matched.file)
 
 
 @researcher_required

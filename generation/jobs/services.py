@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from juice.queue import enqueue_after_commit, queue_length
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+TRACEBACK_LINES = 30
 Status = GenerationJob.Status
 
 
@@ -94,14 +96,56 @@ def generation_queue(*, system: System, prompt_set: PromptSet, seed: int | None 
             job = GenerationJob.objects.create(system=system, prompt=prompt, seed=base + prompt.position)
         else:
             GenerationJob.objects.filter(pk=job.pk).update(
-                seed=base + prompt.position, status=Status.QUEUED, attempts=0, error="", worker=""
+                seed=base + prompt.position, status=Status.QUEUED, attempts=0, error="", traceback="", worker=""
             )
         to_run.append(job.pk)
     _enqueue(to_run, config.batch_size)
     return Queued(queued=len(to_run), skipped=skipped, job_ids=to_run)
 
 
+def _jobs_of(system: System, prompt_set: PromptSet | None, job_id: int | None):
+    jobs = GenerationJob.objects.filter(system=system)
+    if prompt_set is not None:
+        jobs = jobs.filter(prompt__prompt_set=prompt_set)
+    return jobs.filter(pk=job_id) if job_id is not None else jobs
+
+
+@transaction.atomic
+def jobs_retry(*, system: System, prompt_set: PromptSet | None = None, job_id: int | None = None) -> int:
+    """Queue again one failed job of `system`, or all of them (of one prompt set, or of all); each
+    starts over with its attempts at zero. Returns how many were queued."""
+    ids = list(_jobs_of(system, prompt_set, job_id).select_for_update().filter(status=Status.FAILED).values_list("pk", flat=True))
+    GenerationJob.objects.filter(pk__in=ids, status=Status.FAILED).update(
+        status=Status.QUEUED, attempts=0, error="", traceback="", worker="", finished_at=None
+    )
+    if ids:
+        _enqueue(ids, system_config(system).batch_size)
+    return len(ids)
+
+
+CANCELLABLE = (Status.QUEUED, Status.RUNNING, Status.FAILED)
+
+
+def jobs_cancel(*, system: System, prompt_set: PromptSet | None = None, job_id: int | None = None,
+                statuses: tuple[str, ...] = CANCELLABLE) -> int:
+    """Call off one job of `system`, or all its jobs in `statuses` (of one prompt set, or of all):
+    no worker claims them, and a worker making one now finds it cancelled and stores nothing (its
+    updates are compare-and-swap on RUNNING). Generating the set again starts them over."""
+    return _jobs_of(system, prompt_set, job_id).filter(status__in=statuses).update(
+        status=Status.CANCELLED, worker="", finished_at=timezone.now()
+    )
+
+
 # -- progress --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ErrorGroup:
+    """Failed jobs of one system that failed the same way."""
+
+    error: str
+    traceback: str  # of the first of them
+    jobs: list[tuple[int, str]]  # (job id, prompt id)
 
 
 @dataclass
@@ -113,6 +157,8 @@ class Progress:
     done: int
     failed: int
     errors: list[tuple[str, str]]  # (prompt id, error) of failed jobs
+    cancelled: int = 0
+    error_groups: list[ErrorGroup] = field(default_factory=list)  # the failed jobs grouped by their error
 
     @property
     def finished(self) -> bool:
@@ -133,14 +179,19 @@ def generation_progress(*, systems: list[System] | None = None, prompt_set: Prom
             running=Count("id", filter=Q(status__in=[Status.RUNNING, Status.ENCODING])),
             done=Count("id", filter=Q(status=Status.DONE)),
             failed=Count("id", filter=Q(status=Status.FAILED)),
+            cancelled=Count("id", filter=Q(status=Status.CANCELLED)),
         )
     }
     errors: dict[int, list] = {}
+    groups: dict[int, dict[str, ErrorGroup]] = {}
     for job in jobs.filter(system__in=systems, status=Status.FAILED).select_related("prompt").order_by("prompt__position"):
         errors.setdefault(job.system_id, []).append((job.prompt.key, job.error))
-    empty = {"total": 0, "queued": 0, "running": 0, "done": 0, "failed": 0}
+        group = groups.setdefault(job.system_id, {}).setdefault(job.error, ErrorGroup(job.error, job.traceback, []))
+        group.jobs.append((job.pk, job.prompt.key))
+    empty = {"total": 0, "queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
     return [
-        Progress(system=s, **{k: counts.get(s.pk, empty)[k] for k in empty}, errors=errors.get(s.pk, []))
+        Progress(system=s, **{k: counts.get(s.pk, empty)[k] for k in empty}, errors=errors.get(s.pk, []),
+                 error_groups=list(groups.get(s.pk, {}).values()))
         for s in systems
     ]
 
@@ -253,14 +304,20 @@ def _claim(job_ids: list[int], worker: str) -> list[GenerationJob]:
     return claimed
 
 
-def _fail(jobs: list[GenerationJob], error: str, *, from_status: str) -> None:
-    """Record the error; retry (back in the queue, with a delay) until MAX_ATTEMPTS, then fail for good."""
+def _traceback_tail() -> str:
+    """The last lines of the traceback being handled: where in the pipeline it broke."""
+    return "".join(traceback.format_exc().splitlines(keepends=True)[-TRACEBACK_LINES:])[-10000:]
+
+
+def _fail(jobs: list[GenerationJob], error: str, *, from_status: str, trace: str = "") -> None:
+    """Record the error (and the traceback's last lines); retry (back in the queue, with a delay)
+    until MAX_ATTEMPTS, then fail for good."""
     retry: dict[int, list[int]] = {}
     with transaction.atomic():
         for job in jobs:
             final = job.attempts >= MAX_ATTEMPTS
             moved = GenerationJob.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts).update(
-                status=Status.FAILED if final else Status.QUEUED, error=error[:5000], worker="",
+                status=Status.FAILED if final else Status.QUEUED, error=error[:5000], traceback=trace, worker="",
                 finished_at=timezone.now() if final else None,
             )
             if moved and not final:
@@ -296,7 +353,7 @@ def jobs_run(*, job_ids: list[int]) -> int:
     except Exception as exc:  # any failure of the model is recorded on its jobs and retried
         log.exception("generation of jobs %s failed", [j.pk for j in jobs])
         close_old_connections()
-        _fail(jobs, f"{type(exc).__name__}: {exc}", from_status=Status.RUNNING)
+        _fail(jobs, f"{type(exc).__name__}: {exc}", from_status=Status.RUNNING, trace=_traceback_tail())
         return 0
     from generation.tasks import encode_video
 
@@ -307,6 +364,8 @@ def jobs_run(*, job_ids: list[int]) -> int:
             )
             if moved:
                 enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
+            else:  # cancelled while it ran: its frames are of no use
+                _media_path(_frames_name(job)).unlink(missing_ok=True)
     return len(jobs)
 
 
@@ -331,7 +390,7 @@ def job_encode(*, job_id: int) -> Video | None:
             sha = file_sha256(partial)
     except Exception as exc:  # recorded on the job, which goes back to the GPU queue
         log.exception("encoding job %s failed", job.pk)
-        _fail([job], f"encoding failed: {type(exc).__name__}: {exc}", from_status=Status.ENCODING)
+        _fail([job], f"encoding failed: {type(exc).__name__}: {exc}", from_status=Status.ENCODING, trace=_traceback_tail())
         return None
     name = str(final.relative_to(settings.MEDIA_ROOT))
     try:

@@ -1,16 +1,54 @@
-"""The systems' JSON API: `POST /api/systems/<name>/videos` imports an external system's videos."""
+"""The systems' JSON API: `GET /api/systems` lists them, `POST /api/systems` adds one (the service
+behind the systems page and `add_system`), `POST /api/systems/<name>/videos` imports an external
+system's videos."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from generation.models import PromptSet, System
+from generation.pipelines import ConfigError
+from generation.systems.services import SystemInputError, system_add
 from generation.systems.videos import VideoImportError, videos_import
 from juice.auth import token_required
 from juice.env import TRUE
-from juice.http import api_error
+from juice.http import InputError, api_error, input_parse
 from juice.uploads import api_upload
+
+
+class SystemSpec(BaseModel):
+    """A system to add: `add_system`'s options as JSON keys (`params` nested as the command's dotted keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr
+    pipeline: StrictStr = ""
+    model: StrictStr = ""
+    image_model: StrictStr = ""
+    image_pipeline: StrictStr = ""
+    video_pipeline: StrictStr = ""
+    params: dict = Field(default_factory=dict)
+    external: StrictBool = False
+
+
+def system_json(system: System) -> dict:
+    return {"name": system.name, "kind": system.kind, "pipeline": system.pipeline, "model": system.model,
+            "image_model": system.image_model, "image_pipeline": system.image_pipeline,
+            "video_pipeline": system.video_pipeline, "params": system.params}
+
+
+@token_required
+@require_http_methods(["GET", "POST"])
+def systems(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        return JsonResponse({"systems": [system_json(s) for s in System.objects.order_by("name")]})
+    try:
+        system = system_add(**input_parse(SystemSpec, request.body).model_dump())
+    except (InputError, SystemInputError, ConfigError) as exc:
+        return api_error(400, str(exc))
+    return JsonResponse(system_json(system), status=201)
 
 
 @token_required

@@ -59,7 +59,7 @@ MakeVideos = Callable[[PromptSet], tuple[str, str]]
 
 
 def test_the_whole_journey_with_tasks_in_process(live_server, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # as without a broker: matching runs in the request
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # as without a broker: tasks run in the web process
 
     def external_videos(prompt_set: PromptSet) -> tuple[str, str]:
         upload(prompt_set, "ext-sharp", tmp_path, width=64, height=48, fps=8, seconds=1.0, source="testsrc2")

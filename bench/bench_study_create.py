@@ -1,0 +1,116 @@
+"""Study creation from the web answers before matching has run: the time of `POST /studies/new` for a
+study of 200 items (goal: under 1 s), and the study's status when the answer arrives (preparing).
+
+The study is 100 prompts in 2 pairs of 3 external systems; the videos are rows with probed formats
+(matching's targets are computed from them when the study is created; no encode runs here: no
+media worker is started, and the queued message is purged afterwards).
+
+Usage: python bench/bench_study_create.py [--prompts 100] [--runs 3]
+Uses DATABASE_URL (PostgreSQL; a throwaway test_<name> database is created and dropped) and
+CELERY_BROKER_URL; without them, the Makefile's test services on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/juice")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+GOAL_SECONDS = 1.0
+FORMATS = {"alpha": (512, 512, 16.0, 5.0), "beta": (768, 432, 24.0, 4.0), "gamma": (480, 480, 8.0, 2.0)}
+
+
+def build_rows(prompts: int):
+    """A prompt set and three external systems with a video row for every prompt."""
+    from generation.models import Prompt, PromptSet, System, Video
+
+    prompt_set = PromptSet.objects.create(name="bench")
+    rows = Prompt.objects.bulk_create(
+        Prompt(prompt_set=prompt_set, key=f"p{p + 1:04d}", position=p, text=f"prompt {p + 1}") for p in range(prompts)
+    )
+    for name, (width, height, fps, seconds) in FORMATS.items():
+        system = System.objects.create(name=name, kind=System.Kind.EXTERNAL)
+        Video.objects.bulk_create(
+            Video(system=system, prompt=p, file=f"videos/{name}/{p.key}.mp4", sha256="0" * 64, width=width, height=height,
+                  fps=fps, frame_count=int(fps * seconds), duration=seconds, codec="h264")
+            for p in rows
+        )
+    return prompt_set
+
+
+def post_study(client, prompt_set, name: str) -> tuple[float, int, str, int]:
+    """POST the creation form; returns seconds to the answer, its status, the study's status then, items."""
+    from annotation.models import Study
+
+    form = {"name": name, "prompt_set": prompt_set.pk, "pairs": "alpha, beta\nalpha, gamma", "raters_per_item": "5",
+            "questions": ["quality", "faithfulness"], "lease_seconds": "600", "attention_items": "0",
+            "matching_aspect": "pad", "matching_fps": "8", "matching_duration": "shortest"}
+    started = time.perf_counter()
+    response = client.post("/studies/new", form)
+    seconds = time.perf_counter() - started
+    study = Study.objects.get(name=name)
+    return seconds, response.status_code, study.status, study.items.count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=100, help="prompts; the study has 2 pairs, so twice as many items")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    import django
+
+    media = Path(tempfile.mkdtemp(prefix="juice-bench-"))
+    os.environ["MEDIA_ROOT"] = str(media / "media")
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from juice.celery import app
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("the benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if app.conf.task_always_eager:
+        raise SystemExit("the benchmark needs a broker: set CELERY_BROKER_URL=redis://...")
+    setup_test_environment()
+    original = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        prompt_set = build_rows(args.prompts)
+        client = Client()
+        client.force_login(get_user_model().objects.create_user("bench", is_staff=True))
+        started = time.perf_counter()
+        client.get("/studies/new")  # a served site has loaded its URLs and views before the researcher posts
+        print(f"first page of the process (URLs and views loaded): {time.perf_counter() - started:.3f} s", flush=True)
+        times = []
+        for run in range(1, args.runs + 1):
+            seconds, status, study_status, items = post_study(client, prompt_set, f"bench {run}")
+            if status != 302:
+                raise SystemExit(f"the form answered {status}, not a redirect to the study page")
+            times.append(seconds)
+            print(f"run {run}: POST /studies/new answered {status} in {seconds:.3f} s; {items} items, study {study_status}", flush=True)
+        best, median = min(times), statistics.median(times)
+        print(f"median {median:.3f} s, best {best:.3f} s; goal under {GOAL_SECONDS:g} s: {'met' if median < GOAL_SECONDS else 'MISSED'}")
+    finally:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("media")
+        connection.creation.destroy_test_db(original, verbosity=0)
+        shutil.rmtree(media, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

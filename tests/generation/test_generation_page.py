@@ -1,0 +1,117 @@
+"""The generation page: start generation for a system and a prompt set, follow it, read failed jobs
+grouped by error with their traceback, retry or cancel one job or all failed ones."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from generation.jobs.services import generation_queue
+from generation.models import GenerationJob, System
+from juice.celery import app
+from tests.support.generation import SMALL, add_system, make_prompts
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ltx(tiny_models):
+    add_system("ltx", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL)
+    return System.objects.get(name="ltx")
+
+
+def fail(job: GenerationJob, error: str) -> None:
+    trace = f'Traceback (most recent call last):\n  File "pipeline.py", line 7, in __call__\nValueError: {error}\n'
+    GenerationJob.objects.filter(pk=job.pk).update(status="failed", attempts=3, error=f"ValueError: {error}", traceback=trace)
+
+
+def test_it_starts_generation_from_the_page(researcher_client, ltx, empty_queues):
+    prompt_set = make_prompts("set", ["a cat", "a dog"])
+    response = researcher_client.post(reverse("generation-start"), {"system": "ltx", "prompt_set": "set", "seed": "7"})
+    assert response.status_code == 302 and response.url == reverse("generation-status") + "?prompt_set=set"
+    jobs = GenerationJob.objects.filter(system=ltx, prompt__prompt_set=prompt_set).order_by("prompt__position")
+    assert [(j.status, j.seed) for j in jobs] == [("queued", 7), ("queued", 8)]
+    page = researcher_client.get(response.url).content.decode()
+    assert "ltx: queued 2 job(s), skipped 0" in page
+    assert '<td class="queued">2</td>' in page and 'id="generation-progress" data-live' in page and "X-Live-Refresh" in page
+
+    researcher_client.post(reverse("generation-cancel", args=[ltx.pk]), {"job": "pending", "prompt_set": "set"})
+    assert set(jobs.values_list("status", flat=True)) == {"cancelled"}
+    assert "X-Live-Refresh" not in researcher_client.get(response.url).content.decode()  # nothing left to follow
+    researcher_client.post(reverse("generation-start"), {"system": "ltx", "prompt_set": "set"})
+    assert set(jobs.values_list("status", flat=True)) == {"queued"}  # generating again starts them over
+
+
+def test_failed_jobs_are_grouped_by_error_with_the_traceback(researcher_client, ltx, empty_queues):
+    prompt_set = make_prompts("set", ["a cat", "a dog", "a <b>bird</b>"])
+    first, second, third = (GenerationJob.objects.get(pk=i) for i in generation_queue(system=ltx, prompt_set=prompt_set).job_ids)
+    fail(first, "height must be divisible by 32")
+    fail(second, "height must be divisible by 32")
+    fail(third, "out of <memory>")
+    page = researcher_client.get(reverse("generation-status")).content.decode()
+    assert page.count('<details class="error-group"') == 2
+    assert "ValueError: height must be divisible by 32</span> (2 jobs)" in page
+    assert "ValueError: out of &lt;memory&gt;</span> (1 job)" in page and "<memory>" not in page
+    assert 'File &quot;pipeline.py&quot;, line 7, in __call__' in page
+    assert "Retry all 3 failed" in page and 'aria-label="Retry p0001"' in page
+
+
+def test_retry_and_cancel_one_job_or_all_failed(researcher_client, ltx, empty_queues):
+    prompt_set = make_prompts("set", ["a cat", "a dog", "a bird"])
+    ids = generation_queue(system=ltx, prompt_set=prompt_set).job_ids
+    for job in GenerationJob.objects.filter(pk__in=ids):
+        fail(job, "boom")
+    retry, cancel = reverse("generation-retry", args=[ltx.pk]), reverse("generation-cancel", args=[ltx.pk])
+
+    assert researcher_client.post(retry, {"job": str(ids[0])}).status_code == 302
+    job = GenerationJob.objects.get(pk=ids[0])
+    assert (job.status, job.attempts, job.error, job.traceback) == ("queued", 0, "", "")
+    researcher_client.post(cancel, {"job": str(ids[1])})
+    assert GenerationJob.objects.get(pk=ids[1]).status == "cancelled"
+    researcher_client.post(retry, {"job": "failed"})
+    assert dict(GenerationJob.objects.values_list("pk", "status")) == {ids[0]: "queued", ids[1]: "cancelled", ids[2]: "queued"}
+
+    fail(GenerationJob.objects.get(pk=ids[2]), "again")
+    researcher_client.post(cancel, {"job": "failed"})
+    assert dict(GenerationJob.objects.values_list("pk", "status")) == {ids[0]: "queued", ids[1]: "cancelled", ids[2]: "cancelled"}
+    other = System.objects.create(name="other", kind="external")
+    assert researcher_client.post(reverse("generation-retry", args=[other.pk]), {"job": "failed"}).status_code == 404
+    assert researcher_client.post(retry, {"job": "12345678"}).status_code == 404
+    assert researcher_client.get(retry).status_code == 405
+
+
+def test_a_cancelled_job_is_not_made_and_a_running_one_stores_nothing(ltx, empty_queues, monkeypatch, media_root,
+                                                                      django_capture_on_commit_callbacks):
+    from generation.jobs import services
+
+    prompt_set = make_prompts("set", ["a cat", "a dog"])
+    queued, running = generation_queue(system=ltx, prompt_set=prompt_set).job_ids
+    services.jobs_cancel(system=ltx, job_id=queued)
+    assert services.jobs_run(job_ids=[queued]) == 0  # no worker claims a cancelled job
+    assert GenerationJob.objects.get(pk=queued).status == "cancelled"
+
+    generate = services.videos_generate
+
+    def cancelled_meanwhile(**kwargs):
+        services.jobs_cancel(system=ltx, job_id=running)  # the researcher clicks Cancel while the model runs
+        return generate(**kwargs)
+
+    monkeypatch.setattr(services, "videos_generate", cancelled_meanwhile)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.jobs_run(job_ids=[running])
+    assert callbacks == []  # nothing sent to encoding
+    assert GenerationJob.objects.get(pk=running).status == "cancelled"
+    assert not list((media_root / "generation" / "frames").glob("*.npy"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_keeps_the_last_lines_of_its_traceback(tiny_models, settings, monkeypatch):
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    settings.JUICE_RETRY_DELAY_SECONDS = 0
+    add_system("broken", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]),
+               "--param", "height=30", "--param", "width=30", "--param", "num_frames=9", "--param", "num_inference_steps=1")
+    generation_queue(system=System.objects.get(), prompt_set=make_prompts("set", ["a cat"]))
+    job = GenerationJob.objects.get()
+    assert job.status == "failed" and "divisible by 32" in job.error
+    lines = job.traceback.splitlines()
+    assert len(lines) <= 30 and "divisible by 32" in lines[-1] and any("diffusers" in line for line in lines)
