@@ -19,6 +19,15 @@ TINY_PIPELINES = {
     "image-to-video": "LTXImageToVideoPipeline",
     "text-to-image": "StableDiffusionPipeline",
 }
+# More classes, built on request (`create_tiny_models DIR --all`; the tests build them once per run).
+# Sizes follow diffusers' own tests; each one generates 16x16 (or 32x32) videos of 9 frames.
+TINY_MORE = {
+    "wan": "WanPipeline",
+    "wan-i2v": "WanImageToVideoPipeline",
+    "ltx-condition": "LTXConditionPipeline",
+    "cogvideox": "CogVideoXPipeline",
+    "cogvideox-i2v": "CogVideoXImageToVideoPipeline",
+}
 
 _WORDS = (
     "a", "an", "the", "of", "in", "on", "at", "over", "under", "with", "and", "to", "from", "by", "cat", "dog",
@@ -87,6 +96,52 @@ def _ltx_components(*, layers: int = 1) -> dict:
     }
 
 
+def _wan_components(*, image: bool = False) -> dict:
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+
+    tokenizer = _t5_tokenizer()
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36 if image else 16,
+        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, image_dim=4 if image else None,
+    )
+    components = {
+        "transformer": transformer, "vae": vae, "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        "text_encoder": _t5_encoder(len(tokenizer)), "tokenizer": tokenizer, "transformer_2": None,
+    }
+    if image:
+        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+        components["image_encoder"] = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
+            intermediate_size=16, patch_size=1,
+        ))
+        components["image_processor"] = CLIPImageProcessor(crop_size=32, size=32)
+    return components
+
+
+def _cogvideox_components(*, image: bool = False) -> dict:
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXTransformer3DModel
+
+    tokenizer = _t5_tokenizer()
+    transformer = CogVideoXTransformer3DModel(
+        # The image-to-video model uses RoPE, whose head size must be a multiple of 16.
+        num_attention_heads=2 if image else 4, attention_head_dim=16 if image else 8, in_channels=8 if image else 4,
+        out_channels=4, time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=2, sample_height=2,
+        sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=16,
+        use_rotary_positional_embeddings=image, use_learned_positional_embeddings=image,
+    )
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4, up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4,
+    )
+    return {
+        "transformer": transformer, "vae": vae, "scheduler": CogVideoXDDIMScheduler(),
+        "text_encoder": _t5_encoder(len(tokenizer)), "tokenizer": tokenizer,
+    }
+
+
 def _stable_diffusion_components() -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -116,17 +171,29 @@ def _stable_diffusion_components() -> dict:
     }
 
 
-def tiny_models_create(*, directory: Path | str, seed: int = 0) -> dict[str, Path]:
-    """Write the three tiny pipelines under `directory` and return {kind: path}; existing ones are rebuilt."""
+_BUILDERS = {
+    "text-to-video": _ltx_components,
+    "image-to-video": _ltx_components,
+    "ltx-condition": _ltx_components,
+    "text-to-image": _stable_diffusion_components,
+    "wan": _wan_components,
+    "wan-i2v": lambda: _wan_components(image=True),
+    "cogvideox": _cogvideox_components,
+    "cogvideox-i2v": lambda: _cogvideox_components(image=True),
+}
+
+
+def tiny_models_create(*, directory: Path | str, seed: int = 0, more: bool = False) -> dict[str, Path]:
+    """Write the three tiny pipelines (with `more`, also those of TINY_MORE) under `directory` and return
+    {name: path}; existing ones are rebuilt."""
     import diffusers
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for kind, class_name in TINY_PIPELINES.items():
+    for kind, class_name in {**TINY_PIPELINES, **(TINY_MORE if more else {})}.items():
         torch.manual_seed(seed)
-        components = _stable_diffusion_components() if kind == "text-to-image" else _ltx_components()
-        pipeline = getattr(diffusers, class_name)(**components)
+        pipeline = getattr(diffusers, class_name)(**_BUILDERS[kind]())
         path = directory / kind
         pipeline.save_pretrained(path, safe_serialization=True)
         paths[kind] = path
