@@ -198,12 +198,12 @@ def check_geometry(cls: type, params: dict, shell: Any) -> None:
             )
         sizes[dim] = value
     for dim, value in sizes.items():
-        other = {d: v for d, v in sizes.items() if d != dim}
-        if _inputs_accept(shell, **{dim: value}, **other) is None:
+        # `check_inputs` often tests both sides at once: each value is tried on both.
+        message = _inputs_accept(shell, height=value, width=value)
+        if message is None:
             continue
-        message = _inputs_accept(shell, **{dim: value}, **other)
         candidates = sorted(range(multiple, 4 * value + 64 * multiple, multiple), key=lambda c: (abs(c - value), c))
-        nearest = next((c for c in candidates if _inputs_accept(shell, **{dim: c}, **other) is None), None)
+        nearest = next((c for c in candidates if _inputs_accept(shell, height=c, width=c) is None), None)
         raise ConfigError(f"{dim}={value}: {cls.__name__} refuses it ({message}); nearest valid: {nearest}")
     _check_frames(cls, params, shell)
 
