@@ -27,6 +27,7 @@ TINY_MORE = {
     "ltx-condition": "LTXConditionPipeline",
     "cogvideox": "CogVideoXPipeline",
     "cogvideox-i2v": "CogVideoXImageToVideoPipeline",
+    "svd": "StableVideoDiffusionPipeline",
 }
 
 _WORDS = (
@@ -142,6 +143,35 @@ def _cogvideox_components(*, image: bool = False) -> dict:
     }
 
 
+def _svd_components() -> dict:
+    from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"), cross_attention_dim=32,
+        num_attention_heads=8, projection_class_embeddings_input_dim=96, addition_time_embed_dim=32,
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
+        prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002, steps_offset=1, timestep_spacing="leading",
+        timestep_type="continuous", use_karras_sigmas=True,
+    )
+    vae = AutoencoderKLTemporalDecoder(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2, latent_channels=4,
+    )
+    image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        # The pipeline resizes the conditioning image to 224 px for its image encoder.
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4, image_size=224, intermediate_size=37,
+        patch_size=14,
+    ))
+    return {
+        "unet": unet, "image_encoder": image_encoder, "scheduler": scheduler, "vae": vae,
+        "feature_extractor": CLIPImageProcessor(crop_size=32, size=32),
+    }
+
+
 def _stable_diffusion_components() -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -180,6 +210,7 @@ _BUILDERS = {
     "wan-i2v": lambda: _wan_components(image=True),
     "cogvideox": _cogvideox_components,
     "cogvideox-i2v": lambda: _cogvideox_components(image=True),
+    "svd": _svd_components,
 }
 
 

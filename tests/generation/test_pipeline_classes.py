@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from generation.encode import video_frames
 from generation.models import Video
 from generation.pipelines import PipelineCache, Request, SystemConfig, batches, pipeline_class, videos_generate
 from generation.probe import probe_video
@@ -26,12 +27,16 @@ CLASSES = {
     "wan-i2v": ("WanImageToVideoPipeline", 16, False),
     "cogvideox": ("CogVideoXPipeline", 16, True),
     "cogvideox-i2v": ("CogVideoXImageToVideoPipeline", 16, True),
+    "svd": ("StableVideoDiffusionPipeline", 32, False),
 }
+TEXT_ONLY = {"text-to-video", "wan", "cogvideox"}
 PROMPTS = ["a cat", "a dog on a beach"]
 
 
-def params(size: int) -> dict:
-    return {"num_frames": 9, "height": size, "width": size, "num_inference_steps": 2, "max_sequence_length": 16, "fps": 8}
+def params(name: str) -> dict:
+    _, size, _ = CLASSES[name]
+    text = {} if name == "svd" else {"max_sequence_length": 16}
+    return {"num_frames": 9, "height": size, "width": size, "num_inference_steps": 2, "fps": 8, **text}
 
 
 @pytest.fixture
@@ -51,12 +56,12 @@ def test_batched_calls_give_the_frames_of_one_at_a_time_calls(tiny_models_all, i
     class_name, size, batched = CLASSES[name]
     assert batches(pipeline_class(class_name)) is batched
     cache = PipelineCache(1)
-    needs_image = "image" in name or "i2v" in name or "condition" in name
+    needs_image = name not in TEXT_ONLY
     requests = [Request(p, seed=7 + i, image=images[i] if needs_image else None) for i, p in enumerate(PROMPTS)]
     out = {}
     for batch_size in (2, 1):
         config = SystemConfig(pipeline=class_name, model=str(tiny_models_all[name]),
-                              params={**params(size), "batch_size": batch_size})
+                              params={**params(name), "batch_size": batch_size})
         out[batch_size] = videos_generate(config=config, requests=requests, cache=cache)
     assert cache.loads == 1
     for together, alone in zip(out[2], out[1], strict=True):
@@ -77,11 +82,10 @@ def eager():
 @pytest.mark.parametrize("name", list(CLASSES))
 def test_each_class_generates_playable_videos_that_a_rerun_reproduces(tiny_models_all, eager, name):
     class_name, size, _ = CLASSES[name]
-    args = [a for k, v in params(size).items() for a in ("--param", f"{k}={v}")]
+    args = [a for k, v in params(name).items() for a in ("--param", f"{k}={v}")]
     for system in ("first", "again"):
         add_system(system, "--pipeline", class_name, "--model", str(tiny_models_all[name]), *args, "--param", "seed=3")
-    needs_image = "image" in name or "i2v" in name or "condition" in name
-    make_prompts("set", PROMPTS, images=needs_image)
+    make_prompts("set", PROMPTS, images=name not in TEXT_ONLY)
 
     for system in ("first", "again"):
         out = StringIO()
@@ -95,3 +99,18 @@ def test_each_class_generates_playable_videos_that_a_rerun_reproduces(tiny_model
         assert (info.codec, info.width, info.height, info.frame_count, info.fps) == ("h264", size, size, 9, 8.0)
         assert video.sha256 == videos[("first", key)].sha256  # same seed, same file
     assert videos[("first", "p0001")].sha256 != videos[("first", "p0002")].sha256
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stable_video_diffusion_is_conditioned_on_the_system_s_fps(tiny_models_all, eager):
+    args = [a for k, v in params("svd").items() if k != "fps" for a in ("--param", f"{k}={v}")]
+    for name, fps in (("slow", 4), ("fast", 24)):
+        add_system(name, "--pipeline", "StableVideoDiffusionPipeline", "--model", str(tiny_models_all["svd"]), *args,
+                   "--param", f"fps={fps}")
+    make_prompts("set", PROMPTS[:1], images=True)
+    for name in ("slow", "fast"):
+        call_command("generate", "--system", name, "--prompt-set", "set", "--wait", stdout=StringIO(), stderr=StringIO())
+    slow, fast = (Video.objects.get(system__name=n) for n in ("slow", "fast"))
+    assert (slow.fps, fast.fps) == (4.0, 24.0)
+    # Same seed, image and everything else: only the pipeline's own fps conditioning differs.
+    assert np.abs(video_frames(slow.file.path).astype(float) - video_frames(fast.file.path).astype(float)).mean() > 1
