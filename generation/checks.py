@@ -181,7 +181,9 @@ def _inputs_accept(shell: Any, **values: Any) -> str | None:
 
 def check_geometry(cls: type, params: dict, shell: Any) -> None:
     """height/width: a multiple the model needs; num_frames: a count its VAE does not round."""
-    spatial = _factor(shell, "vae_spatial_compression_ratio", "vae_scale_factor_spatial", "vae_scale_factor") or 8
+    spatial = _factor(
+        shell, "vae_spatial_compression_ratio", "vae_scale_factor_spatial", "vae_spatial_scale_factor", "vae_scale_factor"
+    ) or 8
     multiple = spatial * _patch(shell)
     sizes = {}
     for dim in ("height", "width"):
@@ -214,7 +216,7 @@ def _check_frames(cls: type, params: dict, shell: Any) -> None:
         return
     if isinstance(frames, bool) or not isinstance(frames, int) or frames <= 0:
         raise ConfigError(f"num_frames={frames!r}: must be a positive whole number")
-    temporal = _factor(shell, "vae_temporal_compression_ratio", "vae_scale_factor_temporal") or 1
+    temporal = _factor(shell, "vae_temporal_compression_ratio", "vae_scale_factor_temporal", "vae_temporal_scale_factor") or 1
     # Causal video VAEs keep the first frame and compress the rest: they make 1 + k * temporal frames.
     causal = "(num_frames - 1) //" in inspect.getsource(sys.modules[cls.__module__])
     if causal and temporal > 1 and (frames - 1) % temporal:

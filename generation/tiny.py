@@ -28,6 +28,8 @@ TINY_MORE = {
     "cogvideox": "CogVideoXPipeline",
     "cogvideox-i2v": "CogVideoXImageToVideoPipeline",
     "svd": "StableVideoDiffusionPipeline",
+    "animatediff": "AnimateDiffPipeline",
+    "mochi": "MochiPipeline",
 }
 
 _WORDS = (
@@ -172,6 +174,52 @@ def _svd_components() -> dict:
     }
 
 
+def _animatediff_components() -> dict:
+    from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = _clip_tokenizer()
+    blocks = (8, 8)
+    unet = UNet2DConditionModel(
+        block_out_channels=blocks, layers_per_block=2, sample_size=8, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=8, norm_num_groups=2,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=blocks, in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=2,
+    )
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=tokenizer.model_max_length,
+    ))
+    return {
+        "unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer,
+        "scheduler": DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False),
+        "motion_adapter": MotionAdapter(block_out_channels=blocks, motion_layers_per_block=2, motion_norm_num_groups=2,
+                                        motion_num_attention_heads=4),
+        "feature_extractor": None, "image_encoder": None,
+    }
+
+
+def _mochi_components() -> dict:
+    from diffusers import AutoencoderKLMochi, FlowMatchEulerDiscreteScheduler, MochiTransformer3DModel
+
+    tokenizer = _t5_tokenizer()
+    transformer = MochiTransformer3DModel(
+        patch_size=2, num_attention_heads=2, attention_head_dim=8, num_layers=2, pooled_projection_dim=16, in_channels=12,
+        qk_norm="rms_norm", text_embed_dim=32, time_embed_dim=4, activation_fn="swiglu", max_sequence_length=16,
+    )
+    vae = AutoencoderKLMochi(
+        latent_channels=12, out_channels=3, encoder_block_out_channels=(32, 32, 32, 32),
+        decoder_block_out_channels=(32, 32, 32, 32), layers_per_block=(1, 1, 1, 1, 1),
+    )
+    return {
+        "transformer": transformer, "vae": vae, "scheduler": FlowMatchEulerDiscreteScheduler(),
+        "text_encoder": _t5_encoder(len(tokenizer)), "tokenizer": tokenizer,
+    }
+
+
 def _stable_diffusion_components() -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -211,6 +259,8 @@ _BUILDERS = {
     "cogvideox": _cogvideox_components,
     "cogvideox-i2v": lambda: _cogvideox_components(image=True),
     "svd": _svd_components,
+    "animatediff": _animatediff_components,
+    "mochi": _mochi_components,
 }
 
 

@@ -28,15 +28,18 @@ CLASSES = {
     "cogvideox": ("CogVideoXPipeline", 16, True),
     "cogvideox-i2v": ("CogVideoXImageToVideoPipeline", 16, True),
     "svd": ("StableVideoDiffusionPipeline", 32, False),
+    "animatediff": ("AnimateDiffPipeline", 32, True),
+    "mochi": ("MochiPipeline", 16, True),
 }
-TEXT_ONLY = {"text-to-video", "wan", "cogvideox"}
+TEXT_ONLY = {"text-to-video", "wan", "cogvideox", "animatediff", "mochi"}
+FRAMES = {"mochi": 7}  # 1 + 6k
 PROMPTS = ["a cat", "a dog on a beach"]
 
 
 def params(name: str) -> dict:
     _, size, _ = CLASSES[name]
-    text = {} if name == "svd" else {"max_sequence_length": 16}
-    return {"num_frames": 9, "height": size, "width": size, "num_inference_steps": 2, "fps": 8, **text}
+    text = {} if name in ("svd", "animatediff") else {"max_sequence_length": 16}
+    return {"num_frames": FRAMES.get(name, 9), "height": size, "width": size, "num_inference_steps": 2, "fps": 8, **text}
 
 
 @pytest.fixture
@@ -65,7 +68,7 @@ def test_batched_calls_give_the_frames_of_one_at_a_time_calls(tiny_models_all, i
         out[batch_size] = videos_generate(config=config, requests=requests, cache=cache)
     assert cache.loads == 1
     for together, alone in zip(out[2], out[1], strict=True):
-        assert together.frames.shape == (9, size, size, 3)
+        assert together.frames.shape == (FRAMES.get(name, 9), size, size, 3)
         assert np.abs(together.frames.astype(float) - alone.frames.astype(float)).mean() / 255 <= 1e-3
     # Different prompts and images give different videos: the per-prompt arguments reached each video.
     assert np.abs(out[2][0].frames.astype(float) - out[2][1].frames.astype(float)).mean() > 0
@@ -96,7 +99,7 @@ def test_each_class_generates_playable_videos_that_a_rerun_reproduces(tiny_model
     assert len(videos) == 4
     for (_, key), video in videos.items():
         info = probe_video(Path(video.file.path))
-        assert (info.codec, info.width, info.height, info.frame_count, info.fps) == ("h264", size, size, 9, 8.0)
+        assert (info.codec, info.width, info.height, info.frame_count, info.fps) == ("h264", size, size, FRAMES.get(name, 9), 8.0)
         assert video.sha256 == videos[("first", key)].sha256  # same seed, same file
     assert videos[("first", "p0001")].sha256 != videos[("first", "p0002")].sha256
 

@@ -51,6 +51,8 @@ def test_it_refuses_frame_counts_and_sizes_by_each_model_s_own_factors(tiny_mode
         add_system("bad", "--pipeline", "WanPipeline", "--model", str(tiny_models_all["wan"]), "--param", "height=20")
     with pytest.raises(CommandError, match=r"height=40: CogVideoXPipeline .* multiple of 16 .*nearest valid: 32"):
         add_system("bad", "--pipeline", "CogVideoXPipeline", "--model", str(tiny_models_all["cogvideox"]), "--param", "height=40")
+    with pytest.raises(CommandError, match=r"num_frames=9: MochiPipeline .* multiple of 6 frames \(it would give 7\); nearest valid: 7"):
+        add_system("bad", "--pipeline", "MochiPipeline", "--model", str(tiny_models_all["mochi"]), "--param", "num_frames=9")
     add_system("wan", "--pipeline", "WanPipeline", "--model", str(tiny_models_all["wan"]),
                "--param", "num_frames=13", "--param", "height=48", "--param", "width=32")
     assert System.objects.get().params["num_frames"] == 13
