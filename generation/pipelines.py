@@ -168,7 +168,9 @@ def _check_call(cls: type, params: dict, *, where: str, model: str, own: set[str
             f"known: {', '.join(where + k for k in sorted(allowed | own))}"
         )
     template = params.get("prompt_template", "{prompt}")
-    if not isinstance(template, str) or "{prompt}" not in template:
+    if isinstance(template, dict) and "prompt_template" in _call_args(cls):
+        pass  # the pipeline's own argument (HunyuanVideo's template for its Llama encoder)
+    elif not isinstance(template, str) or "{prompt}" not in template:
         raise ConfigError(f"{where}prompt_template={template!r}: must be a text containing {{prompt}}")
     index = _model_index(model)
     local = Path(model).expanduser() if index is not None else None
@@ -471,8 +473,12 @@ def batches(cls: type) -> bool:
 
 
 def prompt_text(params: dict, prompt: str) -> str:
-    """What the pipeline is given for a prompt: the system's `prompt_template` with `{prompt}` filled in."""
-    return params.get("prompt_template", "{prompt}").replace("{prompt}", prompt)
+    """What the pipeline is given for a prompt: the system's `prompt_template` with `{prompt}` filled in.
+
+    A mapping is not ours but the pipeline's own `prompt_template` argument (HunyuanVideo), passed as is.
+    """
+    template = params.get("prompt_template", "{prompt}")
+    return template.replace("{prompt}", prompt) if isinstance(template, str) else prompt
 
 
 def _call(pipe, params: dict, requests: list[Request], images: list | None, output_type: str):
@@ -482,6 +488,8 @@ def _call(pipe, params: dict, requests: list[Request], images: list | None, outp
         raise ValueError(f"{type(pipe).__name__} takes one prompt per call, not {len(requests)}")
     args = {k: v for k, v in params.items() if k not in OWN_KEYS}
     call_params = inspect.signature(type(pipe).__call__).parameters
+    if isinstance(params.get("prompt_template"), dict):
+        args["prompt_template"] = params["prompt_template"]
     one = (lambda values: values) if batched else (lambda values: values[0])
     if "prompt" in call_params:
         args["prompt"] = one([prompt_text(params, r.prompt) for r in requests])

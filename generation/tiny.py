@@ -30,6 +30,7 @@ TINY_MORE = {
     "svd": "StableVideoDiffusionPipeline",
     "animatediff": "AnimateDiffPipeline",
     "mochi": "MochiPipeline",
+    "allegro": "AllegroPipeline",
 }
 
 _WORDS = (
@@ -220,6 +221,27 @@ def _mochi_components() -> dict:
     }
 
 
+def _allegro_components() -> dict:
+    from diffusers import AllegroTransformer3DModel, AutoencoderKLAllegro, DDIMScheduler
+
+    tokenizer = _t5_tokenizer()
+    transformer = AllegroTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4, num_layers=1, cross_attention_dim=24,
+        sample_width=8, sample_height=8, sample_frames=8, caption_channels=24,
+    )
+    vae = AutoencoderKLAllegro(
+        in_channels=3, out_channels=3, down_block_types=("AllegroDownBlock3D",) * 4, up_block_types=("AllegroUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    text_encoder = T5EncoderModel(T5Config(
+        vocab_size=len(tokenizer), d_model=24, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+    ))
+    return {"transformer": transformer, "vae": vae, "scheduler": DDIMScheduler(), "text_encoder": text_encoder, "tokenizer": tokenizer}
+
+
 def _stable_diffusion_components() -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -261,6 +283,7 @@ _BUILDERS = {
     "svd": _svd_components,
     "animatediff": _animatediff_components,
     "mochi": _mochi_components,
+    "allegro": _allegro_components,
 }
 
 

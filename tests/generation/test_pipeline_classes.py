@@ -4,6 +4,7 @@ one-at-a-time calls give (same per-prompt seeds), whether or not the class batch
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -32,7 +33,7 @@ CLASSES = {
     "mochi": ("MochiPipeline", 16, True),
 }
 TEXT_ONLY = {"text-to-video", "wan", "cogvideox", "animatediff", "mochi"}
-FRAMES = {"mochi": 7}  # 1 + 6k
+FRAMES = {"mochi": 7}  # Mochi: 1 + 6k
 PROMPTS = ["a cat", "a dog on a beach"]
 
 
@@ -85,7 +86,7 @@ def eager():
 @pytest.mark.parametrize("name", list(CLASSES))
 def test_each_class_generates_playable_videos_that_a_rerun_reproduces(tiny_models_all, eager, name):
     class_name, size, _ = CLASSES[name]
-    args = [a for k, v in params(name).items() for a in ("--param", f"{k}={v}")]
+    args = [a for k, v in params(name).items() for a in ("--param", f"{k}={json.dumps(v)}")]
     for system in ("first", "again"):
         add_system(system, "--pipeline", class_name, "--model", str(tiny_models_all[name]), *args, "--param", "seed=3")
     make_prompts("set", PROMPTS, images=name not in TEXT_ONLY)

@@ -85,3 +85,22 @@ def test_it_keeps_a_per_component_dtype_beside_the_default(tiny_models):
     params = System.objects.get().params
     assert params["dtype"] == {"default": "bfloat16", "vae": "float32"}
     assert (params["vae_tiling"], params["offload"], params["attention_backend"], params["compile"]) == (True, "model", "native", True)
+
+
+@pytest.mark.django_db
+def test_allegro_needs_vae_tiling(tiny_models_all):
+    args = ["--pipeline", "AllegroPipeline", "--model", str(tiny_models_all["allegro"]), "--param", "num_frames=8"]
+    with pytest.raises(CommandError, match="vae_tiling: AllegroPipeline decodes only with VAE tiling; add --param vae_tiling=true"):
+        add_system("bad", *args)
+    add_system("allegro", *args, "--param", "vae_tiling=true")
+    assert System.objects.get().params["vae_tiling"] is True
+
+
+@pytest.mark.django_db
+def test_a_mapping_prompt_template_is_hunyuan_video_s_own_argument():
+    template = '{"template": "<|user|>{}<|end|>", "crop_start": 3}'
+    add_system("hy", "--pipeline", "HunyuanVideoPipeline", "--model", "hunyuanvideo-community/HunyuanVideo",
+               "--param", f"prompt_template={template}")
+    assert System.objects.get().params["prompt_template"] == {"template": "<|user|>{}<|end|>", "crop_start": 3}
+    with pytest.raises(CommandError, match=r"prompt_template=.*must be a text containing"):
+        add_system("ltx", "--pipeline", "LTXPipeline", "--model", "Lightricks/LTX-Video", "--param", f"prompt_template={template}")
