@@ -118,3 +118,19 @@ def test_stable_video_diffusion_is_conditioned_on_the_system_s_fps(tiny_models_a
     assert (slow.fps, fast.fps) == (4.0, 24.0)
     # Same seed, image and everything else: only the pipeline's own fps conditioning differs.
     assert np.abs(video_frames(slow.file.path).astype(float) - video_frames(fast.file.path).astype(float)).mean() > 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_factorized_system_animates_its_first_frames_with_wan_image_to_video(tiny_models, tiny_models_all, eager):
+    # Wan's image-to-video call takes one image, not a list: the second stage gets one first frame per call.
+    args = [a for k, v in params("wan-i2v").items() for a in ("--param", f"{k}={v}")]
+    add_system("emu-wan", "--pipeline", "factorized", "--model", str(tiny_models_all["wan-i2v"]),
+               "--image-model", str(tiny_models["text-to-image"]), *args, "--param", "image.num_inference_steps=2",
+               "--param", "batch_size=2")
+    make_prompts("set", PROMPTS)
+    out = StringIO()
+    call_command("generate", "--system", "emu-wan", "--prompt-set", "set", "--wait", stdout=out, stderr=StringIO())
+    assert "emu-wan: 2 done, 0 failed of 2" in out.getvalue()
+    for video in Video.objects.all():
+        info = probe_video(Path(video.file.path))
+        assert (info.codec, info.width, info.height, info.frame_count) == ("h264", 16, 16, 9) and video.first_frame
