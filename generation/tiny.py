@@ -31,6 +31,7 @@ TINY_MORE = {
     "animatediff": "AnimateDiffPipeline",
     "mochi": "MochiPipeline",
     "allegro": "AllegroPipeline",
+    "text-to-video-sd": "TextToVideoSDPipeline",
 }
 
 _WORDS = (
@@ -242,6 +243,18 @@ def _allegro_components() -> dict:
     return {"transformer": transformer, "vae": vae, "scheduler": DDIMScheduler(), "text_encoder": text_encoder, "tokenizer": tokenizer}
 
 
+def _text_to_video_sd_components() -> dict:
+    from diffusers import UNet3DConditionModel
+
+    components = _stable_diffusion_components()
+    unet = UNet3DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+        cross_attention_dim=32, attention_head_dim=4, norm_num_groups=4,
+    )
+    return {**{k: components[k] for k in ("vae", "text_encoder", "tokenizer", "scheduler")}, "unet": unet}
+
+
 def _stable_diffusion_components() -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -284,6 +297,7 @@ _BUILDERS = {
     "animatediff": _animatediff_components,
     "mochi": _mochi_components,
     "allegro": _allegro_components,
+    "text-to-video-sd": _text_to_video_sd_components,
 }
 
 

@@ -31,15 +31,16 @@ CLASSES = {
     "svd": ("StableVideoDiffusionPipeline", 32, False),
     "animatediff": ("AnimateDiffPipeline", 32, True),
     "mochi": ("MochiPipeline", 16, True),
+    "text-to-video-sd": ("TextToVideoSDPipeline", 32, True),
 }
-TEXT_ONLY = {"text-to-video", "wan", "cogvideox", "animatediff", "mochi"}
+TEXT_ONLY = {"text-to-video", "wan", "cogvideox", "animatediff", "mochi", "text-to-video-sd"}
 FRAMES = {"mochi": 7}  # Mochi: 1 + 6k
 PROMPTS = ["a cat", "a dog on a beach"]
 
 
 def params(name: str) -> dict:
     _, size, _ = CLASSES[name]
-    text = {} if name in ("svd", "animatediff") else {"max_sequence_length": 16}
+    text = {} if name in ("svd", "animatediff", "text-to-video-sd") else {"max_sequence_length": 16}
     return {"num_frames": FRAMES.get(name, 9), "height": size, "width": size, "num_inference_steps": 2, "fps": 8, **text}
 
 
