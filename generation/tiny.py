@@ -32,6 +32,7 @@ TINY_MORE = {
     "mochi": "MochiPipeline",
     "allegro": "AllegroPipeline",
     "text-to-video-sd": "TextToVideoSDPipeline",
+    "hunyuan-video": "HunyuanVideoPipeline",
 }
 
 _WORDS = (
@@ -54,7 +55,21 @@ def _t5_tokenizer():
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=64)
 
 
-def _clip_tokenizer():
+def _byte_level_tokenizer(model_max_length: int):
+    """A byte-level tokenizer without merges (any text encodes), for Llama-style text encoders."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(["<pad>", "<s>", "</s>", *sorted(ByteLevel.alphabet())])}
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    special = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>"}
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=model_max_length, **special)
+
+
+def _clip_tokenizer(model_max_length: int = 32):
     from tokenizers.pre_tokenizers import ByteLevel
     from transformers import CLIPTokenizer
 
@@ -63,7 +78,7 @@ def _clip_tokenizer():
     vocab: dict[str, int] = {}
     for token in ["<|startoftext|>", "<|endoftext|>", *chars, *(c + "</w>" for c in chars)]:
         vocab.setdefault(token, len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=32)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=model_max_length)
 
 
 def _t5_encoder(vocab_size: int):
@@ -255,6 +270,36 @@ def _text_to_video_sd_components() -> dict:
     return {**{k: components[k] for k in ("vae", "text_encoder", "tokenizer", "scheduler")}, "unet": unet}
 
 
+def _hunyuan_video_components() -> dict:
+    from diffusers import AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoTransformer3DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=10, num_layers=1, num_single_layers=1,
+        num_refiner_layers=1, patch_size=1, patch_size_t=1, guidance_embeds=True, text_embed_dim=16,
+        pooled_projection_dim=8, rope_axes_dim=(2, 4, 4),
+    )
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3, out_channels=3, latent_channels=4, down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8), layers_per_block=1, act_fn="silu",
+        norm_num_groups=4, scaling_factor=0.476986, spatial_compression_ratio=8, temporal_compression_ratio=4,
+        mid_block_add_attention=True,
+    )
+    tokenizer, tokenizer_2 = _byte_level_tokenizer(4096), _clip_tokenizer(77)
+    text_encoder = LlamaModel(LlamaConfig(
+        bos_token_id=1, eos_token_id=2, pad_token_id=0, hidden_size=16, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, vocab_size=len(tokenizer), hidden_act="gelu", max_position_embeddings=4096,
+    ))
+    text_encoder_2 = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, vocab_size=len(tokenizer_2), max_position_embeddings=77, hidden_act="gelu", projection_dim=32,
+    ))
+    return {
+        "transformer": transformer, "vae": vae, "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        "text_encoder": text_encoder, "tokenizer": tokenizer, "text_encoder_2": text_encoder_2, "tokenizer_2": tokenizer_2,
+    }
+
+
 def _stable_diffusion_components() -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -298,6 +343,7 @@ _BUILDERS = {
     "mochi": _mochi_components,
     "allegro": _allegro_components,
     "text-to-video-sd": _text_to_video_sd_components,
+    "hunyuan-video": _hunyuan_video_components,
 }
 
 

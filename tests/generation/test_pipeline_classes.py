@@ -32,8 +32,9 @@ CLASSES = {
     "animatediff": ("AnimateDiffPipeline", 32, True),
     "mochi": ("MochiPipeline", 16, True),
     "text-to-video-sd": ("TextToVideoSDPipeline", 32, True),
+    "hunyuan-video": ("HunyuanVideoPipeline", 16, True),
 }
-TEXT_ONLY = {"text-to-video", "wan", "cogvideox", "animatediff", "mochi", "text-to-video-sd"}
+TEXT_ONLY = {"text-to-video", "wan", "cogvideox", "animatediff", "mochi", "text-to-video-sd", "hunyuan-video"}
 FRAMES = {"mochi": 7}  # Mochi: 1 + 6k
 PROMPTS = ["a cat", "a dog on a beach"]
 
@@ -135,3 +136,14 @@ def test_a_factorized_system_animates_its_first_frames_with_wan_image_to_video(t
     for video in Video.objects.all():
         info = probe_video(Path(video.file.path))
         assert (info.codec, info.width, info.height, info.frame_count) == ("h264", 16, 16, 9) and video.first_frame
+
+
+def test_hunyuan_video_gets_its_own_prompt_template(tiny_models_all):
+    cache = PipelineCache(1)
+    base = {**params("hunyuan-video"), "batch_size": 1}
+    outputs = [
+        videos_generate(config=SystemConfig(pipeline="HunyuanVideoPipeline", model=str(tiny_models_all["hunyuan-video"]),
+                                            params=extra | base), requests=[Request("a cat", 1)], cache=cache)[0].frames
+        for extra in ({}, {"prompt_template": {"template": "{}", "crop_start": 0}})
+    ]
+    assert np.abs(outputs[0].astype(float) - outputs[1].astype(float)).mean() > 0
