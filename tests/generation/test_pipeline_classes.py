@@ -28,7 +28,7 @@ CLASSES = {
     "wan-i2v": ("WanImageToVideoPipeline", 16, False),
     "cogvideox": ("CogVideoXPipeline", 16, True),
     "cogvideox-i2v": ("CogVideoXImageToVideoPipeline", 16, True),
-    "svd": ("StableVideoDiffusionPipeline", 32, False),
+    "svd": ("StableVideoDiffusionPipeline", 16, False),
     "animatediff": ("AnimateDiffPipeline", 32, True),
     "mochi": ("MochiPipeline", 16, True),
     "text-to-video-sd": ("TextToVideoSDPipeline", 32, True),
