@@ -196,7 +196,8 @@ def _shell(cls: type, model_dir: Path, index: dict):
 
 
 def _check_own_keys(params: object) -> None:
-    """Our own keys next to the pipeline's arguments: fps, dtype, seed and batch_size."""
+    """Our own keys next to the pipeline's arguments: fps, seed and batch_size (dtype and the other load
+    options: checks.check_load_options)."""
     if not isinstance(params, dict):
         raise ConfigError("params must be a mapping of KEY=VALUE")
     fps = params.get("fps", DEFAULT_FPS)
