@@ -62,10 +62,10 @@ class Limit:
     """One pipeline kept loaded and called back to back; no encoding, no database, no queue."""
 
     def __init__(self, config) -> None:
-        from generation.pipelines import PipelineCache, pipeline_key
+        from generation.pipelines import OWN_KEYS, PipelineCache, pipeline_key
 
         self.pipe = PipelineCache(1).get(pipeline_key(config.pipeline, config.model, config.params))
-        self.args = {k: v for k, v in config.params.items() if k not in {"fps", "batch_size", "dtype", "seed", "scheduler"}}
+        self.args = {k: v for k, v in config.params.items() if k not in OWN_KEYS}
 
     def _call(self, seeds: list[int]) -> None:
         import torch

@@ -8,7 +8,10 @@ A configuration is what `add_system` stores on a System:
   CPU always runs float32), `seed` (default base seed), `batch_size` (prompts per call), `scheduler`
   (overrides of the scheduler's config, e.g. `rescale_betas_zero_snr`, `timestep_spacing`,
   `prediction_type`, and `class` to swap the scheduler class) and, for factorized systems, `image`
-  (the text-to-image call's arguments, with its own `scheduler`).
+  (the text-to-image call's arguments, with its own `scheduler`), `prompt_template` (a text with
+  `{prompt}`, given to the pipeline instead of the prompt; raters see the original prompt), and
+  the load options of generation/checks.py: `vae_tiling`, `vae_slicing`, `offload`, per-component
+  `dtype`, `attention_backend`, `compile`, `lora` with `lora_scale`, `revision`, `variant`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import gc
 import inspect
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -23,6 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from generation.checks import (
+    LOAD_KEYS,
+    ConfigError,
+    check_counts,
+    check_geometry,
+    check_load_options,
+    check_runnable,
+    check_scheduler_values,
+    check_variant,
+    pipeline_shell,
+)
+
+log = logging.getLogger(__name__)
 
 FACTORIZED = "factorized"
 TEXT_TO_VIDEO = "text-to-video"
@@ -32,15 +50,19 @@ TEXT_TO_IMAGE = "text-to-image"
 # The classes the systems page offers (any diffusers video class works from the command line): the
 # families the README names, each text-to-video and image-to-video, and "factorized".
 SUPPORTED_PIPELINES = (
-    "LTXPipeline", "LTXImageToVideoPipeline", "CogVideoXPipeline", "CogVideoXImageToVideoPipeline",
+    "LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline", "CogVideoXPipeline", "CogVideoXImageToVideoPipeline",
     "WanPipeline", "WanImageToVideoPipeline", "HunyuanVideoPipeline", "HunyuanVideoImageToVideoPipeline",
-    "AnimateDiffPipeline", "StableVideoDiffusionPipeline", "TextToVideoSDPipeline", "I2VGenXLPipeline",
-    "MochiPipeline", FACTORIZED,
+    "AnimateDiffPipeline", "StableVideoDiffusionPipeline", "TextToVideoSDPipeline", "MochiPipeline", "AllegroPipeline",
+    "SkyReelsV2Pipeline", FACTORIZED,
 )
 
-DTYPES = ("auto", "bfloat16", "float16", "float32")
 # Our own keys next to the pipeline's call arguments.
-OWN_KEYS = {"fps", "dtype", "seed", "batch_size", "scheduler", "image"}
+OWN_KEYS = {"fps", "seed", "batch_size", "scheduler", "image", "prompt_template", *LOAD_KEYS}
+# Image-to-video classes whose `image` takes one image per prompt in a batched call, as
+# tests/generation/test_pipeline_classes.py proves (batched frames equal one-at-a-time frames).
+# Every other image-to-video class gets one prompt and one image per call: Wan's refuses a list,
+# LTXCondition's applies every image of a list to every video.
+BATCHES_IMAGES = frozenset({"LTXImageToVideoPipeline", "CogVideoXImageToVideoPipeline"})
 # Call arguments the service sets itself: a user may not override them.
 SERVICE_ARGS = {
     "self", "prompt", "image", "generator", "output_type", "return_dict", "callback", "callback_steps",
@@ -50,10 +72,6 @@ SERVICE_ARGS = {
 }
 DEFAULT_FPS = 8
 DEFAULT_BATCH_SIZE = 4
-
-
-class ConfigError(ValueError):
-    """A system configuration that cannot work; the message names the class, key or model."""
 
 
 def params_parse(pairs: list[str]) -> dict:
@@ -72,6 +90,10 @@ def params_parse(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             value = raw
         *parents, leaf = key.split(".")
+        if parents == ["dtype"] and isinstance(params.get("dtype"), str):
+            params["dtype"] = {"default": params["dtype"]}  # dtype=bfloat16 then dtype.vae=float32
+        if key == "dtype" and isinstance(params.get("dtype"), dict):
+            key, parents, leaf = "dtype.default", ["dtype"], "default"
         node = params
         for part in parents:
             node = node.setdefault(part, {})
@@ -156,6 +178,8 @@ def _model_index(model: str) -> dict | None:
 
 
 def _check_call(cls: type, params: dict, *, where: str, model: str, own: set[str]) -> None:
+    check_runnable(cls)
+    check_counts(params, where)
     allowed = _call_args(cls)
     unknown = sorted(set(params) - allowed - own)
     if unknown:
@@ -163,23 +187,42 @@ def _check_call(cls: type, params: dict, *, where: str, model: str, own: set[str
             f"unknown parameter(s) {', '.join(where + k for k in unknown)} for {cls.__name__}; "
             f"known: {', '.join(where + k for k in sorted(allowed | own))}"
         )
+    template = params.get("prompt_template", "{prompt}")
+    if isinstance(template, dict) and "prompt_template" in _call_args(cls):
+        pass  # the pipeline's own argument (HunyuanVideo's template for its Llama encoder)
+    elif not isinstance(template, str) or "{prompt}" not in template:
+        raise ConfigError(f"{where}prompt_template={template!r}: must be a text containing {{prompt}}")
     index = _model_index(model)
+    local = Path(model).expanduser() if index is not None else None
     scheduler = (index or {}).get("scheduler")
+    scheduler_name = scheduler[1] if isinstance(scheduler, list) else None
     if "scheduler" in params:
-        _check_scheduler(
-            params["scheduler"], scheduler_name=scheduler[1] if isinstance(scheduler, list) else None, where=f"{where}scheduler"
-        )
+        _check_scheduler(params["scheduler"], scheduler_name=scheduler_name, where=f"{where}scheduler")
+        name = params["scheduler"].get("class", scheduler_name)
+        if local is not None and name:
+            check_scheduler_values(
+                _scheduler_class(name), params["scheduler"], local, params.get("num_inference_steps"), f"{where}scheduler"
+            )
+    if local is not None:
+        check_geometry(cls, params, _shell(cls, local, index))
+
+
+def _shell(cls: type, model_dir: Path, index: dict):
+    try:
+        return pipeline_shell(cls, model_dir, index)
+    except Exception:  # an exotic layout: its sizes are then checked by the pipeline when it runs
+        log.warning("%s: cannot build %s from its component configs; sizes not checked", model_dir, cls.__name__, exc_info=True)
+        return None
 
 
 def _check_own_keys(params: object) -> None:
-    """Our own keys next to the pipeline's arguments: fps, dtype, seed and batch_size."""
+    """Our own keys next to the pipeline's arguments: fps, seed and batch_size (dtype and the other load
+    options: checks.check_load_options)."""
     if not isinstance(params, dict):
         raise ConfigError("params must be a mapping of KEY=VALUE")
     fps = params.get("fps", DEFAULT_FPS)
     if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= 240:
         raise ConfigError(f"fps={fps!r}: must be a number between 0 and 240")
-    if params.get("dtype", "auto") not in DTYPES:
-        raise ConfigError(f"dtype={params['dtype']!r}: must be one of {', '.join(DTYPES)}")
     for key, low in (("seed", 0), ("batch_size", 1)):
         value = params.get(key, low)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -198,6 +241,7 @@ def config_validate(
         if pipeline_kind(cls) == TEXT_TO_IMAGE:
             raise ConfigError(f"{pipeline} makes images, not videos; use --pipeline factorized to animate its images")
         _check_call(cls, params, where="", model=model, own=OWN_KEYS - {"image"})
+        _check_load(cls, params, model)
         return {"pipeline": pipeline, "image_pipeline": "", "video_pipeline": ""}
 
     if not image_model:
@@ -210,11 +254,20 @@ def config_validate(
     if pipeline_kind(video_cls) != IMAGE_TO_VIDEO:
         raise ConfigError(f"{video_pipeline} is not an image-to-video pipeline (the second stage of a factorized system)")
     _check_call(video_cls, params, where="", model=model, own=OWN_KEYS)
+    _check_load(video_cls, params, model)
     image_params = params.get("image", {})
     if not isinstance(image_params, dict):
         raise ConfigError("image: expected image.KEY=VALUE parameters of the text-to-image call")
-    _check_call(image_cls, image_params, where="image.", model=image_model, own={"scheduler"})
+    _check_call(image_cls, image_params, where="image.", model=image_model, own={"scheduler", "prompt_template"})
     return {"pipeline": FACTORIZED, "image_pipeline": image_pipeline, "video_pipeline": video_pipeline}
+
+
+def _check_load(cls: type, params: dict, model: str) -> None:
+    index = _model_index(model)
+    components = None if index is None else {k for k in index if not k.startswith("_")}
+    check_load_options(params, cls=cls, components=components, local=index is not None)
+    if index is not None and "variant" in params:
+        check_variant(params["variant"], Path(model).expanduser())
 
 
 def _class_from_index(model: str, flag: str) -> str:
@@ -227,10 +280,16 @@ def _class_from_index(model: str, flag: str) -> str:
 # -- running ---------------------------------------------------------------------------------------
 
 
-def device_and_dtype(dtype: str = "auto"):
-    """bf16 (or fp16 where bf16 is missing) on CUDA, float32 on the CPU, where half precision is slow or missing."""
+def device_and_dtype(dtype: str | dict = "auto"):
+    """bf16 (or fp16 where bf16 is missing) on CUDA, float32 on the CPU, where half precision is slow or missing.
+
+    A mapping (`dtype.vae=float32`) gives {component: dtype, "default": dtype}, as from_pretrained takes it.
+    """
     import torch
 
+    if isinstance(dtype, dict):
+        device, default = device_and_dtype(dtype.get("default", "auto"))
+        return device, {"default": default, **{k: device_and_dtype(v)[1] for k, v in dtype.items() if k != "default"}}
     if not torch.cuda.is_available():
         return torch.device("cpu"), torch.float32
     if dtype == "float32":
@@ -246,8 +305,9 @@ class PipelineKey:
 
     class_name: str
     model: str
-    dtype: str
+    dtype: str  # a name, or canonical JSON of a per-component mapping
     scheduler: str = "{}"  # canonical JSON of the overrides
+    options: str = "{}"  # canonical JSON of the other load options (checks.LOAD_KEYS)
 
 
 class PipelineCache:
@@ -264,7 +324,9 @@ class PipelineCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-            while len(self._items) >= self.size:
+            # Free memory before loading: the least recently used go first, while the cache is full or,
+            # on a GPU, while the new model's weights would not fit beside them.
+            while self._items and (len(self._items) >= self.size or not _room_for(key.model)):
                 self._items.popitem(last=False)
                 _release_memory()
             pipe = pipeline_load(key)
@@ -286,19 +348,70 @@ def _release_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _room_for(model: str) -> bool:
+    """Whether a local model's weights fit in the GPU's free memory (always, on the CPU or for a hub id)."""
+    import torch
+
+    path = Path(model).expanduser()
+    if not torch.cuda.is_available() or not path.is_dir():
+        return True
+    need = sum(p.stat().st_size for p in path.rglob("*.safetensors"))
+    return torch.cuda.mem_get_info()[0] > need
+
+
 def pipeline_load(key: PipelineKey):
-    """Load through `from_pretrained` (as for any checkpoint), apply scheduler overrides, move to the device."""
+    """Load through `from_pretrained` (as for any checkpoint), apply scheduler overrides and load options,
+    move to the device (or set up offloading)."""
     cls = pipeline_class(key.class_name)
-    device, dtype = device_and_dtype(key.dtype)
-    pipe = cls.from_pretrained(key.model, dtype=dtype)
+    options = json.loads(key.options)
+    device, dtype = device_and_dtype(json.loads(key.dtype) if key.dtype.startswith("{") else key.dtype)
+    hub = {k: options[k] for k in ("revision", "variant") if k in options}
+    pipe = cls.from_pretrained(key.model, dtype=dtype, **hub)
     overrides = json.loads(key.scheduler)
     if overrides:
         scheduler_cls = _scheduler_class(overrides.pop("class")) if "class" in overrides else type(pipe.scheduler)
         _check_scheduler(overrides, scheduler_name=scheduler_cls.__name__, where=f"{key.model} scheduler")
         pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config, **overrides)
-    pipe.to(device)
+    _apply_options(pipe, options)
+    _place(pipe, options.get("offload", "none"), device)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _denoisers(pipe) -> list:
+    return [m for m in (getattr(pipe, n, None) for n in ("transformer", "transformer_2", "unet")) if m is not None]
+
+
+def _apply_options(pipe, options: dict) -> None:
+    """VAE tiling and slicing, LoRA weights, the attention backend and torch.compile, as configured."""
+    vae = getattr(pipe, "vae", None)
+    if options.get("vae_tiling"):
+        vae.enable_tiling()
+    if options.get("vae_slicing"):
+        vae.enable_slicing()
+    if "lora" in options:
+        pipe.load_lora_weights(options["lora"], adapter_name="lora")
+        pipe.set_adapters(["lora"], [float(options.get("lora_scale", 1.0))])
+    for module in _denoisers(pipe):
+        if "attention_backend" in options:
+            module.set_attention_backend(options["attention_backend"])
+        if options.get("compile"):
+            module.compile()  # compiled at its first call
+
+
+def _place(pipe, offload: str, device) -> None:
+    """Move to the device, or offload to the CPU between uses (only where there is an accelerator)."""
+    if offload == "none":
+        pipe.to(device)
+    elif device.type == "cpu":
+        log.info("offload=%s: no accelerator on this machine, the pipeline runs on the CPU without offloading", offload)
+        pipe.to(device)
+    elif offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.enable_group_offload(onload_device=device, offload_type="block_level", num_blocks_per_group=1)
 
 
 _cache: PipelineCache | None = None
@@ -354,8 +467,13 @@ class SystemConfig:
 
 
 def pipeline_key(class_name: str, model: str, params: dict) -> PipelineKey:
-    """The cache key of a pipeline class and model under these params (dtype, scheduler overrides)."""
-    return PipelineKey(class_name, model, params.get("dtype", "auto"), json.dumps(params.get("scheduler", {}), sort_keys=True))
+    """The cache key of a pipeline class and model under these params (dtype, scheduler overrides, load options)."""
+    dtype = params.get("dtype", "auto")
+    options = {k: params[k] for k in LOAD_KEYS if k in params and k != "dtype"}
+    return PipelineKey(
+        class_name, model, dtype if isinstance(dtype, str) else json.dumps(dtype, sort_keys=True),
+        json.dumps(params.get("scheduler", {}), sort_keys=True), json.dumps(options, sort_keys=True),
+    )
 
 
 def _generators(seeds: list[int]):
@@ -365,21 +483,44 @@ def _generators(seeds: list[int]):
     return [torch.Generator("cpu").manual_seed(s) for s in seeds]
 
 
-def _accepts_lists(cls: type) -> bool:
-    annotation = inspect.signature(cls.__call__).parameters.get("prompt")
-    return annotation is None or "list" in str(annotation.annotation).lower()
+def batches(cls: type) -> bool:
+    """Whether prompts go to one call as lists: the prompt takes a list and, for an image-to-video class,
+    the image takes one image per prompt (BATCHES_IMAGES). Otherwise one prompt per call."""
+    args = inspect.signature(cls.__call__).parameters
+    prompt = args.get("prompt")
+    if prompt is None or "list" not in str(prompt.annotation).lower():
+        return False
+    return "image" not in args or cls.__name__ in BATCHES_IMAGES
+
+
+def prompt_text(params: dict, prompt: str) -> str:
+    """What the pipeline is given for a prompt: the system's `prompt_template` with `{prompt}` filled in.
+
+    A mapping is not ours but the pipeline's own `prompt_template` argument (HunyuanVideo), passed as is.
+    """
+    template = params.get("prompt_template", "{prompt}")
+    return template.replace("{prompt}", prompt) if isinstance(template, str) else prompt
 
 
 def _call(pipe, params: dict, requests: list[Request], images: list | None, output_type: str):
+    """One call for these requests: lists when the class batches, else a single prompt, image and generator."""
+    batched = batches(type(pipe))
+    if not batched and len(requests) != 1:
+        raise ValueError(f"{type(pipe).__name__} takes one prompt per call, not {len(requests)}")
     args = {k: v for k, v in params.items() if k not in OWN_KEYS}
     call_params = inspect.signature(type(pipe).__call__).parameters
+    if isinstance(params.get("prompt_template"), dict):
+        args["prompt_template"] = params["prompt_template"]
+    one = (lambda values: values) if batched else (lambda values: values[0])
     if "prompt" in call_params:
-        args["prompt"] = [r.prompt for r in requests]
+        args["prompt"] = one([prompt_text(params, r.prompt) for r in requests])
     if images is not None:
-        args["image"] = images
-    if "frame_rate" in call_params and "fps" in params:
-        args.setdefault("frame_rate", params["fps"])
-    return pipe(**args, generator=_generators([r.seed for r in requests]), output_type=output_type)
+        args["image"] = one(images)
+    if "fps" in params:
+        for name in ("frame_rate", "fps"):  # the pipeline's own frame-rate conditioning (LTX, SVD)
+            if name in call_params:
+                args.setdefault(name, params["fps"])
+    return pipe(**args, generator=one(_generators([r.seed for r in requests])), output_type=output_type)
 
 
 def _to_uint8(frames) -> np.ndarray:
@@ -387,35 +528,52 @@ def _to_uint8(frames) -> np.ndarray:
     return (array.clip(0, 1) * 255).round().astype(np.uint8)
 
 
+def _run(pipe, params: dict, requests: list[Request], images: list | None, output_type: str) -> list:
+    """The outputs (frames or images) of these requests, in as few calls as the class allows."""
+    field = "images" if output_type == "pil" else "frames"
+    if batches(type(pipe)):
+        return list(getattr(_call(pipe, params, requests, images, output_type), field))
+    return [
+        getattr(_call(pipe, params, [r], None if images is None else [images[i]], output_type), field)[0]
+        for i, r in enumerate(requests)
+    ]
+
+
+def _first_frames(config: SystemConfig, cache: PipelineCache, requests: list[Request]) -> list:
+    """The factorized system's text-to-image stage: one first frame per request."""
+    params = config.params
+    image_params = dict(params.get("image", {}))
+    # The first frame is made at the video's size unless the image stage says otherwise.
+    for dim in ("height", "width"):
+        if dim in params:
+            image_params.setdefault(dim, params[dim])
+    dtype = params.get("dtype", "auto")
+    dtype = dtype if isinstance(dtype, str) else dtype.get("default", "auto")
+    image_pipe = cache.get(pipeline_key(config.image_pipeline, config.image_model, {**image_params, "dtype": dtype}))
+    return _run(image_pipe, image_params, requests, None, "pil")
+
+
 def videos_generate(*, config: SystemConfig, requests: list[Request], cache: PipelineCache | None = None) -> list[Output]:
-    """Generate one video per request, batching calls up to the system's batch size."""
+    """Generate one video per request, in chunks of the system's batch size (one call per chunk where the
+    class batches, else one call per request)."""
     from PIL import Image
 
     cache = cache or pipeline_cache()
     params = config.params
     fps = float(params.get("fps", DEFAULT_FPS))
     video_class = config.video_pipeline if config.factorized else config.pipeline
-    video_pipe = cache.get(pipeline_key(video_class, config.model, params))
-    size = config.batch_size if _accepts_lists(type(video_pipe)) else 1
     outputs: list[Output] = []
-    for start in range(0, len(requests), size):
-        chunk = requests[start : start + size]
-        first_frames = None
-        if config.factorized:
-            image_params = dict(params.get("image", {}))
-            # The first frame is made at the video's size unless the image stage says otherwise.
-            for dim in ("height", "width"):
-                if dim in params:
-                    image_params.setdefault(dim, params[dim])
-            image_key = pipeline_key(config.image_pipeline, config.image_model, {**image_params, "dtype": params.get("dtype", "auto")})
-            image_pipe = cache.get(image_key)
-            first_frames = list(_call(image_pipe, image_params, chunk, None, "pil").images)
+    for start in range(0, len(requests), config.batch_size):
+        chunk = requests[start : start + config.batch_size]
+        first_frames = _first_frames(config, cache, chunk) if config.factorized else None
+        if first_frames is not None:
             images = first_frames
         elif config.needs_image:
             images = [Image.open(r.image).convert("RGB") for r in chunk]
         else:
             images = None
-        videos = _to_uint8(_call(video_pipe, params, chunk, images, "np").frames)
-        for i, frames in enumerate(videos):
-            outputs.append(Output(frames=frames, fps=fps, first_frame=first_frames[i] if first_frames else None))
+        # Fetched after the image stage: the cache may free the image pipeline's memory to load it.
+        video_pipe = cache.get(pipeline_key(video_class, config.model, params))
+        for i, frames in enumerate(_run(video_pipe, params, chunk, images, "np")):
+            outputs.append(Output(frames=_to_uint8(frames), fps=fps, first_frame=first_frames[i] if first_frames else None))
     return outputs

@@ -55,3 +55,14 @@ def tiny_models(tmp_path_factory):
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models_all(tmp_path_factory):
+    """Every tiny pipeline of `create_tiny_models --all` (more classes), built once per test run."""
+    import os
+
+    from generation.tiny import tiny_models_create
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models-all"), more=True)

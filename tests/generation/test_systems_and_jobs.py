@@ -241,9 +241,11 @@ def test_a_failing_job_records_its_error_and_is_retried_a_bounded_number_of_time
     tiny_models, eager, researcher_client, settings
 ):
     settings.JUICE_RETRY_DELAY_SECONDS = 0
-    # 30 px is not a multiple of the model's 32: every call fails inside diffusers.
+    # 30 px is not a multiple of the model's 32: add_system refuses it, so it is set behind its back,
+    # and every call fails inside diffusers.
     add_system("broken", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]),
-               "--param", "height=30", "--param", "width=30", "--param", "num_frames=9", "--param", "num_inference_steps=1")
+               "--param", "height=32", "--param", "width=32", "--param", "num_frames=9", "--param", "num_inference_steps=1")
+    System.objects.filter(name="broken").update(params={"num_frames": 9, "height": 30, "width": 30, "num_inference_steps": 1})
     make_prompts("set", ["a cat"])
     with pytest.raises(CommandError, match="1 video"):
         generate("--system", "broken", "--prompt-set", "set", "--wait")
