@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotation.models import Rater, Study
+from annotation.rating.order import rater_order
 
 # Crowd platforms' ids are letters and digits (Prolific, MTurk); a few separators are allowed. Never a
 # first character a spreadsheet would read as a formula (= + - @), and never "/" (account ids).
@@ -150,7 +151,10 @@ def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.
         raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ -, starting with a letter, a digit, . or _.")
     try:
         with transaction.atomic():
-            rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})
+            order_a, order_b = rater_order(seed=study.seed, worker_id=worker_id)
+            rater, _ = Rater.objects.get_or_create(
+                study=study, worker_id=worker_id, defaults={"source": source, "user": user, "order_a": order_a, "order_b": order_b}
+            )
     except IntegrityError:
         # The same worker joined twice at once; the other request created the row.
         rater = Rater.objects.get(study=study, worker_id=worker_id)

@@ -82,10 +82,14 @@ class Offer:
     ready_items: int
 
 
+Order = tuple[int, int]  # the rater's permutation of the study's shuffle (annotation/rating/order.py)
+
+
 @dataclass(frozen=True)
 class _RaterState:
     votes_done: int
     welcome: bool
+    order: Order
     study: StudyRules
     held_id: int | None
     held: Shown | None
@@ -113,10 +117,11 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
         lease_release(assignment_id=state.held_id)
     if state.study.status != Study.Status.OPEN or not state.welcome:
         return offer(state.study, None, state.votes_done, state.welcome)
-    shown = assignment_claim(rater_id=rater_id, study=state.study, now=now)
+    claim = {"rater_id": rater_id, "study": state.study, "now": now, "order": state.order, "position": state.votes_done + 1}
+    shown = assignment_claim(**claim)
     if shown is None and not swept and leases_expire(study_slug=slug, now=now):
         # Nothing free: expired leases may free some before the rater hears that nothing is left.
-        shown = assignment_claim(rater_id=rater_id, study=state.study, now=now)
+        shown = assignment_claim(**claim)
     if shown is None:
         # Nothing left, or another request of this rater (a second tab) claimed first: that one is the answer.
         state = _rater_state(rater_id, slug, now)
@@ -124,12 +129,14 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
     return offer(state.study, shown, state.votes_done, state.welcome)
 
 
-def assignment_claim(*, rater_id: int, study: StudyRules, now: datetime) -> Shown | None:
+def assignment_claim(*, rater_id: int, study: StudyRules, now: datetime, order: Order, position: int) -> Shown | None:
     """Claim the item the rules give this rater (sql.CLAIM_SQL), in the caller's transaction if there is
-    one; None when there is none for them, or when they hold a live assignment already."""
+    one, as the `position`-th of their sequence; None when there is none for them, or when they hold a
+    live assignment already."""
     token, left = new_token(), random.choice([Assignment.Left.A, Assignment.Left.B]).value
     params = {
-        "token": token, "rater": rater_id, "study": study.id, "left": left,
+        "token": token, "rater": rater_id, "study": study.id, "left": left, "position": position,
+        "order_a": order[0], "order_b": order[1],
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):
@@ -145,10 +152,10 @@ def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
     rows, _ = sql.run(sql.RATER_SQL, {"rater": rater_id, "slug": slug, "now": sql.db_value(None, now)})
     if not rows:
         return None
-    _, votes_done, welcome, *values = rows[0]
+    _, votes_done, welcome, order_a, order_b, *values = rows[0]
     study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[:8]), values[8:]
     held = Shown(token, left, *shown) if held_id is not None else None
-    return _RaterState(votes_done, bool(welcome), study, held_id, held, bool(lapsed))
+    return _RaterState(votes_done, bool(welcome), (order_a, order_b), study, held_id, held, bool(lapsed))
 
 
 def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool) -> Offer:

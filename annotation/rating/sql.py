@@ -24,6 +24,7 @@ from django.db.models import Field
 from psycopg.pq import ExecStatus
 
 from annotation.models import Assignment, Item, Rater, Study, Vote
+from annotation.rating.order import PRIME
 
 ACTIVE, VOTED = Assignment.Status.ACTIVE.value, Assignment.Status.VOTED.value
 INVITED = Rater.Source.INVITED.value
@@ -45,7 +46,7 @@ STUDY_COLUMNS = (
 # A rater of study `slug` with everything `next` shows: the study's rules, the rater's votes so far,
 # whether they are welcome, and their live assignment (if any) with what the rating page shows of it.
 RATER_SQL = f"""
-SELECT r.id, r.votes_done, {WELCOME}, {STUDY_COLUMNS},
+SELECT r.id, r.votes_done, {WELCOME}, r.order_a, r.order_b, {STUDY_COLUMNS},
        a.id, a.token, a."left", a.leased_until < %(now)s, i.token_a, i.token_b, p.text, p.image
 FROM annotation_rater r
 JOIN annotation_study s ON s.id = r.study_id
@@ -56,18 +57,21 @@ WHERE r.id = %(rater)s AND s.slug = %(slug)s
 """  # noqa: S608 - constant SQL; the values are bound parameters
 
 # Which item a rater gets: a ready item of the study that still needs raters and that this rater has
-# not seen, the one with the fewest claims (ties by id, walking item_pool_idx: no sort of the pool).
-# The assignment is made first, naming it; the item's count follows in the same transaction. A rater
-# who holds a live assignment already (a second tab claimed it a moment ago) gets none: the
-# one-live-assignment constraint skips the row (ON CONFLICT DO NOTHING), and no transaction aborts.
+# not seen, the one with the fewest claims; among those, the first in this rater's own permutation of
+# the study's shuffle (annotation/rating/order.py; ties, of items made before the shuffle, by id).
+# item_pool_idx gives the items in claim order, so only the least-claimed level is sorted.
+# The assignment is made first, naming it and its place in the rater's sequence; the item's count
+# follows in the same transaction. A rater who holds a live assignment already (a second tab claimed
+# it a moment ago) gets none: the one-live-assignment constraint skips the row (ON CONFLICT DO
+# NOTHING), and no transaction aborts.
 CLAIM_SQL = f"""
-INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at)
-SELECT %(token)s, %(rater)s, c.id, %(left)s, '{ACTIVE}', %(until)s, %(now)s
+INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at, position)
+SELECT %(token)s, %(rater)s, c.id, %(left)s, '{ACTIVE}', %(until)s, %(now)s, %(position)s
 FROM (
     SELECT i.id FROM annotation_item i
     WHERE i.study_id = %(study)s AND i.status = '{Item.Status.READY.value}' AND i.claimed < i.raters_needed
       AND NOT EXISTS (SELECT 1 FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s AND seen.item_id = i.id)
-    ORDER BY i.claimed, i.id
+    ORDER BY i.claimed, (i.shuffle * CAST(%(order_a)s AS BIGINT) + CAST(%(order_b)s AS BIGINT)) %% {PRIME}, i.id
     LIMIT 1{{lock}}
 ) c
 WHERE true
@@ -86,7 +90,8 @@ RETURNING token_a, token_b,
 # An assignment by its token, with its rater's study and whether the rater is welcome, and its item's
 # attention fields: everything a vote reads.
 ASSIGNMENT_SQL = f"""
-SELECT a.id, a.rater_id, a.item_id, a."left", a.status, i.is_attention, i.expected, {WELCOME}, {STUDY_COLUMNS}
+SELECT a.id, a.rater_id, a.item_id, a."left", a.status, i.is_attention, i.expected, {WELCOME}, r.order_a, r.order_b,
+       {STUDY_COLUMNS}
 FROM annotation_assignment a
 JOIN annotation_rater r ON r.id = a.rater_id
 JOIN annotation_study s ON s.id = r.study_id

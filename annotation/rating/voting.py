@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from annotation.models import QUALITY, Assignment, Study, Vote
 from annotation.rating import sql
-from annotation.rating.assignment import Offer, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
+from annotation.rating.assignment import Offer, Order, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
 from juice.http import InputError, input_parse
 from juice.ratelimit import rate_limit_exceeded
 
@@ -92,6 +92,7 @@ class _Target:
     status: str
     attention_expected: str
     welcome: bool
+    order: Order
     study: StudyRules
 
 
@@ -134,7 +135,9 @@ def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Vote
         if votes_done is None:
             return None
         eligible = then_next and study.status == Study.Status.OPEN and target.welcome
-        shown = assignment_claim(rater_id=target.rater_id, study=study, now=now) if eligible else None
+        shown = None
+        if eligible:
+            shown = assignment_claim(rater_id=target.rater_id, study=study, now=now, order=target.order, position=votes_done + 1)
     if not then_next:
         return Voted(votes_done)
     # Expired leases go back to the pool now and then (at most every few seconds per process); after
@@ -157,9 +160,9 @@ def _target(token: str, rater_ids: Collection[int]) -> _Target:
     rows, _ = sql.run(sql.ASSIGNMENT_SQL, {"token": token})
     if not rows or rows[0][1] not in rater_ids:
         raise VoteForbidden("this assignment is not yours")
-    assignment_id, rater_id, item_id, left, status, is_attention, expected, welcome, *study = rows[0]
+    assignment_id, rater_id, item_id, left, status, is_attention, expected, welcome, order_a, order_b, *study = rows[0]
     return _Target(assignment_id, rater_id, item_id, left, status, expected if is_attention else "", bool(welcome),
-                   StudyRules.from_row(study))
+                   (order_a, order_b), StudyRules.from_row(study))
 
 
 def _check_state(target: _Target) -> None:

@@ -1,4 +1,8 @@
-"""The votes CSV (CONTRACT.md): one row per (rating, question), the input of the analysis package."""
+"""The votes CSV (CONTRACT.md): one row per (rating, question), the input of the analysis package.
+
+After the contract's fourteen columns come the optional ones this platform knows (CONTRACT.md,
+"Votes CSV, optional columns"): `position`, the item's place in the rater's sequence (1-based; empty
+for votes recorded before positions were)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from typing import TextIO
 from analysis import COLUMNS
 from annotation.models import Study, Vote
 from annotation.studies.attention import raters_excluded
+
+# The optional columns written after COLUMNS.
+EXTRA_COLUMNS = ("position",)
 
 
 def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tuple]:
@@ -22,21 +29,23 @@ def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tupl
             "assignment__item_id", "assignment__item__prompt__key", "assignment__item__prompt__text",
             "assignment__item__prompt__category", "assignment__item__pair__system_a__name",
             "assignment__item__pair__system_b__name", "question", "assignment__rater__worker_id",
-            "choice", "assignment__left", "reasons", "watch_ms", "created_at",
+            "choice", "assignment__left", "reasons", "watch_ms", "created_at", "assignment__position",
         )
     )
-    for item, key, text, category, a, b, question, rater, choice, left, reasons, watch_ms, created in votes.iterator(chunk_size=5000):
+    for item, key, text, category, a, b, question, rater, choice, left, reasons, watch_ms, created, position in votes.iterator(
+        chunk_size=5000
+    ):
         names = {"a": a, "b": b, "tie": "tie"}
         yield (
             study.name, item, key, text, category, a, b, question, rater,
-            names[choice], names[left], ";".join(reasons), watch_ms, created.isoformat(),
+            names[choice], names[left], ";".join(reasons), watch_ms, created.isoformat(), "" if position is None else position,
         )
 
 
 def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) -> int:
     """Write the votes CSV of `study` to `out`; returns the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + EXTRA_COLUMNS)
     count = 0
     for row in votes_rows(study=study, include_excluded=include_excluded):
         writer.writerow(row)
