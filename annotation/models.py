@@ -146,7 +146,7 @@ class Item(models.Model):
         FAILED = "failed"
         DROPPED = "dropped"
 
-    # Indexed by item_pool_idx, which starts with the study.
+    # Indexed by item_pool_shuffle_idx, which starts with the study.
     study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE, db_index=False)
     pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
     prompt = models.ForeignKey("generation.Prompt", related_name="items", on_delete=models.PROTECT)
@@ -181,9 +181,9 @@ class Item(models.Model):
             models.CheckConstraint(condition=Q(votes_done__lte=F("claimed")), name="item_done_le_claimed"),
             models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
         ]
-        # The claim walks this index in (claimed, id) order and stops at the first free item, so no
-        # claim sorts the whole pool.
-        indexes = [models.Index(fields=["study", "status", "claimed", "id"], name="item_pool_idx")]
+        # The claim walks this index in (claimed, shuffle) order and stops after a window of free items,
+        # so no claim sorts the whole pool (annotation/rating/sql.py).
+        indexes = [models.Index(fields=["study", "status", "claimed", "shuffle", "id"], name="item_pool_shuffle_idx")]
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.study_id}"

@@ -14,6 +14,7 @@ from annotation.studies import views as studies
 annotator_urlpatterns = [
     path("api/annotate/<str:slug>/next", rating_api.annotate_next, name="annotate-next"),
     path("api/annotate/assignments/<str:token>/vote", rating_api.annotate_vote, name="annotate-vote"),
+    path("api/annotate/assignments/<str:token>/report", rating_api.annotate_report, name="annotate-report"),
 ]
 
 urlpatterns = [
@@ -31,6 +32,8 @@ urlpatterns = [
     path("studies/<str:slug>/matching/resend", studies.matching_resend, name="study-matching-resend"),
     path("studies/<str:slug>/matching/<int:item_id>/retry", studies.matching_item_retry, name="study-matching-retry"),
     path("studies/<str:slug>/matching/<int:item_id>/drop", studies.matching_item_drop, name="study-matching-drop"),
+    path("studies/<str:slug>/items/<int:item_id>/drop", studies.reported_item_drop, name="study-item-drop"),
+    path("studies/<str:slug>/items/<int:item_id>/rematch", studies.reported_item_rematch, name="study-item-rematch"),
     path("studies/<str:slug>/report.<str:fmt>", reports.study_report_view, name="study-report"),
     path("studies/<str:slug>/votes.csv", reports.study_votes_view, name="study-votes"),
     path("api/studies", studies_api.studies_create, name="api-studies"),

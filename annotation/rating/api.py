@@ -1,4 +1,4 @@
-"""The annotator's JSON API (CONTRACT.md): the next assignment, and the vote on it.
+"""The annotator's JSON API (CONTRACT.md): the next assignment, the vote on it, or a problem reported instead.
 
 Annotators are identified by the rater id this browser's signed cookie holds for the study; they reach
 their own assignments only, and nothing here names a system, a prompt id or a file.
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.models import Study
 from annotation.raters.cookies import rater_ids
 from annotation.rating.assignment import Offer, assignment_next
+from annotation.rating.problems import report_submit
 from annotation.rating.voting import VoteError, vote_submit
 from juice.http import api_error
 
@@ -45,6 +46,17 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
         # None when the next assignment could not be read: the page then asks for it with GET next.
         body["next"] = offer_json(voted.next) if voted.next is not None else None
     return JsonResponse(body, status=201)
+
+
+@never_cache
+@require_POST
+def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
+    """A problem with the item instead of a vote; the answer holds what `next` now answers (`next`)."""
+    try:
+        offer = report_submit(rater_ids=set(rater_ids(request).values()), token=token, body=request.body)
+    except VoteError as exc:
+        return api_error(exc.status, exc.message)
+    return JsonResponse({"ok": True, "next": offer_json(offer) if offer is not None else None}, status=201)
 
 
 def offer_json(offer: Offer) -> dict:

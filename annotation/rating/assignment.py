@@ -46,12 +46,17 @@ class StudyRules:
     tie_policy: str
     lease_seconds: int
     completion_code: str
+    min_watch_ms: int
+
+    # How many values of a row are the study's (sql.STUDY_COLUMNS).
+    COLUMNS = 9
 
     @classmethod
     def from_row(cls, values: Sequence) -> StudyRules:
         """From the values of sql.STUDY_COLUMNS."""
-        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code = values
-        return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code)
+        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms = values
+        return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code,
+                   min_watch_ms)
 
     @property
     def allow_tie(self) -> bool:
@@ -153,7 +158,7 @@ def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
     if not rows:
         return None
     _, votes_done, welcome, order_a, order_b, *values = rows[0]
-    study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[:8]), values[8:]
+    study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[: StudyRules.COLUMNS]), values[StudyRules.COLUMNS :]
     held = Shown(token, left, *shown) if held_id is not None else None
     return _RaterState(votes_done, bool(welcome), (order_a, order_b), study, held_id, held, bool(lapsed))
 
@@ -202,17 +207,19 @@ def leases_expire(*, study_slug: str | None = None, now: datetime | None = None)
         return _release(list(stale.values_list("pk", "item_id")[:EXPIRE_BATCH]))
 
 
-def lease_release(*, assignment_id: int) -> bool:
-    """Let go of one live assignment (its lease ran out, or its study closed); False when it was not live."""
+def lease_release(*, assignment_id: int, status: str = Assignment.Status.EXPIRED) -> bool:
+    """Let go of one live assignment (its lease ran out, its study closed, or its rater reported a
+    problem: `status`), in the caller's transaction if there is one; False when it was not live."""
     with transaction.atomic():
         live = Assignment.objects.select_for_update().filter(pk=assignment_id, status=Assignment.Status.ACTIVE)
-        return bool(_release(list(live.values_list("pk", "item_id"))))
+        return bool(_release(list(live.values_list("pk", "item_id")), status))
 
 
-def _release(rows: list[tuple[int, int]]) -> int:
-    """Expire these (assignment, item) leases, locked by the caller, and give their claims back to their items."""
+def _release(rows: list[tuple[int, int]], status: str = Assignment.Status.EXPIRED) -> int:
+    """End these (assignment, item) leases, locked by the caller, with `status` (expired, or reported),
+    and give their claims back to their items."""
     if rows:
-        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=Assignment.Status.EXPIRED)
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=status)
         # In item order: two sweeps running at once lock the same items in the same order, never a cycle.
         for item_id, count in sorted(Counter(item_id for _, item_id in rows).items()):
             Item.objects.filter(pk=item_id).update(claimed=F("claimed") - count)

@@ -82,7 +82,7 @@ class Voted:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """The assignment a vote is for, as ASSIGNMENT_SQL reads it."""
 
     id: int
@@ -105,7 +105,7 @@ def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_nex
     (409), the answers against the study (400); so a client retrying a vote whose answer it lost is
     told the vote is in, not that its retry is malformed.
     """
-    target = _target(token, rater_ids)
+    target = assignment_target(token, rater_ids)
     if rate_limit_exceeded(scope="vote", key=str(target.rater_id), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
         raise VoteTooFast("too many votes; slow down")
     try:
@@ -113,16 +113,16 @@ def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_nex
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VoteInvalid("the body is not valid JSON") from None
     while True:
-        _check_state(target)
+        assignment_check_state(target)
         voted = _vote_and_claim(target, _ballot(target.study, payload), then_next)
         if voted is not None:
             return voted
         # Another request voted on it first, or the sweep expired its lease meanwhile: decide again on
         # the status now stored (it only moves forward: active, then expired or voted).
-        target = _target(token, rater_ids)
+        target = assignment_target(token, rater_ids)
 
 
-def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Voted | None:
+def _vote_and_claim(target: Target, checked: _Checked, then_next: bool) -> Voted | None:
     """The vote and, with `then_next`, the rater's next claim, in one transaction; None when the
     assignment's status moved since it was read (nothing is written then)."""
     study, now = target.study, timezone.now()
@@ -154,23 +154,26 @@ def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Vote
         return Voted(votes_done)
 
 
-def _target(token: str, rater_ids: Collection[int]) -> _Target:
+def assignment_target(token: str, rater_ids: Collection[int]) -> Target:
+    """The assignment `token` with what a vote or a report reads of it; VoteForbidden unless one of `rater_ids` holds it."""
     if not rater_ids:  # this browser joined no study: no assignment of its own to look up
         raise VoteForbidden("this assignment is not yours")
     rows, _ = sql.run(sql.ASSIGNMENT_SQL, {"token": token})
     if not rows or rows[0][1] not in rater_ids:
         raise VoteForbidden("this assignment is not yours")
     assignment_id, rater_id, item_id, left, status, is_attention, expected, welcome, order_a, order_b, *study = rows[0]
-    return _Target(assignment_id, rater_id, item_id, left, status, expected if is_attention else "", bool(welcome),
+    return Target(assignment_id, rater_id, item_id, left, status, expected if is_attention else "", bool(welcome),
                    (order_a, order_b), StudyRules.from_row(study))
 
 
-def _check_state(target: _Target) -> None:
+def assignment_check_state(target: Target) -> None:
     # A study closed while a vote is in flight may still take that vote; a vote sent after, not.
     if target.study.status == Study.Status.CLOSED:
         raise VoteConflict("the study is closed")
     if target.status == Assignment.Status.VOTED:
         raise VoteConflict("this assignment was already voted")
+    if target.status == Assignment.Status.REPORTED:
+        raise VoteConflict("a problem was reported with this item; it takes no vote")
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,9 @@ def _ballot(study: StudyRules, payload: object) -> _Checked:
         given = input_parse(Ballot, payload)
     except InputError as exc:
         raise VoteInvalid(str(exc)) from None
+    if given.watch_ms < study.min_watch_ms:
+        raise VoteInvalid(f"watch_ms: the videos were watched for {given.watch_ms} ms; this study asks for at least "
+                          f"{study.min_watch_ms} ms of watching before a vote")
     choices = ("left", "right", "tie") if study.allow_tie else ("left", "right")
     answers = {}
     for question in study.questions:
@@ -214,7 +220,7 @@ def attention_question(questions: list[str]) -> str:
     return QUALITY if QUALITY in questions else questions[0]
 
 
-def _record(target: _Target, checked: _Checked, now: datetime) -> int | None:
+def _record(target: Target, checked: _Checked, now: datetime) -> int | None:
     """In the caller's transaction: mark the assignment voted, count the vote on its item, store one
     vote per question and tally it on the rater; returns the rater's votes so far, or None when the
     assignment's status moved since it was read (nothing is written then)."""

@@ -8,7 +8,7 @@ from django.db import transaction
 from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair, new_seed
 from annotation.raters.services import study_invite
 from annotation.rating.order import item_shuffle
-from annotation.studies.matching import items_refresh, matching_enqueue
+from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
 from annotation.studies.schemas import StudySpec
 from generation.matching import MatchingError, match_target, policy_parse
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
@@ -168,10 +168,28 @@ def item_retry(*, item: Item) -> Item:
 
 @transaction.atomic
 def item_drop(*, item: Item) -> Item:
-    """Leave a failed item out of the study; the study opens if it was the last one in the way."""
-    if not Item.objects.filter(pk=item.pk, status=Item.Status.FAILED).update(status=Item.Status.DROPPED):
-        raise ItemStateError(f"item {item.pk} has not failed; only failed items can be dropped")
+    """Leave an item out of the study: one whose matching failed (the study opens if it was the last one
+    in the way), or a ready one a rater reported (it is handed out no more, and its votes leave the
+    export and the report)."""
+    droppable = [Item.Status.FAILED, Item.Status.READY, Item.Status.PENDING]
+    if not Item.objects.filter(pk=item.pk, status__in=droppable).update(status=Item.Status.DROPPED):
+        raise ItemStateError(f"item {item.pk} was dropped already")
     transaction.on_commit(lambda: items_refresh(study_id=item.study_id))
+    item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
+def item_rematch(*, item: Item) -> Item:
+    """Make a ready item's two encodes again (a rater reported that a video does not play): the item is
+    not handed out meanwhile, and is again once both are ready. Votes it has keep counting."""
+    if not Item.objects.filter(pk=item.pk, status=Item.Status.READY).update(status=Item.Status.PENDING, error=""):
+        raise ItemStateError(f"item {item.pk} is not ready; only a ready item can be matched again")
+    encodes = [item.matched_a_id, item.matched_b_id]
+    MatchedVideo.objects.filter(pk__in=encodes, status__in=[MatchedVideo.Status.READY, MatchedVideo.Status.FAILED]).update(
+        status=MatchedVideo.Status.PENDING, error=""
+    )
+    encodes_send(encodes)
     item.refresh_from_db()
     return item
 
