@@ -39,5 +39,7 @@ urlpatterns = [
     path("api/studies", studies_api.studies_create, name="api-studies"),
     path("api/studies/<str:slug>", studies_api.studies_detail, name="api-study"),
     path("api/studies/<str:slug>/invitations", raters_api.studies_invitations, name="api-study-invitations"),
+    path("api/studies/<str:slug>/links", raters_api.studies_links, name="api-study-links"),
+    path("studies/<str:slug>/links", raters.study_links, name="study-links"),
     path("api/studies/<str:slug>/report", reports.api_study_report, name="api-study-report"),
 ]
