@@ -210,6 +210,8 @@ class Rater(models.Model):
     # This rater's permutation of the items' shuffle (annotation/rating/order.py): x -> (x * a + b) mod P.
     order_a = models.BigIntegerField(default=1, db_default=1)
     order_b = models.BigIntegerField(default=0, db_default=0)
+    # When the rater read the instructions and agreed to the consent text (the study's first page).
+    consented_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -218,3 +218,11 @@ def study_invitations_change(*, study: Study, add: list[str], remove: list[str],
     if remove:
         study_uninvite(study=study, usernames=remove)
     return invited
+
+
+def rater_consent(*, rater: Rater) -> Rater:
+    """Record that the rater read the study's instructions and agreed to its consent text (once: the
+    first time counts)."""
+    Rater.objects.filter(pk=rater.pk, consented_at__isnull=True).update(consented_at=timezone.now())
+    rater.refresh_from_db(fields=["consented_at"])
+    return rater

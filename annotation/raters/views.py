@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -30,6 +32,7 @@ from juice.http import client_address
 from juice.ratelimit import rate_limit_exceeded
 
 # Crowd platforms put the worker id in different parameters; the first one present wins.
+MTURK_PARAMS = ("assignmentId", "turkSubmitTo", "hitId")
 WORKER_PARAMS = (("worker", Rater.Source.LINK), ("PROLIFIC_PID", Rater.Source.PROLIFIC), ("workerId", Rater.Source.MTURK))
 
 
@@ -57,7 +60,9 @@ def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect_to_login(request.get_full_path())
     except JoinError as exc:
         return rater_message(request, exc.message, exc.status)
-    response = redirect("rating-page", slug=slug)
+    # MTurk's external question: the page posts the code back to turkSubmitTo with the assignmentId.
+    hand_off = {p: request.GET[p] for p in MTURK_PARAMS if request.GET.get(p)}
+    response = redirect(reverse("rating-page", args=[slug]) + (f"?{urlencode(hand_off)}" if hand_off else ""))
     rater_cookie_set(response, request, slug=slug, rater=rater)
     return response
 

@@ -12,7 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Study
-from annotation.raters.cookies import rater_ids
+from annotation.raters.cookies import rater_from_cookie, rater_ids
+from annotation.raters.services import rater_consent
 from annotation.rating.assignment import Offer, assignment_next
 from annotation.rating.problems import report_submit
 from annotation.rating.voting import VoteError, vote_submit
@@ -57,6 +58,17 @@ def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
     except VoteError as exc:
         return api_error(exc.status, exc.message)
     return JsonResponse({"ok": True, "next": offer_json(offer) if offer is not None else None}, status=201)
+
+
+@never_cache
+@require_POST
+def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
+    """The rater read the instructions and agreed to the consent text: recorded, then the items come."""
+    rater = rater_from_cookie(request, slug)
+    if rater is None:
+        return api_error(403, "join this study through its link first")
+    rater = rater_consent(rater=rater)
+    return JsonResponse({"ok": True, "consented_at": rater.consented_at.isoformat()}, status=201)
 
 
 def offer_json(offer: Offer) -> dict:

@@ -69,7 +69,7 @@ def build_open_study(
         name=name, prompt_set=prompt_set, questions=list(questions), reasons={q: DEFAULT_REASONS[q] for q in questions},
         raters_per_item=raters, tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
         lease_seconds=lease_seconds, completion_code=completion_code, status=Study.Status.OPEN,
-        attention_threshold=attention_threshold, instructions="Pick the better video.",
+        attention_threshold=attention_threshold,
         **({"seed": seed} if seed is not None else {}), **options,
     )
     matched = {}
