@@ -212,6 +212,11 @@ class Rater(models.Model):
     order_b = models.BigIntegerField(default=0, db_default=0)
     # When the rater read the instructions and agreed to the consent text (the study's first page).
     consented_at = models.DateTimeField(null=True, blank=True)
+    # A study with a qualification admits a rater once they pass it (annotation/rating/qualification.py);
+    # one who fails is screened out and handed no item. Each answer is kept: [{"index", "answers", "correct"}].
+    admitted = models.BooleanField(default=True, db_default=True)
+    screened_out = models.BooleanField(default=False, db_default=False)
+    qualification = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

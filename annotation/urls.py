@@ -21,6 +21,7 @@ urlpatterns = [
     path("", studies.researcher_home, name="researcher-home"),
     path("s/<str:slug>/join", raters.rater_join_view, name="rater-join"),
     path("api/annotate/<str:slug>/consent", rating_api.annotate_consent, name="annotate-consent"),
+    path("api/annotate/<str:slug>/qualification", rating_api.annotate_qualification, name="annotate-qualification"),
     path("s/<str:slug>/rate", rating.rating_page, name="rating-page"),
     path("s/<str:slug>/v/<str:token>", media.study_video, name="study-video"),
     path("s/<str:slug>/img/<str:token>", rating.rating_image, name="rating-image"),

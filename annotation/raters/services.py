@@ -190,7 +190,8 @@ def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.
         with transaction.atomic():
             order_a, order_b = rater_order(seed=study.seed, worker_id=worker_id)
             rater, created = Rater.objects.get_or_create(
-                study=study, worker_id=worker_id, defaults={"source": source, "user": user, "order_a": order_a, "order_b": order_b}
+                study=study, worker_id=worker_id,
+                defaults={"source": source, "user": user, "order_a": order_a, "order_b": order_b, "admitted": not study.qualification},
             )
     except IntegrityError:
         # The same worker joined twice at once; the other request created the row (and holds it).

@@ -85,6 +85,7 @@ class Offer:
     votes_done: int
     welcome: bool
     ready_items: int
+    admitted: bool = True  # False until the rater passes the study's qualification
 
 
 Order = tuple[int, int]  # the rater's permutation of the study's shuffle (annotation/rating/order.py)
@@ -94,6 +95,7 @@ Order = tuple[int, int]  # the rater's permutation of the study's shuffle (annot
 class _RaterState:
     votes_done: int
     welcome: bool
+    admitted: bool
     order: Order
     study: StudyRules
     held_id: int | None
@@ -120,6 +122,8 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
             return offer(state.study, state.held, state.votes_done, state.welcome)
         # The rater's own lease ran out before a sweep saw it, and it would block a new one.
         lease_release(assignment_id=state.held_id)
+    if not state.admitted:
+        return offer(state.study, None, state.votes_done, state.welcome, admitted=False)
     if state.study.status != Study.Status.OPEN or not state.welcome:
         return offer(state.study, None, state.votes_done, state.welcome)
     claim = {"rater_id": rater_id, "study": state.study, "now": now, "order": state.order, "position": state.votes_done + 1}
@@ -157,15 +161,15 @@ def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
     rows, _ = sql.run(sql.RATER_SQL, {"rater": rater_id, "slug": slug, "now": sql.db_value(None, now)})
     if not rows:
         return None
-    _, votes_done, welcome, order_a, order_b, *values = rows[0]
+    _, votes_done, welcome, admitted, order_a, order_b, *values = rows[0]
     study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[: StudyRules.COLUMNS]), values[StudyRules.COLUMNS :]
     held = Shown(token, left, *shown) if held_id is not None else None
-    return _RaterState(votes_done, bool(welcome), (order_a, order_b), study, held_id, held, bool(lapsed))
+    return _RaterState(votes_done, bool(welcome), bool(admitted), (order_a, order_b), study, held_id, held, bool(lapsed))
 
 
-def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool) -> Offer:
+def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool, admitted: bool = True) -> Offer:
     """What `next` answers, with the study's count of ready items."""
-    return Offer(study, shown, votes_done, welcome, ready_items=_ready_items(study.id))
+    return Offer(study, shown, votes_done, welcome, ready_items=_ready_items(study.id), admitted=admitted)
 
 
 def _ready_items(study_id: int) -> int:

@@ -42,6 +42,9 @@ def rating_page(request: HttpRequest, slug: str) -> HttpResponse:
         # The study's first page (instructions, consent) until the rater has been through it.
         "intro": bool(study.instructions or study.consent) and rater.consented_at is None,
         "completionUrl": study.completion_url,
+        "screenoutUrl": study.screenout_url,
+        # The practice pairs with known answers, until the rater is admitted or screened out.
+        "qualification": reverse("annotate-qualification", args=[slug]) if study.qualification and not rater.admitted else None,
         "problems": PROBLEMS,
     }
     context = {"study": study, "config": config, "instructions": instructions_html(study.instructions)}

@@ -19,11 +19,13 @@ EXTRA_COLUMNS = ("position",)
 
 
 def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tuple]:
-    """The study's votes as CSV rows, attention items and dropped items left out; `choice` and `left` name systems."""
+    """The study's votes as CSV rows, attention items, dropped items and screened-out raters left out;
+    `choice` and `left` name systems."""
     excluded = set() if include_excluded else {r.pk for r in raters_excluded(study=study)}
     votes = (
         Vote.objects.filter(assignment__item__study=study, assignment__item__is_attention=False)
         .exclude(assignment__item__status=Item.Status.DROPPED)
+        .exclude(assignment__rater__screened_out=True)
         .exclude(assignment__rater__in=excluded)
         .order_by("assignment__item_id", "question", "assignment__rater__worker_id")
         .values_list(

@@ -93,6 +93,8 @@ def _qualification(spec: StudySpec, prompt_set: PromptSet) -> dict:
             ((a, b),) = _pairs([item.pair])
         except StudyError as exc:
             raise StudyError(f"{where}: {exc}") from None
+        if {frozenset(p) for p in spec.pairs}.isdisjoint({frozenset(item.pair)}):
+            raise StudyError(f"{where}: the pair {item.pair[0]} / {item.pair[1]} is not one of the study's pairs")
         prompt = prompt_set.prompts.filter(key=item.prompt).first()
         if prompt is None:
             raise StudyError(f"{where}: no prompt {item.prompt!r} in prompt set {prompt_set.name!r}")

@@ -251,7 +251,7 @@ function answers() {
 }
 
 function updateSubmit() {
-  if (!current) return;
+  if (!current || current.answered) return;
   const missing = Object.values(answers()).some((a) => !a.choice || !a.reasons.length);
   const share = watchedShare();
   const watched = share >= 1;
@@ -376,7 +376,72 @@ function show(data) {
     finish(data);
     return;
   }
+  present(data);
+}
+
+// --- the qualification: practice pairs with known answers, feedback after each ---------------------
+
+async function loadQualification() {
+  showError("");
+  $("feedback").hidden = true;
+  const response = await fetchRetrying(config.qualification, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    showError(data.error || `Error ${response.status}`);
+  } else if (data.screened_out) {
+    screenOut(data.message);
+  } else if (data.pair) {
+    present({ ...data.pair, qualification: true });
+    $("progress").textContent = `Practice pair ${data.pair.index + 1} of ${data.pair.total}`;
+  } else {
+    await loadNext();
+  }
+}
+
+function screenOut(message) {
+  pause();
+  current = null;
+  $("task").hidden = true;
+  $("finished").hidden = false;
+  $("finished-message").textContent = message;
+  $("code-line").hidden = true;
+  if (config.screenoutUrl) {
+    $("redirecting").hidden = false;
+    location.assign(config.screenoutUrl.replaceAll("{code}", "SCREENED_OUT"));
+  }
+}
+
+async function answerQualification() {
+  const response = await fetchRetrying(config.qualification, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body: JSON.stringify({ index: current.index, ...answers() }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status !== 201) {
+    showError(data.error || `Error ${response.status}`);
+    return;
+  }
+  const sides = { left: "Left", right: "Right", tie: "No preference" };
+  const expected = Object.entries(data.expected).map(([q, side]) => `${sides[side]} for ${q}`);
+  $("feedback-text").textContent = data.correct
+    ? "Right: that is the expected answer."
+    : `Not quite: the expected answer was ${expected.join(" and ")}.`;
+  pause();
+  $("feedback").hidden = false;
+  $("submit").disabled = true;
+  current = { ...current, answered: true, screenedOut: data.screened_out };
+}
+
+$("feedback-next").addEventListener("click", () => {
+  loadQualification().catch((err) => showError(`Could not load the next pair: ${err}`));
+});
+
+function present(data) {
   current = data;
+  $("feedback").hidden = true;
+  $("report-open").hidden = Boolean(data.qualification);
   wantPlaying = false;
   stalled = new Set();
   ended = new Set();
@@ -404,6 +469,14 @@ async function submit(event) {
   if ($("submit").disabled || !current) return;
   busy = true;
   updateSubmit();
+  if (current.qualification) {
+    try {
+      await answerQualification();
+    } finally {
+      busy = false;
+    }
+    return;
+  }
   const body = { ...answers(), watch_ms: Math.round(watchMs) };
   // ?next=1: the answer also holds the next assignment, which saves a request per item.
   const url = `${config.vote.replace("ASSIGNMENT", encodeURIComponent(current.assignment))}?next=1`;
@@ -464,7 +537,8 @@ if (matchMedia("(hover: none)").matches || matchMedia("(pointer: coarse)").match
 }
 
 function start() {
-  loadNext().catch((err) => showError(`Could not load the next item: ${err}`));
+  const first = config.qualification ? loadQualification() : loadNext();
+  first.catch((err) => showError(`Could not load the next item: ${err}`));
 }
 
 // The study's first page (instructions, consent): recorded once agreed, then the items come.

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
-from annotation.models import Assignment, Rater, Report, Vote
+from annotation.models import Assignment, Item, Rater, Report, Vote
 from tests.support.browser import chromium
 from tests.support.builders import build_open_study
 from tests.support.rating import join, next_item
@@ -107,6 +107,53 @@ def test_instructions_then_consent_then_the_items(live_server):
         expect(page.locator("#prompt")).to_contain_text("a cat")
         expect(page.locator("#intro")).to_be_hidden()
     assert Rater.objects.get(worker_id="careful").consented_at is not None
+
+
+QUALIFICATION = {
+    "items": [{"prompt": "p0001", "pair": ["SecretModelX", "SecretModelY"], "answers": {"quality": "SecretModelX"}}],
+    "mistakes_allowed": 0,
+}
+
+
+def practice_answer(page, x_token: str, right: bool) -> None:
+    """Answer the practice pair on screen, rightly or not (the expected system is SecretModelX, whose
+    video the test knows by its token; the page names no system)."""
+    left_is_x = page.evaluate("() => document.getElementById('video-left').src").endswith(f"/{x_token}")
+    side = "Left" if left_is_x == right else "Right"
+    quality = page.locator("fieldset[data-question=quality]")
+    quality.get_by_label(side).check()
+    quality.get_by_label("Pixel sharpness").check()
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_instructions_consent_and_qualification_come_in_order(live_server, right):
+    study = build_open_study(n_prompts=2, raters=1, questions=("quality",), name="Qualified study", instructions="Look closely.",
+                             consent="I agree.", qualification=QUALIFICATION,
+                             screenout_url="http://127.0.0.1:9/screened?cc={code}")
+    item = Item.objects.select_related("pair__system_a").get(study=study, prompt__key="p0001")
+    x_token = item.token_a if item.pair.system_a.name == "SecretModelX" else item.token_b
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.route("http://127.0.0.1:9/**", lambda route: route.fulfill(status=200, body="back on the platform"))
+        page.goto(f"{live_server.url}/s/{study.slug}/join?worker=trainee")
+        expect(page.locator("#intro-instructions")).to_contain_text("Look closely.")
+        expect(page.locator("#task")).to_be_hidden()
+        page.get_by_label("I agree").check()
+        page.locator("#intro-continue").click()
+        expect(page.locator("#progress")).to_have_text("Practice pair 1 of 1")
+        practice_answer(page, x_token, right)
+        expect(page.locator("#submit")).to_be_enabled(timeout=15_000)
+        page.locator("#submit").click()
+        if right:
+            expect(page.locator("#feedback-text")).to_have_text("Right: that is the expected answer.")
+            page.locator("#feedback-next").click()
+            expect(page.locator("#progress")).to_contain_text("Done 0 of at most 2")  # the study's own items now
+        else:
+            expect(page.locator("#feedback-text")).to_contain_text("Not quite: the expected answer was")
+            page.locator("#feedback-next").click()
+            page.wait_for_url("http://127.0.0.1:9/screened?cc=SCREENED_OUT")
+    rater = Rater.objects.get(worker_id="trainee")
+    assert (rater.consented_at is not None, rater.admitted, rater.screened_out) == (True, right, not right)
 
 
 def test_the_completion_redirect_carries_the_code(live_server):
