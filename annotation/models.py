@@ -171,6 +171,8 @@ class Item(models.Model):
     # Assignments holding a live lease or already voted; the check constraint caps it.
     claimed = models.PositiveSmallIntegerField(default=0)
     votes_done = models.PositiveSmallIntegerField(default=0)
+    # Early stopping (Study.early_stop): its outcome is decided on every question, so it is handed out no more.
+    decided = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [

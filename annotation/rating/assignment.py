@@ -47,16 +47,17 @@ class StudyRules:
     lease_seconds: int
     completion_code: str
     min_watch_ms: int
+    early_stop: bool
 
     # How many values of a row are the study's (sql.STUDY_COLUMNS).
-    COLUMNS = 9
+    COLUMNS = 10
 
     @classmethod
     def from_row(cls, values: Sequence) -> StudyRules:
         """From the values of sql.STUDY_COLUMNS."""
-        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms = values
+        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms, early_stop = values
         return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code,
-                   min_watch_ms)
+                   min_watch_ms, bool(early_stop))
 
     @property
     def allow_tie(self) -> bool:
@@ -132,16 +133,21 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
         # Nothing free: expired leases may free some before the rater hears that nothing is left.
         shown = assignment_claim(**claim)
     if shown is None:
+        # Nothing free to step over to: wait for the rows other requests hold before saying so.
+        shown = assignment_claim(**claim, wait=True)
+    if shown is None:
         # Nothing left, or another request of this rater (a second tab) claimed first: that one is the answer.
         state = _rater_state(rater_id, slug, now)
         return offer(state.study, state.held, state.votes_done, state.welcome)
     return offer(state.study, shown, state.votes_done, state.welcome)
 
 
-def assignment_claim(*, rater_id: int, study: StudyRules, now: datetime, order: Order, position: int) -> Shown | None:
+def assignment_claim(
+    *, rater_id: int, study: StudyRules, now: datetime, order: Order, position: int, wait: bool = False
+) -> Shown | None:
     """Claim the item the rules give this rater (sql.CLAIM_SQL), in the caller's transaction if there is
     one, as the `position`-th of their sequence; None when there is none for them, or when they hold a
-    live assignment already."""
+    live assignment already. With `wait`, rows other transactions hold are waited for (sql.claim_sql)."""
     token, left = new_token(), random.choice([Assignment.Left.A, Assignment.Left.B]).value
     params = {
         "token": token, "rater": rater_id, "study": study.id, "left": left, "position": position,
@@ -149,7 +155,7 @@ def assignment_claim(*, rater_id: int, study: StudyRules, now: datetime, order: 
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):
-        made, _ = sql.run(sql.claim_sql(connection.vendor), params)
+        made, _ = sql.run(sql.claim_sql(connection.vendor, wait), params)
         if not made:
             return None
         (item,) = made[0]

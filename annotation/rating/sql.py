@@ -41,7 +41,7 @@ WELCOME = f"""(r.source <> '{INVITED}' OR EXISTS (
 # The study's rules for answering and handing out items (alias `s`), in the order StudyRules takes them.
 STUDY_COLUMNS = (
     "s.id, s.slug, s.status, CAST(s.questions AS TEXT), CAST(s.reasons AS TEXT), s.tie_policy, s.lease_seconds, s.completion_code,"
-    " s.min_watch_ms"
+    " s.min_watch_ms, s.early_stop"
 )
 
 # A rater of study `slug` with everything `next` shows: the study's rules, the rater's votes so far,
@@ -78,12 +78,12 @@ SELECT %(token)s, %(rater)s, c.id, %(left)s, '{ACTIVE}', %(until)s, %(now)s, %(p
 FROM (
     SELECT i.id FROM (
         SELECT w.id, w.claimed, w.shuffle FROM annotation_item w
-        WHERE w.study_id = %(study)s AND w.status = '{Item.Status.READY.value}' AND w.claimed < w.raters_needed
+        WHERE w.study_id = %(study)s AND w.status = '{Item.Status.READY.value}' AND w.claimed < w.raters_needed AND NOT w.decided
           AND w.id NOT IN (SELECT seen.item_id FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s)
         ORDER BY w.claimed, w.shuffle, w.id
         LIMIT {WINDOW}
     ) f JOIN annotation_item i ON i.id = f.id
-    WHERE i.claimed < i.raters_needed
+    WHERE i.claimed < i.raters_needed AND NOT i.decided
     ORDER BY f.claimed, (f.shuffle * CAST(%(order_a)s AS BIGINT) + CAST(%(order_b)s AS BIGINT)) %% {PRIME}, f.id
     LIMIT 1{{lock}}
 ) c
@@ -130,6 +130,16 @@ WHERE id = %(item)s AND (%(late)s = 0 OR claimed < raters_needed)
 STORED_SQL = "INSERT INTO annotation_vote (assignment_id, question, choice, reasons, watch_ms, created_at) VALUES {rows}"
 STORED_ROW = "(%(assignment)s, %(question{n})s, %(choice{n})s, %(reasons{n})s, %(watch_ms)s, %(now)s)"
 
+# Early stopping: the item's votes per question and choice, and its count of votes to come (read after
+# COUNTED_SQL, whose lock on the item row makes two votes on one item count in turn), then the mark.
+TALLY_SQL = """
+SELECT v.question, v.choice, COUNT(*), (SELECT raters_needed - votes_done FROM annotation_item WHERE id = %(item)s)
+FROM annotation_vote v JOIN annotation_assignment a ON a.id = v.assignment_id
+WHERE a.item_id = %(item)s
+GROUP BY v.question, v.choice
+"""
+DECIDED_SQL = "UPDATE annotation_item SET decided = TRUE WHERE id = %(item)s"
+
 # The rater's tally, which `next` shows as progress, and their attention checks.
 TALLIED_SQL = """
 UPDATE annotation_rater SET votes_done = votes_done + 1,
@@ -140,11 +150,14 @@ RETURNING votes_done
 
 
 @functools.cache
-def claim_sql(vendor: str) -> str:
+def claim_sql(vendor: str, wait: bool = False) -> str:
     """CLAIM_SQL with the lock of this database (`connection.vendor`): PostgreSQL's concurrent raters
-    step over each other's candidate rows (`skip_locked`) instead of queueing; SQLite runs one writer
-    at a time."""
-    return CLAIM_SQL.format(lock=" FOR UPDATE OF i SKIP LOCKED" if vendor == "postgresql" else "")
+    step over each other's candidate rows (`skip_locked`) instead of queueing, unless `wait` (when
+    stepping over found nothing: the rows a rater has left may all be held for a moment by other
+    claims and votes, and "nothing left" must not be said then); SQLite runs one writer at a time."""
+    if vendor != "postgresql":
+        return CLAIM_SQL.format(lock="")
+    return CLAIM_SQL.format(lock=" FOR UPDATE OF i" if wait else " FOR UPDATE OF i SKIP LOCKED")
 
 
 @functools.cache

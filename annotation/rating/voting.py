@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from annotation.models import QUALITY, Assignment, Study, Vote
 from annotation.rating import sql
 from annotation.rating.assignment import Offer, Order, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
+from annotation.rating.early_stop import outcome_decided
 from juice.http import InputError, input_parse
 from juice.ratelimit import rate_limit_exceeded
 
@@ -242,4 +244,19 @@ def _record(target: Target, checked: _Checked, now: datetime) -> int | None:
     sql.run(sql.stored_sql(len(choices)), stored)
     tally = {"rater": target.rater_id, "passed": int(bool(passed)), "failed": int(bool(target.attention_expected and not passed))}
     ((votes_done,),), _ = sql.run(sql.TALLIED_SQL, tally)
+    if target.study.early_stop:
+        _stop_if_decided(target)
     return votes_done
+
+
+def _stop_if_decided(target: Target) -> None:
+    """Early stopping: mark the item decided once its outcome is (annotation/rating/early_stop.py)."""
+    rows, _ = sql.run(sql.TALLY_SQL, {"item": target.item_id})
+    tallies: dict[str, Counter] = {}
+    for question, choice, count, _remaining in rows:
+        tallies.setdefault(question, Counter())[choice] = count
+    choices = ("a", "b", "tie") if target.study.allow_tie else ("a", "b")
+    remaining = rows[0][3] if rows else 0
+    # A full item is done, not stopped early: only one with votes still to come is marked.
+    if remaining > 0 and outcome_decided(tallies=tallies, questions=target.study.questions, choices=choices, remaining=remaining):
+        sql.run(sql.DECIDED_SQL, {"item": target.item_id})
