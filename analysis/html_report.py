@@ -165,6 +165,22 @@ def _reasons(report: dict, colors: dict) -> list[str]:
     return parts
 
 
+def _early_stop_note(report: dict) -> list[str]:
+    """Under early stopping agreement is not comparable with a full count; items that lost their
+    decided outcome once raters were excluded are named."""
+    if not any(p["agreement"].get("early_stop") for p in report["pairs"]):
+        return []
+    undecided = sorted({i for p in report["pairs"] for i in p.get("early_stop_undecided", [])}, key=lambda i: (len(i), i))
+    lost = ""
+    if undecided:
+        lost = f" Items that stopped early but whose votes no longer decide them (raters excluded): {_e(', '.join(undecided))}."
+    return [
+        '<p class="note" id="early-stop-note">This study stopped handing out an item once its outcome was decided (early stopping): '
+        "items have unequal vote counts, so agreement here is not comparable with agreement over full counts (a 3-0 is not a 5-0), "
+        f"and Fleiss' kappa is not computed.{lost}</p>"
+    ]
+
+
 def _agreement(report: dict) -> list[str]:
     keys = list(dict.fromkeys(key for p in report["pairs"] for key in p["vote_splits"]))
     header = "".join(f'<th scope="col">{_e(key)}</th>' for key in keys)
@@ -182,6 +198,7 @@ def _agreement(report: dict) -> list[str]:
         f'<p class="note">Vote splits count items by how their {report["summary"]["raters_per_item"]} votes divided. '
         "Fleiss' kappa uses the items with the full rater count; Krippendorff's alpha (nominal) and Gwet's AC1 all items. "
         "A coefficient undefined on the data (e.g. every vote for one system) shows as &ndash;.</p>",
+        *_early_stop_note(report),
         f"<table><thead><tr><th>pair</th><th>question</th><th>items</th>{header}<th>unanimous</th><th>Fleiss &kappa;</th>"
         f"<th>Krippendorff &alpha;</th><th>Gwet AC1</th></tr></thead><tbody>{rows}</tbody></table>",
         f'<img class="chart" alt="Vote splits per pair" src="{charts.split_bars(report["pairs"])}">',

@@ -89,6 +89,7 @@ def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int) -> list[
     standard = standard_splits(tally.raters_per_item)
 
     reasons = _reasons_by_pair(votes, tally, group, n_groups)
+    undecided = _early_stop_undecided(votes, tally, group, n_groups)
     full_count = tally.counts.sum(axis=1) == tally.raters_per_item
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
@@ -110,12 +111,7 @@ def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int) -> list[
                 "items": len(rows),
                 **_win_figures(wins[g]),
                 "vote_splits": vote_splits,
-                "agreement": {
-                    "percent_unanimous": agreement.percent_unanimous(counts),
-                    "fleiss_kappa": agreement.fleiss_kappa(counts[full_count[rows]]),
-                    "krippendorff_alpha": agreement.krippendorff_alpha(counts),
-                    "gwet_ac1": agreement.gwet_ac1(counts, n_categories),
-                },
+                "agreement": _agreement(counts, full_count[rows], n_categories, early_stop=undecided is not None),
                 "reasons": {system_a: reasons[g][A], system_b: reasons[g][B]},
                 "by_category": {
                     tally.categories[c]: {"items": int(by_category[g, c].sum()), **_win_figures(by_category[g, c], brief=True)}
@@ -123,7 +119,39 @@ def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int) -> list[
                 },
             }
         )
+        if undecided is not None:
+            figures[-1]["early_stop_undecided"] = undecided[g]
     return figures
+
+
+def _agreement(counts: np.ndarray, full_count: np.ndarray, n_categories: int, early_stop: bool) -> dict:
+    """The pair's agreement figures. Under early stopping items have unequal counts and a 3-0 is not a
+    5-0: Fleiss' kappa is null and the others say `early_stop` (CONTRACT.md, "Additions")."""
+    figures = {
+        "percent_unanimous": agreement.percent_unanimous(counts),
+        "fleiss_kappa": None if early_stop else agreement.fleiss_kappa(counts[full_count]),
+        "krippendorff_alpha": agreement.krippendorff_alpha(counts),
+        "gwet_ac1": agreement.gwet_ac1(counts, n_categories),
+    }
+    return {**figures, "early_stop": True} if early_stop else figures
+
+
+def _early_stop_undecided(votes: pd.DataFrame, tally: Tally, group: np.ndarray, n_groups: int) -> list[list[str]] | None:
+    """Per (pair, question) group, the items that stopped early but whose votes (after raters were
+    excluded) no longer decide the outcome: the leader is not ahead of every other choice by more
+    than the votes the study's rater count still leaves to come. None without an early_stop column."""
+    if "early_stop" not in votes.columns:
+        return None
+    _rows, first_vote = np.unique(tally.vote_row, return_index=True)
+    stopped = votes["early_stop"].to_numpy()[first_vote]
+    ordered = ordered_counts(tally.counts)
+    remaining = tally.raters_per_item - tally.counts.sum(axis=1)
+    flagged = stopped & (ordered[:, 0] - ordered[:, 1] <= remaining)
+    items = votes["item"].astype(str).to_numpy()[first_vote]
+    undecided: list[list[str]] = [[] for _ in range(n_groups)]
+    for row in np.flatnonzero(flagged):
+        undecided[group[row]].append(items[row])
+    return [sorted(set(g), key=lambda i: (len(i), i)) for g in undecided]
 
 
 def _win_figures(wins: np.ndarray, brief: bool = False) -> dict:

@@ -52,7 +52,8 @@ class VotesFileError(AnalysisError):
 def read_votes(source: Source) -> pd.DataFrame:
     """Read and validate a votes CSV from a path or an open file.
 
-    Returns one row per vote with the CSV's columns: text columns categorical (system_a,
+    Returns one row per vote with the CSV's columns (and, when the file has it, the optional
+    `early_stop` column as booleans; other extra columns are ignored): text columns categorical (system_a,
     system_b, choice and left share one set of categories), `watch_ms` as nullable Int64 (an
     empty cell is a missing value) and `created_at` as UTC datetimes. Raises VotesFileError
     naming the line of the first problem.
@@ -70,8 +71,11 @@ def read_votes(source: Source) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise VotesFileError(f"line 1: missing column(s) {', '.join(missing)}; expected the header {','.join(COLUMNS)}")
+    early_stop = raw["early_stop"].eq("1").to_numpy() if "early_stop" in raw.columns else None
     raw = pd.DataFrame({column: raw[column].astype("category") for column in COLUMNS})
-    return _validated(raw, lambda row: _line_of_row(data, row))
+    votes = _validated(raw, lambda row: _line_of_row(data, row))
+    # The optional column this package reads: the item stopped receiving raters, its outcome decided.
+    return votes if early_stop is None else votes.assign(early_stop=early_stop)
 
 
 def _read_bytes(source: Source) -> bytes:

@@ -17,6 +17,7 @@ from annotation.rating.assignment import assignment_next
 from annotation.rating.early_stop import outcome_decided
 from annotation.rating.voting import vote_submit
 from annotation.reports.exports import votes_write
+from annotation.reports.services import study_report
 from tests.support.builders import build_open_study
 
 RATERS = 5
@@ -141,3 +142,7 @@ def test_early_stopping_saves_votes_and_gives_the_full_protocols_outcome():
     header, *rows = out.getvalue().splitlines()
     assert header.endswith(",position,early_stop")
     assert {row.rsplit(",", 1)[1] for row in rows} == {"0", "1"}
+    # The study's report says its agreement is not comparable with a full count's.
+    for pair in study_report(study=early, bootstrap=0)["pairs"]:
+        assert pair["agreement"]["early_stop"] is True and pair["agreement"]["fleiss_kappa"] is None
+    assert all("early_stop" not in pair["agreement"] for pair in study_report(study=full, bootstrap=0)["pairs"])
