@@ -545,7 +545,9 @@ function start() {
 if (config.intro) {
   const agree = $("consent-agree");
   const proceed = $("intro-continue");
+  const collapsed = document.querySelector("details.instructions");
   $("intro").hidden = false;
+  if (collapsed) collapsed.hidden = true; // the same instructions, in full on the first page
   if (agree) {
     proceed.disabled = true;
     agree.addEventListener("change", () => (proceed.disabled = !agree.checked));
@@ -561,6 +563,7 @@ if (config.intro) {
       return;
     }
     $("intro").hidden = true;
+    if (collapsed) collapsed.hidden = false;
     start();
   });
 } else {
