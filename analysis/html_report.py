@@ -240,6 +240,17 @@ def _rater_behaviour(report: dict) -> list[str]:
         f"<td>{_interval(figures['ci95'])}</td></tr>"
         for question, figures in report["position_bias"].items()
     )
+    sequence_rows = "".join(
+        f'<tr><td class="text">{_e(b["positions"])}</td><td>{b["votes"]:,}</td><td>{_percent(b["majority_agreement"])}</td>'
+        f"<td>{_percent(b['share_left'])}</td><td>{_seconds(b['median_watch_ms'])}</td></tr>"
+        for b in report.get("sequence", [])
+    )
+    sequence = [
+        '<p class="note" id="sequence-note">Along each rater\'s sequence of items (the place of the item among those the rater '
+        "rated): agreement with the majority, side chosen and watch time, to see fatigue or learning.</p>",
+        "<table><thead><tr><th>place in sequence</th><th>votes</th><th>with the majority</th><th>chose left</th>"
+        f"<th>median watch</th></tr></thead><tbody>{sequence_rows}</tbody></table>",
+    ] if sequence_rows else []
     rater_rows = "".join(
         f'<tr><td class="text">{_e(r["rater"])}</td><td>{r["votes"]:,}</td><td>{r["items"]:,}</td>'
         f"<td>{_seconds(r['median_watch_ms'])}</td>"
@@ -252,6 +263,7 @@ def _rater_behaviour(report: dict) -> list[str]:
         "left; placement is random, so far from 50% means raters favour a side.</p>",
         "<table><thead><tr><th>question</th><th>votes</th><th>chose left</th><th>95% interval</th></tr></thead>"
         f"<tbody>{bias_rows}</tbody></table>",
+        *sequence,
         # A long table stays folded (on paper too) until opened.
         f"<details{' open' if len(report['raters']) <= FOLDED_RATERS else ''}><summary>{len(report['raters']):,} raters</summary>",
         '<p class="note">A rater who rarely agrees with the majority, always picks one side or barely watches may have '

@@ -1,4 +1,5 @@
-"""How raters behave: position bias, and per-rater figures to spot careless raters."""
+"""How raters behave: position bias, per-rater figures to spot careless raters, and how answers change
+along a rater's sequence of items (fatigue, learning)."""
 
 import numpy as np
 import pandas as pd
@@ -60,3 +61,34 @@ def rater_figures(votes: pd.DataFrame, tally: Tally) -> list[dict]:
         }
         for code, row in figures.sort_index().to_dict("index").items()
     ]
+
+
+# Places in a rater's sequence, grouped: (first, last); None is open-ended.
+SEQUENCE_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 50), (51, None))
+
+
+def sequence_effects(votes: pd.DataFrame, tally: Tally) -> list[dict] | None:
+    """By the item's place in the rater's sequence (the optional `position` column), the votes, the
+    share that agree with their item's outcome, the share of decisive votes for the left video, and
+    the median watch time; None when the file has no positions."""
+    if "position" not in votes.columns:
+        return None
+    position = votes["position"].to_numpy("float64")
+    with_majority = tally.vote_label == tally.outcome[tally.vote_row]
+    decisive = tally.vote_label != TIE
+    chose_left = votes["choice"].cat.codes.to_numpy() == votes["left"].cat.codes.to_numpy()
+    watch = votes["watch_ms"].to_numpy("float64", na_value=np.nan)
+    buckets = []
+    for first, last in SEQUENCE_BUCKETS:
+        rows = (position >= first) & (position <= (last if last is not None else np.inf))
+        if not rows.any():
+            continue
+        watched = watch[rows][~np.isnan(watch[rows])]
+        buckets.append({
+            "positions": f"{first}-{last}" if last is not None else f"{first}+",
+            "votes": int(rows.sum()),
+            "majority_agreement": share(int(with_majority[rows].sum()), int(rows.sum())),
+            "share_left": share(int((rows & decisive & chose_left).sum()), int((rows & decisive).sum())),
+            "median_watch_ms": float(np.median(watched)) if len(watched) else None,
+        })
+    return buckets

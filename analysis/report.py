@@ -13,7 +13,7 @@ from analysis import agreement
 from analysis.outcomes import TIE, A, B, Tally, ordered_counts, split_name, standard_splits, tally_votes
 from analysis.proportions import binomial_p_value, share, wilson_interval
 from analysis.ranking import rank_systems
-from analysis.raters import position_bias, rater_figures
+from analysis.raters import position_bias, rater_figures, sequence_effects
 from analysis.reasons import reason_counts, reason_keys
 from analysis.votes import TIE as TIE_CHOICE
 from analysis.votes import AnalysisError
@@ -65,6 +65,7 @@ def build_report(
         "position_bias": position_bias(votes, tally),
         "raters": rater_figures(votes, tally),
         "reasons_by_system": _reasons_by_system(votes, tally),
+        **({"sequence": sequence} if (sequence := sequence_effects(votes, tally)) is not None else {}),
     }
 
 

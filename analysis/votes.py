@@ -52,8 +52,8 @@ class VotesFileError(AnalysisError):
 def read_votes(source: Source) -> pd.DataFrame:
     """Read and validate a votes CSV from a path or an open file.
 
-    Returns one row per vote with the CSV's columns (and, when the file has it, the optional
-    `early_stop` column as booleans; other extra columns are ignored): text columns categorical (system_a,
+    Returns one row per vote with the CSV's columns (and, when the file has them, the optional
+    `early_stop` and `position` columns; other extra columns are ignored): text columns categorical (system_a,
     system_b, choice and left share one set of categories), `watch_ms` as nullable Int64 (an
     empty cell is a missing value) and `created_at` as UTC datetimes. Raises VotesFileError
     naming the line of the first problem.
@@ -71,11 +71,23 @@ def read_votes(source: Source) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise VotesFileError(f"line 1: missing column(s) {', '.join(missing)}; expected the header {','.join(COLUMNS)}")
-    early_stop = raw["early_stop"].eq("1").to_numpy() if "early_stop" in raw.columns else None
+    optional = _optional_columns(raw)
     raw = pd.DataFrame({column: raw[column].astype("category") for column in COLUMNS})
     votes = _validated(raw, lambda row: _line_of_row(data, row))
-    # The optional column this package reads: the item stopped receiving raters, its outcome decided.
-    return votes if early_stop is None else votes.assign(early_stop=early_stop)
+    return votes.assign(**optional)
+
+
+def _optional_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The optional columns this package reads, when the file has them (CONTRACT.md, "Votes CSV,
+    optional columns"): `early_stop` (the item stopped receiving raters, its outcome decided) as
+    booleans, `position` (the item's place in the rater's sequence) as numbers, NaN where empty or
+    not a whole number."""
+    optional = {}
+    if "early_stop" in raw.columns:
+        optional["early_stop"] = raw["early_stop"].eq("1").to_numpy()
+    if "position" in raw.columns:
+        optional["position"] = pd.to_numeric(raw["position"].where(raw["position"].str.fullmatch(r"[0-9]+")), errors="coerce").to_numpy()
+    return optional
 
 
 def _read_bytes(source: Source) -> bytes:
