@@ -51,6 +51,10 @@ def test_the_api_stores_every_crowd_option_and_reports_it(researcher):
     assert stored_options(study) == OPTIONS
     reported = api.get(f"/api/studies/{study.slug}").json()
     assert {key: reported[key] for key in OPTIONS} == OPTIONS
+    researcher_client = Client()
+    researcher_client.force_login(researcher)
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "qualification: 1 pair(s), 1 mistake(s) allowed" in page and "early stopping: yes" in page
 
 
 def test_without_options_a_study_behaves_as_before(researcher):
