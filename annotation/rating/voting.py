@@ -120,7 +120,7 @@ def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_nex
         if voted is not None:
             return voted
         # Another request voted on it first, or the sweep expired its lease meanwhile: decide again on
-        # the status now stored (it only moves forward: active, then expired or voted).
+        # the status now stored (it only moves forward: active, then expired, reported or voted).
         target = assignment_target(token, rater_ids)
 
 
