@@ -238,6 +238,7 @@ class Assignment(models.Model):
         VOTED = "voted"
         EXPIRED = "expired"
         REPORTED = "reported"  # the rater reported a problem with the item instead of voting
+        PRACTICE = "practice"  # shown as a qualification pair: never claimed by or voted on by that rater
 
     class Left(models.TextChoices):
         A = "a"

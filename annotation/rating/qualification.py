@@ -4,7 +4,8 @@ no item, so none of their votes exist to count); one who gets through is admitte
 kept on the rater.
 
 Qualification pairs are items of the study (the same prompt and pair of systems), shown from the
-same matched videos; which system goes left is drawn per rater and pair, and reproducible.
+same matched videos; which system goes left is drawn per rater and pair, and reproducible. A pair
+shown to a rater is recorded as a practice assignment, so that rater is never handed it to vote on.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from annotation.models import Item, Rater
+from annotation.models import Assignment, Item, Rater
 
 
 class QualificationError(ValueError):
@@ -78,6 +80,10 @@ def qualification_answer(*, rater: Rater, index: int, choices: dict[str, str]) -
         expected = {q: side[answer] for q, answer in spec["answers"].items()}
         correct = all(choices.get(q) == where for q, where in expected.items())
         rater.qualification = [*rater.qualification, {"index": index, "answers": choices, "correct": correct}]
+        # The rater now knows this item's expected answer: it is never handed to them to vote on.
+        Assignment.objects.get_or_create(rater=rater, item=shown.item, defaults={
+            "left": shown.left, "status": Assignment.Status.PRACTICE, "leased_until": timezone.now(),
+        })
         mistakes = sum(not entry["correct"] for entry in rater.qualification)
         if mistakes > rater.study.qualification.get("mistakes_allowed", 0):
             rater.screened_out = True

@@ -176,6 +176,8 @@ def assignment_check_state(target: Target) -> None:
         raise VoteConflict("this assignment was already voted")
     if target.status == Assignment.Status.REPORTED:
         raise VoteConflict("a problem was reported with this item; it takes no vote")
+    if target.status == Assignment.Status.PRACTICE:
+        raise VoteConflict("this was a practice pair; it takes no vote")
 
 
 @dataclass(frozen=True)

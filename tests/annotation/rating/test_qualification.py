@@ -10,7 +10,7 @@ import json
 import pytest
 from django.test import Client
 
-from annotation.models import Item, Rater
+from annotation.models import Assignment, Item, Rater
 from annotation.reports.exports import votes_write
 from tests.support.builders import answer, build_open_study
 from tests.support.rating import join, next_item, vote
@@ -65,9 +65,17 @@ def test_a_rater_who_answers_right_is_admitted_after_the_practice_pairs():
         assert feedback.json()["correct"] is True
     assert feedback.json()["admitted"] is True
     assert shown_pair(client, study) == {"admitted": True, "screened_out": False, "pair": None}
-    assert next_item(client, study)["assignment"] is not None
     rater = Rater.objects.get(worker_id="good")
     assert [entry["correct"] for entry in rater.qualification] == [True, True]
+    # The practice pairs, whose answers the rater now knows, are never handed to them to vote on.
+    voted = []
+    while (token := next_item(client, study)["assignment"]) is not None:
+        voted.append(Assignment.objects.get(token=token).item.prompt.key)
+        assert vote(client, token, answer(study)).status_code == 201
+    assert voted == ["p0003"]
+    practice = Assignment.objects.filter(rater=rater, status="practice")
+    assert sorted(practice.values_list("item__prompt__key", flat=True)) == ["p0001", "p0002"]
+    assert vote(client, practice.first().token, answer(study)).status_code == 409
 
 
 def test_a_rater_beyond_the_mistakes_allowed_is_screened_out_and_never_counts():
