@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from annotation.models import Assignment, Item, Rater, Study, StudyPair, Vote
+from annotation.models import Assignment, Item, Rater, Report, Study, StudyPair, Vote
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,7 +29,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "prompt_set", "raters_per_item", "tie_policy", "created_at"]
     list_filter = ["status", "tie_policy"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["slug", "created_at"]
+    readonly_fields = ["slug", "created_at", "link_secret"]
     raw_id_fields = ["prompt_set"]
     filter_horizontal = ["invited"]
     inlines = [StudyPairInline]
@@ -50,7 +50,7 @@ class ItemAdmin(admin.ModelAdmin):
     search_fields = ["prompt__key", "prompt__text"]
     raw_id_fields = ["study", "pair", "prompt", "video_a", "video_b", "matched_a", "matched_b"]
     # The counters are kept by the assignment service under row locks; editing them breaks the cap.
-    readonly_fields = ["token_a", "token_b", "claimed", "votes_done", "matching_params"]
+    readonly_fields = ["token_a", "token_b", "claimed", "votes_done", "matching_params", "shuffle", "decided"]
     list_select_related = ["study", "prompt", "pair__system_a", "pair__system_b"]
 
 
@@ -60,7 +60,8 @@ class RaterAdmin(admin.ModelAdmin):
     list_filter = ["source", "study"]
     search_fields = ["worker_id"]
     # The counters are kept by the vote statements; a form saving a stale value would lose votes.
-    readonly_fields = ["study", "worker_id", "votes_done", "attention_passed", "attention_failed", "created_at"]
+    readonly_fields = ["study", "worker_id", "votes_done", "attention_passed", "attention_failed", "created_at", "order_a", "order_b",
+                       "consented_at", "qualification"]
     raw_id_fields = ["user"]
 
 
@@ -77,4 +78,12 @@ class VoteAdmin(ReadOnlyAdmin):
     list_display = ["id", "assignment", "question", "choice", "reasons", "watch_ms", "created_at"]
     list_filter = ["question", "choice", "assignment__item__study"]
     search_fields = ["assignment__rater__worker_id"]
+    list_select_related = ["assignment"]
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ["id", "assignment", "problem", "text", "created_at"]
+    list_filter = ["problem", "assignment__item__study"]
+    search_fields = ["assignment__rater__worker_id", "text"]
     list_select_related = ["assignment"]

@@ -48,6 +48,23 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def new_seed() -> int:
+    # Below 2**31: it fits every database's integer column.
+    return secrets.randbelow(2**31 - 1)
+
+
+# Problems a rater may report instead of voting (CONTRACT.md, the annotator interface).
+PROBLEMS = {
+    "video_does_not_play": "A video does not play",
+    "different_prompts": "The videos are not the same prompt",
+    "other": "Other",
+}
+
+
 class Study(models.Model):
     class Status(models.TextChoices):
         PREPARING = "preparing"  # matched pairs are being built
@@ -74,6 +91,17 @@ class Study(models.Model):
     # How many attention items the study mixes in; they are built from ready items once matching is done.
     attention_items = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
+    # Crowd options (CONTRACT.md, "Study options"); their defaults keep a study as it was before them.
+    consent = models.TextField(blank=True)
+    qualification = models.JSONField(default=dict, blank=True, help_text='{"items": [...], "mistakes_allowed": 0}; {} for none')
+    min_watch_ms = models.PositiveIntegerField(default=0, help_text="A vote reporting less watch time is refused")
+    completion_url = models.CharField(max_length=2000, blank=True, help_text="Where a rater who finished is sent; {code} is replaced")
+    screenout_url = models.CharField(max_length=2000, blank=True, help_text="Where a screened-out rater is sent; {code} is replaced")
+    signed_links = models.BooleanField(default=False, help_text="Join links must carry sig, an HMAC of the worker id")
+    link_secret = models.CharField(max_length=64, default=new_secret, editable=False)
+    early_stop = models.BooleanField(default=False, help_text="Stop handing out an item once its outcome is decided")
+    # Each rater's order of items derives from it and the worker id: a copy with the same seed repeats it.
+    seed = models.PositiveIntegerField(default=new_seed)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     # Accounts that may join without a worker id, once logged in (annotation/raters/services.py).
@@ -118,7 +146,7 @@ class Item(models.Model):
         FAILED = "failed"
         DROPPED = "dropped"
 
-    # Indexed by item_pool_idx, which starts with the study.
+    # Indexed by item_pool_shuffle_idx, which starts with the study.
     study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE, db_index=False)
     pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
     prompt = models.ForeignKey("generation.Prompt", related_name="items", on_delete=models.PROTECT)
@@ -138,9 +166,13 @@ class Item(models.Model):
     is_attention = models.BooleanField(default=False)
     expected = models.CharField(max_length=1, blank=True, choices=[("a", "a"), ("b", "b")])
     raters_needed = models.PositiveSmallIntegerField()
+    # The item's place in the study's shuffle (annotation/rating/order.py), the same in a copy with the same seed.
+    shuffle = models.BigIntegerField(default=0)
     # Assignments holding a live lease or already voted; the check constraint caps it.
     claimed = models.PositiveSmallIntegerField(default=0)
     votes_done = models.PositiveSmallIntegerField(default=0)
+    # Early stopping (Study.early_stop): its outcome is decided on every question, so it is handed out no more.
+    decided = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
@@ -151,9 +183,9 @@ class Item(models.Model):
             models.CheckConstraint(condition=Q(votes_done__lte=F("claimed")), name="item_done_le_claimed"),
             models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
         ]
-        # The claim walks this index in (claimed, id) order and stops at the first free item, so no
-        # claim sorts the whole pool.
-        indexes = [models.Index(fields=["study", "status", "claimed", "id"], name="item_pool_idx")]
+        # The claim walks this index in (claimed, shuffle) order and stops after a window of free items,
+        # so no claim sorts the whole pool (annotation/rating/sql.py).
+        indexes = [models.Index(fields=["study", "status", "claimed", "shuffle", "id"], name="item_pool_shuffle_idx")]
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.study_id}"
@@ -177,6 +209,16 @@ class Rater(models.Model):
     votes_done = models.PositiveIntegerField(default=0, db_default=0)
     attention_passed = models.PositiveIntegerField(default=0)
     attention_failed = models.PositiveIntegerField(default=0)
+    # This rater's permutation of the items' shuffle (annotation/rating/order.py): x -> (x * a + b) mod P.
+    order_a = models.BigIntegerField(default=1, db_default=1)
+    order_b = models.BigIntegerField(default=0, db_default=0)
+    # When the rater read the instructions and agreed to the consent text (the study's first page).
+    consented_at = models.DateTimeField(null=True, blank=True)
+    # A study with a qualification admits a rater once they pass it (annotation/rating/qualification.py);
+    # one who fails is screened out and handed no item. Each answer is kept: [{"index", "answers", "correct"}].
+    admitted = models.BooleanField(default=True, db_default=True)
+    screened_out = models.BooleanField(default=False, db_default=False)
+    qualification = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -195,6 +237,8 @@ class Assignment(models.Model):
         ACTIVE = "active"
         VOTED = "voted"
         EXPIRED = "expired"
+        REPORTED = "reported"  # the rater reported a problem with the item instead of voting
+        PRACTICE = "practice"  # shown as a qualification pair: never claimed by or voted on by that rater
 
     class Left(models.TextChoices):
         A = "a"
@@ -208,6 +252,8 @@ class Assignment(models.Model):
     left = models.CharField(max_length=1, choices=Left.choices, help_text="Which system's video was shown on the left")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     leased_until = models.DateTimeField()
+    # The item's place in the rater's sequence, 1-based (the votes CSV's `position`); null before it was recorded.
+    position = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     voted_at = models.DateTimeField(null=True, blank=True)
 
@@ -240,3 +286,12 @@ class Vote(models.Model):
             models.UniqueConstraint(fields=["assignment", "question"], name="vote_unique_question"),
             models.CheckConstraint(condition=Q(choice__in=["a", "b", "tie"]), name="vote_choice_valid"),
         ]
+
+
+class Report(models.Model):
+    """A problem a rater reported with an item instead of voting on it; the researcher sees it on the study page."""
+
+    assignment = models.OneToOneField(Assignment, related_name="report", on_delete=models.CASCADE)
+    problem = models.CharField(max_length=32, choices=[(k, v) for k, v in PROBLEMS.items()])
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

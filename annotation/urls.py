@@ -14,11 +14,14 @@ from annotation.studies import views as studies
 annotator_urlpatterns = [
     path("api/annotate/<str:slug>/next", rating_api.annotate_next, name="annotate-next"),
     path("api/annotate/assignments/<str:token>/vote", rating_api.annotate_vote, name="annotate-vote"),
+    path("api/annotate/assignments/<str:token>/report", rating_api.annotate_report, name="annotate-report"),
 ]
 
 urlpatterns = [
     path("", studies.researcher_home, name="researcher-home"),
     path("s/<str:slug>/join", raters.rater_join_view, name="rater-join"),
+    path("api/annotate/<str:slug>/consent", rating_api.annotate_consent, name="annotate-consent"),
+    path("api/annotate/<str:slug>/qualification", rating_api.annotate_qualification, name="annotate-qualification"),
     path("s/<str:slug>/rate", rating.rating_page, name="rating-page"),
     path("s/<str:slug>/v/<str:token>", media.study_video, name="study-video"),
     path("s/<str:slug>/img/<str:token>", rating.rating_image, name="rating-image"),
@@ -33,11 +36,15 @@ urlpatterns = [
     path("studies/<str:slug>/matching/resend", studies.matching_resend, name="study-matching-resend"),
     path("studies/<str:slug>/matching/<int:item_id>/retry", studies.matching_item_retry, name="study-matching-retry"),
     path("studies/<str:slug>/matching/<int:item_id>/drop", studies.matching_item_drop, name="study-matching-drop"),
+    path("studies/<str:slug>/items/<int:item_id>/drop", studies.reported_item_drop, name="study-item-drop"),
+    path("studies/<str:slug>/items/<int:item_id>/rematch", studies.reported_item_rematch, name="study-item-rematch"),
     path("studies/<str:slug>/report.<str:fmt>", reports.study_report_view, name="study-report"),
     path("studies/<str:slug>/votes.csv", reports.study_votes_view, name="study-votes"),
     path("studies/<str:slug>/raters.csv", reports.study_raters_view, name="study-raters"),
     path("api/studies", studies_api.studies_create, name="api-studies"),
     path("api/studies/<str:slug>", studies_api.studies_detail, name="api-study"),
     path("api/studies/<str:slug>/invitations", raters_api.studies_invitations, name="api-study-invitations"),
+    path("api/studies/<str:slug>/links", raters_api.studies_links, name="api-study-links"),
+    path("studies/<str:slug>/links", raters.study_links, name="study-links"),
     path("api/studies/<str:slug>/report", reports.api_study_report, name="api-study-report"),
 ]

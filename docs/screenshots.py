@@ -3,9 +3,11 @@
     .venv/bin/python docs/screenshots.py http://127.0.0.1:8000
 
 It rates the demo study over the HTTP API as five raters (so the report has figures), then shoots
-the rating page as the fifth rater in the middle of the last answer, the top of the HTML report, and
-the researcher's console: the systems page, the media browser and the study page. With `--console`
-it shoots only the console's pages (no rating).
+the study's first page (instructions), the rating page as the fifth rater in the middle of the last
+answer, the same on a phone held upright, the top of the HTML report, and the researcher's console:
+the systems page, the media browser and the study page. With `--console` it shoots only the
+console's pages (no rating). The fifth rater joins in the browser first: a worker id's session
+resumes only in the browser that joined with it.
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ def study_slug(base: str) -> str:
     return home.split("/s/")[1].split("/join")[0]
 
 
-def rate_as(base: str, slug: str, worker: str, rng: random.Random, *, leave: int = 0) -> int:
-    """One rater answers every item but the last `leave` over the annotator API; returns the number of votes."""
+def rate_as(base: str, slug: str, worker: str, rng: random.Random, *, leave: int = 0, cookies: list | None = None) -> int:
+    """One rater answers every item but the last `leave` over the annotator API; returns the number of
+    votes. With `cookies` (a browser's, which joined already) it rates as that browser."""
     session = requests.Session()
-    session.get(f"{base}/s/{slug}/join?worker={worker}").raise_for_status()
+    if cookies is None:
+        session.get(f"{base}/s/{slug}/join?worker={worker}").raise_for_status()
+    for cookie in cookies or []:
+        session.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"])
     votes = 0
     while (task := session.get(f"{base}/api/annotate/{slug}/next").json())["assignment"]:
         if task["progress"]["total"] - task["progress"]["done"] <= leave:
@@ -93,20 +99,23 @@ def main(base: str, *, console_only: bool = False) -> None:
             shoot_console(p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS), base, slug)
         return
     rng = random.Random(7)
-    for i in range(1, 6):
-        # The last rater keeps one item for the screenshot.
-        print(f"demo-rater-{i}: {rate_as(base, slug, f'demo-rater-{i}', rng, leave=1 if i == 5 else 0)} votes")
+    for i in range(1, 5):
+        print(f"demo-rater-{i}: {rate_as(base, slug, f'demo-rater-{i}', rng)} votes")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
         page.goto(f"{base}/s/{slug}/join?worker=demo-rater-5")
-        page.wait_for_function("() => document.getElementById('video-left').currentTime > 0.8")
-        quality = page.locator("fieldset[data-question=quality]")
-        quality.get_by_label("Right").check()
-        quality.get_by_label("Pixel sharpness").check()
-        quality.get_by_label("Motion smoothness").check()
-        page.locator("fieldset[data-question=faithfulness]").get_by_label("Right").check()
-        save(page.screenshot(), HERE / "rating-page.png")
+        page.locator("#intro").wait_for()
+        save(page.screenshot(), HERE / "first-page.png")
+        page.locator("#intro-continue").click()
+        # The last rater keeps one item for the screenshots.
+        print(f"demo-rater-5: {rate_as(base, slug, 'demo-rater-5', rng, leave=1, cookies=context.cookies())} votes")
+        page.reload()
+        shoot_rating(page, HERE / "rating-page.png")
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=1)
+        phone.add_cookies(context.cookies())
+        shoot_rating(phone.new_page(), HERE / "rating-phone.png", url=f"{base}/s/{slug}/rate")
 
         researcher = browser.new_page(viewport={"width": 1200, "height": 1500})
         researcher.goto(f"{base}/login/")
@@ -115,7 +124,23 @@ def main(base: str, *, console_only: bool = False) -> None:
         save(researcher.screenshot(), HERE / "report.png")
         shoot_console(browser, base, slug)
         browser.close()
-    print(f"wrote {HERE / 'rating-page.png'} and {HERE / 'report.png'}")
+    print(f"wrote first-page.png, rating-page.png, rating-phone.png and report.png in {HERE}")
+
+
+def shoot_rating(page, path: Path, url: str | None = None) -> None:
+    """The rating page in the middle of an answer, once the videos have played through."""
+    if url:
+        page.goto(url)
+    page.wait_for_function("() => document.getElementById('video-left').currentTime > 0.8")
+    quality = page.locator("fieldset[data-question=quality]")
+    quality.get_by_label("Right").check()
+    quality.get_by_label("Pixel sharpness").check()
+    quality.get_by_label("Motion smoothness").check()
+    faithfulness = page.locator("fieldset[data-question=faithfulness]")
+    faithfulness.get_by_label("Right").check()
+    faithfulness.get_by_label("Spatial text alignment").check()
+    page.locator("#watched").get_by_text("Watched 100%").wait_for(timeout=30_000)
+    save(page.screenshot(), path)
 
 
 if __name__ == "__main__":

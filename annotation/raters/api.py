@@ -1,14 +1,16 @@
-"""The invitations' JSON API: `POST /api/studies/<slug>/invitations` changes which accounts may join."""
+"""Who may join, through the JSON API: `POST /api/studies/<slug>/invitations` changes which accounts may
+join; `POST /api/studies/<slug>/links` makes crowd workers' join links (signed when the study asks)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from annotation.models import Study
-from annotation.raters.services import InviteError, study_invitations_change, study_invited_names
+from annotation.raters.services import InviteError, JoinError, join_links, study_invitations_change, study_invited_names
 from juice.auth import token_required
 from juice.http import InputError, api_error, input_parse
 
@@ -36,3 +38,28 @@ def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
     except (InputError, InviteError) as exc:
         return api_error(400, str(exc))
     return JsonResponse({"invited": study_invited_names(study), "created": invited.created})
+
+
+class LinksRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workers: list[StrictStr] = Field(min_length=1, max_length=100_000)
+
+
+@never_cache
+@require_POST
+@token_required
+def studies_links(request: HttpRequest, slug: str) -> JsonResponse:
+    """{"workers": [worker ids]}: answers {"links": {worker id: join link}}, each carrying `sig` when
+    the study wants signed links."""
+    study = Study.objects.filter(slug=slug).first()
+    if study is None:
+        return api_error(404, "no such study")
+    try:
+        wanted = input_parse(LinksRequest, request.body)
+        links = join_links(study=study, worker_ids=wanted.workers, base_url=request.build_absolute_uri(reverse("rater-join", args=[slug])))
+    except InputError as exc:
+        return api_error(400, str(exc))
+    except JoinError as exc:
+        return api_error(400, exc.message)
+    return JsonResponse({"signed": study.signed_links, "links": links})

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from annotation.models import Rater, Study
+from annotation.rating.order import rater_order
 
 # Crowd platforms' ids are letters and digits (Prolific, MTurk); a few separators are allowed. Never a
 # first character a spreadsheet would read as a formula (= + - @), and never "/" (account ids).
 WORKER_ID = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,127}$")
+# A second join of a worker id this soon after the first is the same click twice (the first answer's
+# cookie not yet stored), not another browser.
+JOIN_GRACE_SECONDS = 10
+BAD_WORKER_ID = "The worker id must be 1 to 128 letters, digits or . _ @ -, starting with a letter, a digit, . or _."
 
 
 class JoinError(Exception):
@@ -129,10 +139,35 @@ def account_worker_id(user) -> str:
     return f"account/{user.pk}"
 
 
-def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.LINK, user=None) -> Rater:
-    """Create this worker's rater for the study, or return the existing one (a worker resumes).
-    With `user`, the rater of that account, which must be invited to the study (worker_id unused).
-    With neither, a study that invites accounts asks to log in (JoinNeedsLogin)."""
+def join_signature(*, study: Study, worker_id: str) -> str:
+    """The `sig` of a signed join link: an HMAC-SHA256 of the worker id under the study's own secret, in hex."""
+    return hmac.new(study.link_secret.encode(), worker_id.encode(), hashlib.sha256).hexdigest()
+
+
+def join_links(*, study: Study, worker_ids: list[str], base_url: str) -> dict[str, str]:
+    """{worker id: join link} for these workers (signed when the study asks for signed links), each
+    link `base_url` (the study's join URL) with `worker=` and, when signed, `sig=`."""
+    links = {}
+    for worker_id in dict.fromkeys(w.strip() for w in worker_ids if w.strip()):
+        if not WORKER_ID.match(worker_id):
+            raise JoinError(f"{worker_id!r}: {BAD_WORKER_ID}")
+        query = {"worker": worker_id, **({"sig": join_signature(study=study, worker_id=worker_id)} if study.signed_links else {})}
+        links[worker_id] = f"{base_url}?{urlencode(query)}"
+    return links
+
+
+def _signed(study: Study, worker_id: str, sig: str) -> None:
+    if study.signed_links and not hmac.compare_digest(sig.encode(), join_signature(study=study, worker_id=worker_id).encode()):
+        raise JoinError("This join link is not valid: open the exact link your crowd platform gave you.", status=403)
+
+
+def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.LINK, user=None, sig: str = "",
+               joined_as: int | None = None) -> Rater:
+    """Create this worker's rater for the study, or return the existing one (a worker resumes), only
+    in the browser that first joined with that worker id: `joined_as` is the rater this browser joined
+    the study as (its cookie), and any other browser is refused (403). A study with signed links
+    wants `sig` (join_signature). With `user`, the rater of that account, which must be invited to the
+    study (worker_id unused). With neither, a study that invites accounts asks to log in (JoinNeedsLogin)."""
     _joinable(study)
     worker_id = (worker_id or "").strip()
     if user is not None:
@@ -147,15 +182,27 @@ def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.
     elif not worker_id:
         raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
     elif not WORKER_ID.match(worker_id):
-        raise JoinError("The worker id must be 1 to 128 letters, digits or . _ @ -, starting with a letter, a digit, . or _.")
+        raise JoinError(BAD_WORKER_ID)
+    else:
+        _signed(study, worker_id, sig)
+    created = False
     try:
         with transaction.atomic():
-            rater, _ = Rater.objects.get_or_create(study=study, worker_id=worker_id, defaults={"source": source, "user": user})
+            order_a, order_b = rater_order(seed=study.seed, worker_id=worker_id)
+            rater, created = Rater.objects.get_or_create(
+                study=study, worker_id=worker_id,
+                defaults={"source": source, "user": user, "order_a": order_a, "order_b": order_b, "admitted": not study.qualification},
+            )
     except IntegrityError:
-        # The same worker joined twice at once; the other request created the row.
+        # The same worker joined twice at once; the other request created the row (and holds it).
         rater = Rater.objects.get(study=study, worker_id=worker_id)
     if rater.user_id != (user.pk if user is not None else None):
         raise JoinError("This worker id belongs to another rater of this study.", status=403)
+    fresh = timezone.now() - rater.created_at < timedelta(seconds=JOIN_GRACE_SECONDS)
+    if user is None and not created and rater.pk != joined_as and not fresh:
+        # Whoever learns a worker id must not take over that worker's assignments and votes.
+        raise JoinError("This worker id has already joined this study from another browser. Please continue in the "
+                        "browser where you started, or contact the researcher.", status=403)
     return rater
 
 
@@ -172,3 +219,11 @@ def study_invitations_change(*, study: Study, add: list[str], remove: list[str],
     if remove:
         study_uninvite(study=study, usernames=remove)
     return invited
+
+
+def rater_consent(*, rater: Rater) -> Rater:
+    """Record that the rater read the study's instructions and agreed to its consent text (once: the
+    first time counts)."""
+    Rater.objects.filter(pk=rater.pk, consented_at__isnull=True).update(consented_at=timezone.now())
+    rater.refresh_from_db(fields=["consented_at"])
+    return rater

@@ -1,4 +1,4 @@
-"""The annotator's JSON API (CONTRACT.md): the next assignment, and the vote on it.
+"""The annotator's JSON API (CONTRACT.md): the next assignment, the vote on it, or a problem reported instead.
 
 Annotators are identified by the rater id this browser's signed cookie holds for the study; they reach
 their own assignments only, and nothing here names a system, a prompt id or a file.
@@ -9,13 +9,17 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from pydantic import BaseModel, ConfigDict, StrictInt
 
 from annotation.models import Study
-from annotation.raters.cookies import rater_ids
+from annotation.raters.cookies import rater_from_cookie, rater_ids
+from annotation.raters.services import rater_consent
 from annotation.rating.assignment import Offer, assignment_next
+from annotation.rating.problems import report_submit
+from annotation.rating.qualification import QualificationError, qualification_answer, qualification_next
 from annotation.rating.voting import VoteError, vote_submit
-from juice.http import api_error
+from juice.http import InputError, api_error, input_parse
 
 
 @never_cache
@@ -47,6 +51,80 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
     return JsonResponse(body, status=201)
 
 
+@never_cache
+@require_POST
+def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
+    """A problem with the item instead of a vote; the answer holds what `next` now answers (`next`)."""
+    try:
+        offer = report_submit(rater_ids=set(rater_ids(request).values()), token=token, body=request.body)
+    except VoteError as exc:
+        return api_error(exc.status, exc.message)
+    return JsonResponse({"ok": True, "next": offer_json(offer) if offer is not None else None}, status=201)
+
+
+@never_cache
+@require_POST
+def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
+    """The rater read the instructions and agreed to the consent text: recorded, then the items come."""
+    rater = rater_from_cookie(request, slug)
+    if rater is None:
+        return api_error(403, "join this study through its link first")
+    rater = rater_consent(rater=rater)
+    return JsonResponse({"ok": True, "consented_at": rater.consented_at.isoformat()}, status=201)
+
+
+class QualificationBody(BaseModel):
+    """An answer to a qualification pair: its index and, per question, {"choice": "left"|"right"|"tie"}
+    (reasons, if sent, are not scored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: StrictInt
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
+    """GET: the next qualification pair (or none, with whether the rater is admitted); POST: an answer
+    to it, answered with the feedback (was it right, what was expected) and the decision so far."""
+    rater = rater_from_cookie(request, slug)
+    if rater is None:
+        return api_error(403, "join this study through its link first")
+    if request.method == "GET":
+        try:
+            return JsonResponse(qualification_json(rater, qualification_next(rater=rater)))
+        except QualificationError as exc:
+            return api_error(409, str(exc))
+    try:
+        body = input_parse(QualificationBody, request.body)
+        extra = body.__pydantic_extra__ or {}
+        choices = {q: a.get("choice") for q, a in extra.items() if isinstance(a, dict)}
+        feedback = qualification_answer(rater=rater, index=body.index, choices=choices)
+    except InputError as exc:
+        return api_error(400, str(exc))
+    except QualificationError as exc:
+        return api_error(409, str(exc))
+    return JsonResponse({"correct": feedback.correct, "expected": feedback.expected, "admitted": feedback.admitted,
+                         "screened_out": feedback.screened_out}, status=201)
+
+
+def qualification_json(rater, shown) -> dict:
+    """A qualification pair as the rating page shows it: screen terms only, like an assignment."""
+    study = rater.study
+    answer = {"admitted": rater.admitted, "screened_out": rater.screened_out, "pair": None}
+    if rater.screened_out:
+        answer["message"] = ("Thank you for your time. Your answers to the practice pairs did not match ours, "
+                             "so this study cannot use your ratings.")
+    if shown is not None:
+        left, right = (shown.item.token_a, shown.item.token_b) if shown.left == "a" else (shown.item.token_b, shown.item.token_a)
+        answer["pair"] = {
+            "index": shown.index, "total": shown.total, "prompt": shown.item.prompt.text, "image": None,
+            "videos": {"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
+            "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
+        }
+    return answer
+
+
 def offer_json(offer: Offer) -> dict:
     """What the rating page needs, in screen terms (left/right) only: the assignment, or why there is none."""
     progress = {"done": offer.votes_done, "total": offer.ready_items}
@@ -62,7 +140,9 @@ def offer_json(offer: Offer) -> dict:
             "progress": progress,
         }
     code, message = None, "There is nothing left to rate in this study."
-    if not offer.welcome:
+    if not offer.admitted:
+        message = "This study admits raters who pass its short qualification first; it is on the study's page."
+    elif not offer.welcome:
         message = "Your invitation to this study has ended. Thank you for your work."
     elif study.status == Study.Status.PAUSED:
         message = "The study is paused. Please come back later."

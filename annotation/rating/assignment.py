@@ -46,12 +46,18 @@ class StudyRules:
     tie_policy: str
     lease_seconds: int
     completion_code: str
+    min_watch_ms: int
+    early_stop: bool
+
+    # How many values of a row are the study's (sql.STUDY_COLUMNS).
+    COLUMNS = 10
 
     @classmethod
     def from_row(cls, values: Sequence) -> StudyRules:
         """From the values of sql.STUDY_COLUMNS."""
-        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code = values
-        return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code)
+        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms, early_stop = values
+        return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code,
+                   min_watch_ms, bool(early_stop))
 
     @property
     def allow_tie(self) -> bool:
@@ -80,12 +86,18 @@ class Offer:
     votes_done: int
     welcome: bool
     ready_items: int
+    admitted: bool = True  # False until the rater passes the study's qualification
+
+
+Order = tuple[int, int]  # the rater's permutation of the study's shuffle (annotation/rating/order.py)
 
 
 @dataclass(frozen=True)
 class _RaterState:
     votes_done: int
     welcome: bool
+    admitted: bool
+    order: Order
     study: StudyRules
     held_id: int | None
     held: Shown | None
@@ -111,12 +123,18 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
             return offer(state.study, state.held, state.votes_done, state.welcome)
         # The rater's own lease ran out before a sweep saw it, and it would block a new one.
         lease_release(assignment_id=state.held_id)
+    if not state.admitted:
+        return offer(state.study, None, state.votes_done, state.welcome, admitted=False)
     if state.study.status != Study.Status.OPEN or not state.welcome:
         return offer(state.study, None, state.votes_done, state.welcome)
-    shown = assignment_claim(rater_id=rater_id, study=state.study, now=now)
+    claim = {"rater_id": rater_id, "study": state.study, "now": now, "order": state.order, "position": state.votes_done + 1}
+    shown = assignment_claim(**claim)
     if shown is None and not swept and leases_expire(study_slug=slug, now=now):
         # Nothing free: expired leases may free some before the rater hears that nothing is left.
-        shown = assignment_claim(rater_id=rater_id, study=state.study, now=now)
+        shown = assignment_claim(**claim)
+    if shown is None:
+        # Nothing free to step over to: wait for the rows other requests hold before saying so.
+        shown = assignment_claim(**claim, wait=True)
     if shown is None:
         # Nothing left, or another request of this rater (a second tab) claimed first: that one is the answer.
         state = _rater_state(rater_id, slug, now)
@@ -124,16 +142,20 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
     return offer(state.study, shown, state.votes_done, state.welcome)
 
 
-def assignment_claim(*, rater_id: int, study: StudyRules, now: datetime) -> Shown | None:
+def assignment_claim(
+    *, rater_id: int, study: StudyRules, now: datetime, order: Order, position: int, wait: bool = False
+) -> Shown | None:
     """Claim the item the rules give this rater (sql.CLAIM_SQL), in the caller's transaction if there is
-    one; None when there is none for them, or when they hold a live assignment already."""
+    one, as the `position`-th of their sequence; None when there is none for them, or when they hold a
+    live assignment already. With `wait`, rows other transactions hold are waited for (sql.claim_sql)."""
     token, left = new_token(), random.choice([Assignment.Left.A, Assignment.Left.B]).value
     params = {
-        "token": token, "rater": rater_id, "study": study.id, "left": left,
+        "token": token, "rater": rater_id, "study": study.id, "left": left, "position": position,
+        "order_a": order[0], "order_b": order[1],
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):
-        made, _ = sql.run(sql.claim_sql(connection.vendor), params)
+        made, _ = sql.run(sql.claim_sql(connection.vendor, wait), params)
         if not made:
             return None
         (item,) = made[0]
@@ -145,15 +167,15 @@ def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
     rows, _ = sql.run(sql.RATER_SQL, {"rater": rater_id, "slug": slug, "now": sql.db_value(None, now)})
     if not rows:
         return None
-    _, votes_done, welcome, *values = rows[0]
-    study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[:8]), values[8:]
+    _, votes_done, welcome, admitted, order_a, order_b, *values = rows[0]
+    study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[: StudyRules.COLUMNS]), values[StudyRules.COLUMNS :]
     held = Shown(token, left, *shown) if held_id is not None else None
-    return _RaterState(votes_done, bool(welcome), study, held_id, held, bool(lapsed))
+    return _RaterState(votes_done, bool(welcome), bool(admitted), (order_a, order_b), study, held_id, held, bool(lapsed))
 
 
-def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool) -> Offer:
+def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool, admitted: bool = True) -> Offer:
     """What `next` answers, with the study's count of ready items."""
-    return Offer(study, shown, votes_done, welcome, ready_items=_ready_items(study.id))
+    return Offer(study, shown, votes_done, welcome, ready_items=_ready_items(study.id), admitted=admitted)
 
 
 def _ready_items(study_id: int) -> int:
@@ -195,17 +217,19 @@ def leases_expire(*, study_slug: str | None = None, now: datetime | None = None)
         return _release(list(stale.values_list("pk", "item_id")[:EXPIRE_BATCH]))
 
 
-def lease_release(*, assignment_id: int) -> bool:
-    """Let go of one live assignment (its lease ran out, or its study closed); False when it was not live."""
+def lease_release(*, assignment_id: int, status: str = Assignment.Status.EXPIRED) -> bool:
+    """Let go of one live assignment (its lease ran out, its study closed, or its rater reported a
+    problem: `status`), in the caller's transaction if there is one; False when it was not live."""
     with transaction.atomic():
         live = Assignment.objects.select_for_update().filter(pk=assignment_id, status=Assignment.Status.ACTIVE)
-        return bool(_release(list(live.values_list("pk", "item_id"))))
+        return bool(_release(list(live.values_list("pk", "item_id")), status))
 
 
-def _release(rows: list[tuple[int, int]]) -> int:
-    """Expire these (assignment, item) leases, locked by the caller, and give their claims back to their items."""
+def _release(rows: list[tuple[int, int]], status: str = Assignment.Status.EXPIRED) -> int:
+    """End these (assignment, item) leases, locked by the caller, with `status` (expired, or reported),
+    and give their claims back to their items."""
     if rows:
-        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=Assignment.Status.EXPIRED)
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=status)
         # In item order: two sweeps running at once lock the same items in the same order, never a cycle.
         for item_id, count in sorted(Counter(item_id for _, item_id in rows).items()):
             Item.objects.filter(pk=item_id).update(claimed=F("claimed") - count)

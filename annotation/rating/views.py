@@ -7,12 +7,16 @@ import mimetypes
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_safe
+from markdown_it import MarkdownIt
 
-from annotation.models import Assignment
+from annotation.models import PROBLEMS, Assignment
 from annotation.raters.cookies import rater_from_cookie
 from annotation.raters.views import rater_message
+
+MARKDOWN = MarkdownIt("commonmark", {"html": False})
 
 QUESTION_TITLES = {
     "quality": "Quality: which video looks better as a video?",
@@ -31,10 +35,26 @@ def rating_page(request: HttpRequest, slug: str) -> HttpResponse:
         "next": reverse("annotate-next", args=[slug]),
         # The script puts the assignment in place of the placeholder.
         "vote": reverse("annotate-vote", args=["ASSIGNMENT"]),
+        "report": reverse("annotate-report", args=["ASSIGNMENT"]),
+        "consent": reverse("annotate-consent", args=[slug]),
         "titles": QUESTION_TITLES,
         "allowTie": study.allow_tie,
+        # The study's first page (instructions, consent) until the rater has been through it.
+        "intro": bool(study.instructions or study.consent) and rater.consented_at is None,
+        "completionUrl": study.completion_url,
+        "screenoutUrl": study.screenout_url,
+        # The practice pairs with known answers, until the rater is admitted or screened out.
+        "qualification": reverse("annotate-qualification", args=[slug]) if study.qualification and not rater.admitted else None,
+        "problems": PROBLEMS,
     }
-    return render(request, "annotation/rate.html", {"study": study, "config": config})
+    context = {"study": study, "config": config, "instructions": instructions_html(study.instructions)}
+    return render(request, "annotation/rate.html", context)
+
+
+def instructions_html(text: str) -> str:
+    """The researcher's Markdown as HTML. Raw HTML in it is shown as text and unsafe links (javascript:)
+    are not made links: a study's instructions cannot run script in the raters' browsers."""
+    return mark_safe(MARKDOWN.render(text)) if text else ""  # noqa: S308 - markdown-it with html off escapes it
 
 
 @require_safe

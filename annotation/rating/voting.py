@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from annotation.models import QUALITY, Assignment, Study, Vote
 from annotation.rating import sql
-from annotation.rating.assignment import Offer, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
+from annotation.rating.assignment import Offer, Order, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
+from annotation.rating.early_stop import outcome_decided
 from juice.http import InputError, input_parse
 from juice.ratelimit import rate_limit_exceeded
 
@@ -82,7 +84,7 @@ class Voted:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """The assignment a vote is for, as ASSIGNMENT_SQL reads it."""
 
     id: int
@@ -92,6 +94,7 @@ class _Target:
     status: str
     attention_expected: str
     welcome: bool
+    order: Order
     study: StudyRules
 
 
@@ -104,7 +107,7 @@ def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_nex
     (409), the answers against the study (400); so a client retrying a vote whose answer it lost is
     told the vote is in, not that its retry is malformed.
     """
-    target = _target(token, rater_ids)
+    target = assignment_target(token, rater_ids)
     if rate_limit_exceeded(scope="vote", key=str(target.rater_id), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
         raise VoteTooFast("too many votes; slow down")
     try:
@@ -112,16 +115,16 @@ def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_nex
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise VoteInvalid("the body is not valid JSON") from None
     while True:
-        _check_state(target)
+        assignment_check_state(target)
         voted = _vote_and_claim(target, _ballot(target.study, payload), then_next)
         if voted is not None:
             return voted
         # Another request voted on it first, or the sweep expired its lease meanwhile: decide again on
-        # the status now stored (it only moves forward: active, then expired or voted).
-        target = _target(token, rater_ids)
+        # the status now stored (it only moves forward: active, then expired, reported or voted).
+        target = assignment_target(token, rater_ids)
 
 
-def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Voted | None:
+def _vote_and_claim(target: Target, checked: _Checked, then_next: bool) -> Voted | None:
     """The vote and, with `then_next`, the rater's next claim, in one transaction; None when the
     assignment's status moved since it was read (nothing is written then)."""
     study, now = target.study, timezone.now()
@@ -134,7 +137,9 @@ def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Vote
         if votes_done is None:
             return None
         eligible = then_next and study.status == Study.Status.OPEN and target.welcome
-        shown = assignment_claim(rater_id=target.rater_id, study=study, now=now) if eligible else None
+        shown = None
+        if eligible:
+            shown = assignment_claim(rater_id=target.rater_id, study=study, now=now, order=target.order, position=votes_done + 1)
     if not then_next:
         return Voted(votes_done)
     # Expired leases go back to the pool now and then (at most every few seconds per process); after
@@ -151,23 +156,28 @@ def _vote_and_claim(target: _Target, checked: _Checked, then_next: bool) -> Vote
         return Voted(votes_done)
 
 
-def _target(token: str, rater_ids: Collection[int]) -> _Target:
+def assignment_target(token: str, rater_ids: Collection[int]) -> Target:
+    """The assignment `token` with what a vote or a report reads of it; VoteForbidden unless one of `rater_ids` holds it."""
     if not rater_ids:  # this browser joined no study: no assignment of its own to look up
         raise VoteForbidden("this assignment is not yours")
     rows, _ = sql.run(sql.ASSIGNMENT_SQL, {"token": token})
     if not rows or rows[0][1] not in rater_ids:
         raise VoteForbidden("this assignment is not yours")
-    assignment_id, rater_id, item_id, left, status, is_attention, expected, welcome, *study = rows[0]
-    return _Target(assignment_id, rater_id, item_id, left, status, expected if is_attention else "", bool(welcome),
-                   StudyRules.from_row(study))
+    assignment_id, rater_id, item_id, left, status, is_attention, expected, welcome, order_a, order_b, *study = rows[0]
+    return Target(assignment_id, rater_id, item_id, left, status, expected if is_attention else "", bool(welcome),
+                   (order_a, order_b), StudyRules.from_row(study))
 
 
-def _check_state(target: _Target) -> None:
+def assignment_check_state(target: Target) -> None:
     # A study closed while a vote is in flight may still take that vote; a vote sent after, not.
     if target.study.status == Study.Status.CLOSED:
         raise VoteConflict("the study is closed")
     if target.status == Assignment.Status.VOTED:
         raise VoteConflict("this assignment was already voted")
+    if target.status == Assignment.Status.REPORTED:
+        raise VoteConflict("a problem was reported with this item; it takes no vote")
+    if target.status == Assignment.Status.PRACTICE:
+        raise VoteConflict("this was a practice pair; it takes no vote")
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,9 @@ def _ballot(study: StudyRules, payload: object) -> _Checked:
         given = input_parse(Ballot, payload)
     except InputError as exc:
         raise VoteInvalid(str(exc)) from None
+    if given.watch_ms < study.min_watch_ms:
+        raise VoteInvalid(f"watch_ms: the videos were watched for {given.watch_ms} ms; this study asks for at least "
+                          f"{study.min_watch_ms} ms of watching before a vote")
     choices = ("left", "right", "tie") if study.allow_tie else ("left", "right")
     answers = {}
     for question in study.questions:
@@ -211,7 +224,7 @@ def attention_question(questions: list[str]) -> str:
     return QUALITY if QUALITY in questions else questions[0]
 
 
-def _record(target: _Target, checked: _Checked, now: datetime) -> int | None:
+def _record(target: Target, checked: _Checked, now: datetime) -> int | None:
     """In the caller's transaction: mark the assignment voted, count the vote on its item, store one
     vote per question and tally it on the rater; returns the rater's votes so far, or None when the
     assignment's status moved since it was read (nothing is written then)."""
@@ -233,4 +246,19 @@ def _record(target: _Target, checked: _Checked, now: datetime) -> int | None:
     sql.run(sql.stored_sql(len(choices)), stored)
     tally = {"rater": target.rater_id, "passed": int(bool(passed)), "failed": int(bool(target.attention_expected and not passed))}
     ((votes_done,),), _ = sql.run(sql.TALLIED_SQL, tally)
+    if target.study.early_stop:
+        _stop_if_decided(target)
     return votes_done
+
+
+def _stop_if_decided(target: Target) -> None:
+    """Early stopping: mark the item decided once its outcome is (annotation/rating/early_stop.py)."""
+    rows, _ = sql.run(sql.TALLY_SQL, {"item": target.item_id})
+    tallies: dict[str, Counter] = {}
+    for question, choice, count, _remaining in rows:
+        tallies.setdefault(question, Counter())[choice] = count
+    choices = ("a", "b", "tie") if target.study.allow_tie else ("a", "b")
+    remaining = rows[0][3] if rows else 0
+    # A full item is done, not stopped early: only one with votes still to come is marked.
+    if remaining > 0 and outcome_decided(tallies=tallies, questions=target.study.questions, choices=choices, remaining=remaining):
+        sql.run(sql.DECIDED_SQL, {"item": target.item_id})

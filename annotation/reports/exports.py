@@ -1,4 +1,9 @@
-"""The votes CSV (CONTRACT.md): one row per (rating, question), the input of the analysis package."""
+"""The votes CSV (CONTRACT.md): one row per (rating, question), the input of the analysis package.
+
+After the contract's fourteen columns come the optional ones this platform knows (CONTRACT.md,
+"Votes CSV, optional columns"): `position`, the item's place in the rater's sequence (1-based; empty
+for votes recorded before positions were), and in a study with early stopping `early_stop` (1 when
+the item stopped receiving raters because its outcome was decided, else 0)."""
 
 from __future__ import annotations
 
@@ -7,30 +12,39 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from analysis import COLUMNS, spreadsheet_safe
-from annotation.models import Study, Vote
+from annotation.models import Item, Study, Vote
 from annotation.studies.attention import raters_excluded
+
+# The optional columns written after COLUMNS.
+EXTRA_COLUMNS = ("position",)
 
 
 def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tuple]:
-    """The study's votes as CSV rows, attention items left out; `choice` and `left` name systems."""
+    """The study's votes as CSV rows, attention items, dropped items and screened-out raters left out;
+    `choice` and `left` name systems."""
     excluded = set() if include_excluded else {r.pk for r in raters_excluded(study=study)}
     votes = (
         Vote.objects.filter(assignment__item__study=study, assignment__item__is_attention=False)
+        .exclude(assignment__item__status=Item.Status.DROPPED)
+        .exclude(assignment__rater__screened_out=True)
         .exclude(assignment__rater__in=excluded)
         .order_by("assignment__item_id", "question", "assignment__rater__worker_id")
         .values_list(
             "assignment__item_id", "assignment__item__prompt__key", "assignment__item__prompt__text",
             "assignment__item__prompt__category", "assignment__item__pair__system_a__name",
             "assignment__item__pair__system_b__name", "question", "assignment__rater__worker_id",
-            "choice", "assignment__left", "reasons", "watch_ms", "created_at",
+            "choice", "assignment__left", "reasons", "watch_ms", "created_at", "assignment__position", "assignment__item__decided",
         )
     )
-    for item, key, text, category, a, b, question, rater, choice, left, reasons, watch_ms, created in votes.iterator(chunk_size=5000):
+    for item, key, text, category, a, b, question, rater, choice, left, reasons, watch_ms, created, position, decided in votes.iterator(
+        chunk_size=5000
+    ):
         names = {"a": a, "b": b, "tie": "tie"}
-        yield (
+        row = (
             study.name, item, key, text, category, a, b, question, rater,
-            names[choice], names[left], ";".join(reasons), watch_ms, created.isoformat(),
+            names[choice], names[left], ";".join(reasons), watch_ms, created.isoformat(), "" if position is None else position,
         )
+        yield (*row, int(decided)) if study.early_stop else row
 
 
 def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) -> int:
@@ -40,7 +54,7 @@ def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) ->
     gets a leading apostrophe, which `analysis.read_votes` removes again (CONTRACT.md, "Additions").
     """
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + EXTRA_COLUMNS + (("early_stop",) if study.early_stop else ()))
     count = 0
     for row in votes_rows(study=study, include_excluded=include_excluded):
         writer.writerow([spreadsheet_safe(cell) for cell in row])

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 
 from annotation.models import Item, Rater, Study
+from annotation.rating.order import PRIME
 from generation.matching import frozen_copy
 from generation.models import MatchedVideo
 from juice.queue import enqueue_after_commit
@@ -39,6 +40,7 @@ def _attention_item(study: Study, base: Item, frozen: MatchedVideo) -> Item:
         matched_a=good if good_side == "a" else frozen, matched_b=frozen if good_side == "a" else good,
         status=Item.Status.READY, is_attention=True, expected=good_side,
         raters_needed=base.raters_needed, matching_params={"attention": "frozen", "good": good_side},
+        shuffle=random.randrange(PRIME),  # drawn like the good side: attention items are placed at random
     )
 
 

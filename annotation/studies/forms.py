@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.core.validators import RegexValidator
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
-from annotation.studies.schemas import StudySpec
+from annotation.studies.schemas import HAND_OFF_URL, MAX_WATCH_MS, QualificationSpec, StudySpec
 from generation.matching import DURATIONS, POLICY_HELP
 from generation.models import PromptSet
+from juice.http import InputError, input_parse
 
 PAIR_LINE = re.compile(r"^(.+?)\s*(?:,|\bvs\b)\s*(.+)$")
 REASON_LINE = re.compile(rf"^({REASON_KEY})\s*:\s*(.+)$")
+HAND_OFF = RegexValidator(HAND_OFF_URL, "Enter a web address starting with http:// or https://, with {code} where the code goes.")
 
 
 def _reasons_text(question: str) -> str:
@@ -49,6 +52,30 @@ class StudyForm(forms.Form):
     attention_items = forms.IntegerField(min_value=0, initial=0, help_text="Items with a known answer, added once the videos are ready")
     attention_threshold = forms.FloatField(min_value=0, max_value=1, required=False,
                                            help_text="Raters below this attention pass rate are excluded from the analysis")
+    consent = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                              help_text="Shown with the instructions; raters agree to it before the first item")
+    qualification = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                                    help_text='JSON: {"items": [{"prompt": "p0001", "pair": ["A", "B"], "answers": '
+                                              '{"quality": "A"}}], "mistakes_allowed": 0}')
+    min_watch_ms = forms.IntegerField(min_value=0, max_value=MAX_WATCH_MS, initial=0, required=False, label="Minimum watch time (ms)",
+                                      help_text="Votes reporting less watch time are refused")
+    completion_url = forms.CharField(max_length=2000, required=False, validators=[HAND_OFF],
+                                     help_text="Where raters are sent at the end, e.g. your crowd platform's link; {code} is replaced")
+    screenout_url = forms.CharField(max_length=2000, required=False, validators=[HAND_OFF],
+                                    help_text="Where raters who fail the qualification are sent; {code} is replaced")
+    signed_links = forms.BooleanField(required=False, help_text="Join links must carry sig (the links are on the study page)")
+    early_stop = forms.BooleanField(required=False, help_text="Stop handing out an item once its outcome is decided")
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 2, required=False,
+                              help_text="Fixes each rater's order of items; blank for a random one")
+
+    def clean_qualification(self) -> dict | None:
+        text = self.cleaned_data["qualification"].strip()
+        if not text:
+            return None
+        try:
+            return input_parse(QualificationSpec, text).model_dump()
+        except InputError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     # Matching before anyone looks (Emu Video, Appendix D); the defaults are the paper's.
     matching_aspect = forms.ChoiceField(choices=[(a, a) for a in ("crop", "pad", "1:1", "16:9", "9:16", "4:3", "3:4")],
@@ -81,6 +108,8 @@ class StudyForm(forms.Form):
             questions=data["questions"], reasons={q: data[f"{q}_reasons"] for q in QUESTIONS if data[f"{q}_reasons"]},
             allow_tie=data["allow_tie"], lease_seconds=data["lease_seconds"], completion_code=data["completion_code"] or None,
             instructions=data["instructions"], attention_items=data["attention_items"],
-            attention_threshold=data["attention_threshold"],
+            attention_threshold=data["attention_threshold"], consent=data["consent"], qualification=data["qualification"],
+            min_watch_ms=data["min_watch_ms"] or 0, completion_url=data["completion_url"], screenout_url=data["screenout_url"],
+            signed_links=data["signed_links"], early_stop=data["early_stop"], seed=data["seed"],
             matching={key: data[f"matching_{key}"].strip() or None for key in ("aspect", "resolution", "fps", "duration")},
         )

@@ -38,12 +38,12 @@ def study_match(*, study_id: int) -> int:
     returns how many were queued. Encodes reused from earlier studies are done already: their items
     are ready at once."""
     todo = _attach(study_id)
-    _encodes_send(todo)
+    encodes_send(todo)
     items_refresh(study_id=study_id)
     return len(todo)
 
 
-def _encodes_send(matched_ids: list[int]) -> None:
+def encodes_send(matched_ids: list[int]) -> None:
     """Queue these encodes, each with the refresh of its items linked after it; they are queued from now."""
     from annotation.tasks import items_refresh_after
     from generation.tasks import match_video
@@ -91,7 +91,7 @@ def encodes_resend(*, study_id: int | None = None) -> int:
     attached = [m for sid in preparing.filter(Exists(unmatched.filter(study=OuterRef("pk")))).values_list("pk", flat=True)
                 for m in _attach(sid)]
     lost = sorted(set(attached) | set(encodes_waiting(study_id=study_id)))
-    _encodes_send(lost)
+    encodes_send(lost)
     return len(lost)
 
 

@@ -10,6 +10,11 @@ from annotation.models import QUESTIONS, REASON_KEY
 
 Question = Literal["quality", "faithfulness"]
 
+# A day of watching is a broken setting, not a careful study (the vote's own cap is the same).
+MAX_WATCH_MS = 24 * 3600 * 1000
+# Where raters are sent at the end: a web address, with `{code}` where the completion code goes.
+HAND_OFF_URL = r"^https?://[^\s<>\"]+$"
+
 
 class ReasonSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,10 +24,28 @@ class ReasonSpec(BaseModel):
     label: StrictStr | None = None
 
 
+class QualificationItemSpec(BaseModel):
+    """A pair with a known right answer per question: `answers` names the better system of `pair`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: StrictStr
+    pair: tuple[StrictStr, StrictStr]
+    answers: dict[Question, StrictStr] = Field(min_length=1)
+
+
+class QualificationSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[QualificationItemSpec] = Field(min_length=1)
+    mistakes_allowed: StrictInt = Field(0, ge=0)
+
+
 class StudySpec(BaseModel):
     """A study to create (`POST /api/studies` takes these keys). Everything but `name`, `prompt_set` and
     `pairs` has a default; `matching` is the policy of generation.matching (aspect, resolution, fps,
-    duration) and `invite` the accounts that may join without a worker id."""
+    duration) and `invite` the accounts that may join without a worker id. `seed` fixes each rater's order
+    of items: a copy of a study with the same seed hands a rater the items in the same order."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -40,3 +63,12 @@ class StudySpec(BaseModel):
     attention_items: StrictInt = Field(0, ge=0)
     attention_threshold: StrictFloat | None = Field(None, ge=0, le=1)
     invite: list[StrictStr] = Field(default_factory=list)
+    # Crowd options (CONTRACT.md, "Study options"): the defaults keep a study as it was before them.
+    consent: StrictStr = ""
+    qualification: QualificationSpec | None = None
+    min_watch_ms: StrictInt = Field(0, ge=0, le=MAX_WATCH_MS)
+    completion_url: StrictStr = Field("", pattern=f"^$|{HAND_OFF_URL}", max_length=2000)
+    screenout_url: StrictStr = Field("", pattern=f"^$|{HAND_OFF_URL}", max_length=2000)
+    signed_links: StrictBool = False
+    early_stop: StrictBool = False
+    seed: StrictInt | None = Field(None, ge=0, lt=2**31 - 1)

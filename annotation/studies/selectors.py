@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q
 
-from annotation.models import Assignment, Item, Study, Vote
+from annotation.models import PROBLEMS, Assignment, Item, Report, Study, Vote
 from annotation.studies.attention import attention_pass_rate, rater_excluded
 from annotation.studies.matching import encodes_waiting
 from generation.matching import policy_describe, target_describe
@@ -47,6 +47,24 @@ def study_progress(*, study: Study) -> dict:
     counts["votes"] = Assignment.objects.filter(item__study=study, status=Assignment.Status.VOTED).count()
     counts["raters"] = study.raters.count()
     return counts
+
+
+def reported_items(*, study: Study) -> list[dict]:
+    """The items raters reported a problem with, most reported first: each with its reports (problem,
+    the rater's text, who, when), for the researcher to drop or match again."""
+    reports = (
+        Report.objects.filter(assignment__item__study=study)
+        .select_related("assignment__item__prompt", "assignment__item__pair__system_a", "assignment__item__pair__system_b",
+                        "assignment__rater")
+        .order_by("created_at")
+    )
+    items: dict[int, dict] = {}
+    for report in reports:
+        item = report.assignment.item
+        entry = items.setdefault(item.pk, {"item": item, "reports": []})
+        entry["reports"].append({"problem": PROBLEMS[report.problem], "text": report.text,
+                                 "rater": report.assignment.rater.worker_id, "at": report.created_at})
+    return sorted(items.values(), key=lambda e: (-len(e["reports"]), e["item"].pk))
 
 
 def rater_figures(*, study: Study) -> list[dict]:

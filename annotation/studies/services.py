@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair
+from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair, new_seed
 from annotation.raters.services import study_invite
-from annotation.studies.matching import items_refresh, matching_enqueue
+from annotation.rating.order import item_shuffle
+from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
 from annotation.studies.schemas import StudySpec
 from generation.matching import MatchingError, match_target, policy_parse
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
@@ -57,18 +58,57 @@ def study_create(*, spec: StudySpec, created_by=None, background: bool = False) 
         lease_seconds=spec.lease_seconds, instructions=spec.instructions, matching=policy,
         attention_items=spec.attention_items, attention_threshold=spec.attention_threshold, created_by=created_by,
         **({"completion_code": spec.completion_code} if spec.completion_code is not None else {}),
+        **_options(spec, prompt_set),
     )
     for a, b in pairs:
         pair = StudyPair.objects.create(study=study, system_a=a, system_b=b)
         Item.objects.bulk_create(
             Item(study=study, pair=pair, prompt=p, video_a=videos[(a.pk, p.pk)], video_b=videos[(b.pk, p.pk)],
-                 raters_needed=spec.raters, matching_params=targets[(a.pk, b.pk, p.pk)])
+                 raters_needed=spec.raters, matching_params=targets[(a.pk, b.pk, p.pk)],
+                 shuffle=item_shuffle(seed=study.seed, prompt_key=p.key, system_a=a.name, system_b=b.name))
             for p in prompts
         )
     if spec.invite:
         study_invite(study=study, usernames=spec.invite)
     matching_enqueue(study_id=study.pk, background=background)
     return study
+
+
+def _options(spec: StudySpec, prompt_set: PromptSet) -> dict:
+    """The study's crowd options as its fields (CONTRACT.md, "Study options")."""
+    return {
+        "consent": spec.consent, "min_watch_ms": spec.min_watch_ms, "completion_url": spec.completion_url,
+        "screenout_url": spec.screenout_url, "signed_links": spec.signed_links, "early_stop": spec.early_stop,
+        "seed": new_seed() if spec.seed is None else spec.seed, "qualification": _qualification(spec, prompt_set),
+    }
+
+
+def _qualification(spec: StudySpec, prompt_set: PromptSet) -> dict:
+    """The qualification items checked against the prompt set, the systems' videos and the study's
+    questions; {} for none."""
+    if spec.qualification is None:
+        return {}
+    items = []
+    for number, item in enumerate(spec.qualification.items, start=1):
+        where = f"qualification item {number}"
+        try:
+            ((a, b),) = _pairs([item.pair])
+        except StudyError as exc:
+            raise StudyError(f"{where}: {exc}") from None
+        if {frozenset(p) for p in spec.pairs}.isdisjoint({frozenset(item.pair)}):
+            raise StudyError(f"{where}: the pair {item.pair[0]} / {item.pair[1]} is not one of the study's pairs")
+        prompt = prompt_set.prompts.filter(key=item.prompt).first()
+        if prompt is None:
+            raise StudyError(f"{where}: no prompt {item.prompt!r} in prompt set {prompt_set.name!r}")
+        if Video.objects.filter(prompt=prompt, system__in=[a, b]).count() != 2:
+            raise StudyError(f"{where}: {a.name} and {b.name} need a video of prompt {item.prompt!r}")
+        for question, answer in item.answers.items():
+            if question not in spec.questions:
+                raise StudyError(f"{where}: the study does not ask {question!r}")
+            if answer not in (*item.pair, *(["tie"] if spec.allow_tie else [])):
+                raise StudyError(f"{where}: the answer to {question!r} must be {item.pair[0]!r} or {item.pair[1]!r}")
+        items.append(item.model_dump(mode="json"))
+    return {"items": items, "mistakes_allowed": spec.qualification.mistakes_allowed}
 
 
 def _pairs(names: list[tuple[str, str]]) -> list[Pair]:
@@ -132,10 +172,28 @@ def item_retry(*, item: Item) -> Item:
 
 @transaction.atomic
 def item_drop(*, item: Item) -> Item:
-    """Leave a failed item out of the study; the study opens if it was the last one in the way."""
-    if not Item.objects.filter(pk=item.pk, status=Item.Status.FAILED).update(status=Item.Status.DROPPED):
-        raise ItemStateError(f"item {item.pk} has not failed; only failed items can be dropped")
+    """Leave an item out of the study: one whose matching failed (the study opens if it was the last one
+    in the way), or a ready one a rater reported (it is handed out no more, and its votes leave the
+    export and the report)."""
+    droppable = [Item.Status.FAILED, Item.Status.READY, Item.Status.PENDING]
+    if not Item.objects.filter(pk=item.pk, status__in=droppable).update(status=Item.Status.DROPPED):
+        raise ItemStateError(f"item {item.pk} was dropped already")
     transaction.on_commit(lambda: items_refresh(study_id=item.study_id))
+    item.refresh_from_db()
+    return item
+
+
+@transaction.atomic
+def item_rematch(*, item: Item) -> Item:
+    """Make a ready item's two encodes again (a rater reported that a video does not play): the item is
+    not handed out meanwhile, and is again once both are ready. Votes it has keep counting."""
+    if not Item.objects.filter(pk=item.pk, status=Item.Status.READY).update(status=Item.Status.PENDING, error=""):
+        raise ItemStateError(f"item {item.pk} is not ready; only a ready item can be matched again")
+    encodes = [item.matched_a_id, item.matched_b_id]
+    MatchedVideo.objects.filter(pk__in=encodes, status__in=[MatchedVideo.Status.READY, MatchedVideo.Status.FAILED]).update(
+        status=MatchedVideo.Status.PENDING, error=""
+    )
+    encodes_send(encodes)
     item.refresh_from_db()
     return item
 

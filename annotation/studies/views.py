@@ -15,8 +15,16 @@ from annotation.raters.services import InviteError, study_invited_names
 from annotation.studies.attention import AttentionError, attention_items_request
 from annotation.studies.forms import StudyForm
 from annotation.studies.matching import encodes_resend
-from annotation.studies.selectors import matching_summary, rater_figures, study_items_page, study_progress
-from annotation.studies.services import ItemStateError, StudyError, item_drop, item_retry, study_create, study_status_set
+from annotation.studies.selectors import matching_summary, rater_figures, reported_items, study_items_page, study_progress
+from annotation.studies.services import (
+    ItemStateError,
+    StudyError,
+    item_drop,
+    item_rematch,
+    item_retry,
+    study_create,
+    study_status_set,
+)
 from generation.models import PromptSet, System
 from juice.auth import researcher_required
 from juice.ranges import ranged_file_response
@@ -67,6 +75,7 @@ def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
             "join_url": join_url + "?worker=WORKER_ID",
             "account_join_url": join_url,
             "invited": study_invited_names(study),
+            "reported": reported_items(study=study),
             **matching_summary(study=study),
             **extra,
         },
@@ -145,6 +154,20 @@ def matching_item_drop(request: HttpRequest, slug: str, item_id: int) -> HttpRes
 
 @researcher_required
 @require_POST
+def reported_item_drop(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """Drop an item a rater reported, from the study page."""
+    return _item_action(request, slug, item_id, item_drop, "Item {} dropped from the study.", back="study-detail")
+
+
+@researcher_required
+@require_POST
+def reported_item_rematch(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """Make a reported item's videos again, from the study page."""
+    return _item_action(request, slug, item_id, item_rematch, "Item {} is being matched again.", back="study-detail")
+
+
+@researcher_required
+@require_POST
 def matching_resend(request: HttpRequest, slug: str) -> HttpResponse:
     """Send again the encodes this study's items have waited on too long (lost in a broker restart, say)."""
     study = get_object_or_404(Study, slug=slug)
@@ -153,7 +176,7 @@ def matching_resend(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("study-matching", slug=slug)
 
 
-def _item_action(request: HttpRequest, slug: str, item_id: int, action, done: str) -> HttpResponse:
+def _item_action(request: HttpRequest, slug: str, item_id: int, action, done: str, back: str = "study-matching") -> HttpResponse:
     item = get_object_or_404(Item, pk=item_id, study__slug=slug)
     try:
         action(item=item)
@@ -161,4 +184,4 @@ def _item_action(request: HttpRequest, slug: str, item_id: int, action, done: st
         messages.error(request, str(exc))
     else:
         messages.success(request, done.format(item.pk))
-    return redirect("study-matching", slug=slug)
+    return redirect(back, slug=slug)

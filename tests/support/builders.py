@@ -13,6 +13,7 @@ import ffmpeg
 from django.conf import settings
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, Study, StudyPair
+from annotation.rating.order import item_shuffle
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
 from tests.support.media import make_video
 
@@ -41,11 +42,15 @@ def build_open_study(
     completion_code: str = "DONE1234",
     attention_threshold: float | None = None,
     copy_files: bool = True,
+    seed: int | None = None,
+    **options,
 ) -> Study:
     """An open study: every pair of the first `n_systems` systems on `n_prompts` prompts, items ready.
 
     With `copy_files` each matched video is its own file named after its system and prompt (as a
     careless matcher might name them); without, all of a system's items share one file (benchmarks).
+    Items are shuffled as study_create shuffles them, by `seed` (random if None); `options` are more
+    Study fields (the crowd options).
     """
     prompt_set = PromptSet.objects.create(name=f"prompts for {name}")
     prompts = []
@@ -64,7 +69,8 @@ def build_open_study(
         name=name, prompt_set=prompt_set, questions=list(questions), reasons={q: DEFAULT_REASONS[q] for q in questions},
         raters_per_item=raters, tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
         lease_seconds=lease_seconds, completion_code=completion_code, status=Study.Status.OPEN,
-        attention_threshold=attention_threshold, instructions="Pick the better video.",
+        attention_threshold=attention_threshold,
+        **({"seed": seed} if seed is not None else {}), **options,
     )
     matched = {}
     for index, system in enumerate(systems):
@@ -96,6 +102,7 @@ def build_open_study(
                 Item(
                     study=study, pair=pair, prompt=p, video_a=matched[(a.pk, p.pk)].source, video_b=matched[(b.pk, p.pk)].source,
                     matched_a=matched[(a.pk, p.pk)], matched_b=matched[(b.pk, p.pk)], status=Item.Status.READY, raters_needed=raters,
+                    shuffle=item_shuffle(seed=study.seed, prompt_key=p.key, system_a=a.name, system_b=b.name),
                 )
                 for p in prompts
             ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from celery.signals import task_postrun
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -34,6 +36,16 @@ class Command(BaseCommand):
         matching.add_argument("--resolution", help="WxH with even sides (default: the smaller of the two)")
         matching.add_argument("--fps", help="frame rate, not above either source's (default: the lower of the two)")
         matching.add_argument("--duration", choices=["shortest", "loop", "freeze"], help="default shortest")
+        crowd = parser.add_argument_group("crowd options (the JSON API's names, with dashes)")
+        crowd.add_argument("--instructions", help="Markdown file shown before the first item")
+        crowd.add_argument("--consent", help="text file a rater agrees to before the first item")
+        crowd.add_argument("--qualification", help='JSON file: {"items": [...], "mistakes_allowed": 0}')
+        crowd.add_argument("--min-watch-ms", type=int, default=0, help="refuse votes reporting less watch time")
+        crowd.add_argument("--completion-url", default="", help="where a rater who finished is sent; {code} is replaced")
+        crowd.add_argument("--screenout-url", default="", help="where a screened-out rater is sent; {code} is replaced")
+        crowd.add_argument("--signed-links", action="store_true", help="join links must carry sig (see join_links)")
+        crowd.add_argument("--early-stop", action="store_true", help="stop handing out an item once its outcome is decided")
+        crowd.add_argument("--seed", type=int, help="the seed of each rater's order of items (default: random)")
         parser.add_argument("--wait", action="store_true", help="with a broker: block until the study is open, with a progress bar")
         parser.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
 
@@ -44,6 +56,7 @@ class Command(BaseCommand):
                 raters=options["raters"], questions=[q.strip() for q in options["questions"].split(",") if q.strip()],
                 allow_tie=options["allow_tie"],
                 matching={k: options[k] for k in ("aspect", "resolution", "fps", "duration") if options[k]},
+                **_crowd_options(options),
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
@@ -96,6 +109,27 @@ class Command(BaseCommand):
                     f"are media workers running (celery -A juice worker -Q media)? It opens when they finish: /s/{study.slug}/join"
                 )
             time.sleep(0.5)
+
+
+def _crowd_options(options: dict) -> dict:
+    """The crowd options given; the texts and the qualification are read from their files."""
+    given = {k: options[k] for k in ("min_watch_ms", "completion_url", "screenout_url", "signed_links", "early_stop", "seed")}
+    for key in ("instructions", "consent"):
+        if options[key]:
+            given[key] = _read(options[key], key)
+    if options["qualification"]:
+        try:
+            given["qualification"] = json.loads(_read(options["qualification"], "qualification"))
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--qualification {options['qualification']}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return given
+
+
+def _read(path: str, option: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"--{option} {path}: cannot read it ({exc})") from None
 
 
 def _counts(study_name: str) -> dict[str, int]:

@@ -54,6 +54,19 @@ EXTERNAL_FORMAT = {"size": "160x120", "rate": 12, "duration": 2.5}
 PATTERNS = ("testsrc2", "mandelbrot", "life", "smptehdbars")
 
 
+# What a researcher's instructions look like (Markdown): the task, and an example of each reason.
+DEMO_INSTRUCTIONS = """Watch **both videos all the way through**, then answer two questions and tick why.
+
+- **Quality**: which video looks better as a video? For example *pixel sharpness* (crisp, not blurry),
+  *motion smoothness* (no stutter), *recognizable objects/scenes*, *frame consistency* (things keep
+  their shape), *amount of motion* (something actually happens).
+- **Faithfulness**: which video better follows the text? *Spatial text alignment* (the right things,
+  in the right places) and *temporal text alignment* (the right actions, in the right order).
+
+If a video does not play, or the two videos do not show the same prompt, use **Report a problem**.
+"""
+
+
 class Command(BaseCommand):
     help = (
         "Build the demo (idempotent): tiny local pipelines, systems demo-t2v, demo-factorized and demo-external, "
@@ -147,7 +160,7 @@ class Command(BaseCommand):
             try:
                 spec = StudySpec(
                     name=STUDY, prompt_set=prompt_set.name, pairs=[(a.name, b.name) for a, b in pairs], raters=RATERS,
-                    instructions="Watch both videos to the end, then say which is better and tick why.",
+                    instructions=DEMO_INSTRUCTIONS,
                 )
                 study = study_create(spec=spec, created_by=researcher)
             except StudyError as exc:

@@ -14,7 +14,9 @@ let current = null; // the assignment being rated
 let wantPlaying = false; // what the rater asked for; stalls and loop restarts don't change it
 let stalled = new Set();
 let ended = new Set();
-let playedThrough = new Set();
+let failures = 0; // videos of this item that failed to load, counting retries
+const PLAYED_SLACK = 0.15; // seconds of a video that may go unplayed (the last frame's time, rounding)
+const FRAME = 1 / 24; // seconds per frame step
 let watchMs = 0;
 let lastTick = null;
 let shortcuts = {};
@@ -90,9 +92,9 @@ for (const v of videos) {
   v.addEventListener("canplay", () => {
     if (stalled.delete(v)) resume();
   });
+  v.addEventListener("error", () => videoFailed());
   v.addEventListener("ended", () => {
     ended.add(v);
-    playedThrough.add(v);
     updateSubmit();
     if (ended.size < 2) return; // the other is about to finish: loop them together
     if ($("loop").checked && wantPlaying) {
@@ -113,6 +115,7 @@ setInterval(() => {
   if (running && !right.paused && Math.abs(right.currentTime - left.currentTime) > MAX_DRIFT) {
     right.currentTime = left.currentTime;
   }
+  if (current && $("submit").disabled) updateSubmit();
   const seekBar = $("seek");
   if (left.duration && document.activeElement !== seekBar) {
     seekBar.max = String(left.duration);
@@ -120,7 +123,65 @@ setInterval(() => {
   }
 }, 100);
 
+// How much of a video has actually been played, from the browser's own record of the time ranges it
+// played (seeking skips a range; it does not count it): 0 to 1.
+function playedShare(v) {
+  if (!v.duration || !Number.isFinite(v.duration)) return 0;
+  const ranges = [];
+  for (let i = 0; i < v.played.length; i++) ranges.push([v.played.start(i), v.played.end(i)]);
+  ranges.sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let reached = 0;
+  for (const [start, end] of ranges) {
+    if (end > reached) total += end - Math.max(start, reached);
+    reached = Math.max(reached, end);
+  }
+  return Math.min(1, (total + PLAYED_SLACK) / v.duration);
+}
+
+function watchedShare() {
+  return Math.min(playedShare(left), playedShare(right));
+}
+
+function videoFailed() {
+  if (!current) return;
+  failures += 1;
+  pause();
+  $("video-problem").hidden = false;
+  $("video-problem-text").textContent =
+    failures > 1
+      ? "A video still does not play. You can report the problem and go on to the next pair."
+      : "A video could not be loaded. Please try again.";
+  $("video-retry").hidden = failures > 1;
+  if (failures > 1) openReport("video_does_not_play");
+}
+
+$("video-retry").addEventListener("click", () => {
+  $("video-problem").hidden = true;
+  for (const v of videos) {
+    const src = v.getAttribute("src");
+    v.removeAttribute("src");
+    v.load();
+    v.src = src;
+  }
+  play();
+});
+
 $("play").addEventListener("click", () => (wantPlaying ? pause() : play()));
+$("speed").addEventListener("change", (e) => {
+  for (const v of videos) v.playbackRate = Number(e.target.value);
+});
+for (const [id, step] of [["step-back", -FRAME], ["step-forward", FRAME]]) {
+  $(id).addEventListener("click", () => {
+    pause();
+    seek(left.currentTime + step);
+  });
+}
+$("fullscreen").addEventListener("click", () => {
+  const pair = document.querySelector(".videos");
+  if (document.fullscreenElement) document.exitFullscreen();
+  else if (pair.requestFullscreen) pair.requestFullscreen().catch(() => {});
+});
 $("restart").addEventListener("click", () => {
   seek(0);
   play();
@@ -190,12 +251,14 @@ function answers() {
 }
 
 function updateSubmit() {
-  if (!current) return;
+  if (!current || current.answered) return;
   const missing = Object.values(answers()).some((a) => !a.choice || !a.reasons.length);
-  const watched = playedThrough.size === 2;
+  const share = watchedShare();
+  const watched = share >= 1;
+  $("watched").textContent = `Watched ${Math.floor(share * 100)}%`;
   $("submit").disabled = busy || !watched || missing;
   $("hint").textContent = !watched
-    ? "Watch both videos to the end, then answer."
+    ? "Play both videos all the way through, then answer."
     : missing
       ? "Choose a video and tick at least one reason for each question."
       : "Ready to submit.";
@@ -216,7 +279,85 @@ function finish(data) {
   $("finished-message").textContent = data.message || "Thank you: you have finished.";
   $("code-line").hidden = !data.completion_code;
   $("completion-code").textContent = data.completion_code || "";
+  if (data.completion_code) handOff(data.completion_code);
 }
+
+// Back to the crowd platform with the code: the study's completion URL, or MTurk's external-question
+// hand-off (a form posted to turkSubmitTo with the assignmentId), as the join link carried them.
+function handOff(code) {
+  const params = new URLSearchParams(location.search);
+  const assignmentId = params.get("assignmentId");
+  const turkSubmitTo = params.get("turkSubmitTo");
+  if (config.completionUrl) {
+    $("redirecting").hidden = false;
+    location.assign(config.completionUrl.replaceAll("{code}", encodeURIComponent(code)));
+  } else if (assignmentId && assignmentId !== "ASSIGNMENT_ID_NOT_AVAILABLE" && /^https?:\/\//.test(turkSubmitTo || "")) {
+    $("redirecting").hidden = false;
+    const form = document.createElement("form");
+    form.method = "POST";
+    form.action = `${turkSubmitTo.replace(/\/+$/, "")}/mturk/externalSubmit`;
+    for (const [name, value] of [["assignmentId", assignmentId], ["completion_code", code]]) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
+    document.body.append(form);
+    form.submit();
+  }
+}
+
+$("copy-code").addEventListener("click", () => {
+  navigator.clipboard.writeText($("completion-code").textContent).then(
+    () => ($("copy-code").textContent = "Copied"),
+    () => showError("Could not copy: select the code and copy it."),
+  );
+});
+
+// --- reporting a problem instead of voting ----------------------------------------------------------
+
+function openReport(problem) {
+  const box = $("report-problems");
+  if (!box.childElementCount) {
+    for (const [key, label] of Object.entries(config.problems)) {
+      box.append(option("radio", "problem", key, label, null), document.createElement("br"));
+    }
+  }
+  if (problem) box.querySelector(`input[value="${problem}"]`).checked = true;
+  $("report").hidden = false;
+  $("report").scrollIntoView({ block: "nearest" });
+}
+
+$("report-open").addEventListener("click", () => openReport(null));
+$("report-cancel").addEventListener("click", () => ($("report").hidden = true));
+$("report").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const chosen = document.querySelector('input[name="problem"]:checked');
+  if (!current || !chosen) {
+    showError("Choose what is wrong first.");
+    return;
+  }
+  const url = config.report.replace("ASSIGNMENT", encodeURIComponent(current.assignment));
+  const response = await fetchRetrying(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body: JSON.stringify({ problem: chosen.value, text: $("report-text").value }),
+  });
+  const data = await response.json().catch(() => ({}));
+  $("report").hidden = true;
+  $("report-text").value = "";
+  chosen.checked = false;
+  if (response.status === 201 && data.next) {
+    showError("Thank you: the problem is reported.");
+    show(data.next);
+  } else if (response.status === 201 || response.status === 409) {
+    await loadNext();
+  } else {
+    showError(data.error || `Error ${response.status}`);
+  }
+});
 
 async function loadNext() {
   showError("");
@@ -235,12 +376,79 @@ function show(data) {
     finish(data);
     return;
   }
+  present(data);
+}
+
+// --- the qualification: practice pairs with known answers, feedback after each ---------------------
+
+async function loadQualification() {
+  showError("");
+  $("feedback").hidden = true;
+  const response = await fetchRetrying(config.qualification, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    showError(data.error || `Error ${response.status}`);
+  } else if (data.screened_out) {
+    screenOut(data.message);
+  } else if (data.pair) {
+    present({ ...data.pair, qualification: true });
+    $("progress").textContent = `Practice pair ${data.pair.index + 1} of ${data.pair.total}`;
+  } else {
+    await loadNext();
+  }
+}
+
+function screenOut(message) {
+  pause();
+  current = null;
+  $("task").hidden = true;
+  $("finished").hidden = false;
+  $("finished-message").textContent = message;
+  $("code-line").hidden = true;
+  if (config.screenoutUrl) {
+    $("redirecting").hidden = false;
+    location.assign(config.screenoutUrl.replaceAll("{code}", "SCREENED_OUT"));
+  }
+}
+
+async function answerQualification() {
+  const response = await fetchRetrying(config.qualification, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body: JSON.stringify({ index: current.index, ...answers() }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status !== 201) {
+    showError(data.error || `Error ${response.status}`);
+    return;
+  }
+  const sides = { left: "Left", right: "Right", tie: "No preference" };
+  const expected = Object.entries(data.expected).map(([q, side]) => `${sides[side]} for ${q}`);
+  $("feedback-text").textContent = data.correct
+    ? "Right: that is the expected answer."
+    : `Not quite: the expected answer was ${expected.join(" and ")}.`;
+  pause();
+  $("feedback").hidden = false;
+  $("submit").disabled = true;
+  current = { ...current, answered: true, screenedOut: data.screened_out };
+}
+
+$("feedback-next").addEventListener("click", () => {
+  loadQualification().catch((err) => showError(`Could not load the next pair: ${err}`));
+});
+
+function present(data) {
   current = data;
+  $("feedback").hidden = true;
+  $("report-open").hidden = Boolean(data.qualification);
   wantPlaying = false;
   stalled = new Set();
   ended = new Set();
-  playedThrough = new Set();
+  failures = 0;
   watchMs = 0;
+  $("video-problem").hidden = true;
+  $("report").hidden = true;
   $("prompt").textContent = data.prompt;
   const image = $("cond-image");
   image.hidden = !data.image;
@@ -261,6 +469,14 @@ async function submit(event) {
   if ($("submit").disabled || !current) return;
   busy = true;
   updateSubmit();
+  if (current.qualification) {
+    try {
+      await answerQualification();
+    } finally {
+      busy = false;
+    }
+    return;
+  }
   const body = { ...answers(), watch_ms: Math.round(watchMs) };
   // ?next=1: the answer also holds the next assignment, which saves a request per item.
   const url = `${config.vote.replace("ASSIGNMENT", encodeURIComponent(current.assignment))}?next=1`;
@@ -296,6 +512,7 @@ $("answers").addEventListener("submit", submit);
 
 document.addEventListener("keydown", (event) => {
   if (!current || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest && event.target.closest("#report")) return; // typing a report, not shortcuts
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   let handled = true;
   if (key === " ") wantPlaying ? pause() : play();
@@ -314,4 +531,41 @@ document.addEventListener("keydown", (event) => {
   if (handled) event.preventDefault();
 });
 
-loadNext().catch((err) => showError(`Could not load the next item: ${err}`));
+// A touch-only device has no keyboard to speak of: its shortcuts' hints are hidden.
+if (matchMedia("(hover: none)").matches || matchMedia("(pointer: coarse)").matches) {
+  document.documentElement.classList.add("touch");
+}
+
+function start() {
+  const first = config.qualification ? loadQualification() : loadNext();
+  first.catch((err) => showError(`Could not load the next item: ${err}`));
+}
+
+// The study's first page (instructions, consent): recorded once agreed, then the items come.
+if (config.intro) {
+  const agree = $("consent-agree");
+  const proceed = $("intro-continue");
+  const collapsed = document.querySelector("details.instructions");
+  $("intro").hidden = false;
+  if (collapsed) collapsed.hidden = true; // the same instructions, in full on the first page
+  if (agree) {
+    proceed.disabled = true;
+    agree.addEventListener("change", () => (proceed.disabled = !agree.checked));
+  }
+  proceed.addEventListener("click", async () => {
+    const response = await fetchRetrying(config.consent, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    });
+    if (response.status !== 201) {
+      showError(`Error ${response.status}`);
+      return;
+    }
+    $("intro").hidden = true;
+    if (collapsed) collapsed.hidden = false;
+    start();
+  });
+} else {
+  start();
+}

@@ -31,8 +31,9 @@ def test_it_joins_through_a_crowd_platform_link(param, source):
 
 def test_it_resumes_the_same_rater_on_a_second_join():
     study = build_open_study(n_prompts=2)
-    first = next_item(join(study, "W1"), study)
-    again = next_item(join(study, "W1"), study)
+    browser = join(study, "W1")
+    first = next_item(browser, study)
+    again = next_item(join(study, "W1", client=browser), study)
     assert Rater.objects.filter(study=study).count() == 1
     assert again["assignment"] == first["assignment"]
 

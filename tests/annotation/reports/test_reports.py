@@ -41,7 +41,7 @@ def test_it_exports_one_row_per_rating_and_question(rated_study, tmp_path):
     out = tmp_path / "votes.csv"
     call_command("export_votes", rated_study.name, "-o", str(out))
     rows = read_csv(out)
-    assert list(rows[0]) == list(COLUMNS)
+    assert list(rows[0]) == [*COLUMNS, "position"]  # the contract's columns, then the optional ones
     assert len(rows) == 3 * 5 * 2
     for row in rows:
         assert row["study"] == "Report study"
@@ -121,7 +121,7 @@ def test_it_serves_the_report_and_downloads_to_researchers_only(rated_study, res
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
     votes = researcher_client.get(f"/studies/{slug}/votes.csv?download=1")
     assert votes["Content-Disposition"] == f'attachment; filename="votes-{slug}.csv"'
-    assert votes.content.decode().splitlines()[0] == ",".join(COLUMNS)
+    assert votes.content.decode().splitlines()[0] == ",".join([*COLUMNS, "position"])
     report = researcher_client.get(f"/studies/{slug}/report.json").json()
     assert report["pairs"][0]["items"] == 3
     assert researcher_client.get(f"/studies/{slug}/report.pdf").status_code == 404

@@ -1,0 +1,135 @@
+"""A study's crowd options (CONTRACT.md, "Study options"): the JSON API, the creation page and the
+`create_study` command accept the same names, store them on the study, and refuse bad values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from annotation.models import Study
+from juice.auth import api_token_create
+from tests.support.builders import build_open_study
+
+pytestmark = pytest.mark.django_db
+
+QUALIFICATION = {
+    "items": [{"prompt": "p0001", "pair": ["SecretModelX", "SecretModelY"], "answers": {"quality": "SecretModelX"}}],
+    "mistakes_allowed": 1,
+}
+OPTIONS = {
+    "instructions": "# Watch both\nPick the *better* one.",
+    "consent": "I agree to take part.",
+    "qualification": QUALIFICATION,
+    "min_watch_ms": 3000,
+    "completion_url": "https://app.prolific.com/submissions/complete?cc={code}",
+    "screenout_url": "https://app.prolific.com/submissions/complete?cc=SCREENED",
+    "signed_links": True,
+    "early_stop": True,
+    "seed": 42,
+}
+
+
+def api_client(researcher) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+
+
+def stored_options(study: Study) -> dict:
+    return {key: getattr(study, key) for key in OPTIONS}
+
+
+def test_the_api_stores_every_crowd_option_and_reports_it(researcher):
+    source = build_open_study(n_prompts=2)
+    api = api_client(researcher)
+    body = {"name": "Crowd study", "prompt_set": source.prompt_set.name, "pairs": [["SecretModelX", "SecretModelY"]], **OPTIONS}
+    response = api.post("/api/studies", json.dumps(body), content_type="application/json")
+    assert response.status_code == 201, response.content
+    study = Study.objects.get(name="Crowd study")
+    assert stored_options(study) == OPTIONS
+    reported = api.get(f"/api/studies/{study.slug}").json()
+    assert {key: reported[key] for key in OPTIONS} == OPTIONS
+    researcher_client = Client()
+    researcher_client.force_login(researcher)
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "qualification: 1 pair(s), 1 mistake(s) allowed" in page and "early stopping: yes" in page
+
+
+def test_without_options_a_study_behaves_as_before(researcher):
+    source = build_open_study(n_prompts=1)
+    body = {"name": "Plain study", "prompt_set": source.prompt_set.name, "pairs": [["SecretModelX", "SecretModelY"]]}
+    assert api_client(researcher).post("/api/studies", json.dumps(body), content_type="application/json").status_code == 201
+    study = Study.objects.get(name="Plain study")
+    assert (study.consent, study.qualification, study.min_watch_ms, study.completion_url, study.screenout_url) == ("", {}, 0, "", "")
+    assert (study.signed_links, study.early_stop) == (False, False)
+    # Each study has its own secret for signed links, and its own seed.
+    assert len(study.link_secret) == 64 and study.link_secret != source.link_secret
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"min_watch_ms": -1}, "min_watch_ms: input should be greater than or equal to 0"),
+        ({"completion_url": "javascript:alert(1)"}, "completion_url: string should match pattern"),
+        ({"signed_links": "yes"}, "signed_links: input should be a valid boolean"),
+        ({"qualification": {"items": []}}, "qualification.items: list should have at least 1 item"),
+        ({"qualification": {**QUALIFICATION, "items": [{**QUALIFICATION["items"][0], "prompt": "p9999"}]}},
+         "qualification item 1: no prompt 'p9999'"),
+        ({"qualification": {**QUALIFICATION, "items": [{**QUALIFICATION["items"][0], "pair": ["SecretModelX", "Nope"]}]}},
+         "qualification item 1: pair 1: no system named 'Nope'"),
+        ({"qualification": {**QUALIFICATION, "items": [{**QUALIFICATION["items"][0], "answers": {"quality": "left"}}]}},
+         "qualification item 1: the answer to 'quality' must be 'SecretModelX' or 'SecretModelY'"),
+        ({"questions": ["faithfulness"], "qualification": QUALIFICATION}, "qualification item 1: the study does not ask 'quality'"),
+    ],
+)
+def test_the_api_refuses_bad_options_with_400(researcher, options, message):
+    source = build_open_study(n_prompts=1)
+    body = {"name": "Crowd study", "prompt_set": source.prompt_set.name, "pairs": [["SecretModelX", "SecretModelY"]], **options}
+    response = api_client(researcher).post("/api/studies", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert not Study.objects.filter(name="Crowd study").exists()
+
+
+def test_the_command_takes_the_same_options_with_dashes(tmp_path):
+    source = build_open_study(n_prompts=2)
+    (tmp_path / "instructions.md").write_text(OPTIONS["instructions"])
+    (tmp_path / "consent.txt").write_text(OPTIONS["consent"])
+    (tmp_path / "qualification.json").write_text(json.dumps(QUALIFICATION))
+    call_command(
+        "create_study", "Command study", "--prompt-set", source.prompt_set.name, "--pair", "SecretModelX", "SecretModelY",
+        "--instructions", str(tmp_path / "instructions.md"), "--consent", str(tmp_path / "consent.txt"),
+        "--qualification", str(tmp_path / "qualification.json"), "--min-watch-ms", "3000",
+        "--completion-url", OPTIONS["completion_url"], "--screenout-url", OPTIONS["screenout_url"],
+        "--signed-links", "--early-stop", "--seed", "42", stdout=open("/dev/null", "w"),  # noqa: SIM115
+    )
+    assert stored_options(Study.objects.get(name="Command study")) == OPTIONS
+
+
+def test_the_command_names_a_bad_qualification_file(tmp_path):
+    source = build_open_study(n_prompts=1)
+    (tmp_path / "q.json").write_text("{not json")
+    with pytest.raises(CommandError, match=r"--qualification .*q.json: not valid JSON \(line 1"):
+        call_command("create_study", "Bad", "--prompt-set", source.prompt_set.name, "--pair", "SecretModelX", "SecretModelY",
+                     "--qualification", str(tmp_path / "q.json"))
+    assert not Study.objects.filter(name="Bad").exists()
+
+
+def test_the_creation_page_takes_the_options(researcher_client):
+    source = build_open_study(n_prompts=2)
+    form = {
+        "name": "Page study", "prompt_set": source.prompt_set.pk, "pairs": "SecretModelX, SecretModelY", "raters_per_item": "5",
+        "questions": ["quality", "faithfulness"], "lease_seconds": "600", "attention_items": "0",
+        **{k: v for k, v in OPTIONS.items() if k not in {"qualification", "signed_links", "early_stop"}},
+        "qualification": json.dumps(QUALIFICATION), "signed_links": "on", "early_stop": "on",
+    }
+    response = researcher_client.post("/studies/new", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert stored_options(Study.objects.get(name="Page study")) == OPTIONS
+    bad = researcher_client.post("/studies/new", {**form, "name": "Bad page study", "qualification": '{"items": "x"}'})
+    assert "items: input should be a valid array" in bad.content.decode()
+    bad = researcher_client.post("/studies/new", {**form, "name": "Bad page study", "completion_url": "ftp://x"})
+    assert "Enter a web address starting with http://" in bad.content.decode()
+    assert not Study.objects.filter(name="Bad page study").exists()
