@@ -151,7 +151,7 @@ def assignment_claim(
     token, left = new_token(), random.choice([Assignment.Left.A, Assignment.Left.B]).value
     params = {
         "token": token, "rater": rater_id, "study": study.id, "left": left, "position": position,
-        "order_a": order[0], "order_b": order[1],
+        "order_a": order[0], "order_b": order[1], "start": order[1],
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):

@@ -62,9 +62,11 @@ WHERE r.id = %(rater)s AND s.slug = %(slug)s
 # the study's shuffle (annotation/rating/order.py; ties, of items made before the shuffle, by id).
 # Sorting a whole level of claims per rater cost PostgreSQL 39 ms of CPU per vote on a 4,000-item
 # study (bench/bench_annotation.py), so the permutation orders a window: the first WINDOW items of
-# the least-claimed level in the study's shuffle order, which item_pool_shuffle_idx yields without a sort. A
-# study up to WINDOW items is shuffled whole for each rater; a larger one follows the study's shuffle,
-# each rater in their own order within the window. The item row is locked (PostgreSQL) after the pick,
+# the least-claimed level in the study's shuffle read as a circle from the rater's own starting
+# point (`start`, drawn with their permutation): the items from there on, then those before it, two
+# walks of item_pool_shuffle_idx without a sort. A study up to WINDOW items is shuffled whole for
+# each rater; in a larger one each rater starts at their own place of the circle (so an item's place
+# in the sequence differs from rater to rater) and takes the window in their own order. The item row is locked (PostgreSQL) after the pick,
 # skipping rows other claims hold, and its room checked again on the locked row. The items this rater
 # has seen are read once (NOT IN: a hashed list on PostgreSQL), not probed per item of the window.
 # The assignment is made first, naming it and its place in the rater's sequence; the item's count
@@ -72,15 +74,28 @@ WHERE r.id = %(rater)s AND s.slug = %(slug)s
 # it a moment ago) gets none: the one-live-assignment constraint skips the row (ON CONFLICT DO
 # NOTHING), and no transaction aborts.
 WINDOW = 32
+# The items a claim may take from: ready, room left, not decided, not seen by this rater.
+CLAIMABLE = f"""w.study_id = %(study)s AND w.status = '{Item.Status.READY.value}' AND w.claimed < w.raters_needed AND NOT w.decided
+          AND w.id NOT IN (SELECT seen.item_id FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s)"""  # noqa: S608
 CLAIM_SQL = f"""
 INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at, position)
 SELECT %(token)s, %(rater)s, c.id, %(left)s, '{ACTIVE}', %(until)s, %(now)s, %(position)s
 FROM (
     SELECT i.id FROM (
-        SELECT w.id, w.claimed, w.shuffle FROM annotation_item w
-        WHERE w.study_id = %(study)s AND w.status = '{Item.Status.READY.value}' AND w.claimed < w.raters_needed AND NOT w.decided
-          AND w.id NOT IN (SELECT seen.item_id FROM annotation_assignment seen WHERE seen.rater_id = %(rater)s)
-        ORDER BY w.claimed, w.shuffle, w.id
+        SELECT u.id, u.claimed, u.shuffle FROM (
+            SELECT * FROM (
+                SELECT w.id, w.claimed, w.shuffle, 0 AS wrapped FROM annotation_item w
+                WHERE {CLAIMABLE} AND w.shuffle >= %(start)s
+                ORDER BY w.claimed, w.shuffle, w.id LIMIT {WINDOW}
+            ) later
+            UNION ALL
+            SELECT * FROM (
+                SELECT w.id, w.claimed, w.shuffle, 1 AS wrapped FROM annotation_item w
+                WHERE {CLAIMABLE} AND w.shuffle < %(start)s
+                ORDER BY w.claimed, w.shuffle, w.id LIMIT {WINDOW}
+            ) earlier
+        ) u
+        ORDER BY u.claimed, u.wrapped, u.shuffle, u.id
         LIMIT {WINDOW}
     ) f JOIN annotation_item i ON i.id = f.id
     WHERE i.claimed < i.raters_needed AND NOT i.decided

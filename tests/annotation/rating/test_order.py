@@ -74,3 +74,27 @@ def test_each_vote_records_its_place_in_the_raters_sequence_and_the_csv_carries_
     assert Assignment.objects.get(token=offer["assignment"]).position == 1
     vote(client, offer["assignment"], answer(study))
     assert Assignment.objects.get(token=next_item(client, study)["assignment"]).position == 2
+
+
+def test_in_a_study_larger_than_the_window_each_rater_starts_at_their_own_place():
+    """Beyond WINDOW items the claim takes a window of the study's shuffle read as a circle from the
+    rater's own starting point, so an item's place in the sequence differs from rater to rater."""
+    from annotation.models import Rater
+    from annotation.rating.order import PRIME
+    from annotation.rating.sql import WINDOW
+
+    study = build_open_study(n_prompts=3 * WINDOW, raters=5, seed=11, questions=("quality",))
+    firsts = []
+    for worker in ("ann", "bob", "cy", "dee", "eve", "fay"):
+        client = join(study, worker)
+        free = dict(Item.objects.filter(study=study, claimed=0).values_list("pk", "shuffle"))
+        offer = next_item(client, study)
+        item = Assignment.objects.get(token=offer["assignment"]).item_id
+        start = Rater.objects.get(study=study, worker_id=worker).order_b
+        # The first item is one of the WINDOW free items that follow the rater's start on the circle.
+        following = sorted(free, key=lambda pk: (free[pk] - start) % PRIME)[:WINDOW]
+        assert item in following
+        firsts.append(sorted(free, key=free.get).index(item))  # its place in the study's own shuffle
+        vote(client, offer["assignment"], answer(study), then_next=False)
+    # Not the head of the study's shuffle for everyone: the raters start all around the circle.
+    assert max(firsts) > 2 * WINDOW and min(firsts) < WINDOW, firsts
