@@ -140,7 +140,9 @@ def offer_json(offer: Offer) -> dict:
             "progress": progress,
         }
     code, message = None, "There is nothing left to rate in this study."
-    if not offer.admitted:
+    if not offer.consented:
+        message = "Please read the study's instructions and agree to its consent text first; they are on the study's first page."
+    elif not offer.admitted:
         message = "This study admits raters who pass its short qualification first; it is on the study's page."
     elif not offer.welcome:
         message = "Your invitation to this study has ended. Thank you for your work."

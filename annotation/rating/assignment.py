@@ -87,6 +87,7 @@ class Offer:
     welcome: bool
     ready_items: int
     admitted: bool = True  # False until the rater passes the study's qualification
+    consented: bool = True  # False until the rater agrees to the study's consent text, when it has one
 
 
 Order = tuple[int, int]  # the rater's permutation of the study's shuffle (annotation/rating/order.py)
@@ -97,6 +98,7 @@ class _RaterState:
     votes_done: int
     welcome: bool
     admitted: bool
+    consented: bool
     order: Order
     study: StudyRules
     held_id: int | None
@@ -123,8 +125,8 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
             return offer(state.study, state.held, state.votes_done, state.welcome)
         # The rater's own lease ran out before a sweep saw it, and it would block a new one.
         lease_release(assignment_id=state.held_id)
-    if not state.admitted:
-        return offer(state.study, None, state.votes_done, state.welcome, admitted=False)
+    if not (state.admitted and state.consented):
+        return offer(state.study, None, state.votes_done, state.welcome, admitted=state.admitted, consented=state.consented)
     if state.study.status != Study.Status.OPEN or not state.welcome:
         return offer(state.study, None, state.votes_done, state.welcome)
     claim = {"rater_id": rater_id, "study": state.study, "now": now, "order": state.order, "position": state.votes_done + 1}
@@ -167,15 +169,19 @@ def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
     rows, _ = sql.run(sql.RATER_SQL, {"rater": rater_id, "slug": slug, "now": sql.db_value(None, now)})
     if not rows:
         return None
-    _, votes_done, welcome, admitted, order_a, order_b, *values = rows[0]
+    _, votes_done, welcome, admitted, consented, order_a, order_b, *values = rows[0]
     study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[: StudyRules.COLUMNS]), values[StudyRules.COLUMNS :]
     held = Shown(token, left, *shown) if held_id is not None else None
-    return _RaterState(votes_done, bool(welcome), bool(admitted), (order_a, order_b), study, held_id, held, bool(lapsed))
+    return _RaterState(
+        votes_done, bool(welcome), bool(admitted), bool(consented), (order_a, order_b), study, held_id, held, bool(lapsed)
+    )
 
 
-def offer(study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool, admitted: bool = True) -> Offer:
+def offer(
+    study: StudyRules, shown: Shown | None, votes_done: int, welcome: bool, admitted: bool = True, consented: bool = True
+) -> Offer:
     """What `next` answers, with the study's count of ready items."""
-    return Offer(study, shown, votes_done, welcome, ready_items=_ready_items(study.id), admitted=admitted)
+    return Offer(study, shown, votes_done, welcome, ready_items=_ready_items(study.id), admitted=admitted, consented=consented)
 
 
 def _ready_items(study_id: int) -> int:

@@ -45,9 +45,11 @@ STUDY_COLUMNS = (
 )
 
 # A rater of study `slug` with everything `next` shows: the study's rules, the rater's votes so far,
-# whether they are welcome, and their live assignment (if any) with what the rating page shows of it.
+# whether they are welcome, admitted (qualification) and have agreed to the consent text (when the
+# study has one), and their live assignment (if any) with what the rating page shows of it.
 RATER_SQL = f"""
-SELECT r.id, r.votes_done, {WELCOME}, r.admitted, r.order_a, r.order_b, {STUDY_COLUMNS},
+SELECT r.id, r.votes_done, {WELCOME}, r.admitted, (s.consent = '' OR r.consented_at IS NOT NULL), r.order_a, r.order_b,
+       {STUDY_COLUMNS},
        a.id, a.token, a."left", a.leased_until < %(now)s, i.token_a, i.token_b, p.text, p.image
 FROM annotation_rater r
 JOIN annotation_study s ON s.id = r.study_id
