@@ -215,7 +215,7 @@ def repeated_interval(path: Path, level: float) -> tuple[float, float]:
     wins, n = path.walk()
     low, high = 0.0, 1.0
     if not len(n):
-        return low, high
+        return 0.0, 1.0
     row = max(int(np.searchsorted(P_GRID, level * (1 + 1e-12), side="right")) - 1, 0)
     k = _path_boundaries(path, len(n))[row]
     for i in np.nonzero(k >= 0)[0]:
@@ -223,7 +223,7 @@ def repeated_interval(path: Path, level: float) -> tuple[float, float]:
         lo, hi = _wilson(int(wins[i]), int(n[i]), z)
         low, high = max(low, lo), min(high, hi)
     last = len(k) - 1
-    return (low, high) if low <= high else (float(wins[last] / n[last]),) * 2
+    return (float(low), float(high)) if low <= high else (float(wins[last] / n[last]),) * 2
 
 
 def _wilson(wins: int, n: int, z: float) -> tuple[float, float]:
