@@ -51,10 +51,11 @@ from analysis.ranking import fit_strengths, strength_covariance
 RHO = 6.0
 ALPHA = 0.05
 A_WINS, B_WINS, TIE = "a", "b", "tie"
-# The levels a pair is tested at: log-spaced, each 6% above the one before. A pair is tested at
-# the largest of them not above the level it is given, and its repeated p-value is the smallest it
-# crossed: at most 6% above the exact one, never below (rounding up keeps it valid).
-P_GRID = np.geomspace(1e-10, 1.0, 400)
+# The levels a pair is tested at: log-spaced, each 2% above the one before from 1e-5 up (where
+# decisions are made), coarser below. A pair is tested at the largest of them not above the level
+# it is given, and its repeated p-value is the smallest it crossed: at most 2% above the exact one
+# from 1e-5 up, never below (rounding up keeps it valid).
+P_GRID = np.concatenate([np.geomspace(1e-10, 1e-5, 30, endpoint=False), np.geomspace(1e-5, 1.0, 582)])
 DESCRIPTION = (
     "group-sequential two-sided exact binomial test per pair, on the decisive item majorities in the order the items "
     "were decided; alpha spent as alpha * t^rho (t: share of the pair's items decided); family-wise over the pairs of "
