@@ -20,7 +20,7 @@ from analysis.outcomes import Tally
 from analysis.votes import TIE, AnalysisError, item_index
 
 NOTES = (
-    "The study was dynamic: a pair stopped receiving items once a sequential test settled it ({rule}; family-wise alpha "
+    "The study was dynamic: a pair stopped receiving items once the sequential test that `rule` describes settled it (family-wise alpha "
     "{alpha} over the pairs of each question). The `sequential` figures are valid under this design: the repeated p-value, "
     "its Holm adjustment across the pairs of the question, and the repeated confidence interval of system_a's win rate "
     "(at alpha / pairs), valid at whatever item a pair stopped. The fixed-sample figures (ci95, p_value, p_value_holm, "
@@ -137,7 +137,7 @@ def design_echo(design: Design, states: dict[tuple[str, str], sequential.PairSta
         "early_stop": design.early_stop,
         "questions": list(design.questions),
         "fixed_sample_valid": not design.dynamic,
-        "notes": NOTES.format(rule=design.rule, alpha=design.alpha) if design.dynamic else None,
+        "notes": NOTES.format(alpha=design.alpha) if design.dynamic else None,
         "pairs": [{"system_a": p.system_a, "system_b": p.system_b, "items": p.items} for p in design.pairs],
     }
     if states is not None:

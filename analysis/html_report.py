@@ -153,6 +153,8 @@ def _sequential_state(figures: dict) -> str:
         return f"{figures['direction']} better: settled at item {figures['at_item']} of {figures['cap']}"
     if figures["status"] == "not needed":
         return f"not needed: its order follows from settled pairs ({figures['items_finished']} of {figures['cap']} items)"
+    if figures["items_finished"] >= figures["cap"]:
+        return f"not settled: all {figures['cap']} items finished"
     return f"{figures['status']}: {figures['items_finished']} of {figures['cap']} items finished"
 
 

@@ -31,11 +31,13 @@ ALPHA = 0.05
 HAND_P = 2 * 0.5**9 / (9 / 12) ** 3
 
 
-def study_rows(lopsided_items: int = 9) -> list[dict]:
-    """Votes in time order: item i of each pair at minute i; each rater of an item 10 seconds after the one before."""
+def study_rows(lopsided_items: int = 9, y_beats_z: bool = False) -> list[dict]:
+    """Votes in time order: item i of each pair at minute i; each rater of an item 10 seconds after the one before.
+    `y_beats_z`: Y wins all 12 items against Z instead of every other one."""
     rows = []
     for i in range(12):
-        for pair, (a, b), winner in (("xy", ("X", "Y"), "X"), ("yz", ("Y", "Z"), "Y" if i % 2 == 0 else "Z")):
+        y_or_z = "Y" if y_beats_z or i % 2 == 0 else "Z"
+        for pair, (a, b), winner in (("xy", ("X", "Y"), "X"), ("yz", ("Y", "Z"), y_or_z)):
             if pair == "xy" and i >= lopsided_items:
                 continue
             for k in range(3):
@@ -131,6 +133,17 @@ def test_a_non_dynamic_design_changes_nothing_but_the_echo(votes):
     assert fixed == plain
 
 
+def test_a_pair_without_votes_is_open_and_in_a_ranking_study_not_needed_once_its_order_follows():
+    votes = read_votes(io.StringIO(as_csv(study_rows(y_beats_z=True))))
+    three = (("X", "Y", 12), ("Y", "Z", 12), ("X", "Z", 12))
+    plain = build_report(votes, bootstrap=0, design=design(pair_items=three))
+    assert plain["design"]["pairs"][2] == {"system_a": "X", "system_b": "Z", "items": 12, "status": "open", "items_finished": 0}
+    assert "No votes yet: X vs Z." in render_report(plain, "html")
+    # X beat Y and Y beat Z, both settled: a ranking study needs no X vs Z.
+    ranking = build_report(votes, bootstrap=0, design=design(pair_items=three, ranking=True))
+    assert [p["status"] for p in ranking["design"]["pairs"]] == ["settled", "settled", "not needed"]
+
+
 def test_csv_rows_carry_the_sequential_columns(report):
     rows = {(r["system_a"], r["question"]): r for r in report_rows(report)}
     xy = rows["X", "quality"]
@@ -146,7 +159,7 @@ def test_csv_rows_carry_the_sequential_columns(report):
 def test_renderers_say_the_study_was_dynamic(report):
     page = render_report(report, "html")
     assert "Dynamic evaluation" in page and "not valid under this design" in page
-    assert "settled at item 9 of 12" in page
+    assert "X better: settled at item 9 of 12" in page and "not settled: all 12 items finished" in page
     for fmt in ("markdown", "latex"):
         text = render_report(report, fmt)
         assert "dynamic" in text.lower() and "settled" in text
