@@ -37,6 +37,10 @@ def study_settings(*, study: Study) -> dict:
         "questions": ", ".join(study.questions),
         "raters_per_item": study.raters_per_item,
         "tie": "allowed" if study.allow_tie else "forced choice",
+        "dynamic evaluation": (
+            f"yes: a pair stops once settled, alpha {study.dynamic_alpha:g}" + (", ranking" if study.dynamic_ranking else "")
+            if study.dynamic else "no"
+        ),
         "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
         "attention_threshold": study.attention_threshold,
         "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
