@@ -63,11 +63,11 @@ def _items_per_pair(votes: pd.DataFrame, tally: Tally) -> np.ndarray:
 
 def pair_states(votes: pd.DataFrame, design: Design) -> dict[tuple[str, str], sequential.PairState]:
     """Every design pair's state (keyed by its (system_a, system_b)) from the votes, as the live monitor found it."""
-    if votes["created_at"].isna().any():
-        row = int(np.flatnonzero(votes["created_at"].isna().to_numpy())[0])
+    untimed = int(votes["created_at"].isna().sum())
+    if untimed:
         raise AnalysisError(
-            f"vote {row + 1} of the votes CSV has no created_at with a timezone; the sequential figures of a dynamic design "
-            "need the time of every vote"
+            f"{untimed:,} votes have no created_at with a timezone (as a spreadsheet writes times back; the warning names the "
+            "first line); the sequential figures of a dynamic design need the time of every vote: use the file as exported"
         )
     keys = {(p.system_a, p.system_b): (p.system_a, p.system_b) for p in design.pairs}
     keys.update({(p.system_b, p.system_a): (p.system_a, p.system_b) for p in design.pairs})

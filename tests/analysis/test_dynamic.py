@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from analysis import AnalysisError, build_report, read_votes, render_report, report_rows
+from analysis import AnalysisError, VotesFileWarning, build_report, read_votes, render_report, report_rows
 from analysis.design import design_document
 from tests.support import ROOT
 from tests.support.analysis_fixtures import HEADER
@@ -204,6 +204,27 @@ def test_a_design_without_a_field_is_refused(votes):
     del document["raters_per_item"], document["pairs"]
     with pytest.raises(AnalysisError, match=r"^design: missing field\(s\) raters_per_item, pairs$"):
         build_report(votes, bootstrap=0, design=document)
+
+
+def test_tie_votes_need_a_design_that_allowed_ties_and_a_design_is_an_object():
+    rows = study_rows()
+    rows[0]["choice"] = "tie"
+    votes = read_votes(io.StringIO(as_csv(rows)))
+    with pytest.raises(AnalysisError, match=r"^design: allow_tie is false, but the votes have 'tie' choices$"):
+        build_report(votes, bootstrap=0, design=design())
+    assert build_report(votes, bootstrap=0, design=design(allow_tie=True))["design"]["allow_tie"] is True
+    with pytest.raises(AnalysisError, match=r"^design: the file must hold one JSON object$"):
+        build_report(votes, bootstrap=0, design=[design()])
+
+
+def test_a_dynamic_design_needs_the_time_of_every_vote():
+    rows = study_rows()
+    rows[4]["created_at"] = rows[5]["created_at"] = "05/01/2026 10:00"  # as a spreadsheet saves a time back
+    with pytest.warns(VotesFileWarning):
+        votes = read_votes(io.StringIO(as_csv(rows)))
+    with pytest.raises(AnalysisError, match=r"^2 votes have no created_at with a timezone"):
+        build_report(votes, bootstrap=0, design=design())
+    assert build_report(votes, bootstrap=0, design=design(dynamic=False))["design"]["dynamic"] is False
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
