@@ -20,9 +20,11 @@ when one settles, the others' level rises to alpha / (m - 1) and their looks so 
 again at that level. Equivalently, a pair is settled when its Holm-adjusted repeated p-value is
 at most alpha, where the repeated p-value is the smallest level at which its path has crossed.
 
-`RHO` = 3 puts most of the alpha at the end: a pair the fixed design would decide at its last
-item is decided at nearly the same evidence (the boundary at the cap is close to the fixed-sample
-one), while a clear difference still stops early. bench/bench_dynamic.py shows the trade-off.
+`RHO` = 6 puts most of the alpha at the end: a pair the fixed design would decide at its last
+item is decided at nearly the same evidence (the boundary at the cap is within an item of the
+fixed-sample one), while a clear difference still stops early. bench/bench_dynamic.py shows the
+trade-off (`--rho`): 3 saves 5 more points of votes but decides fewer borderline pairs the way the
+full design does.
 
 Intervals: the repeated confidence interval of Jennison and Turnbull, the set of win rates the
 looks so far have not rejected at the pair's Bonferroni level alpha / pairs, in the Wilson form
@@ -34,16 +36,19 @@ away from one half (stopping happens when the lead is large) and are reported as
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from analysis.outcomes import outcome_decided
+from analysis.ranking import fit_strengths, strength_covariance
 
-RHO = 3.0
+RHO = 6.0
 ALPHA = 0.05
 A_WINS, B_WINS, TIE = "a", "b", "tie"
 # The levels a pair is tested at: log-spaced, each 6% above the one before. A pair is tested at
@@ -52,7 +57,7 @@ A_WINS, B_WINS, TIE = "a", "b", "tie"
 P_GRID = np.geomspace(1e-10, 1.0, 400)
 DESCRIPTION = (
     "group-sequential two-sided exact binomial test per pair, on the decisive item majorities in the order the items "
-    "were decided; alpha spent as alpha * t^{rho} (t: share of the pair's items decided); family-wise over the pairs of "
+    "were decided; alpha spent as alpha * t^rho (t: share of the pair's items decided); family-wise over the pairs of "
     "each question by sequential Holm (Maurer and Bretz 2013)"
 )
 
@@ -321,14 +326,17 @@ def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], quest
     system names), a pair whose order on every question follows by transitivity from settled pairs
     is not needed: it receives no more items, though no test decided it."""
     ordered = sorted(finished, key=lambda f: (f.at, str(f.item)))
-    done = Counter(f.pair for f in ordered)
-    paths = {q: {pair: Path([f.outcomes[q] for f in ordered if f.pair == pair], cap, done[pair] >= cap)
-                 for pair, cap in caps.items()} for q in questions}
+    by_pair: dict[object, list[Finished]] = {pair: [] for pair in caps}
+    for f in ordered:
+        by_pair[f.pair].append(f)
+    done = {pair: len(items) for pair, items in by_pair.items()}
+    paths = {q: {pair: Path([f.outcomes[q] for f in by_pair[pair]], cap, done[pair] >= cap) for pair, cap in caps.items()}
+             for q in questions}
     settled = {q: settle(paths[q], alpha) for q in questions}
     p = {q: {pair: repeated_p(path) for pair, path in paths[q].items()} for q in questions}
     adjusted = {q: holm_adjusted(p[q]) for q in questions}
     level = alpha / max(len(caps), 1)
-    implied = _implied_everywhere(settled, systems, questions) if ranking and systems else set()
+    implied = _implied_everywhere(settled, systems, questions, ordered, alpha) if ranking and systems else set()
     states = {}
     for pair, cap in caps.items():
         status = (SETTLED if all(settled[q][pair].settled for q in questions)
@@ -340,12 +348,36 @@ def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], quest
     return states
 
 
-def _implied_everywhere(settled, systems, questions) -> set:
-    """Pairs whose order every question's settled pairs imply."""
+def _implied_everywhere(settled, systems, questions, finished, alpha) -> set:
+    """Pairs whose order is known on every question: implied by a chain of settled pairs, or, for
+    two systems that are not neighbours in the current Bradley-Terry order, separated by the
+    model fitted to every finished item (the difference of their strengths beyond the normal
+    critical value at alpha / pairs). Neighbours are always compared directly."""
     pairs = set(systems)
+    names = sorted({name for pair in systems.values() for name in pair})
+    z = NormalDist().inv_cdf(1 - alpha / (2 * max(len(systems), 1)))
     for q in questions:
         winners = {systems[pair]: systems[pair][0] if s.direction == A_WINS else systems[pair][1]
                    for pair, s in settled[q].items() if s.settled}
-        implied = implied_orders(winners)
-        pairs &= {pair for pair in systems if systems[pair] in implied and not settled[q][pair].settled}
+        known = set(implied_orders(winners)) | _separated(finished, systems, names, q, z)
+        pairs &= {pair for pair in systems if systems[pair] in known and not settled[q][pair].settled}
     return pairs
+
+
+def _separated(finished, systems, names, question, z) -> set[tuple[str, str]]:
+    index = {name: i for i, name in enumerate(names)}
+    wins = np.zeros((len(names), len(names)))
+    for f in finished:
+        x, y = (index[name] for name in systems[f.pair])
+        outcome = f.outcomes[question]
+        wins[x, y] += 1.0 if outcome == A_WINS else 0.5 if outcome == TIE else 0.0
+        wins[y, x] += 1.0 if outcome == B_WINS else 0.5 if outcome == TIE else 0.0
+    theta = fit_strengths(wins)
+    cov = strength_covariance(wins, theta)
+    rank = {i: r for r, i in enumerate(np.argsort(-theta))}
+    known = set()
+    for x, y in itertools.combinations(range(len(names)), 2):
+        se = math.sqrt(max(cov[x, x] + cov[y, y] - 2 * cov[x, y], 1e-300))
+        if abs(rank[x] - rank[y]) > 1 and abs(theta[x] - theta[y]) > z * se:
+            known |= {(names[x], names[y]), (names[y], names[x])}
+    return known

@@ -52,6 +52,9 @@ LEFT_BIAS = 0.05
 NEIGHBOUR_WIN_RATES = (0.60, 0.55, 0.65, 0.58, 0.62, 0.56, 0.64)
 TWIN_OF = 3  # system 8 is as strong as system 3
 CHECK_STUDIES = 20
+# The ranking design is run on the first studies only (it calls settle_study every few rounds).
+RANKING_STUDIES = 200
+RANKING_EVERY = 5
 
 
 def strengths() -> np.ndarray:
@@ -79,19 +82,17 @@ def full_design(a_wins: np.ndarray, alpha: float) -> list[str | None]:
     return [None if p > alpha else ("a" if 2 * w > PROMPTS else "b") for p, w in zip(adjusted, wins, strict=True)]
 
 
-def dynamic_design(a_wins: np.ndarray, alpha: float, pairs: list[tuple[int, int]], ranking: bool) -> tuple[np.ndarray, list]:
+def dynamic_design(a_wins: np.ndarray, alpha: float) -> tuple[np.ndarray, list]:
     """Items served per pair and each pair's conclusion, jumping from settlement to settlement."""
     outcomes = [["a" if w else "b" for w in row] for row in a_wins]
-    served = np.full(len(pairs), PROMPTS)
-    frozen: dict[int, int] = {}  # pairs stopped by transitivity: their path ends at that round
-    direction: list[str | None] = [None] * len(pairs)
-    open_pairs, now = set(range(len(pairs))), 0
+    served = np.full(len(outcomes), PROMPTS)
+    direction: list[str | None] = [None] * len(outcomes)
+    open_pairs, now = set(range(len(outcomes))), 0
     while open_pairs:
         level = alpha / len(open_pairs)
         times = {}
         for p in open_pairs:
-            path = sequential.Path(outcomes[p][: frozen.get(p, PROMPTS)], PROMPTS, complete=p not in frozen)
-            look = sequential.first_crossing(path, level)
+            look = sequential.first_crossing(sequential.Path(outcomes[p], PROMPTS, complete=True), level)
             if look:
                 times[p] = (max(now, look), look)
         if not times:
@@ -101,20 +102,28 @@ def dynamic_design(a_wins: np.ndarray, alpha: float, pairs: list[tuple[int, int]
             if t == now:
                 wins = sum(o == "a" for o in outcomes[p][:look])
                 direction[p] = "a" if 2 * wins > look else "b"
-                served[p] = min(served[p], now)
+                served[p] = now
                 open_pairs.discard(p)
-        if ranking:
-            _freeze_implied(pairs, direction, open_pairs, frozen, served, now)
     return served, direction
 
 
-def _freeze_implied(pairs, direction, open_pairs, frozen, served, now) -> None:
-    winners = {pairs[p]: pairs[p][0] if d == "a" else pairs[p][1] for p, d in enumerate(direction) if d}
-    implied = sequential.implied_orders(winners)
-    for p in open_pairs:
-        if p not in frozen and pairs[p] in implied:
-            frozen[p] = now
-            served[p] = now
+def ranking_design(a_wins: np.ndarray, alpha: float, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, list]:
+    """Round by round through settle_study with ranking on, every RANKING_EVERY rounds: a pair
+    settled or not needed gets no more items."""
+    systems = {p: (f"s{i}", f"s{j}") for p, (i, j) in enumerate(pairs)}
+    caps = dict.fromkeys(range(len(pairs)), PROMPTS)
+    served = np.zeros(len(pairs), dtype=np.int64)
+    finished: list = []
+    states: dict = {}
+    for rnd in range(1, PROMPTS + 1):
+        for p in range(len(pairs)):
+            if p in states and states[p].status != sequential.OPEN:
+                continue
+            finished.append(sequential.Finished(p, (p, rnd), rnd, {"q": "a" if a_wins[p, rnd - 1] else "b"}))
+            served[p] = rnd
+        if rnd % RANKING_EVERY == 0 or rnd == PROMPTS:
+            states = sequential.settle_study(finished, caps, ["q"], alpha=alpha, ranking=True, systems=systems)
+    return served, [states[p].questions["q"].direction for p in range(len(pairs))]
 
 
 def check_against_settle(a_wins: np.ndarray, alpha: float, served: np.ndarray, direction: list) -> None:
@@ -149,7 +158,10 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=2000)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rho", type=float, default=sequential.RHO, help="spending exponent to try (the platform uses RHO)")
+    parser.add_argument("--ranking-studies", type=int, default=RANKING_STUDIES, help="studies also run with the ranking option")
     args = parser.parse_args()
+    sequential.RHO = args.rho  # before any boundary is computed (they are cached)
     truth = strengths()
     pairs = list(itertools.combinations(range(len(truth)), 2))
     win_rate = 1 / (1 + np.exp(-(truth[[i for i, _ in pairs]] - truth[[j for _, j in pairs]])))
@@ -166,13 +178,15 @@ def main() -> None:
         a_wins, early_votes = simulate_votes(rng, win_rate)
         full = full_design(a_wins, args.alpha)
         rows["full"].append((np.full(len(pairs), PROMPTS), full, early_votes))
-        for name, ranking in (("dynamic", False), ("ranking", True)):
-            served, direction = dynamic_design(a_wins, args.alpha, pairs, ranking)
-            if study < CHECK_STUDIES and not ranking:
-                check_against_settle(a_wins, args.alpha, served, direction)
-            rows[name].append((served, direction, early_votes))
+        served, direction = dynamic_design(a_wins, args.alpha)
+        if study < CHECK_STUDIES:
+            check_against_settle(a_wins, args.alpha, served, direction)
+        rows["dynamic"].append((served, direction, early_votes))
+        if study < args.ranking_studies:
+            rows["ranking"].append((*ranking_design(a_wins, args.alpha, pairs), early_votes))
         for name in rows:
-            rows[name][-1] = (*rows[name][-1], kendall(truth, a_wins, rows[name][-1][0], pairs))
+            if len(rows[name]) == study + 1:
+                rows[name][-1] = (*rows[name][-1], kendall(truth, a_wins, rows[name][-1][0], pairs))
     report(rows, true_dir, equal, pairs, args)
     print(f"({time.perf_counter() - started:.0f} s; the event loop equalled settle() after every round on the first "
           f"{min(CHECK_STUDIES, args.studies)} studies)")
@@ -182,8 +196,10 @@ def report(rows: dict, true_dir: list, equal: int, pairs: list, args: argparse.N
     full_votes = len(pairs) * PROMPTS * RATERS
     print(f"\n{'design':<10}{'votes':>9}{'saved':>8}{'+ item stop':>13}{'saved':>8}{'against truth':>15}"
           f"{'equal pair':>12}{'95% bound':>11}{'Kendall tau':>13}")
-    n = args.studies
     for name, studies in rows.items():
+        n = len(studies)
+        if not n:
+            continue
         votes = np.mean([served.sum() * RATERS for served, *_ in studies])
         early = np.mean([sum(ev[p, : s].sum() for p, s in enumerate(served)) for served, _, ev, _ in studies])
         against = sum(any(d and d != t for d, t in zip(direction, true_dir, strict=True) if t) for _, direction, _, _ in studies)
@@ -191,6 +207,12 @@ def report(rows: dict, true_dir: list, equal: int, pairs: list, args: argparse.N
         tau = np.mean([s[3] for s in studies])
         print(f"{name:<10}{votes:>9.0f}{1 - votes / full_votes:>8.1%}{early:>13.0f}{1 - early / full_votes:>8.1%}"
               f"{against / n:>15.2%}{on_equal / n:>12.2%}{upper_bound(on_equal, n):>11.2%}{tau:>13.3f}")
+    k = len(rows["ranking"])
+    if k:
+        taus = {name: np.mean([s[3] for s in rows[name][:k]]) for name in rows}
+        print(f"(ranking: its first {k} studies; Kendall tau on those: full {taus['full']:.3f}, dynamic {taus['dynamic']:.3f}, "
+              f"ranking {taus['ranking']:.3f})")
+    n = args.studies
     print("\nper pair: studies where the full design decides it, and the share of those the dynamic design decides the same way")
     worst = 1.0
     for p, (i, j) in enumerate(pairs):
