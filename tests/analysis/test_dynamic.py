@@ -4,11 +4,11 @@ The study: X vs Y and Y vs Z, 12 items each (the caps), 3 raters, forced choice,
 faithfulness. X wins every item it was shown on (all three raters agree); the platform stopped the
 pair after 9 items, so the CSV has 9. Y vs Z alternates, Y on even items, Z on odd, all 12 rated.
 By hand, for X vs Y, with two pairs sequential Holm tests it first at 0.05 / 2 = 0.025; the
-boundary spends alpha * (n / 12)^3 by decisive item n, and a path of n straight wins first crosses
+boundary spends alpha * (n / 12)^6 by decisive item n, and a path of n straight wins first crosses
 under the null with chance 2 * 0.5^n:
-    n = 8: 2 / 256 = 0.0078 > 0.025 * (8 / 12)^3 = 0.0074   (not yet)
-    n = 9: 2 / 512 = 0.0039 < 0.025 * (9 / 12)^3 = 0.0105   settled at item 9
-Its repeated p-value is the smallest level crossed: 0.0039 / (9 / 12)^3 = 0.009259 (the levels
+    n = 8: 2 / 256 = 0.0078 > 0.025 * (8 / 12)^6 = 0.0022   (not yet)
+    n = 9: 2 / 512 = 0.0039 < 0.025 * (9 / 12)^6 = 0.0044   settled at item 9
+Its repeated p-value is the smallest level crossed: 0.0039 / (9 / 12)^6 = 0.0219 (the levels
 are a grid at most 6% apart, rounded up). Y vs Z never leads by more than one: open.
 """
 
@@ -21,14 +21,14 @@ import sys
 
 import pytest
 
-from analysis import AnalysisError, VotesFileWarning, build_report, read_votes, render_report, report_rows
+from analysis import AnalysisError, VotesFileWarning, build_report, read_votes, render_report, report_rows, sequential
 from analysis.design import design_document
 from tests.support import ROOT
 from tests.support.analysis_fixtures import HEADER
 
 QUESTIONS = ("quality", "faithfulness")
 ALPHA = 0.05
-HAND_P = 2 * 0.5**9 / (9 / 12) ** 3
+HAND_P = 2 * 0.5**9 / (9 / 12) ** sequential.RHO
 
 
 def study_rows(lopsided_items: int = 9, y_beats_z: bool = False) -> list[dict]:
@@ -107,7 +107,7 @@ def test_the_equal_pair_stays_open(report):
 
 def test_the_report_states_the_design_and_flags_the_fixed_sample_figures(report):
     echo = report["design"]
-    assert (echo["dynamic"], echo["alpha"], echo["ranking"], echo["rho"]) == (True, ALPHA, False, 3.0)
+    assert (echo["dynamic"], echo["alpha"], echo["ranking"], echo["rho"]) == (True, ALPHA, False, sequential.RHO)
     assert "group-sequential" in echo["rule"] and echo["fixed_sample_valid"] is False
     assert "not valid" in echo["notes"] and "lean away from 50%" in echo["notes"]
     assert echo["pairs"][0] == {"system_a": "X", "system_b": "Y", "items": 12, "status": "settled", "items_finished": 9}

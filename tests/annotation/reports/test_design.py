@@ -8,6 +8,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from analysis import sequential
 from annotation.models import Assignment, Item
 from annotation.raters.services import rater_join
 from annotation.rating.assignment import assignment_next
@@ -63,21 +64,21 @@ def test_the_web_report_of_a_dynamic_study_equals_the_command_on_the_downloaded_
     web, theirs = researcher_client.get(f"/studies/{slug}/report.json").json(), json.loads(cli.stdout)
     assert web["pairs"] == theirs["pairs"] and web["design"] == theirs["design"]
 
-    # Three pairs of 10 items at family-wise alpha 0.05: X's pairs, won item after item, are settled at their 8th
+    # Three pairs of 10 items at family-wise alpha 0.05: X's pairs, won item after item, are settled at their 9th
     # item. By hand: sequential Holm tests them at 0.05 / 3, then 0.05 / 2; n straight wins first cross under the
-    # null with chance 2 * 0.5^n, within the spent alpha * (n / 10)^3 from n = 8 on at either level
-    # (n = 7: 0.0156 > 0.025 * 0.343; n = 8: 0.0078 < 0.0167 * 0.512). Y vs Z, 5 items each way, is not settled.
+    # null with chance 2 * 0.5^n, within the spent alpha * (n / 10)^6 from n = 9 on at either level
+    # (n = 8: 0.0078 > 0.025 * 0.262; n = 9: 0.0039 < 0.0167 * 0.531). Y vs Z, 5 items each way, is not settled.
     by_pair = {(p["system_a"], p["system_b"], p["question"]): p for p in web["pairs"]}
     for question in dynamic_study.questions:
         for other in (Y, Z):
             sequential = by_pair[X, other, question]["sequential"]
-            assert (sequential["status"], sequential["direction"], sequential["at_item"], sequential["cap"]) == ("settled", X, 8, 10)
+            assert (sequential["status"], sequential["direction"], sequential["at_item"], sequential["cap"]) == ("settled", X, 9, 10)
             assert sequential["repeated_p_holm"] <= 0.05
         assert by_pair[Y, Z, question]["sequential"]["status"] == "open"
         assert by_pair[Y, Z, question]["fixed_sample_valid"] is False
     assert web["design"]["dynamic"] is True and "not valid" in web["design"]["notes"]
     html = researcher_client.get(f"/studies/{slug}/report.html").content.decode()
-    assert "Dynamic evaluation" in html and f"{X} better: settled at item 8 of 10" in html
+    assert "Dynamic evaluation" in html and f"{X} better: settled at item 9 of 10" in html
     assert web["study"]["dynamic evaluation"] == "yes: a pair stops once settled, alpha 0.05"
 
 
@@ -93,7 +94,7 @@ def test_export_votes_writes_the_design_file(db, tmp_path):
     document = json.loads(design.read_text(encoding="utf-8"))
     assert document == {
         "format": "juice-design/1", "study": "Design study", "dynamic": False, "alpha": 0.05, "ranking": False,
-        "rule": document["rule"], "rho": 3.0, "raters_per_item": 3, "allow_tie": True, "early_stop": False,
+        "rule": document["rule"], "rho": sequential.RHO, "raters_per_item": 3, "allow_tie": True, "early_stop": False,
         "questions": ["quality", "faithfulness"],
         "pairs": [{"system_a": X, "system_b": Y, "items": 3}, {"system_a": X, "system_b": Z, "items": 2},
                   {"system_a": Y, "system_b": Z, "items": 2}],
