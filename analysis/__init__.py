@@ -4,10 +4,13 @@ Public API (what the Django side and researchers' scripts call):
 
 - `read_votes(path_or_file) -> DataFrame`: read and validate a votes CSV (CONTRACT.md, "Votes
   CSV"). A malformed file raises `VotesFileError` naming the line.
-- `build_report(votes, *, bootstrap=1000, seed=0, exclude_raters=(), allow_tie=None, rater_model=False) -> dict`:
+- `build_report(votes, *, bootstrap=1000, seed=0, exclude_raters=(), allow_tie=None, rater_model=False, design=None) -> dict`:
   every figure of CONTRACT.md's "Analysis" section (`pairs`, `ranking`) plus `summary`,
   `settings`, `position_bias`, `raters` and `reasons_by_system`. JSON-ready: undefined figures
-  are None, never NaN.
+  are None, never NaN. `design`: the study's design file; a dynamic study's report adds each
+  pair's sequential figures and flags the fixed-sample ones.
+- `design_document(...) -> dict` and `read_design(path_or_file) -> dict`: the design file
+  (`juice-design/1`, analysis/design.py) as the platform writes it, and read back.
 - `render_html(report, settings=None) -> str`: one self-contained HTML page (inline SVG plots,
   print CSS); `settings` is the study's set-up to show (prompt set, systems, matching, ...).
 - `report_rows(report) -> list[dict]`: one flat row per (pair, question), for CSV.
@@ -21,18 +24,20 @@ Public API (what the Django side and researchers' scripts call):
   for malformed files.
 
 Command line: `python -m analysis report VOTES.csv --format json|csv|html|latex|markdown
-[-o PATH] [--bootstrap N] [--seed S] [--exclude-raters a,b] [--raters-csv PATH] [--rater-model]`
+[-o PATH] [--bootstrap N] [--seed S] [--exclude-raters a,b] [--raters-csv PATH] [--rater-model] [--design FILE]`
 and `python -m analysis plan --win-rate W --power P [--alpha A] [--tie-rate T]`; exit status 2
 on bad input.
 """
 
+from analysis.design import design_document, read_design
 from analysis.render import atomic_writer, render_rater_csv, render_report, spreadsheet_safe
 from analysis.report import build_rater_table, build_report, report_rows
 from analysis.votes import COLUMNS, OPTIONAL_COLUMNS, AnalysisError, VotesFileError, VotesFileWarning, read_votes
 
 __all__ = [
     "COLUMNS", "OPTIONAL_COLUMNS", "AnalysisError", "VotesFileError", "VotesFileWarning", "atomic_writer", "build_rater_table",
-    "build_report", "read_votes", "render_html", "render_rater_csv", "render_report", "report_rows", "spreadsheet_safe",
+    "build_report", "design_document", "read_design", "read_votes", "render_html", "render_rater_csv", "render_report", "report_rows",
+    "spreadsheet_safe",
 ]
 
 

@@ -38,6 +38,10 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument(
         "--rater-model", action="store_true", help="add a sensitivity analysis that weighs raters by estimated reliability (Dawid-Skene)"
     )
+    report.add_argument(
+        "--design", type=Path, metavar="FILE",
+        help="the study's design file (design.json): checked against the votes; a dynamic study's report adds the sequential figures",
+    )
 
 
 def _plan_arguments(plan: argparse.ArgumentParser) -> None:
@@ -51,6 +55,7 @@ def _plan_arguments(plan: argparse.ArgumentParser) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     # Imported here: `plan` needs none of pandas.
+    from analysis.design import read_design
     from analysis.render import render_rater_csv, render_report
     from analysis.report import build_rater_table, build_report
     from analysis.votes import read_votes
@@ -60,8 +65,9 @@ def _report(args: argparse.Namespace) -> int:
         votes = read_votes(args.votes)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
+    design = None if args.design is None else read_design(args.design)
     options = {"exclude_raters": args.exclude_raters, "rater_model": args.rater_model}
-    result = build_report(votes, bootstrap=args.bootstrap, seed=args.seed, **options)
+    result = build_report(votes, bootstrap=args.bootstrap, seed=args.seed, design=design, **options)
     text = render_report(result, args.format)
     if args.output is None:
         sys.stdout.write(text)

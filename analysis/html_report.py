@@ -70,6 +70,7 @@ def render_html(report: dict, settings: dict | None = None) -> str:
     if not report["pairs"]:
         parts.append("<p>No votes yet.</p>")
     else:
+        parts += _dynamic(report)
         parts += _win_rates(report)
         parts += _ranking(report, colors)
         parts += _reasons(report, colors)
@@ -91,6 +92,11 @@ def _win_rates(report: dict) -> list[str]:
         "binomial test against 50%.</p>",
         f'<p class="note">{HOLM_NOTE}</p>',
     ]
+    if _is_dynamic(report):
+        parts.append(
+            '<p class="note"><strong>This study was dynamic:</strong> these intervals and p-values assume a number of items '
+            "fixed in advance and are not valid under its design; see Dynamic evaluation above.</p>"
+        )
     for question in report["summary"]["questions"]:
         shown, cells = tables.win_grid(report, question)
         rows = []
@@ -108,6 +114,52 @@ def _win_rates(report: dict) -> list[str]:
         ]
     parts.append("</section>")
     return parts
+
+
+def _is_dynamic(report: dict) -> bool:
+    return bool(report.get("design") and report["design"]["dynamic"])
+
+
+def _dynamic(report: dict) -> list[str]:
+    """A dynamic study's design and each pair's sequential figures (analysis/dynamic.py)."""
+    if not _is_dynamic(report):
+        return []
+    design = report["design"]
+    rows = "".join(
+        f'<tr><td class="text">{_e(p["system_a"])} vs {_e(p["system_b"])}</td><td class="text">{_e(p["question"])}</td>'
+        f'<td class="text">{_e(_sequential_state(p["sequential"]))}</td><td>{_percent(p["win_rate_a"])}</td>'
+        f"<td>{_interval(p['sequential']['interval'])}</td><td>{_p_value(p['sequential']['repeated_p'])}</td>"
+        f"<td>{_p_value(p['sequential']['repeated_p_holm'])}</td></tr>"
+        for p in report["pairs"]
+    )
+    voted = {frozenset((p["system_a"], p["system_b"])) for p in report["pairs"]}
+    waiting = [f"{p['system_a']} vs {p['system_b']}" for p in design["pairs"] if frozenset((p["system_a"], p["system_b"])) not in voted]
+    return [
+        "<section><h2>Dynamic evaluation</h2>",
+        f'<p class="note">{_e(design["notes"])}</p>',
+        f'<p class="note">Rule: {_e(design["rule"])}; rho {design["rho"]:g}, alpha {design["alpha"]:g}'
+        + (", ranking (a pair whose order follows from settled pairs is not needed)" if design["ranking"] else "")
+        + f". Repeated intervals at alpha / pairs = {design['interval_level']:.4g}.</p>",
+        "<table><thead><tr><th>pair</th><th>question</th><th>sequential test</th><th>win rate (point estimate)</th>"
+        "<th>repeated interval</th><th>repeated p</th><th>Holm repeated p</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>",
+        f'<p class="note">No votes yet: {_e("; ".join(waiting))}.</p>' if waiting else "",
+        "</section>",
+    ]
+
+
+def _sequential_state(figures: dict) -> str:
+    if figures["settled"]:
+        return f"{figures['direction']} better: settled at item {figures['at_item']} of {figures['cap']}"
+    if figures["status"] == "not needed":
+        return f"not needed: its order follows from settled pairs ({figures['items_finished']} of {figures['cap']} items)"
+    if figures["items_finished"] >= figures["cap"]:
+        return f"not settled: all {figures['cap']} items finished"
+    return f"{figures['status']}: {figures['items_finished']} of {figures['cap']} items finished"
+
+
+def _p_value(value: float) -> str:
+    return "&lt; 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _win_cell(cell: tables.Cell | None) -> str:

@@ -2,8 +2,9 @@
 
 The contract keys come first and exactly as specified; the extra keys (summary, settings,
 position_bias, raters, reasons_by_system, then raters_summary, order_effects, planning,
-rater_model) come after. Per pair, the contract's keys come first, then the additions
-(net_win_rate_a, net_ci95, p_value_holm, detectable_win_rate).
+rater_model, design) come after. Per pair, the contract's keys come first, then the additions
+(net_win_rate_a, net_ci95, p_value_holm, detectable_win_rate), and under a dynamic design
+`fixed_sample_valid` and `sequential` (analysis/dynamic.py).
 """
 
 from collections.abc import Iterable
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import agreement
+from analysis.design import check_design
+from analysis.dynamic import apply_design
 from analysis.net import net_win_rates
 from analysis.outcomes import TIE, A, B, Tally, ordered_counts, split_name, standard_splits, tally_votes
 from analysis.planning import ALPHA, POWER, detectable_win_rates
@@ -37,6 +40,7 @@ def build_report(
     allow_tie: bool | None = None,
     rater_model: bool = False,
     raters_listed: int = RATERS_LISTED,
+    design: dict | None = None,
 ) -> dict:
     """Build the report from the frame `read_votes` returns.
 
@@ -47,18 +51,24 @@ def build_report(
     votes (any tie vote means ties were allowed). rater_model: add the Dawid-Skene sensitivity
     analysis (`rater_model` key, and each rater's `model_reliability`). raters_listed: the most
     raters the `raters` list shows (those with the most votes); `raters_summary` covers them all.
+    design: the study's design file (analysis/design.py), checked against the votes; it sets
+    allow_tie when that is None, and a dynamic design adds each pair's `sequential` figures
+    (analysis/dynamic.py). The report's `design` echoes it (None without one).
     """
     if bootstrap < 0:
         raise AnalysisError(f"bootstrap must be 0 or more, not {bootstrap}")
+    checked = None if design is None else check_design(design)
     votes, excluded = _without_raters(votes, exclude_raters)
     tally = tally_votes(votes)
     if allow_tie is None:
-        allow_tie = bool((votes["choice"] == TIE_CHOICE).any())
+        allow_tie = checked.allow_tie if checked else bool((votes["choice"] == TIE_CHOICE).any())
     model = fit_rater_model(votes, tally, allow_tie) if rater_model else None
     raters, raters_summary = listed_raters(rater_table(votes, tally, model), raters_listed)
+    pairs = _pair_figures(votes, tally, 3 if allow_tie else 2, bootstrap, seed)
+    design_figures = None if checked is None else apply_design(pairs, votes, tally, checked)
 
     return {
-        "pairs": _pair_figures(votes, tally, 3 if allow_tie else 2, bootstrap, seed),
+        "pairs": pairs,
         "ranking": _rankings(tally, bootstrap, seed),
         "summary": {
             "studies": sorted(str(study) for study in votes["study"].unique()),
@@ -78,6 +88,7 @@ def build_report(
         "order_effects": order_effects(votes, tally),
         "planning": {"alpha": ALPHA, "power": POWER},
         "rater_model": None if model is None else rater_model_figures(votes, tally, model),
+        "design": design_figures,
     }
 
 
@@ -299,7 +310,9 @@ def report_rows(report: dict) -> list[dict]:
 
     Splits become `split_<key>` columns (none with one rater per item), agreement coefficients their own columns, and reason
     shares `reasons_a_<key>` / `reasons_b_<key>` (for system_a / system_b) so that columns mean
-    the same on every row. Rows of different questions may have different reason columns.
+    the same on every row. Rows of different questions may have different reason columns. Under a
+    dynamic design, `fixed_sample_valid` and the sequential figures as `sequential_<key>` columns
+    (the interval as `sequential_interval_low` / `_high`) come last.
     """
     rows = []
     for pair in report["pairs"]:
@@ -327,5 +340,16 @@ def report_rows(report: dict) -> list[dict]:
         }
         for side, system in (("a", pair["system_a"]), ("b", pair["system_b"])):
             row.update({f"reasons_{side}_{key}": value for key, value in pair["reasons"][system].items()})
+        if "sequential" in pair:
+            row.update(_sequential_columns(pair))
         rows.append(row)
     return rows
+
+
+def _sequential_columns(pair: dict) -> dict:
+    """A dynamic study's figures of the pair (analysis/dynamic.py) as `sequential_*` columns."""
+    figures = dict(pair["sequential"])
+    low, high = figures.pop("interval")
+    columns = {"fixed_sample_valid": pair["fixed_sample_valid"]}
+    columns.update({f"sequential_{key}": value for key, value in figures.items()})
+    return {**columns, "sequential_interval_low": low, "sequential_interval_high": high}

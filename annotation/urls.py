@@ -41,10 +41,12 @@ urlpatterns = [
     path("studies/<str:slug>/report.<str:fmt>", reports.study_report_view, name="study-report"),
     path("studies/<str:slug>/votes.csv", reports.study_votes_view, name="study-votes"),
     path("studies/<str:slug>/raters.csv", reports.study_raters_view, name="study-raters"),
+    path("studies/<str:slug>/design.json", reports.study_design_view, name="study-design"),
     path("api/studies", studies_api.studies_create, name="api-studies"),
     path("api/studies/<str:slug>", studies_api.studies_detail, name="api-study"),
     path("api/studies/<str:slug>/invitations", raters_api.studies_invitations, name="api-study-invitations"),
     path("api/studies/<str:slug>/links", raters_api.studies_links, name="api-study-links"),
     path("studies/<str:slug>/links", raters.study_links, name="study-links"),
     path("api/studies/<str:slug>/report", reports.api_study_report, name="api-study-report"),
+    path("api/studies/<str:slug>/design", reports.api_study_design, name="api-study-design"),
 ]

@@ -1,4 +1,5 @@
-"""The votes CSV (CONTRACT.md): one row per (rating, question), the input of the analysis package.
+"""The votes CSV (CONTRACT.md): one row per (rating, question), the input of the analysis package;
+and the design file beside it (README, "The design file"): how the study was run.
 
 After the contract's fourteen columns come the optional ones this platform knows (CONTRACT.md,
 "Votes CSV, optional columns"): `position`, the item's place in the rater's sequence (1-based; empty
@@ -11,7 +12,9 @@ import csv
 from collections.abc import Iterator
 from typing import TextIO
 
-from analysis import COLUMNS, spreadsheet_safe
+from django.db.models import Count, Q
+
+from analysis import COLUMNS, design_document, spreadsheet_safe
 from annotation.models import Item, Study, Vote
 from annotation.studies.attention import raters_excluded
 
@@ -60,3 +63,20 @@ def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) ->
         writer.writerow([spreadsheet_safe(cell) for cell in row])
         count += 1
     return count
+
+
+def study_design(*, study: Study) -> dict:
+    """The study's design file (`juice-design/1`): whether it was dynamic, the sequential test's
+    settings, and each pair's item count as the votes CSV carries items (attention and dropped
+    items left out), the cap the sequential test runs against."""
+    exported = Q(items__is_attention=False) & ~Q(items__status=Item.Status.DROPPED)
+    pairs = (
+        study.pairs.order_by("pk")
+        .annotate(exported=Count("items", filter=exported))
+        .values_list("system_a__name", "system_b__name", "exported")
+    )
+    return design_document(
+        study=study.name, dynamic=study.dynamic, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
+        raters_per_item=study.raters_per_item, allow_tie=study.allow_tie, early_stop=study.early_stop,
+        questions=study.questions, pairs=list(pairs),
+    )

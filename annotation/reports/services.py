@@ -1,7 +1,8 @@
 """A study's report: its votes CSV run through the analysis package, with the study's settings.
 
 Going through the exported CSV means the figures on the report page are exactly those that
-`python -m analysis report` computes from the downloaded votes file.
+`python -m analysis report` computes from the downloaded votes file; for a dynamic study the
+report passes the study's design file too, as `--design design.json` does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import analysis
 import analysis.render
 from annotation.models import Study
-from annotation.reports.exports import votes_write
+from annotation.reports.exports import study_design, votes_write
 from annotation.studies.attention import raters_excluded
 
 CONTENT_TYPES = {
@@ -36,6 +37,10 @@ def study_settings(*, study: Study) -> dict:
         "questions": ", ".join(study.questions),
         "raters_per_item": study.raters_per_item,
         "tie": "allowed" if study.allow_tie else "forced choice",
+        "dynamic evaluation": (
+            f"yes: a pair stops once settled, alpha {study.dynamic_alpha:g}" + (", ranking" if study.dynamic_ranking else "")
+            if study.dynamic else "no"
+        ),
         "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
         "attention_threshold": study.attention_threshold,
         "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
@@ -50,7 +55,9 @@ def _study_votes(study: Study):
 
 
 def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
-    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie)
+    """The study's report; a dynamic study's with its design, so its pairs carry their sequential figures."""
+    design = study_design(study=study) if study.dynamic else None
+    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie, design=design)
     report["study"] = study_settings(study=study)
     return report
 

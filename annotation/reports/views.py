@@ -1,15 +1,17 @@
-"""A study's report and its downloads, for researchers: the HTML report, JSON, CSV, LaTeX and Markdown tables, the votes and raters CSVs."""
+"""A study's report and its downloads, for researchers: the HTML report, JSON, CSV, LaTeX and Markdown tables, the votes and raters
+CSVs and the design file."""
 
 from __future__ import annotations
 
 import io
+import json
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_safe
 
 from annotation.models import Study
-from annotation.reports.exports import votes_write
+from annotation.reports.exports import study_design, votes_write
 from annotation.reports.services import CONTENT_TYPES, FORMAT_OF_EXTENSION, report_render, study_raters_csv, study_report
 from juice.auth import researcher_required, token_required
 
@@ -42,6 +44,15 @@ def study_votes_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 @researcher_required
+def study_design_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """`/studies/<slug>/design.json`: the design file beside the votes CSV (`python -m analysis report votes.csv --design design.json`)."""
+    study = get_object_or_404(Study, slug=slug)
+    text = json.dumps(study_design(study=study), indent=2) + "\n"
+    return _download(HttpResponse(text, content_type=CONTENT_TYPES["json"]), request, f"design-{study.slug}.json")
+
+
+@require_safe
+@researcher_required
 def study_raters_view(request: HttpRequest, slug: str) -> HttpResponse:
     """`/studies/<slug>/raters.csv`: every rater's figures (agreement with the majority, time, ties)."""
     study = get_object_or_404(Study, slug=slug)
@@ -55,3 +66,11 @@ def api_study_report(request: HttpRequest, slug: str) -> JsonResponse:
     """`GET /api/studies/<slug>/report`: the JSON report (CONTRACT.md, "Analysis")."""
     study = get_object_or_404(Study, slug=slug)
     return JsonResponse(study_report(study=study), json_dumps_params={"allow_nan": False})
+
+
+@require_safe
+@token_required
+def api_study_design(request: HttpRequest, slug: str) -> JsonResponse:
+    """`GET /api/studies/<slug>/design`: the study's design file."""
+    study = get_object_or_404(Study, slug=slug)
+    return JsonResponse(study_design(study=study), json_dumps_params={"allow_nan": False})
