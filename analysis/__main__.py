@@ -38,6 +38,10 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument(
         "--rater-model", action="store_true", help="add a sensitivity analysis that weighs raters by estimated reliability (Dawid-Skene)"
     )
+    report.add_argument(
+        "--aggregate-samples", action="store_true",
+        help="with several samples per prompt (the sample column): first take each pair and prompt's majority over its samples",
+    )
 
 
 def _plan_arguments(plan: argparse.ArgumentParser) -> None:
@@ -61,7 +65,7 @@ def _report(args: argparse.Namespace) -> int:
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     options = {"exclude_raters": args.exclude_raters, "rater_model": args.rater_model}
-    result = build_report(votes, bootstrap=args.bootstrap, seed=args.seed, **options)
+    result = build_report(votes, bootstrap=args.bootstrap, seed=args.seed, aggregate_samples=args.aggregate_samples, **options)
     text = render_report(result, args.format)
     if args.output is None:
         sys.stdout.write(text)
