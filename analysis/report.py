@@ -2,7 +2,7 @@
 
 The contract keys come first and exactly as specified; the extra keys (summary, settings,
 position_bias, raters, reasons_by_system, then raters_summary, order_effects, planning,
-rater_model) come after. Per pair, the contract's keys come first, then the additions
+rater_model, samples) come after. Per pair, the contract's keys come first, then the additions
 (net_win_rate_a, net_ci95, p_value_holm, detectable_win_rate).
 """
 
@@ -79,7 +79,10 @@ def build_report(
             "raters_per_item": tally.raters_per_item,
             "allow_tie": allow_tie,
         },
-        "settings": {"bootstrap": bootstrap, "seed": seed, "excluded_raters": excluded, "aggregate_samples": aggregate_samples},
+        # aggregate_samples only when asked, so the settings of a report without samples are as they were.
+        "settings": {
+            "bootstrap": bootstrap, "seed": seed, "excluded_raters": excluded, **({"aggregate_samples": True} if aggregate_samples else {})
+        },
         "position_bias": position_bias(votes, tally),
         "raters": raters,
         "reasons_by_system": _reasons_by_system(votes, tally),

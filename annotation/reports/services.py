@@ -39,6 +39,7 @@ def study_settings(*, study: Study) -> dict:
         "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
         "attention_threshold": study.attention_threshold,
         "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
+        **({"samples": f"{study.samples} per prompt, report unit: {study.sample_unit}"} if study.samples > 1 else {}),
     }
 
 
@@ -50,7 +51,8 @@ def _study_votes(study: Study):
 
 
 def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
-    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie)
+    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie,
+                                   aggregate_samples=study.sample_unit == "prompt")
     report["study"] = study_settings(study=study)
     return report
 
