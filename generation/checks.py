@@ -117,8 +117,8 @@ def check_counts(params: dict, where: str) -> None:
     for key in PER_PROMPT_COUNTS:
         if key in params:
             raise ConfigError(
-                f"{where}{key}: not supported; each job makes one video of one prompt, with its recorded seed "
-                "(for several samples per prompt, generate with --samples K: each sample gets its own recorded seed)"
+                f"{where}{key}: not supported; a system makes one video per prompt and sample, each with its recorded seed "
+                "(for several samples per prompt, generate with --samples K)"
             )
 
 
