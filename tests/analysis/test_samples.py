@@ -123,3 +123,11 @@ def test_a_sample_that_is_not_an_index_is_refused(tmp_path, capsys):
     path.write_text(votes_csv(items))
     assert main(["report", str(path)]) == 2
     assert "line 2: sample 'x' is not a sample index (0, 1, ...)" in capsys.readouterr().err
+
+
+def test_the_html_report_says_how_samples_were_treated():
+    from analysis import render_html
+
+    page = render_html(_report(_items(OUTCOMES, 2)))
+    assert "Several samples per prompt (up to 2): each sample's item counts; the prompt is the unit" in page
+    assert "Several samples per prompt" not in render_html(_report(_items(OUTCOMES, 1)))
