@@ -4,6 +4,8 @@ Everything downstream works on these arrays: one row per (item, question) with t
 system A, for system B and for a tie, in the pair's orientation.
 """
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,3 +123,16 @@ def split_name(ordered: np.ndarray) -> str:
 def standard_splits(raters: int) -> list[str]:
     """The splits reported even when empty: '5-0', '4-1', '3-2' for five raters."""
     return [f"{major}-{raters - major}" for major in range(raters, (raters - 1) // 2, -1)]
+
+
+def outcome_decided(*, tallies: Mapping[str, Counter], questions: Iterable[str], choices: Iterable[str], remaining: int) -> bool:
+    """Whether an item's outcome can no longer change (the rule of early stopping and of dynamic
+    evaluation's looks): whether every question's outcome is settled: `tallies` holds each question's votes per choice,
+    `choices` the choices a rater may make (a, b, and tie when the study allows it), `remaining` the
+    votes still to come."""
+    choices = list(choices)
+    for question in questions:
+        counts = sorted((tallies.get(question, Counter())[c] for c in choices), reverse=True)
+        if counts[0] - counts[1] <= remaining:
+            return False
+    return True

@@ -129,3 +129,11 @@ def _wins_matrices(n_systems: int, pair_systems: np.ndarray, pair_wins: np.ndarr
     wins[:, pair_systems[:, 0], pair_systems[:, 1]] = pair_wins[:, 0::2]
     wins[:, pair_systems[:, 1], pair_systems[:, 0]] = pair_wins[:, 1::2]
     return wins
+
+
+def strength_covariance(wins: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The approximate covariance of the strengths `theta` fitted to `wins` (systems x systems): the
+    inverse of the negative log posterior's Hessian there (the prior keeps it invertible)."""
+    wins = np.asarray(wins, dtype=np.float64)
+    _, hessian = _derivatives(np.asarray(theta, dtype=np.float64)[None], wins[None], (wins + wins.T)[None])
+    return np.linalg.inv(hessian[0])

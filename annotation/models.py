@@ -100,6 +100,12 @@ class Study(models.Model):
     signed_links = models.BooleanField(default=False, help_text="Join links must carry sig, an HMAC of the worker id")
     link_secret = models.CharField(max_length=64, default=new_secret, editable=False)
     early_stop = models.BooleanField(default=False, help_text="Stop handing out an item once its outcome is decided")
+    # Dynamic evaluation (analysis/sequential.py): a pair stops receiving items once settled.
+    dynamic = models.BooleanField(default=False, db_default=False, help_text="Stop handing out a pair's items once its outcome is settled")
+    dynamic_alpha = models.FloatField(default=0.05, db_default=0.05, help_text="Family-wise alpha over the pairs of each question")
+    dynamic_ranking = models.BooleanField(
+        default=False, db_default=False, help_text="Also stop pairs whose order follows from settled pairs (ranking studies)"
+    )
     # Each rater's order of items derives from it and the worker id: a copy with the same seed repeats it.
     seed = models.PositiveIntegerField(default=new_seed)
     # Several samples per prompt: item (pair, prompt, i) shows sample i of both systems. The report's
@@ -118,6 +124,7 @@ class Study(models.Model):
             models.CheckConstraint(condition=Q(raters_per_item__gte=1), name="study_raters_positive"),
             models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="study_lease_min"),
             models.CheckConstraint(condition=Q(samples__gte=1), name="study_samples_positive"),
+            models.CheckConstraint(condition=Q(dynamic_alpha__gt=0, dynamic_alpha__lte=0.5), name="study_dynamic_alpha_range"),
         ]
 
     def __str__(self) -> str:

@@ -7,19 +7,6 @@ raters who voted, the outcome is then exactly what the full protocol would give.
 leased when it happens are still accepted; no item ever gets more than its raters.
 """
 
-from __future__ import annotations
+from analysis.outcomes import outcome_decided
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
-
-
-def outcome_decided(*, tallies: Mapping[str, Counter], questions: Iterable[str], choices: Iterable[str], remaining: int) -> bool:
-    """Whether every question's outcome is settled: `tallies` holds each question's votes per choice,
-    `choices` the choices a rater may make (a, b, and tie when the study allows it), `remaining` the
-    votes still to come."""
-    choices = list(choices)
-    for question in questions:
-        counts = sorted((tallies.get(question, Counter())[c] for c in choices), reverse=True)
-        if counts[0] - counts[1] <= remaining:
-            return False
-    return True
+__all__ = ["outcome_decided"]

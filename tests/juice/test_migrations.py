@@ -98,7 +98,7 @@ def test_a_database_of_the_previous_layout_migrates_forward_with_its_data():
 
 
 # The last migrations before several samples per prompt.
-BEFORE_SAMPLES = [("generation", "0004_job_traceback_cancelled"), ("annotation", "0011_assignment_practice")]
+BEFORE_SAMPLES = [("generation", "0004_job_traceback_cancelled"), ("annotation", "0012_dynamic_evaluation")]
 
 
 @pytest.mark.django_db(transaction=True)

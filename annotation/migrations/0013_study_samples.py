@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0011_assignment_practice'),
+        ('annotation', '0012_dynamic_evaluation'),
         ('generation', '0005_samples_per_prompt'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
