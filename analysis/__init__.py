@@ -4,7 +4,8 @@ Public API (what the Django side and researchers' scripts call):
 
 - `read_votes(path_or_file) -> DataFrame`: read and validate a votes CSV (CONTRACT.md, "Votes
   CSV"). A malformed file raises `VotesFileError` naming the line.
-- `build_report(votes, *, bootstrap=1000, seed=0, exclude_raters=(), allow_tie=None, rater_model=False, design=None) -> dict`:
+- `build_report(votes, *, bootstrap=1000, seed=0, exclude_raters=(), allow_tie=None, rater_model=False, design=None,
+  aggregate_samples=False) -> dict`:
   every figure of CONTRACT.md's "Analysis" section (`pairs`, `ranking`) plus `summary`,
   `settings`, `position_bias`, `raters` and `reasons_by_system`. JSON-ready: undefined figures
   are None, never NaN. `design`: the study's design file; a dynamic study's report adds each
@@ -24,7 +25,8 @@ Public API (what the Django side and researchers' scripts call):
   for malformed files.
 
 Command line: `python -m analysis report VOTES.csv --format json|csv|html|latex|markdown
-[-o PATH] [--bootstrap N] [--seed S] [--exclude-raters a,b] [--raters-csv PATH] [--rater-model] [--design FILE]`
+[-o PATH] [--bootstrap N] [--seed S] [--exclude-raters a,b] [--raters-csv PATH] [--rater-model] [--design FILE]
+[--aggregate-samples]`
 and `python -m analysis plan --win-rate W --power P [--alpha A] [--tie-rate T]`; exit status 2
 on bad input.
 """

@@ -42,6 +42,10 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
         "--design", type=Path, metavar="FILE",
         help="the study's design file (design.json): checked against the votes; a dynamic study's report adds the sequential figures",
     )
+    report.add_argument(
+        "--aggregate-samples", action="store_true",
+        help="with several samples per prompt (the sample column): first take each pair and prompt's majority over its samples",
+    )
 
 
 def _plan_arguments(plan: argparse.ArgumentParser) -> None:
@@ -67,7 +71,8 @@ def _report(args: argparse.Namespace) -> int:
         print(f"warning: {warning.message}", file=sys.stderr)
     design = None if args.design is None else read_design(args.design)
     options = {"exclude_raters": args.exclude_raters, "rater_model": args.rater_model}
-    result = build_report(votes, bootstrap=args.bootstrap, seed=args.seed, design=design, **options)
+    result = build_report(votes, bootstrap=args.bootstrap, seed=args.seed, design=design, aggregate_samples=args.aggregate_samples,
+                          **options)
     text = render_report(result, args.format)
     if args.output is None:
         sys.stdout.write(text)

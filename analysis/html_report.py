@@ -91,6 +91,7 @@ def _win_rates(report: dict) -> list[str]:
         "over all items, ties included, with its 95% bootstrap interval over prompts), and p, the two-sided exact "
         "binomial test against 50%.</p>",
         f'<p class="note">{HOLM_NOTE}</p>',
+        *_samples_note(report.get("samples")),
     ]
     if _is_dynamic(report):
         parts.append(
@@ -160,6 +161,17 @@ def _sequential_state(figures: dict) -> str:
 
 def _p_value(value: float) -> str:
     return "&lt; 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _samples_note(samples: dict | None) -> list[str]:
+    """With several samples per prompt, how the win rates' intervals and tests treat them."""
+    if samples is None:
+        return []
+    counted = "each sample's item counts" if samples["unit"] == "item" else "each prompt's samples count as their majority"
+    return [
+        f'<p class="note">Several samples per prompt (up to {samples["per_prompt"]}): {counted}; the prompt is the unit of '
+        f'the interval ({_e(samples["ci95"])}) and of p ({_e(samples["p_value"])}).</p>'
+    ]
 
 
 def _win_cell(cell: tables.Cell | None) -> str:

@@ -2,8 +2,8 @@
 
 The contract keys come first and exactly as specified; the extra keys (summary, settings,
 position_bias, raters, reasons_by_system, then raters_summary, order_effects, planning,
-rater_model, design) come after. Per pair, the contract's keys come first, then the additions
-(net_win_rate_a, net_ci95, p_value_holm, detectable_win_rate), and under a dynamic design
+rater_model, samples, design) come after. Per pair, the contract's keys come first, then the
+additions (net_win_rate_a, net_ci95, p_value_holm, detectable_win_rate), and under a dynamic design
 `fixed_sample_valid` and `sequential` (analysis/dynamic.py).
 """
 
@@ -23,6 +23,7 @@ from analysis.ranking import rank_systems
 from analysis.rater_model import fit_rater_model, rater_model_figures
 from analysis.raters import listed_raters, order_effects, position_bias, rater_table
 from analysis.reasons import reason_counts, reason_keys
+from analysis.samples import majority_over_samples, prompt_level_figures, samples_per_prompt, samples_summary
 from analysis.votes import TIE as TIE_CHOICE
 from analysis.votes import AnalysisError
 
@@ -41,6 +42,7 @@ def build_report(
     rater_model: bool = False,
     raters_listed: int = RATERS_LISTED,
     design: dict | None = None,
+    aggregate_samples: bool = False,
 ) -> dict:
     """Build the report from the frame `read_votes` returns.
 
@@ -54,6 +56,9 @@ def build_report(
     design: the study's design file (analysis/design.py), checked against the votes; it sets
     allow_tie when that is None, and a dynamic design adds each pair's `sequential` figures
     (analysis/dynamic.py). The report's `design` echoes it (None without one).
+    aggregate_samples: with several samples per prompt (the `sample` column), first take each (pair,
+    prompt)'s majority over its samples (analysis/samples.py); without it, each sample's item counts
+    and intervals and tests resample prompts. The `samples` key says which.
     """
     if bootstrap < 0:
         raise AnalysisError(f"bootstrap must be 0 or more, not {bootstrap}")
@@ -64,12 +69,16 @@ def build_report(
         allow_tie = checked.allow_tie if checked else bool((votes["choice"] == TIE_CHOICE).any())
     model = fit_rater_model(votes, tally, allow_tie) if rater_model else None
     raters, raters_summary = listed_raters(rater_table(votes, tally, model), raters_listed)
-    pairs = _pair_figures(votes, tally, 3 if allow_tie else 2, bootstrap, seed)
+    per_prompt = samples_per_prompt(votes, tally)
+    # The units of the win figures: the items, or with aggregation one per (pair, prompt, question).
+    units = majority_over_samples(tally) if aggregate_samples and per_prompt > 1 else tally
+    prompt_level = per_prompt > 1 and units is tally
+    pairs = _pair_figures(votes, tally, units, 3 if allow_tie else 2, bootstrap, seed, prompt_level)
     design_figures = None if checked is None else apply_design(pairs, votes, tally, checked)
 
     return {
         "pairs": pairs,
-        "ranking": _rankings(tally, bootstrap, seed),
+        "ranking": _rankings(units, bootstrap, seed),
         "summary": {
             "studies": sorted(str(study) for study in votes["study"].unique()),
             "systems": tally.systems,
@@ -80,7 +89,10 @@ def build_report(
             "raters_per_item": tally.raters_per_item,
             "allow_tie": allow_tie,
         },
-        "settings": {"bootstrap": bootstrap, "seed": seed, "excluded_raters": excluded},
+        # aggregate_samples only when asked, so the settings of a report without samples are as they were.
+        "settings": {
+            "bootstrap": bootstrap, "seed": seed, "excluded_raters": excluded, **({"aggregate_samples": True} if aggregate_samples else {})
+        },
         "position_bias": position_bias(votes, tally),
         "raters": raters,
         "reasons_by_system": _reasons_by_system(votes, tally),
@@ -88,6 +100,7 @@ def build_report(
         "order_effects": order_effects(votes, tally),
         "planning": {"alpha": ALPHA, "power": POWER},
         "rater_model": None if model is None else rater_model_figures(votes, tally, model),
+        "samples": samples_summary(per_prompt, units is not tally),
         "design": design_figures,
     }
 
@@ -112,27 +125,39 @@ def _without_raters(votes: pd.DataFrame, exclude_raters: Iterable[str]) -> tuple
     return (votes[~votes["rater"].isin(excluded)] if excluded else votes), excluded
 
 
-def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int, bootstrap: int, seed: int) -> list[dict]:
-    if len(tally.counts) == 0:
-        return []
+def _groups(tally: Tally) -> tuple[np.ndarray, list[int], list[np.ndarray]]:
+    """Each row's group (one per (pair, question)), the groups present, and each present group's rows."""
     n_questions = len(tally.questions)
-    group = tally.pair * n_questions + tally.question  # one group per (pair, question)
+    group = tally.pair * n_questions + tally.question
     n_groups = len(tally.pairs) * n_questions
     order = np.argsort(group, kind="stable")
     bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
     present = [g for g in range(n_groups) if bounds[g] < bounds[g + 1]]  # a pair may not be asked every question
-    rows = [order[bounds[g] : bounds[g + 1]] for g in present]
+    return group, present, [order[bounds[g] : bounds[g + 1]] for g in present]
 
-    wins = np.bincount(group * 3 + tally.outcome, minlength=n_groups * 3).reshape(n_groups, 3)
-    by_category = _by_category(tally, group, n_groups)
+
+def _pair_figures(
+    votes: pd.DataFrame, tally: Tally, units: Tally, n_categories: int, bootstrap: int, seed: int, prompt_level: bool
+) -> list[dict]:
+    """Per (pair, question): the win figures over `units` (the items, or their majorities over samples),
+    intervals and tests over prompts when `prompt_level`, and splits, agreement and reasons over the items."""
+    if len(tally.counts) == 0:
+        return []
+    n_questions, n_groups = len(tally.questions), len(tally.pairs) * len(tally.questions)
+    group, present, item_rows = _groups(tally)
+    unit_group, _present, rows = _groups(units)
+
+    wins = np.bincount(unit_group * 3 + units.outcome, minlength=n_groups * 3).reshape(n_groups, 3)
+    by_category = _by_category(units, unit_group, n_groups)
     splits = _vote_splits(tally, group, n_groups)
     reasons = _reasons_by_pair(votes, tally, group, n_groups)
-    nets = net_win_rates(tally, rows, bootstrap, seed)
+    nets = net_win_rates(units, rows, bootstrap, seed)
     detectable = detectable_win_rates(wins[present, A] + wins[present, B])
     early_stop = _early_stop_rows(votes, tally)
+    by_prompt = [prompt_level_figures(units, r, bootstrap, seed) if prompt_level else None for r in rows]
 
     figures = []
-    for g, g_rows, (net, net_ci), smallest in zip(present, rows, nets, detectable, strict=True):
+    for g, g_rows, (net, net_ci), smallest, over_prompts in zip(present, item_rows, nets, detectable, by_prompt, strict=True):
         system_a, system_b = tally.pairs[g // n_questions]
         counts = tally.counts[g_rows]
         figures.append(
@@ -140,8 +165,8 @@ def _pair_figures(votes: pd.DataFrame, tally: Tally, n_categories: int, bootstra
                 "system_a": system_a,
                 "system_b": system_b,
                 "question": tally.questions[g % n_questions],
-                "items": len(g_rows),
-                **_win_figures(wins[g]),
+                "items": int(wins[g].sum()),
+                **_win_figures(wins[g], over_prompts=over_prompts),
                 "vote_splits": splits[g] if _several_raters(counts) else None,
                 "agreement": _agreement(tally, counts, n_categories, early_stop[g_rows].any()),
                 "reasons": {system_a: reasons[g][A], system_b: reasons[g][B]},
@@ -217,13 +242,14 @@ def _vote_splits(tally: Tally, group: np.ndarray, n_groups: int) -> list[dict]:
     return result
 
 
-def _win_figures(wins: np.ndarray, brief: bool = False) -> dict:
-    """wins: items won by A, won by B, tied."""
+def _win_figures(wins: np.ndarray, brief: bool = False, over_prompts: tuple | None = None) -> dict:
+    """wins: items won by A, won by B, tied. over_prompts: the interval and p-value over prompts
+    (several samples per prompt), instead of Wilson's and the binomial test's over items."""
     wins_a, wins_b, ties = (int(n) for n in wins)
     figures = {"wins_a": wins_a, "wins_b": wins_b, "ties": ties, "win_rate_a": share(wins_a, wins_a + wins_b)}
     if not brief:
-        figures["ci95"] = wilson_interval(wins_a, wins_a + wins_b)
-        figures["p_value"] = binomial_p_value(wins_a, wins_a + wins_b)
+        ci95, p_value = over_prompts or (wilson_interval(wins_a, wins_a + wins_b), binomial_p_value(wins_a, wins_a + wins_b))
+        figures["ci95"], figures["p_value"] = ci95, p_value
     return figures
 
 

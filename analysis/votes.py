@@ -74,7 +74,7 @@ def read_votes(source: Source) -> pd.DataFrame:
     Returns one row per vote with the CSV's columns: text columns categorical (system_a,
     system_b, choice and left share one set of categories), `watch_ms` as nullable Int64 (an
     empty cell is a missing value) and `created_at` as UTC datetimes; then the optional columns
-    present: `position` as nullable Int64, `sample` categorical, `early_stop` boolean. Raises
+    present: `position` and `sample` as nullable Int64, `early_stop` boolean. Raises
     VotesFileError naming the line of the first problem; warns (VotesFileWarning) when it reads
     spreadsheet dates without a timezone, whose `created_at` is then missing.
     """
@@ -212,7 +212,8 @@ def _checked_values(raw: pd.DataFrame, rows: _Rows) -> tuple[pd.Series, pd.Serie
 
 
 def _checked_optional(raw: pd.DataFrame, rows: _Rows) -> dict[str, pd.Series]:
-    """position as a whole number from 1 (or empty) and early_stop as 0 or 1 (or empty), when present."""
+    """position as a whole number from 1 (or empty), sample from 0 (or empty) and early_stop as 0 or 1
+    (or empty), when present."""
     checked = {}
     if "position" in raw:
         position = _parse_categories(raw["position"], _watch_ms_values)
@@ -221,6 +222,13 @@ def _checked_optional(raw: pd.DataFrame, rows: _Rows) -> dict[str, pd.Series]:
             lambda row: f"position {rows.value('position', row)!r} is not a place in the rater's sequence (1, 2, ...)",
         )
         checked["position"] = position.astype("Int64")
+    if "sample" in raw:
+        sample = _parse_categories(raw["sample"], _watch_ms_values)
+        rows.fail(
+            sample.isna().to_numpy() & ~_equals(raw["sample"], ""),
+            lambda row: f"sample {rows.value('sample', row)!r} is not a sample index (0, 1, ...)",
+        )
+        checked["sample"] = sample.astype("Int64")
     if "early_stop" in raw:
         early_stop = raw["early_stop"]
         known = _equals(early_stop, "1") | _equals(early_stop, "0") | _equals(early_stop, "")

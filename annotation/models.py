@@ -108,6 +108,11 @@ class Study(models.Model):
     )
     # Each rater's order of items derives from it and the worker id: a copy with the same seed repeats it.
     seed = models.PositiveIntegerField(default=new_seed)
+    # Several samples per prompt: item (pair, prompt, i) shows sample i of both systems. The report's
+    # unit: each sample's item ("item") or the majority over a prompt's samples ("prompt").
+    samples = models.PositiveSmallIntegerField(default=1, help_text="Samples per prompt compared, sample i against sample i")
+    sample_unit = models.CharField(max_length=6, choices=[("item", "item"), ("prompt", "prompt")], default="item",
+                                   help_text="The report's unit: each sample's item, or a prompt's majority over its samples")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     # Accounts that may join without a worker id, once logged in (annotation/raters/services.py).
@@ -118,6 +123,7 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(raters_per_item__gte=1), name="study_raters_positive"),
             models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="study_lease_min"),
+            models.CheckConstraint(condition=Q(samples__gte=1), name="study_samples_positive"),
             models.CheckConstraint(condition=Q(dynamic_alpha__gt=0, dynamic_alpha__lte=0.5), name="study_dynamic_alpha_range"),
         ]
 
@@ -157,6 +163,8 @@ class Item(models.Model):
     study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE, db_index=False)
     pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
     prompt = models.ForeignKey("generation.Prompt", related_name="items", on_delete=models.PROTECT)
+    # Which sample of the prompt both videos are (Study.samples); 0 with one sample per prompt.
+    sample = models.PositiveSmallIntegerField(default=0)
     video_a = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
     video_b = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
     matched_a = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
@@ -183,7 +191,7 @@ class Item(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["study", "pair", "prompt"], condition=Q(is_attention=False), name="item_unique"),
+            models.UniqueConstraint(fields=["study", "pair", "prompt", "sample"], condition=Q(is_attention=False), name="item_unique"),
             models.UniqueConstraint(fields=["token_a"], name="item_token_a_unique"),
             models.UniqueConstraint(fields=["token_b"], name="item_token_b_unique"),
             models.CheckConstraint(condition=Q(claimed__lte=F("raters_needed")), name="item_claimed_le_needed"),

@@ -117,8 +117,8 @@ def check_counts(params: dict, where: str) -> None:
     for key in PER_PROMPT_COUNTS:
         if key in params:
             raise ConfigError(
-                f"{where}{key}: not supported; a system makes one video per prompt, each with its recorded seed "
-                "(for several samples per prompt, add the system again under another name with another seed)"
+                f"{where}{key}: not supported; a system makes one video per prompt and sample, each with its recorded seed "
+                "(for several samples per prompt, generate with --samples K)"
             )
 
 

@@ -81,10 +81,12 @@ class System(models.Model):
 
 
 class Video(models.Model):
-    """A source video of one system for one prompt, probed with ffprobe."""
+    """A source video of one system for one prompt (sample `sample` of it), probed with ffprobe."""
 
     system = models.ForeignKey(System, related_name="videos", on_delete=models.CASCADE)
     prompt = models.ForeignKey(Prompt, related_name="videos", on_delete=models.CASCADE)
+    # Several samples per prompt (`generate --samples K`) are 0..K-1; uploaded videos are sample 0.
+    sample = models.PositiveSmallIntegerField(default=0)
     file = models.FileField(upload_to="videos/", max_length=500)
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
@@ -100,12 +102,12 @@ class Video(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["system", "prompt"], name="video_unique_system_prompt"),
+            models.UniqueConstraint(fields=["system", "prompt", "sample"], name="video_unique_system_prompt_sample"),
             models.CheckConstraint(condition=Q(width__gt=0) & Q(height__gt=0) & Q(fps__gt=0), name="video_probed_sane"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.system.name}/{self.prompt.key}"
+        return f"{self.system.name}/{self.prompt.key}" + (f"#{self.sample}" if self.sample else "")
 
 
 class GenerationJob(models.Model):
@@ -121,6 +123,7 @@ class GenerationJob(models.Model):
 
     system = models.ForeignKey(System, related_name="jobs", on_delete=models.CASCADE)
     prompt = models.ForeignKey(Prompt, related_name="jobs", on_delete=models.CASCADE)
+    sample = models.PositiveSmallIntegerField(default=0)
     seed = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -138,7 +141,7 @@ class GenerationJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["system", "prompt"], name="job_unique_system_prompt")]
+        constraints = [models.UniqueConstraint(fields=["system", "prompt", "sample"], name="job_unique_system_prompt_sample")]
         indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_status_idx")]
 
 

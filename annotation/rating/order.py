@@ -21,9 +21,10 @@ def _draw(*parts: object) -> bytes:
     return hashlib.sha256("\0".join(str(p) for p in parts).encode()).digest()
 
 
-def item_shuffle(*, seed: int, prompt_key: str, system_a: str, system_b: str, kind: str = "item") -> int:
-    """The item's place in the study's shuffle, in [0, PRIME)."""
-    return int.from_bytes(_draw(seed, kind, prompt_key, system_a, system_b)[:8], "big") % PRIME
+def item_shuffle(*, seed: int, prompt_key: str, system_a: str, system_b: str, kind: str = "item", sample: int = 0) -> int:
+    """The item's place in the study's shuffle, in [0, PRIME); sample 0's place is what it was before samples."""
+    parts = (seed, kind, prompt_key, system_a, system_b, *((sample,) if sample else ()))
+    return int.from_bytes(_draw(*parts)[:8], "big") % PRIME
 
 
 def rater_order(*, seed: int, worker_id: str) -> tuple[int, int]:

@@ -49,7 +49,7 @@ def _item(rater: Rater, spec: dict) -> Item:
     pairs = Q(pair__system_a__name=a, pair__system_b__name=b) | Q(pair__system_a__name=b, pair__system_b__name=a)
     item = Item.objects.select_related("pair__system_a", "pair__system_b", "prompt").filter(
         pairs, study=rater.study, prompt__key=spec["prompt"], is_attention=False, status=Item.Status.READY
-    ).first()
+    ).order_by("sample").first()  # with several samples per prompt, sample 0
     if item is None:
         raise QualificationError(f"the qualification pair of prompt {spec['prompt']} is not ready")
     return item

@@ -3,8 +3,9 @@ and the design file beside it (README, "The design file"): how the study was run
 
 After the contract's fourteen columns come the optional ones this platform knows (CONTRACT.md,
 "Votes CSV, optional columns"): `position`, the item's place in the rater's sequence (1-based; empty
-for votes recorded before positions were), and in a study with early stopping `early_stop` (1 when
-the item stopped receiving raters because its outcome was decided, else 0)."""
+for votes recorded before positions were), in a study with several samples per prompt `sample` (the
+item's sample index, 0-based), and in a study with early stopping `early_stop` (1 when the item
+stopped receiving raters because its outcome was decided, else 0)."""
 
 from __future__ import annotations
 
@@ -36,18 +37,18 @@ def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tupl
             "assignment__item_id", "assignment__item__prompt__key", "assignment__item__prompt__text",
             "assignment__item__prompt__category", "assignment__item__pair__system_a__name",
             "assignment__item__pair__system_b__name", "question", "assignment__rater__worker_id",
-            "choice", "assignment__left", "reasons", "watch_ms", "created_at", "assignment__position", "assignment__item__decided",
+            "choice", "assignment__left", "reasons", "watch_ms", "created_at", "assignment__position",
+            "assignment__item__sample", "assignment__item__decided",
         )
     )
-    for item, key, text, category, a, b, question, rater, choice, left, reasons, watch_ms, created, position, decided in votes.iterator(
-        chunk_size=5000
-    ):
+    for (item, key, text, category, a, b, question, rater, choice, left, reasons, watch_ms, created, position, sample,
+         decided) in votes.iterator(chunk_size=5000):
         names = {"a": a, "b": b, "tie": "tie"}
         row = (
             study.name, item, key, text, category, a, b, question, rater,
             names[choice], names[left], ";".join(reasons), watch_ms, created.isoformat(), "" if position is None else position,
         )
-        yield (*row, int(decided)) if study.early_stop else row
+        yield (*row, *((sample,) if study.samples > 1 else ()), *((int(decided),) if study.early_stop else ()))
 
 
 def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) -> int:
@@ -57,7 +58,7 @@ def votes_write(*, study: Study, out: TextIO, include_excluded: bool = False) ->
     gets a leading apostrophe, which `analysis.read_votes` removes again (CONTRACT.md, "Additions").
     """
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS + EXTRA_COLUMNS + (("early_stop",) if study.early_stop else ()))
+    writer.writerow(COLUMNS + EXTRA_COLUMNS + (("sample",) if study.samples > 1 else ()) + (("early_stop",) if study.early_stop else ()))
     count = 0
     for row in votes_rows(study=study, include_excluded=include_excluded):
         writer.writerow([spreadsheet_safe(cell) for cell in row])

@@ -44,6 +44,7 @@ def study_settings(*, study: Study) -> dict:
         "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
         "attention_threshold": study.attention_threshold,
         "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
+        **({"samples": f"{study.samples} per prompt, report unit: {study.sample_unit}"} if study.samples > 1 else {}),
     }
 
 
@@ -57,7 +58,8 @@ def _study_votes(study: Study):
 def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
     """The study's report; a dynamic study's with its design, so its pairs carry their sequential figures."""
     design = study_design(study=study) if study.dynamic else None
-    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie, design=design)
+    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie, design=design,
+                                   aggregate_samples=study.sample_unit == "prompt")
     report["study"] = study_settings(study=study)
     return report
 

@@ -64,6 +64,8 @@ def study_json(request: HttpRequest, study: Study) -> dict:
         "signed_links": study.signed_links,
         "early_stop": study.early_stop,
         "seed": study.seed,
+        "samples": study.samples,
+        "sample_unit": study.sample_unit,
         "join_url": request.build_absolute_uri(reverse("rater-join", args=[study.slug])),
         "invited": study_invited_names(study),
         "progress": study_progress(study=study),

@@ -8,7 +8,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
-from annotation.studies.schemas import HAND_OFF_URL, MAX_WATCH_MS, QualificationSpec, StudySpec
+from annotation.studies.schemas import HAND_OFF_URL, MAX_SAMPLES, MAX_WATCH_MS, QualificationSpec, StudySpec, samples_valid
 from generation.matching import DURATIONS, POLICY_HELP
 from generation.models import PromptSet
 from juice.http import InputError, input_parse
@@ -68,6 +68,20 @@ class StudyForm(forms.Form):
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 2, required=False,
                               help_text="Fixes each rater's order of items; blank for a random one")
 
+    samples = forms.CharField(max_length=7, required=False, initial="1",
+                              help_text=f"Samples per prompt compared, sample i of one system against sample i of the other (1 to "
+                                        f"{MAX_SAMPLES}), or 'matched' / 'items' for every sample the systems have")
+    sample_unit = forms.ChoiceField(choices=[("", "default"), ("item", "item"), ("prompt", "prompt")], required=False,
+                                    help_text="The report's unit with several samples: each sample's item, or the majority over "
+                                              "a prompt's samples (default: item; prompt with 'matched')")
+
+    def clean_samples(self) -> int | str:
+        text = self.cleaned_data["samples"].strip() or "1"
+        value = int(text) if text.isdigit() else text
+        if not samples_valid(value):
+            raise forms.ValidationError(f"a number of samples from 1 to {MAX_SAMPLES}, or 'matched' or 'items'")
+        return value
+
     def clean_qualification(self) -> dict | None:
         text = self.cleaned_data["qualification"].strip()
         if not text:
@@ -111,5 +125,6 @@ class StudyForm(forms.Form):
             attention_threshold=data["attention_threshold"], consent=data["consent"], qualification=data["qualification"],
             min_watch_ms=data["min_watch_ms"] or 0, completion_url=data["completion_url"], screenout_url=data["screenout_url"],
             signed_links=data["signed_links"], early_stop=data["early_stop"], seed=data["seed"],
+            samples=data["samples"], sample_unit=data["sample_unit"] or None,
             matching={key: data[f"matching_{key}"].strip() or None for key in ("aspect", "resolution", "fps", "duration")},
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from annotation.models import QUESTIONS, REASON_KEY
 
@@ -12,6 +12,19 @@ Question = Literal["quality", "faithfulness"]
 
 # A day of watching is a broken setting, not a careful study (the vote's own cap is the same).
 MAX_WATCH_MS = 24 * 3600 * 1000
+# The most samples per prompt a study compares (generation makes at most as many).
+MAX_SAMPLES = 100
+# `samples` as CONTRACT.md names it: as many samples as the systems have, with this report unit.
+SAMPLE_MODES = {"matched": "prompt", "items": "item"}
+
+
+def samples_valid(value: object) -> bool:
+    """Whether `value` is a study's `samples`: a count from 1 to MAX_SAMPLES, or one of SAMPLE_MODES."""
+    if isinstance(value, str):
+        return value in SAMPLE_MODES
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SAMPLES
+
+
 # Where raters are sent at the end: a web address, with `{code}` where the completion code goes.
 HAND_OFF_URL = r"^https?://[^\s<>\"]+$"
 
@@ -72,3 +85,21 @@ class StudySpec(BaseModel):
     signed_links: StrictBool = False
     early_stop: StrictBool = False
     seed: StrictInt | None = Field(None, ge=0, lt=2**31 - 1)
+    # Several samples per prompt: K items per (pair, prompt), sample i of A against sample i of B;
+    # "matched" or "items" take K from the videos (every sample the pairs' systems have).
+    samples: StrictInt | StrictStr = 1
+    # The report's unit: each sample's item, or the majority over a prompt's samples. Default:
+    # "item", or "prompt" with samples "matched".
+    sample_unit: Literal["item", "prompt"] | None = None
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _samples_known(cls, value: object) -> object:
+        if not samples_valid(value):
+            raise ValueError(f"give a number of samples per prompt from 1 to {MAX_SAMPLES}, or 'matched' or 'items', not {value!r}")
+        return value
+
+    @property
+    def report_unit(self) -> str:
+        """The report's unit the study records: sample_unit, else what `samples` implies."""
+        return self.sample_unit or SAMPLE_MODES.get(self.samples, "item")

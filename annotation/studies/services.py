@@ -1,5 +1,5 @@
-"""Studies: create one (one item per pair and prompt, matched before anyone looks), pause, resume or
-close it, and retry or drop an item whose matching failed."""
+"""Studies: create one (one item per pair, prompt and sample, matched before anyone looks), pause,
+resume or close it, and retry or drop an item whose matching failed."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class ItemStateError(StudyError):
 
 
 Pair = tuple[System, System]
-Videos = dict[tuple[int, int], Video]  # (system id, prompt id) -> video
+Videos = dict[tuple[int, int, int], Video]  # (system id, prompt id, sample) -> video
 
 
 @transaction.atomic
@@ -44,29 +44,30 @@ def study_create(*, spec: StudySpec, created_by=None, background: bool = False) 
     if not prompts:
         raise StudyError(f"prompt set {prompt_set.name!r} has no prompts")
     pairs = _pairs(spec.pairs)
-    videos = _videos(prompt_set, prompts, pairs)
+    videos, samples = _videos(prompt_set, prompts, pairs, spec.samples)
     try:
         policy = policy_parse(spec.matching)
     except MatchingError as exc:
         raise StudyError(f"matching: {exc}") from None
     # Targets are computed now, from the probed formats, so that a policy that cannot apply to some
     # item (an fps above a source's) is refused before anything is written.
-    targets = {(a.pk, b.pk, p.pk): _target(a, b, p, videos, policy) for a, b in pairs for p in prompts}
+    targets = {(a.pk, b.pk, p.pk, i): _target(a, b, p, i, videos, policy) for a, b in pairs for p in prompts for i in range(samples)}
     study = Study.objects.create(
         name=name, prompt_set=prompt_set, questions=list(dict.fromkeys(spec.questions)), reasons=_reasons(spec),
         raters_per_item=spec.raters, tie_policy=Study.TiePolicy.ALLOW if spec.allow_tie else Study.TiePolicy.FORCED,
         lease_seconds=spec.lease_seconds, instructions=spec.instructions, matching=policy,
         attention_items=spec.attention_items, attention_threshold=spec.attention_threshold, created_by=created_by,
         **({"completion_code": spec.completion_code} if spec.completion_code is not None else {}),
-        **_options(spec, prompt_set),
+        samples=samples, sample_unit=spec.report_unit, **_options(spec, prompt_set),
     )
     for a, b in pairs:
         pair = StudyPair.objects.create(study=study, system_a=a, system_b=b)
         Item.objects.bulk_create(
-            Item(study=study, pair=pair, prompt=p, video_a=videos[(a.pk, p.pk)], video_b=videos[(b.pk, p.pk)],
-                 raters_needed=spec.raters, matching_params=targets[(a.pk, b.pk, p.pk)],
-                 shuffle=item_shuffle(seed=study.seed, prompt_key=p.key, system_a=a.name, system_b=b.name))
+            Item(study=study, pair=pair, prompt=p, sample=i, video_a=videos[(a.pk, p.pk, i)], video_b=videos[(b.pk, p.pk, i)],
+                 raters_needed=spec.raters, matching_params=targets[(a.pk, b.pk, p.pk, i)],
+                 shuffle=item_shuffle(seed=study.seed, prompt_key=p.key, system_a=a.name, system_b=b.name, sample=i))
             for p in prompts
+            for i in range(samples)
         )
     if spec.invite:
         study_invite(study=study, usernames=spec.invite)
@@ -100,7 +101,7 @@ def _qualification(spec: StudySpec, prompt_set: PromptSet) -> dict:
         prompt = prompt_set.prompts.filter(key=item.prompt).first()
         if prompt is None:
             raise StudyError(f"{where}: no prompt {item.prompt!r} in prompt set {prompt_set.name!r}")
-        if Video.objects.filter(prompt=prompt, system__in=[a, b]).count() != 2:
+        if Video.objects.filter(prompt=prompt, system__in=[a, b], sample=0).count() != 2:
             raise StudyError(f"{where}: {a.name} and {b.name} need a video of prompt {item.prompt!r}")
         for question, answer in item.answers.items():
             if question not in spec.questions:
@@ -128,22 +129,30 @@ def _pairs(names: list[tuple[str, str]]) -> list[Pair]:
     return pairs
 
 
-def _videos(prompt_set: PromptSet, prompts: list[Prompt], pairs: list[Pair]) -> Videos:
-    """Every video the items need; all of them must exist."""
+def _videos(prompt_set: PromptSet, prompts: list[Prompt], pairs: list[Pair], samples: int | str) -> tuple[Videos, int]:
+    """Every video the items need, and the number of samples per prompt compared; all of them must
+    exist. `samples` "matched" or "items" compares every sample the pairs' systems have."""
     systems = {s.pk for pair in pairs for s in pair}
-    videos = {(v.system_id, v.prompt_id): v for v in Video.objects.filter(system__in=systems, prompt__prompt_set=prompt_set)}
-    missing = sorted({f"{s.name}/{p.key}" for pair in pairs for s in pair for p in prompts if (s.pk, p.pk) not in videos})
+    found = Video.objects.filter(system__in=systems, prompt__prompt_set=prompt_set)
+    videos = {(v.system_id, v.prompt_id, v.sample): v for v in found}
+    if isinstance(samples, str):
+        samples = 1 + max((sample for _s, _p, sample in videos), default=0)
+    missing = sorted({
+        f"{s.name}/{p.key}" + (f" sample {i}" if samples > 1 else "")
+        for pair in pairs for s in pair for p in prompts for i in range(samples) if (s.pk, p.pk, i) not in videos
+    })
     if missing:
         raise StudyError(f"{len(missing)} videos are missing (generate or import them first): {', '.join(missing[:10])}")
-    return videos
+    return videos, samples
 
 
-def _target(a: System, b: System, prompt: Prompt, videos: Videos, policy: dict) -> dict:
+def _target(a: System, b: System, prompt: Prompt, sample: int, videos: Videos, policy: dict) -> dict:
     """An item's matching parameters: the policy, the common target and each side's spec."""
     try:
-        return {"policy": policy, **match_target(videos[(a.pk, prompt.pk)], videos[(b.pk, prompt.pk)], policy)}
+        return {"policy": policy, **match_target(videos[(a.pk, prompt.pk, sample)], videos[(b.pk, prompt.pk, sample)], policy)}
     except MatchingError as exc:
-        raise StudyError(f"matching {a.name}/{prompt.key} with {b.name}/{prompt.key}: {exc}") from None
+        which = f" (sample {sample})" if sample else ""
+        raise StudyError(f"matching {a.name}/{prompt.key} with {b.name}/{prompt.key}{which}: {exc}") from None
 
 
 def _reasons(spec: StudySpec) -> dict:

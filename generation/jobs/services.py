@@ -63,13 +63,21 @@ def _enqueue(job_ids: list[int], batch_size: int, countdown: int = 0) -> None:
         enqueue_after_commit(lambda chunk=chunk: generate_videos.apply_async((chunk,), countdown=countdown))
 
 
-@transaction.atomic
-def generation_queue(*, system: System, prompt_set: PromptSet, seed: int | None = None) -> Queued:
-    """Queue one job per prompt that has no video yet; failed jobs start over, running ones are left alone.
+# A sample's seed is its prompt's plus SAMPLE_SEED_STRIDE per sample: more than any prompt position
+# (a prompt set has at most 100,000 prompts), so no two (prompt, sample) of a system share a seed.
+SAMPLE_SEED_STRIDE = 1_000_000
+MAX_SAMPLES = 100
 
-    Each video's seed is the base seed (`seed`, else the system's `seed` parameter, else 0) plus
-    the prompt's position, recorded on the job and the video so a re-run reproduces it.
-    """
+
+def sample_seed(*, base: int, position: int, sample: int) -> int:
+    """The seed of sample `sample` of the prompt at `position`; sample 0's is `base + position`."""
+    return base + position + sample * SAMPLE_SEED_STRIDE
+
+
+def _queue_checked(system: System, prompt_set: PromptSet, samples: int) -> tuple[list, int]:
+    """The prompts to queue and the system's batch size, or JobError saying why they cannot be."""
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise JobError(f"samples must be from 1 to {MAX_SAMPLES}, not {samples}")
     try:
         config = system_config(system)
     except SystemInputError as exc:
@@ -83,23 +91,41 @@ def generation_queue(*, system: System, prompt_set: PromptSet, seed: int | None 
             raise JobError(
                 f"system {system.name} animates the prompts' images, but {len(missing)} prompt(s) have none: {', '.join(missing[:10])}"
             )
+    return prompts, config.batch_size
+
+
+@transaction.atomic
+def generation_queue(*, system: System, prompt_set: PromptSet, seed: int | None = None, samples: int = 1) -> Queued:
+    """Queue one job per prompt and sample (0..samples-1) that has no video yet; failed jobs start over,
+    running ones are left alone.
+
+    Each video's seed is `sample_seed`: the base seed (`seed`, else the system's `seed` parameter,
+    else 0) plus the prompt's position, plus SAMPLE_SEED_STRIDE per sample; it is recorded on the
+    job and the video so a re-run reproduces it.
+    """
+    prompts, batch_size = _queue_checked(system, prompt_set, samples)
     base = int(system.params.get("seed", 0)) if seed is None else seed
-    done = set(Video.objects.filter(system=system, prompt__in=prompts).values_list("prompt_id", flat=True))
-    jobs = {j.prompt_id: j for j in GenerationJob.objects.select_for_update().filter(system=system, prompt__in=prompts)}
+    done = set(Video.objects.filter(system=system, prompt__in=prompts).values_list("prompt_id", "sample"))
+    jobs = {
+        (j.prompt_id, j.sample): j
+        for j in GenerationJob.objects.select_for_update().filter(system=system, prompt__in=prompts, sample__lt=samples)
+    }
     to_run, skipped = [], 0
     for prompt in prompts:
-        job = jobs.get(prompt.pk)
-        if prompt.pk in done or (job and job.status in (Status.RUNNING, Status.ENCODING, Status.DONE)):
-            skipped += 1
-            continue
-        if job is None:
-            job = GenerationJob.objects.create(system=system, prompt=prompt, seed=base + prompt.position)
-        else:
-            GenerationJob.objects.filter(pk=job.pk).update(
-                seed=base + prompt.position, status=Status.QUEUED, attempts=0, error="", traceback="", worker=""
-            )
-        to_run.append(job.pk)
-    _enqueue(to_run, config.batch_size)
+        for sample in range(samples):
+            job = jobs.get((prompt.pk, sample))
+            if (prompt.pk, sample) in done or (job and job.status in (Status.RUNNING, Status.ENCODING, Status.DONE)):
+                skipped += 1
+                continue
+            job_seed = sample_seed(base=base, position=prompt.position, sample=sample)
+            if job is None:
+                job = GenerationJob.objects.create(system=system, prompt=prompt, sample=sample, seed=job_seed)
+            else:
+                GenerationJob.objects.filter(pk=job.pk).update(
+                    seed=job_seed, status=Status.QUEUED, attempts=0, error="", traceback="", worker=""
+                )
+            to_run.append(job.pk)
+    _enqueue(to_run, batch_size)
     return Queued(queued=len(to_run), skipped=skipped, job_ids=to_run)
 
 
@@ -145,7 +171,7 @@ class ErrorGroup:
 
     error: str
     traceback: str  # of the first of them
-    jobs: list[tuple[int, str]]  # (job id, prompt id)
+    jobs: list[tuple[int, str]]  # (job id, prompt id with its sample when not 0)
 
 
 @dataclass
@@ -156,7 +182,7 @@ class Progress:
     running: int
     done: int
     failed: int
-    errors: list[tuple[str, str]]  # (prompt id, error) of failed jobs
+    errors: list[tuple[str, str]]  # (prompt id, with its sample when not 0; error) of failed jobs
     cancelled: int = 0
     error_groups: list[ErrorGroup] = field(default_factory=list)  # the failed jobs grouped by their error
 
@@ -184,10 +210,11 @@ def generation_progress(*, systems: list[System] | None = None, prompt_set: Prom
     }
     errors: dict[int, list] = {}
     groups: dict[int, dict[str, ErrorGroup]] = {}
-    for job in jobs.filter(system__in=systems, status=Status.FAILED).select_related("prompt").order_by("prompt__position"):
-        errors.setdefault(job.system_id, []).append((job.prompt.key, job.error))
+    for job in jobs.filter(system__in=systems, status=Status.FAILED).select_related("prompt").order_by("prompt__position", "sample"):
+        label = job.prompt.key + (f" (sample {job.sample})" if job.sample else "")
+        errors.setdefault(job.system_id, []).append((label, job.error))
         group = groups.setdefault(job.system_id, {}).setdefault(job.error, ErrorGroup(job.error, job.traceback, []))
-        group.jobs.append((job.pk, job.prompt.key))
+        group.jobs.append((job.pk, label))
     empty = {"total": 0, "queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
     return [
         Progress(system=s, **{k: counts.get(s.pk, empty)[k] for k in empty}, errors=errors.get(s.pk, []),
@@ -259,8 +286,13 @@ def _frames_name(job: GenerationJob) -> str:
     return f"generation/frames/job{job.pk}-a{job.attempts}.npy"
 
 
+def _sample_suffix(job: GenerationJob) -> str:
+    """Names of sample 0 stay what they were before samples existed."""
+    return f"-s{job.sample}" if job.sample else ""
+
+
 def _first_frame_name(job: GenerationJob) -> str:
-    return f"first_frames/{job.system_id}/{job.prompt_id}-a{job.attempts}.png"
+    return f"first_frames/{job.system_id}/{job.prompt_id}{_sample_suffix(job)}-a{job.attempts}.png"
 
 
 class _Heartbeat:
@@ -381,12 +413,12 @@ def job_encode(*, job_id: int) -> Video | None:
     fps = float(job.system.params.get("fps", 8))
     first_frame = _first_frame_name(job) if _media_path(_first_frame_name(job)).is_file() else ""
     # A random name, as for uploads: a duplicate delivery writes its own file and removes it below.
-    final = _media_path(f"videos/{job.system_id}/{job.prompt_id}-{uuid.uuid4().hex[:16]}.mp4")
+    final = _media_path(f"videos/{job.system_id}/{job.prompt_id}{_sample_suffix(job)}-{uuid.uuid4().hex[:16]}.mp4")
     try:
         frames = np.load(frames_path)
         with atomic_path(final) as partial:
             video_encode(frames=frames, path=partial, fps=fps)
-            info = video_probe(partial, name=f"{job.system.name}/{job.prompt.key}")
+            info = video_probe(partial, name=f"{job.system.name}/{job.prompt.key}{_sample_suffix(job)}")
             sha = file_sha256(partial)
     except Exception as exc:  # recorded on the job, which goes back to the GPU queue
         log.exception("encoding job %s failed", job.pk)
@@ -400,7 +432,7 @@ def job_encode(*, job_id: int) -> Video | None:
             ):
                 raise IntegrityError("the job moved on while it was being encoded")
             video = Video.objects.create(
-                system=job.system, prompt=job.prompt, file=name, sha256=sha, width=info.width, height=info.height,
+                system=job.system, prompt=job.prompt, sample=job.sample, file=name, sha256=sha, width=info.width, height=info.height,
                 fps=info.fps, frame_count=info.frame_count, duration=info.duration, codec=info.codec, seed=job.seed,
                 first_frame=first_frame,
             )

@@ -10,7 +10,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from generation.jobs.services import CANCELLABLE, JobError, generation_progress, generation_queue, jobs_cancel, jobs_retry
+from generation.jobs.services import (
+    CANCELLABLE,
+    MAX_SAMPLES,
+    JobError,
+    generation_progress,
+    generation_queue,
+    jobs_cancel,
+    jobs_retry,
+)
 from generation.models import GenerationJob, PromptSet, System, Video
 from juice.auth import researcher_required
 
@@ -20,6 +28,8 @@ class GenerateForm(forms.Form):
     prompt_set = forms.ModelChoiceField(queryset=PromptSet.objects.order_by("name"), to_field_name="name")
     seed = forms.IntegerField(required=False, help_text="base seed (a video's seed is this plus its prompt's position); "
                                                          "blank: the system's")
+    samples = forms.IntegerField(required=False, min_value=1, max_value=MAX_SAMPLES, initial=1,
+                                 help_text="videos per prompt, each with its own seed (sample k adds k * 1,000,000); blank: 1")
 
 
 @researcher_required
@@ -54,7 +64,8 @@ def generation_start(request: HttpRequest) -> HttpResponse:
         return redirect("generation-status")
     system, prompt_set = form.cleaned_data["system"], form.cleaned_data["prompt_set"]
     try:
-        queued = generation_queue(system=system, prompt_set=prompt_set, seed=form.cleaned_data["seed"])
+        queued = generation_queue(system=system, prompt_set=prompt_set, seed=form.cleaned_data["seed"],
+                                  samples=form.cleaned_data["samples"] or 1)
     except JobError as exc:
         messages.error(request, str(exc))
     else:

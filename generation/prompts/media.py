@@ -28,7 +28,8 @@ def prompt_set_media(*, prompt_set: PromptSet, page: str | int | None = None) ->
     """The systems with a video in this prompt set, and one page of its prompts with their videos."""
     systems = list(System.objects.filter(videos__prompt__prompt_set=prompt_set).distinct().order_by("name"))
     prompts = Paginator(prompt_set.prompts.order_by("position"), PROMPTS_PER_MEDIA_PAGE).get_page(page)
+    # With several samples per prompt, the browser shows sample 0 (the one a single-sample run makes).
     videos = {(v.system_id, v.prompt_id): v
-              for v in Video.objects.select_related("system").filter(prompt__in=list(prompts), system__in=systems)}
+              for v in Video.objects.select_related("system").filter(prompt__in=list(prompts), system__in=systems, sample=0)}
     rows = [PromptRow(prompt=p, videos=[videos.get((s.pk, p.pk)) for s in systems]) for p in prompts]
     return MediaPage(systems=systems, page=prompts, rows=rows)

@@ -118,3 +118,25 @@ def test_a_failure_keeps_the_last_lines_of_its_traceback(tiny_models, settings, 
     assert job.status == "failed" and "divisible by 32" in job.error
     lines = job.traceback.splitlines()
     assert len(lines) <= 30 and "divisible by 32" in lines[-1] and any("diffusers" in line for line in lines)
+
+
+def test_the_page_starts_several_samples_per_prompt_and_retries_or_cancels_each_job(researcher_client, ltx, empty_queues):
+    make_prompts("set", ["a cat", "a dog"])
+    response = researcher_client.post(reverse("generation-start"), {"system": "ltx", "prompt_set": "set", "seed": "7", "samples": "2"})
+    assert response.status_code == 302
+    jobs = GenerationJob.objects.filter(system=ltx).order_by("prompt__position", "sample")
+    assert [(j.prompt.key, j.sample, j.seed) for j in jobs] == [
+        ("p0001", 0, 7), ("p0001", 1, 1_000_007), ("p0002", 0, 8), ("p0002", 1, 1_000_008),
+    ]
+    assert "ltx: queued 4 job(s), skipped 0" in researcher_client.get(response.url).content.decode()
+
+    fail(jobs[1], "out of memory")
+    page = researcher_client.get(response.url).content.decode()
+    assert 'aria-label="Retry p0001 (sample 1)"' in page
+    researcher_client.post(reverse("generation-retry", args=[ltx.pk]), {"job": str(jobs[1].pk), "prompt_set": "set"})
+    assert [j.status for j in jobs.all()] == ["queued"] * 4
+    researcher_client.post(reverse("generation-cancel", args=[ltx.pk]), {"job": str(jobs[3].pk), "prompt_set": "set"})
+    assert [j.status for j in jobs.all()] == ["queued", "queued", "queued", "cancelled"]
+
+    bad = researcher_client.post(reverse("generation-start"), {"system": "ltx", "prompt_set": "set", "samples": "0"}, follow=True)
+    assert "samples: Ensure this value is greater than or equal to 1." in bad.content.decode()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import F
 
 from generation.jobs.services import generation_queue, jobs_requeue_stale
@@ -81,3 +82,31 @@ def test_a_job_of_a_killed_worker_completes_after_a_restart_exactly_once(tiny_mo
     files = [p for p in media_root.rglob("*") if p.is_file()]
     assert files == [Path(job.video.file.path)], files  # one video; no partial, temporary or frame files
     assert probe_video(files[0]).frame_count == 17
+
+
+def test_a_worker_makes_several_samples_per_prompt_each_with_its_own_seed_and_file(tiny_models, media_root, tmp_path):
+    add_system("ltx", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, "--param", "seed=7")
+    make_prompts("set", ["a cat", "a dog on a beach"])
+
+    log = tmp_path / "worker.log"
+    with worker(media_root, log):
+        out = StringIO()
+        call_command("generate", "--system", "ltx", "--prompt-set", "set", "--samples", "2", "--wait", "--poll", "0.2",
+                     stdout=out, stderr=StringIO())
+        assert "queued 4 job(s)" in out.getvalue() and "ltx: 4 done, 0 failed of 4" in out.getvalue(), log.read_text()[-4000:]
+
+    videos = list(Video.objects.order_by("prompt__position", "sample"))
+    # Sample 0 keeps the seed of a single-sample run (base + position); sample k adds k * 1,000,000.
+    assert [(v.prompt.key, v.sample, v.seed) for v in videos] == [
+        ("p0001", 0, 7), ("p0001", 1, 1_000_007), ("p0002", 0, 8), ("p0002", 1, 1_000_008),
+    ]
+    assert [j.seed for j in GenerationJob.objects.order_by("prompt__position", "sample")] == [7, 1_000_007, 8, 1_000_008]
+    assert len({v.file.name for v in videos}) == 4 and all(Path(v.file.path).is_file() for v in videos)
+    # Different seeds, different videos.
+    assert len({v.sha256 for v in videos}) == 4
+
+    out = StringIO()
+    call_command("generate", "--system", "ltx", "--prompt-set", "set", "--samples", "2", stdout=out)
+    assert "queued 0 job(s), skipped 4" in out.getvalue()
+    with pytest.raises(CommandError, match="samples must be from 1 to 100, not 0"):
+        call_command("generate", "--system", "ltx", "--prompt-set", "set", "--samples", "0", stdout=StringIO())

@@ -95,3 +95,44 @@ def test_a_database_of_the_previous_layout_migrates_forward_with_its_data():
     # And the moved models keep their constraints: a duplicate prompt id is still refused by the database.
     with pytest.raises(IntegrityError, match="prompt_unique_key"):
         Prompt.objects.create(prompt_set=prompt_set, key="p1", position=9, text="again")
+
+
+# The last migrations before several samples per prompt.
+BEFORE_SAMPLES = [("generation", "0004_job_traceback_cancelled"), ("annotation", "0012_dynamic_evaluation")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_made_before_samples_keeps_its_videos_jobs_and_items_as_sample_0():
+    from annotation.models import Item
+    from generation.models import GenerationJob, Video
+
+    executor = migrate(BEFORE_SAMPLES)
+    try:
+        others = [node for node in executor.loader.graph.leaf_nodes() if node[0] not in {"generation", "annotation"}]
+        model = executor.loader.project_state(BEFORE_SAMPLES + others).apps.get_model
+        prompt_set = model("generation", "PromptSet").objects.create(name="set")
+        prompt = model("generation", "Prompt").objects.create(prompt_set=prompt_set, key="p1", position=0, text="a cat")
+        videos = []
+        for name in ("A", "B"):
+            system = model("generation", "System").objects.create(name=name, kind="external")
+            videos.append(model("generation", "Video").objects.create(
+                system=system, prompt=prompt, file=f"videos/{name}.mp4", sha256="0" * 64, width=64, height=48, fps=8,
+                frame_count=8, duration=1, codec="h264",
+            ))
+        model("generation", "GenerationJob").objects.create(system=system, prompt=prompt, seed=5, status="done", video=videos[1])
+        study = model("annotation", "Study").objects.create(name="s", prompt_set=prompt_set, questions=["quality"], status="open")
+        pair = model("annotation", "StudyPair").objects.create(study=study, system_a=videos[0].system, system_b=system)
+        model("annotation", "Item").objects.create(study=study, pair=pair, prompt=prompt, video_a=videos[0], video_b=videos[1],
+                                                   raters_needed=1, status="ready")
+    finally:
+        migrate(executor.loader.graph.leaf_nodes())
+
+    assert list(Video.objects.values_list("sample", flat=True)) == [0, 0]
+    assert (GenerationJob.objects.get().sample, GenerationJob.objects.get().seed) == (0, 5)
+    assert (Item.objects.get().sample, Item.objects.get().study.samples, Item.objects.get().study.sample_unit) == (0, 1, "item")
+    old = Video.objects.get(system__name="A")
+    Video.objects.create(system=old.system, prompt=old.prompt, sample=1, file="videos/A1.mp4", sha256="0" * 64, width=64,
+                         height=48, fps=8, frame_count=8, duration=1, codec="h264")
+    with pytest.raises(IntegrityError, match="video_unique_system_prompt_sample"):
+        Video.objects.create(system=old.system, prompt=old.prompt, sample=1, file="videos/A2.mp4", sha256="0" * 64, width=64,
+                             height=48, fps=8, frame_count=8, duration=1, codec="h264")

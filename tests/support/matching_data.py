@@ -22,18 +22,18 @@ def external_system(name: str) -> System:
     return System.objects.create(name=name, kind=System.Kind.EXTERNAL)
 
 
-def add_video(system: System, prompt: Prompt, source: Path, *, probe_like: Path | None = None) -> Video:
-    """Import `source` as the system's video for the prompt, probed as the import does.
+def add_video(system: System, prompt: Prompt, source: Path, *, probe_like: Path | None = None, sample: int = 0) -> Video:
+    """Import `source` as the system's video for the prompt (its sample `sample`), probed as the import does.
 
     `probe_like` records another file's format instead: a source that went bad after its import.
     """
-    name = f"videos/{system.name}/{prompt.key}{source.suffix}"
+    name = f"videos/{system.name}/{prompt.key}{f'-{sample}' if sample else ''}{source.suffix}"
     target = Path(settings.MEDIA_ROOT) / name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     info = probe_video(probe_like or target)
     return Video.objects.create(
-        system=system, prompt=prompt, file=name, sha256="0" * 64, width=info.width, height=info.height,
+        system=system, prompt=prompt, sample=sample, file=name, sha256="0" * 64, width=info.width, height=info.height,
         fps=info.fps, frame_count=info.frame_count, duration=info.duration, codec=info.codec,
     )
 

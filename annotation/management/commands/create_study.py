@@ -46,6 +46,12 @@ class Command(BaseCommand):
         crowd.add_argument("--signed-links", action="store_true", help="join links must carry sig (see join_links)")
         crowd.add_argument("--early-stop", action="store_true", help="stop handing out an item once its outcome is decided")
         crowd.add_argument("--seed", type=int, help="the seed of each rater's order of items (default: random)")
+        crowd.add_argument("--samples", default="1", metavar="K",
+                           help="samples per prompt compared, sample i against sample i (default 1); "
+                                "'matched' or 'items': every sample the systems have")
+        crowd.add_argument("--sample-unit", choices=["item", "prompt"],
+                           help="the report's unit: each sample's item, or a prompt's majority over its samples "
+                                "(default item; prompt with --samples matched)")
         parser.add_argument("--wait", action="store_true", help="with a broker: block until the study is open, with a progress bar")
         parser.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
 
@@ -62,7 +68,8 @@ class Command(BaseCommand):
             raise CommandError(validation_message(exc)) from None
         in_process = app.conf.task_always_eager
         prompts = Prompt.objects.filter(prompt_set__name=spec.prompt_set).count()
-        bar = tqdm(total=len(spec.pairs) * prompts, unit="item", desc="matching", file=self.stderr._out,
+        samples = spec.samples if isinstance(spec.samples, int) else 1  # "matched"/"items": counted once the study exists
+        bar = tqdm(total=len(spec.pairs) * prompts * samples, unit="item", desc="matching", file=self.stderr._out,
                    disable=not in_process and not options["wait"], delay=0.5)
         # In-process, the encodes run inside study_create (on commit): the bar follows them as they finish.
         advance = _following(bar, spec.name.strip())
@@ -114,6 +121,9 @@ class Command(BaseCommand):
 def _crowd_options(options: dict) -> dict:
     """The crowd options given; the texts and the qualification are read from their files."""
     given = {k: options[k] for k in ("min_watch_ms", "completion_url", "screenout_url", "signed_links", "early_stop", "seed")}
+    given["samples"] = int(options["samples"]) if options["samples"].isdigit() else options["samples"]
+    if options["sample_unit"]:
+        given["sample_unit"] = options["sample_unit"]
     for key in ("instructions", "consent"):
         if options[key]:
             given[key] = _read(options[key], key)

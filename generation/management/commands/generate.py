@@ -15,6 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--system", help="name of a generated system")
         parser.add_argument("--prompt-set", help="name of the prompt set")
         parser.add_argument("--seed", type=int, help="base seed (video seed = base + prompt position); default: the system's")
+        parser.add_argument("--samples", type=int, default=1, metavar="K",
+                            help="videos per prompt, samples 0..K-1, each with its own seed "
+                                 "(base + position + sample * 1,000,000); default 1")
         parser.add_argument("--wait", action="store_true", help="block until every job is done or failed, with a progress bar")
         parser.add_argument("--requeue-stale", action="store_true", help="first re-queue jobs whose worker stopped (no heartbeat)")
         parser.add_argument("--poll", type=float, default=1.0, help="seconds between progress checks with --wait")
@@ -33,7 +36,7 @@ class Command(BaseCommand):
         if prompt_set is None:
             raise CommandError(f"no prompt set named {opts['prompt_set']!r} (import it with import_prompts)")
         try:
-            queued = generation_queue(system=system, prompt_set=prompt_set, seed=opts["seed"])
+            queued = generation_queue(system=system, prompt_set=prompt_set, seed=opts["seed"], samples=opts["samples"])
         except JobError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{system.name}: queued {queued.queued} job(s), skipped {queued.skipped} already generated or running.")
