@@ -79,16 +79,7 @@ def build_report(
     return {
         "pairs": pairs,
         "ranking": _rankings(units, bootstrap, seed),
-        "summary": {
-            "studies": sorted(str(study) for study in votes["study"].unique()),
-            "systems": tally.systems,
-            "questions": tally.questions,
-            "votes": len(votes),
-            "items": tally.n_items,
-            "raters": int(votes["rater"].nunique()),
-            "raters_per_item": tally.raters_per_item,
-            "allow_tie": allow_tie,
-        },
+        "summary": _summary(votes, tally, allow_tie),
         # aggregate_samples only when asked, so the settings of a report without samples are as they were.
         "settings": {
             "bootstrap": bootstrap, "seed": seed, "excluded_raters": excluded, **({"aggregate_samples": True} if aggregate_samples else {})
@@ -102,6 +93,19 @@ def build_report(
         "rater_model": None if model is None else rater_model_figures(votes, tally, model),
         "samples": samples_summary(per_prompt, units is not tally),
         "design": design_figures,
+    }
+
+
+def _summary(votes: pd.DataFrame, tally: Tally, allow_tie: bool) -> dict:
+    return {
+        "studies": sorted(str(study) for study in votes["study"].unique()),
+        "systems": tally.systems,
+        "questions": tally.questions,
+        "votes": len(votes),
+        "items": tally.n_items,
+        "raters": int(votes["rater"].nunique()),
+        "raters_per_item": tally.raters_per_item,
+        "allow_tie": allow_tie,
     }
 
 
