@@ -53,12 +53,10 @@ def build_report(
     votes (any tie vote means ties were allowed). rater_model: add the Dawid-Skene sensitivity
     analysis (`rater_model` key, and each rater's `model_reliability`). raters_listed: the most
     raters the `raters` list shows (those with the most votes); `raters_summary` covers them all.
-    design: the study's design file (analysis/design.py), checked against the votes; it sets
-    allow_tie when that is None, and a dynamic design adds each pair's `sequential` figures
-    (analysis/dynamic.py). The report's `design` echoes it (None without one).
-    aggregate_samples: with several samples per prompt (the `sample` column), first take each (pair,
-    prompt)'s majority over its samples (analysis/samples.py); without it, each sample's item counts
-    and intervals and tests resample prompts. The `samples` key says which.
+    design: the study's design file (analysis/design.py), checked against the votes; it sets allow_tie
+    when None; a dynamic one adds each pair's `sequential` figures (analysis/dynamic.py).
+    aggregate_samples: with several samples per prompt, first take each (pair, prompt)'s majority over
+    its samples (analysis/samples.py); else intervals and tests resample prompts (`samples` key).
     """
     if bootstrap < 0:
         raise AnalysisError(f"bootstrap must be 0 or more, not {bootstrap}")
