@@ -41,6 +41,18 @@ TINY_MORE = {
     "x4-upscaler": "StableDiffusionUpscalePipeline",
 }
 
+# The size and frame count each tiny video checkpoint runs at (its VAE and patch sizes allow them).
+TINY_SIZE = {"text-to-video": 32, "image-to-video": 32, "ltx-condition": 32, "animatediff": 32, "text-to-video-sd": 32}
+TINY_FRAMES = {"mochi": 7}  # Mochi: 1 + 6k
+
+
+def tiny_call_params(name: str) -> dict:
+    """The call arguments a tiny video checkpoint of this module generates with (steps and fps left to the caller)."""
+    size = TINY_SIZE.get(name, 16)
+    text = {} if name in ("svd", "animatediff", "text-to-video-sd") else {"max_sequence_length": 16}
+    return {"num_frames": TINY_FRAMES.get(name, 9), "height": size, "width": size, **text}
+
+
 _WORDS = (
     "a", "an", "the", "of", "in", "on", "at", "over", "under", "with", "and", "to", "from", "by", "cat", "dog",
     "horse", "bird", "fish", "panda", "robot", "car", "boat", "train", "man", "woman", "child", "people", "city",
