@@ -17,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--param", action="append", default=[], metavar="KEY=VALUE",
             help="call argument (num_frames, height, num_inference_steps, ...), fps, dtype, seed, batch_size, "
-            "scheduler.KEY, image.KEY (factorized); repeat for more",
+            "scheduler.KEY, image.KEY (factorized), prompt_template, prompt_column, interpolate, upscale (see the README); "
+            "repeat for more",
         )
         parser.add_argument("--external", action="store_true", help="a system whose videos are uploaded (import_videos)")
 
