@@ -234,9 +234,12 @@ def _check_own_keys(params: object) -> None:
 
 
 def config_validate(
-    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = ""
+    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = "",
+    allow_code: bool = False,
 ) -> dict:
-    """Check a generated system's configuration; return the resolved class names. Raises ConfigError."""
+    """Check a generated system's configuration; return the resolved class names. Raises ConfigError.
+
+    `allow_code`: the configuration may name a user module (stages.check_stages), as on the command line."""
     _check_own_keys(params)
     if pipeline != FACTORIZED:
         if image_model or image_pipeline or "image" in params:
@@ -246,7 +249,7 @@ def config_validate(
             raise ConfigError(f"{pipeline} makes images, not videos; use --pipeline factorized to animate its images")
         _check_call(cls, params, where="", model=model, own=OWN_KEYS - {"image"})
         _check_load(cls, params, model)
-        check_stages(params, size=_video_size(cls, params), default_fps=DEFAULT_FPS)
+        check_stages(params, size=_video_size(cls, params), default_fps=DEFAULT_FPS, allow_code=allow_code)
         return {"pipeline": pipeline, "image_pipeline": "", "video_pipeline": ""}
 
     if not image_model:
@@ -260,7 +263,7 @@ def config_validate(
         raise ConfigError(f"{video_pipeline} is not an image-to-video pipeline (the second stage of a factorized system)")
     _check_call(video_cls, params, where="", model=model, own=OWN_KEYS)
     _check_load(video_cls, params, model)
-    check_stages(params, size=_video_size(video_cls, params), default_fps=DEFAULT_FPS)
+    check_stages(params, size=_video_size(video_cls, params), default_fps=DEFAULT_FPS, allow_code=allow_code)
     image_params = params.get("image", {})
     if not isinstance(image_params, dict):
         raise ConfigError("image: expected image.KEY=VALUE parameters of the text-to-image call")

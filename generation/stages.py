@@ -51,13 +51,16 @@ def output_fps(params: dict, default: float = 8) -> float:
     return float(params.get("interpolate_fps") if "interpolate" in params else params.get("fps", default))
 
 
-def check_stages(params: dict, *, size: tuple[int | None, int | None], default_fps: float) -> None:
-    """Refuse stage keys that cannot work, naming the parameter; `size` is the video's (height, width) if known."""
-    _check_interpolate(params, float(params.get("fps", default_fps)))
+def check_stages(params: dict, *, size: tuple[int | None, int | None], default_fps: float, allow_code: bool = False) -> None:
+    """Refuse stage keys that cannot work, naming the parameter; `size` is the video's (height, width) if known.
+
+    A user module is code the workers will run: only with `allow_code` (the command line, whose user runs
+    code on the machine anyway), never from the web page or the JSON API."""
+    _check_interpolate(params, float(params.get("fps", default_fps)), allow_code)
     _check_upscale(params, size)
 
 
-def _check_interpolate(params: dict, fps: float) -> None:
+def _check_interpolate(params: dict, fps: float, allow_code: bool) -> None:
     if "interpolate" not in params:
         if "interpolate_fps" in params:
             raise ConfigError("interpolate_fps: goes with interpolate=minterpolate (or a module)")
@@ -66,6 +69,9 @@ def _check_interpolate(params: dict, fps: float) -> None:
     if method != MINTERPOLATE:
         if not isinstance(method, str) or ":" not in method:
             raise ConfigError(f"interpolate={method!r}: must be {MINTERPOLATE} or a module as PATH.py:NAME or package.module:NAME")
+        if not allow_code:
+            raise ConfigError(f"interpolate={method}: a module runs your code on the workers; add such a system with "
+                              "`manage.py add_system` on the server")
         user_module(method)
     if "interpolate_fps" not in params:
         raise ConfigError(f"interpolate={method}: needs interpolate_fps (the frame rate after interpolation)")

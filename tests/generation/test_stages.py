@@ -115,3 +115,20 @@ def test_stage_values_that_cannot_work_are_refused_naming_the_parameter(tiny_mod
         add_system("bad", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, *args)
     assert message in str(refused.value)
     assert not System.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_systems_page_refuses_a_user_module_that_the_command_line_accepts(researcher_client, tiny_models, tmp_path):
+    # A module is code the workers run: a researcher's browser may not name one, the server's shell may.
+    marker = tmp_path / "imported"
+    module = tmp_path / "interp.py"
+    module.write_text(f"open({str(marker)!r}, 'w').close()\n\n\ndef double(frames):\n    return frames.repeat_interleave(2, 0)\n")
+    params = "\n".join(["num_frames=9", "height=32", "width=32", f"interpolate={module}:double", "interpolate_fps=16"])
+    response = researcher_client.post("/systems/", {"kind": "generated", "name": "web", "pipeline": "LTXPipeline",
+                                                   "model": str(tiny_models["text-to-video"]), "image_model": "", "params": params})
+    assert response.status_code == 400
+    assert "a module runs your code on the workers; add such a system with `manage.py add_system`" in response.content.decode()
+    assert not System.objects.exists() and not marker.exists()
+    add_system("shell", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL,
+               "--param", f"interpolate={module}:double", "--param", "interpolate_fps=16")
+    assert System.objects.get().name == "shell" and marker.exists()

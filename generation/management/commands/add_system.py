@@ -27,7 +27,7 @@ class Command(BaseCommand):
             system = system_add(
                 name=opts["name"], pipeline=opts["pipeline"], model=opts["model"], params=params_parse(opts["param"]),
                 image_model=opts["image_model"], image_pipeline=opts["image_pipeline"],
-                video_pipeline=opts["video_pipeline"], external=opts["external"],
+                video_pipeline=opts["video_pipeline"], external=opts["external"], allow_code=True,
             )
         except (SystemInputError, ConfigError) as exc:
             raise CommandError(str(exc)) from None
