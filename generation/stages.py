@@ -3,7 +3,7 @@ before it is encoded (as Emu Video interpolates its 16 frames, and Make-A-Video 
 
 The stages are part of the system: its stored videos have the frame rate, frame count and size they give.
 Keys (our own `--param`s, checked when the system is added):
-- `interpolate`: `minterpolate` (ffmpeg's motion-compensated interpolation) or a user module given as
+- `interpolate`: `minterpolate` (ffmpeg's motion-compensated interpolation, PyAV's libavfilter) or a user module given as
   `PATH.py:NAME` or `package.module:NAME`. NAME is a callable, or a class (a `torch.nn.Module`) built with
   no arguments; it is called with the frames as a float tensor (frames, 3, height, width) in [0, 1] and
   returns the new frames in the same layout (any count, the same size).
@@ -19,9 +19,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import subprocess
+import json
 from collections.abc import Callable
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,11 @@ def _check_upscaler(method: Any, params: dict) -> None:
         raise ConfigError(f"upscale={method!r}: must be {LANCZOS} or a diffusers image upscaler class taking prompt and image")
     if not isinstance(params.get("upscale_model"), str) or not params["upscale_model"]:
         raise ConfigError(f"upscale={method}: needs upscale_model (a local directory or hub id of the upscaler)")
+    index = Path(params["upscale_model"]).expanduser() / "model_index.json"
+    if index.parent.is_dir():  # a local checkpoint (a hub id is checked by the worker that loads it)
+        found = json.loads(index.read_text()).get("_class_name") if index.is_file() else None
+        if found != method:
+            raise ConfigError(f"upscale_model={params['upscale_model']}: holds a {found or 'non-diffusers'} checkpoint, not {method}")
     upscale_args = params.get("upscale_args", {})
     if not isinstance(upscale_args, dict):
         raise ConfigError("upscale_args: expected upscale_args.KEY=VALUE call arguments of the upscaler")
@@ -181,25 +187,45 @@ def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, lo
     return frames
 
 
-def _rate(fps: float) -> str:
-    return str(Fraction(fps).limit_denominator(1001))
+def _rate(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
 
 
 def minterpolate(frames: np.ndarray, *, fps: float, target_fps: float) -> np.ndarray:
-    """ffmpeg's motion-compensated interpolation (`minterpolate`, mci) from `fps` to `target_fps`."""
+    """ffmpeg's motion-compensated interpolation (`minterpolate`, mci) from `fps` to `target_fps`, through PyAV's
+    own libavfilter (a GPU worker needs no ffmpeg)."""
+    import av
+
     _, height, width, _ = frames.shape
-    command = [
-        "ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", _rate(fps),
-        "-i", "-", "-vf", f"minterpolate=fps={_rate(target_fps)}:mi_mode=mci", "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
-    ]
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=width, height=height, format="rgb24", time_base=1 / _rate(fps))
+    chain = [source, graph.add("minterpolate", f"fps={_rate(target_fps)}:mi_mode=mci"), graph.add("format", "rgb24"),
+             graph.add("buffersink")]
+    for a, b in pairwise(chain):
+        a.link_to(b)
+    graph.configure()
     # minterpolate looks ahead and drops the last output frames: the last frame is held for two more
     # frames, and the output cut to the input's duration (n frames at fps -> n * target / fps frames).
-    held = np.concatenate([frames, frames[-1:], frames[-1:]])
-    result = subprocess.run(command, input=np.ascontiguousarray(held).tobytes(), capture_output=True, check=False)
-    if result.returncode:
-        raise RuntimeError(f"ffmpeg minterpolate failed: {result.stderr.decode(errors='replace')[-2000:]}")
-    out = np.frombuffer(result.stdout, dtype=np.uint8).reshape(-1, height, width, 3)
-    return out[: max(1, round(len(frames) * target_fps / fps))].copy()
+    out: list[np.ndarray] = []
+    for pts, array in enumerate([*frames, frames[-1], frames[-1]]):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+        frame.pts = pts
+        graph.push(frame)
+        out += _drain(graph)
+    graph.push(None)
+    out += _drain(graph)
+    return np.stack(out[: max(1, round(len(frames) * target_fps / fps))])
+
+
+def _drain(graph) -> list[np.ndarray]:
+    import av
+
+    frames = []
+    while True:
+        try:
+            frames.append(graph.pull().to_ndarray(format="rgb24"))
+        except (av.BlockingIOError, av.EOFError):
+            return frames
 
 
 def _run_module(module: Callable, frames: np.ndarray) -> np.ndarray:

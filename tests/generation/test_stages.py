@@ -108,9 +108,10 @@ def test_a_user_torch_module_interpolates_then_the_tiny_x4_upscaler_upscales(tin
     (["upscale=StableDiffusionUpscalePipeline"], "needs upscale_model"),
     (["upscale=StableDiffusionUpscalePipeline", "upscale_model=x/y", "upscale_scale=4"], "upscale_scale: a diffusers upscaler's model"),
     (["upscale=StableDiffusionUpscalePipeline", "upscale_model=x/y", "upscale_args.strength=2"], "upscale_args.strength"),
+    (["upscale=StableDiffusionUpscalePipeline", "upscale_model={model}"], "holds a LTXPipeline checkpoint, not StableDiffusionUpscale"),
 ])
 def test_stage_values_that_cannot_work_are_refused_naming_the_parameter(tiny_models, params, message):
-    args = [a for p in params for a in ("--param", p)]
+    args = [a for p in params for a in ("--param", p.format(model=tiny_models["text-to-video"]))]
     with pytest.raises(CommandError) as refused:
         add_system("bad", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, *args)
     assert message in str(refused.value)
