@@ -5,8 +5,8 @@ The stages are part of the system: its stored videos have the frame rate, frame 
 Keys (our own `--param`s, checked when the system is added):
 - `interpolate`: `minterpolate` (ffmpeg's motion-compensated interpolation, PyAV's libavfilter) or a user module given as
   `PATH.py:NAME` or `package.module:NAME`. NAME is a callable, or a class (a `torch.nn.Module`) built with
-  no arguments; it is called with the frames as a float tensor (frames, 3, height, width) in [0, 1] and
-  returns the new frames in the same layout (any count, the same size).
+  no arguments, once per worker process; it is called with the frames as a float CPU tensor
+  (frames, 3, height, width) in [0, 1] and returns the new frames in the same layout (any count, the same size).
 - `interpolate_fps`: the frame rate after interpolation, above the system's `fps`; the stored video's fps.
 - `upscale`: `lanczos` (PIL), or a diffusers upscaling pipeline class (e.g. `StableDiffusionUpscalePipeline`)
   with `upscale_model` (a local directory or hub id) and `upscale_args.KEY` (its call arguments, e.g.
@@ -16,6 +16,7 @@ Keys (our own `--param`s, checked when the system is added):
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -177,7 +178,7 @@ def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, lo
         if params["interpolate"] == MINTERPOLATE:
             frames = minterpolate(frames, fps=fps, target_fps=target)
         else:
-            frames = _run_module(user_module(params["interpolate"]), frames)
+            frames = _run_module(_loaded_module(params["interpolate"]), frames)
     if "upscale" in params:
         if params["upscale"] == LANCZOS:
             frames = lanczos(frames, _lanczos_size(params, frames))
@@ -226,6 +227,12 @@ def _drain(graph) -> list[np.ndarray]:
             frames.append(graph.pull().to_ndarray(format="rgb24"))
         except (av.BlockingIOError, av.EOFError):
             return frames
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_module(spec: str) -> Callable:
+    """A worker imports and builds a module once, not once per video (its weights may be large)."""
+    return user_module(spec)
 
 
 def _run_module(module: Callable, frames: np.ndarray) -> np.ndarray:
