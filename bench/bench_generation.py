@@ -10,6 +10,11 @@ The limit and the service run in interleaved rounds (shared machines are noisy);
 
 The model: the tiny random-weight text-to-video pipeline of `create_tiny_models` (or --model).
 Usage: python bench/bench_generation.py [--videos 24] [--batch 4] [--height 64] [--frames 17] [--steps 16]
+
+`--batching` measures instead, for every class whose prompts go to one call as lists (pipelines.batches),
+videos per minute batched (--batch) against one prompt per call, on the tiny checkpoints of
+`create_tiny_models --all` at their own sizes (--steps each; --videos per way and round; interleaved
+rounds, medians), with the pipeline loaded once and warmed at each batch shape; printed as a table.
 Uses DATABASE_URL (PostgreSQL; a throwaway test_<name> database is created and dropped) and
 CELERY_BROKER_URL; without them, the Makefile's test services on 127.0.0.1.
 """
@@ -17,6 +22,7 @@ CELERY_BROKER_URL; without them, the Makefile's test services on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import platform
 import statistics
@@ -165,13 +171,58 @@ def main() -> None:
     parser.add_argument("--model", help="a text-to-video pipeline directory (default: the tiny LTX pipeline, built here)")
     parser.add_argument("--pipeline", default="LTXPipeline")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of limit and service; medians are reported")
+    parser.add_argument("--batching", action="store_true", help="per class: batched against one prompt per call (tiny models)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="juice-bench-gen-") as scratch:
+        if args.batching:
+            run_batching(args, Path(scratch))
+            return
         media = Path(scratch) / "media"
         media.mkdir()
         os.environ["MEDIA_ROOT"] = str(media)
         run(args, Path(scratch), media)
+
+
+def run_batching(args, scratch: Path) -> None:
+    """Per batching class: the median wall time of --videos videos at --batch and at 1, interleaved rounds."""
+    import django
+
+    django.setup()
+    import torch
+    from PIL import Image
+
+    from generation.pipelines import PipelineCache, Request, SystemConfig, batches, pipeline_class, pipeline_kind, videos_generate
+    from generation.tiny import TINY_MORE, TINY_PIPELINES, tiny_call_params, tiny_models_create
+
+    video_classes = {k: v for k, v in {**TINY_PIPELINES, **TINY_MORE}.items() if "num_frames" in inspect.signature(
+        pipeline_class(v).__call__).parameters}
+    chosen = tuple(k for k, v in video_classes.items() if batches(pipeline_class(v)) and k != "allegro")  # Allegro: see README
+    models = tiny_models_create(directory=scratch / "models", only=chosen)
+    image = scratch / "image.png"
+    Image.new("RGB", (32, 32), (90, 120, 150)).save(image)
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{args.videos} videos per way, {args.steps} steps, batch {args.batch} against 1, medians of {args.rounds} rounds")
+    print(f"{'class':34} {'size':>10} {'batch 1 /min':>13} {f'batch {args.batch} /min':>13} {'speed-up':>9}")
+    for name in chosen:
+        class_name = video_classes[name]
+        needs_image = pipeline_kind(pipeline_class(class_name)) == "image-to-video"
+        requests = [Request(prompt_text(i), i, image if needs_image else None) for i in range(args.videos)]
+        cache, params = PipelineCache(1), {**tiny_call_params(name), "num_inference_steps": args.steps, "fps": 8}
+        configs = {b: SystemConfig(pipeline=class_name, model=str(models[name]), params={**params, "batch_size": b})
+                   for b in (1, args.batch)}
+        for config in configs.values():  # load once, warm each batch shape
+            videos_generate(config=config, requests=requests[: config.batch_size], cache=cache)
+        walls: dict[int, list[float]] = {b: [] for b in configs}
+        for _ in range(args.rounds):
+            for batch, config in configs.items():
+                started = time.perf_counter()
+                videos_generate(config=config, requests=requests, cache=cache)
+                walls[batch].append(time.perf_counter() - started)
+        one, many = (per_minute(args.videos, statistics.median(walls[b])) for b in (1, args.batch))
+        size = f"{params['width']}x{params['height']}x{params['num_frames']}"
+        print(f"{class_name:34} {size:>10} {one:13.1f} {many:13.1f} {many / one:8.2f}x")
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 def run(args, scratch: Path, media: Path) -> None:

@@ -51,10 +51,10 @@ class VideoAdmin(admin.ModelAdmin):
 class GenerationJobAdmin(admin.ModelAdmin):
     list_display = ["id", "system", "prompt", "status", "attempts", "worker", "started_at", "finished_at"]
     list_filter = ["status", "system"]
-    search_fields = ["prompt__key", "worker", "error"]
+    search_fields = ["prompt__key", "worker", "error", "prompt_used"]
     raw_id_fields = ["system", "prompt", "video"]
     list_select_related = ["system", "prompt"]
-    readonly_fields = ["created_at", "started_at", "heartbeat_at", "finished_at", "worker"]
+    readonly_fields = ["created_at", "started_at", "heartbeat_at", "finished_at", "worker", "prompt_used"]
 
 
 @admin.register(MatchedVideo)

@@ -34,6 +34,9 @@ class Prompt(models.Model):
     text = models.TextField(max_length=2000)
     category = models.CharField(max_length=200, blank=True)
     image = models.FileField(upload_to="prompt_images/", blank=True)
+    # System-specific texts from the file's `prompt:<name>` columns, {name: text}; a system with
+    # `prompt_column=<name>` is given that text instead. Raters always see `text`.
+    rewrites = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "annotation_prompt"
@@ -131,6 +134,8 @@ class GenerationJob(models.Model):
     # The last lines of the failure's traceback, shown on the generation page beside the error.
     traceback = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # The text the (video) pipeline was given: the prompt, or its rewrite, inside the prompt template.
+    prompt_used = models.TextField(blank=True)
     video = models.OneToOneField(Video, null=True, blank=True, related_name="job", on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     # When its message was last sent to the gpu queue: a job queued long ago that no worker started

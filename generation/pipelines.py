@@ -39,6 +39,7 @@ from generation.checks import (
     check_variant,
     pipeline_shell,
 )
+from generation.stages import STAGE_KEYS, check_stages, output_fps, stages_apply
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ SUPPORTED_PIPELINES = (
 )
 
 # Our own keys next to the pipeline's call arguments.
-OWN_KEYS = {"fps", "seed", "batch_size", "scheduler", "image", "prompt_template", *LOAD_KEYS}
+OWN_KEYS = {"fps", "seed", "batch_size", "scheduler", "image", "prompt_template", "prompt_column", *LOAD_KEYS, *STAGE_KEYS}
 # Image-to-video classes whose `image` takes one image per prompt in a batched call, as
 # tests/generation/test_pipeline_classes.py proves (batched frames equal one-at-a-time frames).
 # Every other image-to-video class gets one prompt and one image per call: Wan's refuses a list,
@@ -223,6 +224,9 @@ def _check_own_keys(params: object) -> None:
     fps = params.get("fps", DEFAULT_FPS)
     if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= 240:
         raise ConfigError(f"fps={fps!r}: must be a number between 0 and 240")
+    column = params.get("prompt_column", "x")
+    if not isinstance(column, str) or not 0 < len(column.strip()) <= 100:
+        raise ConfigError(f"prompt_column={column!r}: must be the name of a prompt:<name> column (1 to 100 characters)")
     for key, low in (("seed", 0), ("batch_size", 1)):
         value = params.get(key, low)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -230,9 +234,12 @@ def _check_own_keys(params: object) -> None:
 
 
 def config_validate(
-    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = ""
+    *, pipeline: str, model: str, params: dict, image_pipeline: str = "", image_model: str = "", video_pipeline: str = "",
+    allow_code: bool = False,
 ) -> dict:
-    """Check a generated system's configuration; return the resolved class names. Raises ConfigError."""
+    """Check a generated system's configuration; return the resolved class names. Raises ConfigError.
+
+    `allow_code`: the configuration may name a user module (stages.check_stages), as on the command line."""
     _check_own_keys(params)
     if pipeline != FACTORIZED:
         if image_model or image_pipeline or "image" in params:
@@ -242,6 +249,7 @@ def config_validate(
             raise ConfigError(f"{pipeline} makes images, not videos; use --pipeline factorized to animate its images")
         _check_call(cls, params, where="", model=model, own=OWN_KEYS - {"image"})
         _check_load(cls, params, model)
+        check_stages(params, size=_video_size(cls, params), default_fps=DEFAULT_FPS, allow_code=allow_code)
         return {"pipeline": pipeline, "image_pipeline": "", "video_pipeline": ""}
 
     if not image_model:
@@ -255,11 +263,22 @@ def config_validate(
         raise ConfigError(f"{video_pipeline} is not an image-to-video pipeline (the second stage of a factorized system)")
     _check_call(video_cls, params, where="", model=model, own=OWN_KEYS)
     _check_load(video_cls, params, model)
+    check_stages(params, size=_video_size(video_cls, params), default_fps=DEFAULT_FPS, allow_code=allow_code)
     image_params = params.get("image", {})
     if not isinstance(image_params, dict):
         raise ConfigError("image: expected image.KEY=VALUE parameters of the text-to-image call")
     _check_call(image_cls, image_params, where="image.", model=image_model, own={"scheduler", "prompt_template"})
     return {"pipeline": FACTORIZED, "image_pipeline": image_pipeline, "video_pipeline": video_pipeline}
+
+
+def _video_size(cls: type, params: dict) -> tuple[int | None, int | None]:
+    """The video's (height, width): the params', else the pipeline's own defaults where they are numbers."""
+    args = inspect.signature(cls.__call__).parameters
+    size = []
+    for dim in ("height", "width"):
+        value = params.get(dim, args[dim].default if dim in args else None)
+        size.append(value if isinstance(value, int) and not isinstance(value, bool) else None)
+    return size[0], size[1]
 
 
 def _check_load(cls: type, params: dict, model: str) -> None:
@@ -493,6 +512,12 @@ def batches(cls: type) -> bool:
     return "image" not in args or cls.__name__ in BATCHES_IMAGES
 
 
+def prompt_source(params: dict, text: str, rewrites: dict[str, str]) -> str:
+    """The prompt a system works from: its `prompt_column`'s text where it has one, else the prompt's own text."""
+    column = params.get("prompt_column")
+    return rewrites[column] if column is not None else text
+
+
 def prompt_text(params: dict, prompt: str) -> str:
     """What the pipeline is given for a prompt: the system's `prompt_template` with `{prompt}` filled in.
 
@@ -560,7 +585,7 @@ def videos_generate(*, config: SystemConfig, requests: list[Request], cache: Pip
 
     cache = cache or pipeline_cache()
     params = config.params
-    fps = float(params.get("fps", DEFAULT_FPS))
+    fps = output_fps(params, DEFAULT_FPS)
     video_class = config.video_pipeline if config.factorized else config.pipeline
     outputs: list[Output] = []
     for start in range(0, len(requests), config.batch_size):
@@ -575,5 +600,7 @@ def videos_generate(*, config: SystemConfig, requests: list[Request], cache: Pip
         # Fetched after the image stage: the cache may free the image pipeline's memory to load it.
         video_pipe = cache.get(pipeline_key(video_class, config.model, params))
         for i, frames in enumerate(_run(video_pipe, params, chunk, images, "np")):
-            outputs.append(Output(frames=_to_uint8(frames), fps=fps, first_frame=first_frames[i] if first_frames else None))
+            frames = stages_apply(params, _to_uint8(frames), prompt=prompt_text(params, chunk[i].prompt), seed=chunk[i].seed,
+                                  load=lambda name, model, p: cache.get(pipeline_key(name, model, p)))
+            outputs.append(Output(frames=frames, fps=fps, first_frame=first_frames[i] if first_frames else None))
     return outputs

@@ -33,7 +33,25 @@ TINY_MORE = {
     "allegro": "AllegroPipeline",
     "text-to-video-sd": "TextToVideoSDPipeline",
     "hunyuan-video": "HunyuanVideoPipeline",
+    # First stages of factorized systems (text-to-image) and a post-generation upscaler.
+    "sdxl": "StableDiffusionXLPipeline",
+    "flux": "FluxPipeline",
+    "pixart-sigma": "PixArtSigmaPipeline",
+    "sana": "SanaPipeline",
+    "x4-upscaler": "StableDiffusionUpscalePipeline",
 }
+
+# The size and frame count each tiny video checkpoint runs at (its VAE and patch sizes allow them).
+TINY_SIZE = {"text-to-video": 32, "image-to-video": 32, "ltx-condition": 32, "animatediff": 32, "text-to-video-sd": 32}
+TINY_FRAMES = {"mochi": 7}  # Mochi: 1 + 6k
+
+
+def tiny_call_params(name: str) -> dict:
+    """The call arguments a tiny video checkpoint of this module generates with (steps and fps left to the caller)."""
+    size = TINY_SIZE.get(name, 16)
+    text = {} if name in ("svd", "animatediff", "text-to-video-sd") else {"max_sequence_length": 16}
+    return {"num_frames": TINY_FRAMES.get(name, 9), "height": size, "width": size, **text}
+
 
 _WORDS = (
     "a", "an", "the", "of", "in", "on", "at", "over", "under", "with", "and", "to", "from", "by", "cat", "dog",
@@ -329,6 +347,126 @@ def _stable_diffusion_components() -> dict:
     }
 
 
+def _clip_text_encoder(tokenizer, *, projection: bool = False):
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=tokenizer.model_max_length, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        hidden_act="gelu", projection_dim=32,
+    )
+    return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
+
+
+def _sdxl_components() -> dict:
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+
+    tokenizer = _clip_tokenizer()
+    unet = UNet2DConditionModel(
+        block_out_channels=(2, 4), layers_per_block=2, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,  # 6 * 8 + 32
+        cross_attention_dim=64, norm_num_groups=1,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4, sample_size=128,
+        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear", timestep_spacing="leading",
+    )
+    return {
+        "unet": unet, "scheduler": scheduler, "vae": vae, "text_encoder": _clip_text_encoder(tokenizer),
+        "tokenizer": tokenizer, "text_encoder_2": _clip_text_encoder(tokenizer, projection=True), "tokenizer_2": tokenizer,
+        "image_encoder": None, "feature_extractor": None,
+    }
+
+
+def _flux_components() -> dict:
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+
+    tokenizer, tokenizer_2 = _clip_tokenizer(), _t5_tokenizer()
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16, num_attention_heads=2,
+        joint_attention_dim=32, pooled_projection_dim=32, axes_dims_rope=[4, 4, 8],
+    )
+    vae = AutoencoderKL(
+        sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1, latent_channels=1,
+        norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035,
+    )
+    return {
+        "scheduler": FlowMatchEulerDiscreteScheduler(), "text_encoder": _clip_text_encoder(tokenizer),
+        "text_encoder_2": _t5_encoder(len(tokenizer_2)), "tokenizer": tokenizer, "tokenizer_2": tokenizer_2,
+        "transformer": transformer, "vae": vae, "image_encoder": None, "feature_extractor": None,
+    }
+
+
+def _pixart_sigma_components() -> dict:
+    from diffusers import AutoencoderKL, DDIMScheduler, PixArtTransformer2DModel
+
+    tokenizer = _t5_tokenizer()
+    transformer = PixArtTransformer2DModel(
+        sample_size=8, num_layers=2, patch_size=2, attention_head_dim=8, num_attention_heads=3, caption_channels=32,
+        in_channels=4, cross_attention_dim=24, out_channels=8, attention_bias=True, activation_fn="gelu-approximate",
+        num_embeds_ada_norm=1000, norm_type="ada_norm_single", norm_elementwise_affine=False, norm_eps=1e-6,
+    )
+    return {
+        "transformer": transformer.eval(), "vae": AutoencoderKL().eval(), "scheduler": DDIMScheduler(),
+        "text_encoder": _t5_encoder(len(tokenizer)), "tokenizer": tokenizer,
+    }
+
+
+def _sana_components() -> dict:
+    from diffusers import AutoencoderDC, FlowMatchEulerDiscreteScheduler, SanaTransformer2DModel
+    from transformers import Gemma2Config, Gemma2Model
+
+    transformer = SanaTransformer2DModel(
+        patch_size=1, in_channels=4, out_channels=4, num_layers=1, num_attention_heads=2, attention_head_dim=4,
+        num_cross_attention_heads=2, cross_attention_head_dim=4, cross_attention_dim=8, caption_channels=8, sample_size=32,
+    )
+    vae = AutoencoderDC(
+        in_channels=3, latent_channels=4, attention_head_dim=2, encoder_block_types=("ResBlock", "EfficientViTBlock"),
+        decoder_block_types=("ResBlock", "EfficientViTBlock"), encoder_block_out_channels=(8, 8),
+        decoder_block_out_channels=(8, 8), encoder_qkv_multiscales=((), (5,)), decoder_qkv_multiscales=((), (5,)),
+        encoder_layers_per_block=(1, 1), decoder_layers_per_block=[1, 1], downsample_block_type="conv",
+        upsample_block_type="interpolate", decoder_norm_types="rms_norm", decoder_act_fns="silu", scaling_factor=0.41407,
+    )
+    # Gemma's own tokenizer is a download; a byte-level one covers any text (Sana's instruction preamble too).
+    tokenizer = _byte_level_tokenizer(8192)
+    text_encoder = Gemma2Model(Gemma2Config(
+        head_dim=16, hidden_size=8, intermediate_size=64, max_position_embeddings=8192, num_attention_heads=2,
+        num_hidden_layers=1, num_key_value_heads=2, vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1,
+        eos_token_id=2, attn_implementation="eager",
+    ))
+    return {
+        "transformer": transformer, "vae": vae, "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        "text_encoder": text_encoder, "tokenizer": tokenizer,
+    }
+
+
+def _x4_upscaler_components() -> dict:
+    from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+
+    tokenizer = _clip_tokenizer()
+    # Three VAE blocks: latents at 1/4 of the output size, the x4 upscaler's geometry.
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 32, 64), layers_per_block=1, sample_size=32, in_channels=7, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+        attention_head_dim=8, use_linear_projection=True, only_cross_attention=(True, True, False), num_class_embeds=100,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[32, 32, 64], in_channels=3, out_channels=3, latent_channels=4, scaling_factor=0.08333,
+        down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
+    )
+    return {
+        "unet": unet, "low_res_scheduler": DDPMScheduler(), "scheduler": DDIMScheduler(prediction_type="v_prediction"),
+        "vae": vae, "text_encoder": _clip_text_encoder(tokenizer), "tokenizer": tokenizer,
+        "safety_checker": None, "feature_extractor": None, "watermarker": None, "max_noise_level": 350,
+    }
+
+
 _BUILDERS = {
     "text-to-video": _ltx_components,
     "image-to-video": _ltx_components,
@@ -344,18 +482,27 @@ _BUILDERS = {
     "allegro": _allegro_components,
     "text-to-video-sd": _text_to_video_sd_components,
     "hunyuan-video": _hunyuan_video_components,
+    "sdxl": _sdxl_components,
+    "flux": _flux_components,
+    "pixart-sigma": _pixart_sigma_components,
+    "sana": _sana_components,
+    "x4-upscaler": _x4_upscaler_components,
 }
 
 
-def tiny_models_create(*, directory: Path | str, seed: int = 0, more: bool = False) -> dict[str, Path]:
-    """Write the three tiny pipelines (with `more`, also those of TINY_MORE) under `directory` and return
-    {name: path}; existing ones are rebuilt."""
+def tiny_models_create(
+    *, directory: Path | str, seed: int = 0, more: bool = False, only: tuple[str, ...] | None = None
+) -> dict[str, Path]:
+    """Write the three tiny pipelines (with `more`, also those of TINY_MORE; with `only`, just those named)
+    under `directory` and return {name: path}; existing ones are rebuilt."""
     import diffusers
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for kind, class_name in {**TINY_PIPELINES, **(TINY_MORE if more else {})}.items():
+    every = {**TINY_PIPELINES, **TINY_MORE}
+    chosen = {k: every[k] for k in only} if only is not None else {**TINY_PIPELINES, **(TINY_MORE if more else {})}
+    for kind, class_name in chosen.items():
         torch.manual_seed(seed)
         pipeline = getattr(diffusers, class_name)(**_BUILDERS[kind]())
         path = directory / kind

@@ -66,3 +66,16 @@ def tiny_models_all(tmp_path_factory):
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models-all"), more=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_stages(tmp_path_factory):
+    """The tiny text-to-image pipelines of factorized first stages (SDXL, Flux, PixArt-Sigma, Sana) and the x4
+    upscaler, built once per test run."""
+    import os
+
+    from generation.tiny import tiny_models_create
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    names = ("sdxl", "flux", "pixart-sigma", "sana", "x4-upscaler")
+    return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models-stages"), only=names)

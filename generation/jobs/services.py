@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from generation.encode import video_encode, video_probe
 from generation.models import GenerationJob, PromptSet, System, Video
-from generation.pipelines import Request, videos_generate
+from generation.pipelines import Request, prompt_source, prompt_text, videos_generate
+from generation.stages import output_fps
 from generation.systems.services import SystemInputError, system_config
 from juice.files import atomic_path, file_sha256
 from juice.queue import enqueue_after_commit, queue_length
@@ -83,14 +84,7 @@ def _queue_checked(system: System, prompt_set: PromptSet, samples: int) -> tuple
     except SystemInputError as exc:
         raise JobError(str(exc)) from None
     prompts = list(prompt_set.prompts.order_by("position"))
-    if not prompts:
-        raise JobError(f"prompt set {prompt_set.name!r} has no prompts")
-    if config.needs_image:
-        missing = [p.key for p in prompts if not p.image]
-        if missing:
-            raise JobError(
-                f"system {system.name} animates the prompts' images, but {len(missing)} prompt(s) have none: {', '.join(missing[:10])}"
-            )
+    _check_prompts(system, config, prompt_set, prompts)
     return prompts, config.batch_size
 
 
@@ -127,6 +121,26 @@ def generation_queue(*, system: System, prompt_set: PromptSet, seed: int | None 
             to_run.append(job.pk)
     _enqueue(to_run, batch_size)
     return Queued(queued=len(to_run), skipped=skipped, job_ids=to_run)
+
+
+def _check_prompts(system: System, config, prompt_set: PromptSet, prompts: list) -> None:
+    """Every prompt has what the system needs: an image to animate, a text in the system's prompt column."""
+    if not prompts:
+        raise JobError(f"prompt set {prompt_set.name!r} has no prompts")
+    if config.needs_image:
+        missing = [p.key for p in prompts if not p.image]
+        if missing:
+            raise JobError(
+                f"system {system.name} animates the prompts' images, but {len(missing)} prompt(s) have none: {', '.join(missing[:10])}"
+            )
+    column = config.params.get("prompt_column")
+    if column is not None:
+        missing = [p.key for p in prompts if column not in p.rewrites]
+        if missing:
+            raise JobError(
+                f"system {system.name} takes its prompts from the column prompt:{column}, but {len(missing)} prompt(s) of "
+                f"{prompt_set.name!r} have no text there: {', '.join(missing[:10])}"
+            )
 
 
 def _jobs_of(system: System, prompt_set: PromptSet | None, job_id: int | None):
@@ -373,7 +387,11 @@ def jobs_run(*, job_ids: list[int]) -> int:
             stale.unlink(missing_ok=True)
     try:
         config = system_config(jobs[0].system)
-        requests = [Request(j.prompt.text, j.seed, Path(j.prompt.image.path) if j.prompt.image else None) for j in jobs]
+        requests = [
+            Request(prompt_source(config.params, j.prompt.text, j.prompt.rewrites), j.seed,
+                    Path(j.prompt.image.path) if j.prompt.image else None)
+            for j in jobs
+        ]
         with _Heartbeat([j.pk for j in jobs], worker):
             outputs = videos_generate(config=config, requests=requests)
         for job, output in zip(jobs, outputs, strict=True):
@@ -390,9 +408,9 @@ def jobs_run(*, job_ids: list[int]) -> int:
     from generation.tasks import encode_video
 
     with transaction.atomic():
-        for job in jobs:
+        for job, request in zip(jobs, requests, strict=True):
             moved = GenerationJob.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(
-                status=Status.ENCODING, heartbeat_at=timezone.now()
+                status=Status.ENCODING, heartbeat_at=timezone.now(), prompt_used=prompt_text(config.params, request.prompt)
             )
             if moved:
                 enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
@@ -410,7 +428,7 @@ def job_encode(*, job_id: int) -> Video | None:
     if job is None or job.status != Status.ENCODING:
         return None
     frames_path = _media_path(_frames_name(job))
-    fps = float(job.system.params.get("fps", 8))
+    fps = output_fps(job.system.params)
     first_frame = _first_frame_name(job) if _media_path(_first_frame_name(job)).is_file() else ""
     # A random name, as for uploads: a duplicate delivery writes its own file and removes it below.
     final = _media_path(f"videos/{job.system_id}/{job.prompt_id}{_sample_suffix(job)}-{uuid.uuid4().hex[:16]}.mp4")

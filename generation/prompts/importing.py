@@ -10,7 +10,7 @@ import csv
 import json
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -26,6 +26,9 @@ MAX_TEXT = 2000
 MAX_CATEGORY = Prompt._meta.get_field("category").max_length
 PROMPT_SUFFIXES = (".csv", ".jsonl", ".txt")
 FIELDS = ("id", "text", "category", "image")
+# Optional columns (CSV) or keys (JSONL) `prompt:<name>`: a system-specific text of the prompt.
+REWRITE = "prompt:"
+MAX_REWRITE_NAME = 100
 BATCH = 5000
 ID = re.compile(PROMPT_ID_REGEX)
 
@@ -41,6 +44,7 @@ class Row:
     text: str
     category: str = ""
     image: str = ""
+    rewrites: dict[str, str] = field(default_factory=dict)
 
 
 def prompt_set_import(*, name: str, source: Path | str | UploadedFile, created_by=None) -> PromptSet:
@@ -133,6 +137,7 @@ def _read_csv(text: str, label: str):
             if columns.count(column) > 1:
                 raise PromptImportError(f"{label}, line 1: the column {column!r} appears twice")
         index = {c: columns.index(c) for c in FIELDS if c in columns}
+        rewrites = _rewrite_columns(header, label)
         start = reader.line_num + 1
         for record in reader:
             line, start = start, reader.line_num + 1
@@ -141,7 +146,9 @@ def _read_csv(text: str, label: str):
             if len(record) > len(columns):
                 raise PromptImportError(f"{label}, line {line}: {len(record)} fields but the header has {len(columns)}")
             values = {c: record[i] if i < len(record) else "" for c, i in index.items()}
-            yield Row(line, values.get("id", "").strip() or None, values["text"], values.get("category", ""), values.get("image", ""))
+            texts = {n: record[i] for n, i in rewrites.items() if i < len(record) and record[i].strip()}
+            yield Row(line, values.get("id", "").strip() or None, values["text"], values.get("category", ""), values.get("image", ""),
+                      texts)
     except csv.Error as exc:
         raise PromptImportError(f"{label}, line {reader.line_num}: malformed CSV ({exc})") from None
 
@@ -166,7 +173,38 @@ def _read_jsonl(text: str, label: str):
             if value is not None and not isinstance(value, str):
                 raise PromptImportError(f"{label}, line {number}: {key!r} must be a string, not {type(value).__name__}")
             values[key] = value or ""
-        yield Row(number, values["id"].strip() or None, values["text"], values["category"], values["image"])
+        yield Row(number, values["id"].strip() or None, values["text"], values["category"], values["image"],
+                  _rewrite_keys(obj, f"{label}, line {number}"))
+
+
+def _rewrite_name(key: str, where: str) -> str:
+    name = key.strip()[len(REWRITE):].strip()
+    if not name or len(name) > MAX_REWRITE_NAME:
+        raise PromptImportError(f"{where}: {key!r} needs a name of 1 to {MAX_REWRITE_NAME} characters after {REWRITE!r}")
+    return name
+
+
+def _rewrite_columns(header: list[str], label: str) -> dict[str, int]:
+    """{name: column index} of the `prompt:<name>` columns."""
+    found: dict[str, int] = {}
+    for i, column in enumerate(header):
+        if column.strip().lower().startswith(REWRITE):
+            name = _rewrite_name(column, f"{label}, line 1")
+            if name in found:
+                raise PromptImportError(f"{label}, line 1: the column {column.strip()!r} appears twice")
+            found[name] = i
+    return found
+
+
+def _rewrite_keys(obj: dict, where: str) -> dict[str, str]:
+    texts = {}
+    for key, value in obj.items():
+        if isinstance(key, str) and key.strip().lower().startswith(REWRITE):
+            if value is not None and not isinstance(value, str):
+                raise PromptImportError(f"{where}: {key!r} must be a string, not {type(value).__name__}")
+            if value and value.strip():
+                texts[_rewrite_name(key, where)] = value
+    return texts
 
 
 def _read_txt(text: str, label: str):
@@ -183,8 +221,14 @@ def _check_rows(rows: list[Row], label: str) -> None:
         row.image = row.image.strip()
         if not row.text:
             raise PromptImportError(f"{label}, line {row.line}: empty prompt")
+        row.rewrites = {name: text.strip() for name, text in row.rewrites.items()}
+        longest = max(row.rewrites.values(), key=len, default="")
         if len(row.text) > MAX_TEXT:
             raise PromptImportError(f"{label}, line {row.line}: the prompt has {len(row.text):,} characters; the limit is {MAX_TEXT:,}")
+        if len(longest) > MAX_TEXT:
+            raise PromptImportError(
+                f"{label}, line {row.line}: a {REWRITE}<name> text has {len(longest):,} characters; the limit is {MAX_TEXT:,}"
+            )
         if len(row.category) > MAX_CATEGORY:
             raise PromptImportError(f"{label}, line {row.line}: the category is longer than {MAX_CATEGORY} characters")
         if row.key is not None:
@@ -252,7 +296,7 @@ def _save(name: str, label: str, rows: list[Row], images: dict[str, Path], creat
             (
                 Prompt(
                     prompt_set=prompt_set, key=row.key, position=position, text=row.text,
-                    category=row.category, image=stored.get(row.image, ""),
+                    category=row.category, image=stored.get(row.image, ""), rewrites=row.rewrites,
                 )
                 for position, row in enumerate(rows, start=1)
             ),

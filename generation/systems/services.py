@@ -29,8 +29,11 @@ def system_add(
     image_pipeline: str = "",
     video_pipeline: str = "",
     external: bool = False,
+    allow_code: bool = False,
 ) -> System:
-    """Add a generated system (validated configuration) or, with `external`, one whose videos are uploaded."""
+    """Add a generated system (validated configuration) or, with `external`, one whose videos are uploaded.
+
+    `allow_code`: its configuration may name a module of the user's own (the command line only)."""
     name = _check_name(name)
     if external:
         if pipeline or model or params or image_model or image_pipeline or video_pipeline:
@@ -42,7 +45,7 @@ def system_add(
     try:
         classes = config_validate(
             pipeline=pipeline, model=model, params=params,
-            image_pipeline=image_pipeline, image_model=image_model, video_pipeline=video_pipeline,
+            image_pipeline=image_pipeline, image_model=image_model, video_pipeline=video_pipeline, allow_code=allow_code,
         )
     except ConfigError as exc:
         raise SystemInputError(f"system {name}: {exc}") from None

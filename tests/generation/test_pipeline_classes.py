@@ -16,6 +16,7 @@ from generation.encode import video_frames
 from generation.models import Video
 from generation.pipelines import PipelineCache, Request, SystemConfig, batches, pipeline_class, videos_generate
 from generation.probe import probe_video
+from generation.tiny import tiny_call_params
 from juice.celery import app
 from tests.support.generation import add_system, make_prompts
 
@@ -40,9 +41,7 @@ PROMPTS = ["a cat", "a dog on a beach"]
 
 
 def params(name: str) -> dict:
-    _, size, _ = CLASSES[name]
-    text = {} if name in ("svd", "animatediff", "text-to-video-sd") else {"max_sequence_length": 16}
-    return {"num_frames": FRAMES.get(name, 9), "height": size, "width": size, "num_inference_steps": 2, "fps": 8, **text}
+    return {**tiny_call_params(name), "num_inference_steps": 2, "fps": 8}
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--param", action="append", default=[], metavar="KEY=VALUE",
             help="call argument (num_frames, height, num_inference_steps, ...), fps, dtype, seed, batch_size, "
-            "scheduler.KEY, image.KEY (factorized); repeat for more",
+            "scheduler.KEY, image.KEY (factorized), prompt_template, prompt_column, interpolate, upscale (see the README); "
+            "repeat for more",
         )
         parser.add_argument("--external", action="store_true", help="a system whose videos are uploaded (import_videos)")
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             system = system_add(
                 name=opts["name"], pipeline=opts["pipeline"], model=opts["model"], params=params_parse(opts["param"]),
                 image_model=opts["image_model"], image_pipeline=opts["image_pipeline"],
-                video_pipeline=opts["video_pipeline"], external=opts["external"],
+                video_pipeline=opts["video_pipeline"], external=opts["external"], allow_code=True,
             )
         except (SystemInputError, ConfigError) as exc:
             raise CommandError(str(exc)) from None
