@@ -41,7 +41,7 @@ WELCOME = f"""(r.source <> '{INVITED}' OR EXISTS (
 # The study's rules for answering and handing out items (alias `s`), in the order StudyRules takes them.
 STUDY_COLUMNS = (
     "s.id, s.slug, s.status, CAST(s.questions AS TEXT), CAST(s.reasons AS TEXT), s.tie_policy, s.lease_seconds, s.completion_code,"
-    " s.min_watch_ms, s.early_stop"
+    " s.min_watch_ms, s.early_stop, s.dynamic"
 )
 
 # A rater of study `slug` with everything `next` shows: the study's rules, the rater's votes so far,
@@ -156,6 +156,10 @@ WHERE a.item_id = %(item)s
 GROUP BY v.question, v.choice
 """
 DECIDED_SQL = "UPDATE annotation_item SET decided = TRUE WHERE id = %(item)s"
+
+# Dynamic evaluation (annotation/rating/dynamic.py): a vote that finished an item asks for the study's
+# pairs to be settled again, and is told the count its request has.
+SETTLE_WANTED_SQL = "UPDATE annotation_study SET settle_wanted = settle_wanted + 1 WHERE id = %(study)s RETURNING settle_wanted"
 
 # The rater's tally, which `next` shows as progress, and their attention checks.
 TALLIED_SQL = """

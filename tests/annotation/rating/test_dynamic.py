@@ -1,0 +1,134 @@
+"""Dynamic evaluation (Study.dynamic): a pair of systems is handed out no more once the sequential test
+settles it, while raters rate at once through the real `next` and vote API; the other pairs go on."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from annotation.models import Assignment, Item, StudyPair, Vote
+from annotation.rating.dynamic import pair_states, study_pairs_settle
+from generation.models import System
+from tests.support.builders import build_open_study
+from tests.support.rating import join, next_item, vote
+
+RATERS_PER_ITEM = 3
+WORKERS = 5
+PROMPTS = 20
+
+
+def preferred(study, pair: StudyPair, prompt_key: str) -> str:
+    """The system every rater picks: SecretModelX always wins against SecretModelY (a clear pair); the
+    other pairs are a coin flip, balanced: prompts alternate between their two systems."""
+    if (pair.system_a.name, pair.system_b.name) == ("SecretModelX", "SecretModelY"):
+        return "a"
+    return "a" if int(prompt_key[1:]) % 2 else "b"
+
+
+def rate_until_done(study, worker: str, client: Client, errors: list) -> None:
+    """One rater: `next`, then votes with ?next=1 (as the rating page does) until nothing is left."""
+    try:
+        join(study, worker, client=client)
+        offer = next_item(client, study)
+        while offer["assignment"] is not None:
+            item = Item.objects.select_related("pair__system_a", "pair__system_b", "prompt").get(assignments__token=offer["assignment"])
+            side = preferred(study, item.pair, item.prompt.key)
+            left = Assignment.objects.get(token=offer["assignment"]).left
+            choice = "left" if side == left else "right"
+            body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions} | {"watch_ms": 1000}
+            response = vote(client, offer["assignment"], body, then_next=True)
+            assert response.status_code == 201, response.content
+            offer = response.json()["next"]
+    except Exception as exc:  # reported by the test, which runs in another thread
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clear_pair_settles_early_and_is_served_no_more_while_a_coin_flip_goes_on(settings, researcher_client):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent raters need PostgreSQL")
+    settings.JUICE_RATE_VOTE_PER_MINUTE = 10_000
+    study = build_open_study(n_prompts=PROMPTS, raters=RATERS_PER_ITEM, n_systems=3, name="Dynamic study", seed=4,
+                             copy_files=False, dynamic=True)
+    errors: list = []
+    threads = [threading.Thread(target=rate_until_done, args=(study, f"w{n}", Client(), errors)) for n in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+
+    clear = StudyPair.objects.get(study=study, system_a__name="SecretModelX", system_b__name="SecretModelY")
+    assert clear.status == StudyPair.Status.SETTLED and clear.settled_at is not None
+    for question in study.questions:
+        figures = clear.figures["questions"][question]
+        assert figures["winner"] == "SecretModelX"
+        assert figures["items"] <= PROMPTS // 2 + 2  # settled well before its cap of 20 items
+        assert figures["repeated_p"] <= figures["level"]
+    assert "quality: SecretModelX wins (repeated p" in clear.reason and f"of {PROMPTS}" in clear.reason
+    clear_items = Item.objects.filter(pair=clear)
+    assert all(item.decided for item in clear_items)
+    # No claim on the settled pair's items after it settled; and it was cut short: votes were saved.
+    assert not Assignment.objects.filter(item__pair=clear, created_at__gt=clear.settled_at).exists()
+    assert sum(item.votes_done for item in clear_items) < PROMPTS * RATERS_PER_ITEM
+
+    # The coin-flip pairs stay open and are served to the end: every item gets exactly its raters.
+    for pair in StudyPair.objects.filter(study=study).exclude(pk=clear.pk):
+        assert pair.status == StudyPair.Status.OPEN and pair.settled_at is None
+        assert pair.figures["items_finished"] == PROMPTS
+        assert [i.votes_done for i in Item.objects.filter(pair=pair)] == [RATERS_PER_ITEM] * PROMPTS
+    for item in Item.objects.filter(study=study):
+        assert item.votes_done <= item.claimed <= item.raters_needed
+        if not item.decided:
+            assert item.votes_done == item.raters_needed
+        voters = list(item.assignments.filter(status=Assignment.Status.VOTED).values_list("rater_id", flat=True))
+        assert len(voters) == len(set(voters))
+
+    # Recomputed from scratch, the votes give the states stored live.
+    states = pair_states(study=study)
+    assert states[clear.pk].status == "settled"
+    assert {pk for pk, state in states.items() if state.status == "open"} == set(
+        StudyPair.objects.filter(study=study, status=StudyPair.Status.OPEN).values_list("pk", flat=True))
+
+    # The study page: the pairs' table and the votes saved against the full design.
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    spent = Vote.objects.filter(assignment__item__study=study, question="quality").count()
+    full = 3 * PROMPTS * RATERS_PER_ITEM
+    saved = full - spent
+    assert 'id="pairs"' in page and "SecretModelX vs SecretModelY" in page and "SecretModelX wins at item" in page
+    assert page.count("<td>open") >= 2
+    assert f"<td>{full}</td><td>{spent}</td><td>{saved}</td><td>0</td>" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_items_that_decide_early_stop_early_and_settled_pairs_save_the_rest_on_the_page(researcher_client):
+    """With early stopping too, the page tells the two savings apart; user text is escaped."""
+    study = build_open_study(n_prompts=12, raters=5, n_systems=2, name="Both savings", seed=2, early_stop=True, dynamic=True,
+                             dynamic_alpha=0.5, questions=("quality",))
+    System.objects.filter(name="SecretModelX").update(name="<i>X</i>")
+    clients = {f"w{n}": join(study, f"w{n}") for n in range(5)}
+    offers = {w: next_item(c, study) for w, c in clients.items()}
+    while any(o["assignment"] for o in offers.values()):
+        for worker, client in clients.items():  # one vote each per round, always for system A
+            if offers[worker]["assignment"] is None:
+                continue
+            left = Assignment.objects.get(token=offers[worker]["assignment"]).left
+            body = {"quality": {"choice": "left" if left == "a" else "right", "reasons": ["pixel_sharpness"]}, "watch_ms": 1000}
+            offers[worker] = vote(client, offers[worker]["assignment"], body, then_next=True).json()["next"]
+    pair = StudyPair.objects.get(study=study)
+    assert pair.status == StudyPair.Status.SETTLED
+    items = list(Item.objects.filter(study=study))
+    # Items stopped at 3 agreeing votes of 5: early stopping saved 2 votes each; the rest of the pair's items were cut.
+    by_outcome = sum(5 - i.claimed for i in items if i.votes_done == 3)
+    cut = sum(5 - i.claimed for i in items) - by_outcome
+    assert by_outcome > 0 and cut > 0
+    assert not study_pairs_settle(study_id=study.pk, covering=0)  # covered already: nothing to do
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    spent = sum(i.votes_done for i in items)
+    assert f"<td>60</td><td>{spent}</td><td>{cut}</td><td>{by_outcome}</td>" in page
+    assert "&lt;i&gt;X&lt;/i&gt; vs SecretModelY" in page and "<i>X</i>" not in page
