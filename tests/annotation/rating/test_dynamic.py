@@ -12,6 +12,7 @@ from django.test import Client
 from annotation.models import Assignment, Item, StudyPair, Vote
 from annotation.rating.dynamic import pair_states, study_pairs_settle
 from generation.models import System
+from juice.auth import api_token_create
 from tests.support.builders import build_open_study
 from tests.support.rating import join, next_item, vote
 
@@ -106,7 +107,7 @@ def test_a_clear_pair_settles_early_and_is_served_no_more_while_a_coin_flip_goes
 
 
 @pytest.mark.django_db(transaction=True)
-def test_items_that_decide_early_stop_early_and_settled_pairs_save_the_rest_on_the_page(researcher_client):
+def test_items_that_decide_early_stop_early_and_settled_pairs_save_the_rest_on_the_page(researcher_client, researcher):
     """With early stopping too, the page tells the two savings apart; user text is escaped."""
     study = build_open_study(n_prompts=12, raters=5, n_systems=2, name="Both savings", seed=2, early_stop=True, dynamic=True,
                              dynamic_alpha=0.5, questions=("quality",))
@@ -132,3 +133,11 @@ def test_items_that_decide_early_stop_early_and_settled_pairs_save_the_rest_on_t
     spent = sum(i.votes_done for i in items)
     assert f"<td>60</td><td>{spent}</td><td>{cut}</td><td>{by_outcome}</td>" in page
     assert "&lt;i&gt;X&lt;/i&gt; vs SecretModelY" in page and "<i>X</i>" not in page
+    # The study's JSON says the same.
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    reported = api.get(f"/api/studies/{study.slug}").json()
+    assert reported["votes_saved"] | {"saved_share": None} == {
+        "full": 60, "spent": spent, "saved_pairs": cut, "saved_items": by_outcome, "saved": cut + by_outcome, "saved_share": None}
+    (state,) = reported["pair_states"]
+    assert state["pair"] == ["<i>X</i>", "SecretModelY"] and state["status"] == "settled"
+    assert state["questions"]["quality"]["winner"] == "<i>X</i>" and state["reason"].startswith("quality: <i>X</i> wins")

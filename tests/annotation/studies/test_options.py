@@ -54,6 +54,9 @@ def test_the_api_stores_every_crowd_option_and_reports_it(researcher):
     assert stored_options(study) == OPTIONS
     reported = api.get(f"/api/studies/{study.slug}").json()
     assert {key: reported[key] for key in OPTIONS} == OPTIONS
+    # A dynamic study reports where its pairs stand: open, as no item has finished; nothing saved yet.
+    assert reported["pair_states"] == [{"pair": ["SecretModelX", "SecretModelY"], "status": "open", "settled_at": None, "reason": ""}]
+    assert reported["votes_saved"] == {"full": 10, "spent": 0, "saved_pairs": 0, "saved_items": 0, "saved": 0, "saved_share": 0.0}
     researcher_client = Client()
     researcher_client.force_login(researcher)
     page = researcher_client.get(f"/studies/{study.slug}").content.decode()
