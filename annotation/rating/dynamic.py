@@ -20,10 +20,12 @@ reads the votes after reading it), and raters whose items finish while a recompu
 for it and at most one more, which covers them all.
 
 Serving order: items of undecided pairs only (a settled pair's items are decided), each pair's in the
-study's random shuffle, and always the least-claimed items first across the whole study. Every
-pair's items are on the same level of claims until all of a level is taken, so the open pairs
+study's random shuffle, and always the least-claimed items first across the whole study (sql.CLAIM_SQL).
+Every pair's items are on the same level of claims until all of a level is taken, so the open pairs
 progress evenly, item by item, rather than one pair after another: each pair's looks come at the
-same pace, and a pair that settles early frees its raters for the others at once.
+same pace, and a pair that settles early frees its raters for the others at once. The price of that
+evenness: an item finishes only once every open item has had the votes before its deciding one (2 of
+5 when raters agree), so the first looks come late and what is saved is the votes after those.
 """
 
 from __future__ import annotations
