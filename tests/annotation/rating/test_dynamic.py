@@ -90,7 +90,10 @@ def test_a_clear_pair_settles_early_and_is_served_no_more_while_a_coin_flip_goes
         voters = list(item.assignments.filter(status=Assignment.Status.VOTED).values_list("rater_id", flat=True))
         assert len(voters) == len(set(voters))
 
-    # Recomputed from scratch, the votes give the states stored live.
+    # Every request to settle again was covered by a recomputation (none lost), and recomputed from
+    # scratch, the votes give the states stored live.
+    study.refresh_from_db()
+    assert study.settle_done == study.settle_wanted > 0
     states = pair_states(study=study)
     assert states[clear.pk].status == "settled"
     assert {pk for pk, state in states.items() if state.status == "open"} == set(
