@@ -4,13 +4,14 @@ settles it, while raters rate at once through the real `next` and vote API; the 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from annotation.models import Assignment, Item, StudyPair, Vote
-from annotation.rating.dynamic import pair_states, study_pairs_settle
+from annotation.rating.dynamic import LOCK_SPACE, pair_states, study_pairs_settle
 from generation.models import System
 from juice.auth import api_token_create
 from tests.support.builders import build_open_study
@@ -144,3 +145,53 @@ def test_items_that_decide_early_stop_early_and_settled_pairs_save_the_rest_on_t
     (state,) = reported["pair_states"]
     assert state["pair"] == ["<i>X</i>", "SecretModelY"] and state["status"] == "settled"
     assert state["questions"]["quality"]["winner"] == "<i>X</i>" and state["reason"].startswith("quality: <i>X</i> wins")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_items_finishing_while_a_recomputation_holds_the_study_are_all_counted(settings):
+    """Raters whose votes finish items while the study's lock is held wait for it; then the pair states
+    count every one of those items, and every request to settle again is covered."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the study's lock is PostgreSQL's advisory lock")
+    study = build_open_study(n_prompts=6, raters=1, name="Held study", copy_files=False, dynamic=True, questions=("quality",))
+    clients = {f"w{n}": join(study, f"w{n}") for n in range(4)}
+    offers = {worker: next_item(client, study)["assignment"] for worker, client in clients.items()}
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a recomputation in progress, as far as the lock goes
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, study.pk])
+            holding.set()
+            release.wait(30)
+        connection.close()
+
+    def rate(worker: str) -> None:
+        body = {"quality": {"choice": "left", "reasons": ["pixel_sharpness"]}, "watch_ms": 1000}
+        statuses.append(vote(clients[worker], offers[worker], body).status_code)
+        connection.close()
+
+    statuses: list[int] = []
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    raters = [threading.Thread(target=rate, args=(worker,)) for worker in clients]
+    for t in raters:
+        t.start()
+    waiting = 0
+    for _ in range(100):  # until the four votes, committed, wait on the study's lock
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s AND objid = %s"
+                           " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", [LOCK_SPACE, study.pk])
+            (waiting,) = cursor.fetchone()
+        if waiting == 4:
+            break
+        time.sleep(0.05)
+    assert waiting == 4
+    assert Vote.objects.filter(assignment__item__study=study).count() == 4  # committed before the wait
+    release.set()
+    for t in [holder, *raters]:
+        t.join(30)
+    assert statuses == [201] * 4
+    study.refresh_from_db()
+    assert study.settle_done == study.settle_wanted == 4
+    assert StudyPair.objects.get(study=study).figures["items_finished"] == 4
