@@ -195,3 +195,35 @@ def test_items_finishing_while_a_recomputation_holds_the_study_are_all_counted(s
     study.refresh_from_db()
     assert study.settle_done == study.settle_wanted == 4
     assert StudyPair.objects.get(study=study).figures["items_finished"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ranking_study_stops_a_pair_whose_order_the_settled_pairs_imply(settings, researcher_client):
+    """X always beats Y and Y always beats Z; X against Z is a coin flip. Once the first two pairs settle,
+    X against Z is not needed: its order follows, and its items are handed out no more."""
+    settings.JUICE_RATE_VOTE_PER_MINUTE = 10_000
+    study = build_open_study(n_prompts=PROMPTS, raters=1, n_systems=3, name="Ranking study", seed=6, copy_files=False,
+                             dynamic=True, dynamic_ranking=True, dynamic_alpha=0.2)
+    wins = {("SecretModelX", "SecretModelY"): "a", ("SecretModelY", "SecretModelZ"): "a"}
+    client = join(study, "solo")
+    offer = next_item(client, study)["assignment"]
+    while offer is not None:
+        item = Item.objects.select_related("pair__system_a", "pair__system_b", "prompt").get(assignments__token=offer)
+        names = (item.pair.system_a.name, item.pair.system_b.name)
+        side = wins.get(names, "a" if int(item.prompt.key[1:]) % 2 else "b")
+        choice = "left" if Assignment.objects.get(token=offer).left == side else "right"
+        body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions} | {"watch_ms": 1000}
+        offer = vote(client, offer, body, then_next=True).json()["next"]["assignment"]
+    statuses = {(p.system_a.name, p.system_b.name): p for p in StudyPair.objects.filter(study=study).select_related("system_a", "system_b")}
+    assert statuses[("SecretModelX", "SecretModelY")].status == StudyPair.Status.SETTLED
+    assert statuses[("SecretModelY", "SecretModelZ")].status == StudyPair.Status.SETTLED
+    implied = statuses[("SecretModelX", "SecretModelZ")]
+    assert implied.status == StudyPair.Status.NOT_NEEDED and implied.settled_at is not None
+    assert implied.reason.startswith("not needed: its order follows from settled pairs; quality: SecretModelX ahead by the settled pairs")
+    # It stopped before its cap, and none of its items is handed out after.
+    assert implied.figures["items_finished"] < PROMPTS
+    assert Item.objects.filter(pair=implied, votes_done=0).exists()
+    assert not Item.objects.filter(pair=implied, decided=False).exists()
+    assert not Assignment.objects.filter(item__pair=implied, created_at__gt=implied.settled_at).exists()
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "<td>not needed" in page and "SecretModelX ahead (implied)" in page
