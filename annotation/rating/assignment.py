@@ -158,7 +158,7 @@ def assignment_claim(
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):
-        made, _ = sql.run(sql.claim_sql(connection.vendor, wait), params)
+        made, _ = sql.run(sql.claim_sql(connection.vendor, wait, study.dynamic), params)
         if not made:
             return None
         (item,) = made[0]

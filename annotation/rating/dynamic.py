@@ -19,13 +19,14 @@ missed (its votes committed before its request counted, and the recomputation th
 reads the votes after reading it), and raters whose items finish while a recomputation runs wait
 for it and at most one more, which covers them all.
 
-Serving order: items of undecided pairs only (a settled pair's items are decided), each pair's in the
-study's random shuffle, and always the least-claimed items first across the whole study (sql.CLAIM_SQL).
-Every pair's items are on the same level of claims until all of a level is taken, so the open pairs
-progress evenly, item by item, rather than one pair after another: each pair's looks come at the
-same pace, and a pair that settles early frees its raters for the others at once. The price of that
-evenness: an item finishes only once every open item has had the votes before its deciding one (2 of
-5 when raters agree), so the first looks come late and what is saved is the votes after those.
+Serving order: items of undecided pairs only (a settled pair's items are decided), depth first
+(sql.DEPTH_CLAIM_SQL): a rater gets the most-claimed item that still has room, so an item finishes as
+soon as its raters can give it their votes and each finished item is a look at once, instead of the
+least-claimed-first order of other studies, where an item finishes only once every open item has had
+the votes before its deciding one (2 of 5 when raters agree) and the first looks come late. Ties go
+by the study's shuffle, which mixes the pairs, so each pair's items come in a random order and the
+open pairs progress evenly in expectation. The price: a dynamic study has no per-rater order of its
+own (raters move through the shuffle together), so position effects are not spread per rater.
 """
 
 from __future__ import annotations

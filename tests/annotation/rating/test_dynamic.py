@@ -78,6 +78,11 @@ def test_a_clear_pair_settles_early_and_is_served_no_more_while_a_coin_flip_goes
     # No claim on the settled pair's items after it settled; and it was cut short: votes were saved.
     assert not Assignment.objects.filter(item__pair=clear, created_at__gt=clear.settled_at).exists()
     assert sum(item.votes_done for item in clear_items) < PROMPTS * RATERS_PER_ITEM
+    # Served depth first: items were finished one after another, so beyond the items it settled on only
+    # those in the raters' hands at that moment have votes (least-claimed-first would have given every
+    # item of the study its first votes before any finished).
+    started = sum(item.votes_done > 0 for item in clear_items)
+    assert started <= max(f["items"] for f in clear.figures["questions"].values()) + WORKERS
 
     # The coin-flip pairs stay open and are served to the end: every item gets exactly its raters.
     for pair in StudyPair.objects.filter(study=study).exclude(pk=clear.pk):
