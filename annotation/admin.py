@@ -22,6 +22,8 @@ class StudyPairInline(admin.TabularInline):
     model = StudyPair
     extra = 0
     raw_id_fields = ["system_a", "system_b"]
+    fields = ["system_a", "system_b", "status", "settled_at"]
+    readonly_fields = ["status", "settled_at"]
 
 
 @admin.register(Study)
@@ -29,7 +31,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "prompt_set", "raters_per_item", "tie_policy", "created_at"]
     list_filter = ["status", "tie_policy"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["slug", "created_at", "link_secret"]
+    readonly_fields = ["slug", "created_at", "link_secret", "settle_wanted", "settle_done"]
     raw_id_fields = ["prompt_set"]
     filter_horizontal = ["invited"]
     inlines = [StudyPairInline]
@@ -37,9 +39,11 @@ class StudyAdmin(admin.ModelAdmin):
 
 @admin.register(StudyPair)
 class StudyPairAdmin(admin.ModelAdmin):
-    list_display = ["id", "study", "system_a", "system_b"]
-    list_filter = ["study"]
+    list_display = ["id", "study", "system_a", "system_b", "status", "settled_at"]
+    list_filter = ["status", "study"]
     raw_id_fields = ["study", "system_a", "system_b"]
+    # Dynamic evaluation's record (annotation/rating/dynamic.py): what the votes said, not an editable setting.
+    readonly_fields = ["status", "settled_at", "reason", "figures"]
     list_select_related = ["study", "system_a", "system_b"]
 
 

@@ -106,6 +106,10 @@ class Study(models.Model):
     dynamic_ranking = models.BooleanField(
         default=False, db_default=False, help_text="Also stop pairs whose order follows from settled pairs (ranking studies)"
     )
+    # Dynamic evaluation's bookkeeping (annotation/rating/dynamic.py): votes that finished an item count
+    # up `settle_wanted`; a recomputation of the pairs' states stores the count it covered in `settle_done`.
+    settle_wanted = models.PositiveBigIntegerField(default=0, db_default=0)
+    settle_done = models.PositiveBigIntegerField(default=0, db_default=0)
     # Each rater's order of items derives from it and the worker id: a copy with the same seed repeats it.
     seed = models.PositiveIntegerField(default=new_seed)
     # Several samples per prompt: item (pair, prompt, i) shows sample i of both systems. The report's
@@ -136,9 +140,24 @@ class Study(models.Model):
 
 
 class StudyPair(models.Model):
+    class Status(models.TextChoices):
+        """Where the pair stands in a dynamic study (analysis/sequential.py)."""
+
+        OPEN = "open"
+        SETTLED = "settled"  # every question settled by the sequential test: its items are handed out no more
+        NOT_NEEDED = "not_needed", "not needed"  # ranking: its order follows from settled pairs
+
     study = models.ForeignKey(Study, related_name="pairs", on_delete=models.CASCADE)
     system_a = models.ForeignKey("generation.System", related_name="+", on_delete=models.PROTECT)
     system_b = models.ForeignKey("generation.System", related_name="+", on_delete=models.PROTECT)
+    # Dynamic evaluation, written by annotation/rating/dynamic.py: a settlement is final (the pair's items
+    # stay decided); while open, `reason` and `figures` follow the votes.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_default=Status.OPEN)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, db_default="")
+    # Per question: winner (system name or null), items (when it settled), repeated_p, adjusted_p, level, interval;
+    # and items_finished, cap.
+    figures = models.JSONField(default=dict, blank=True, db_default={})
 
     class Meta:
         constraints = [

@@ -48,16 +48,17 @@ class StudyRules:
     completion_code: str
     min_watch_ms: int
     early_stop: bool
+    dynamic: bool
 
     # How many values of a row are the study's (sql.STUDY_COLUMNS).
-    COLUMNS = 10
+    COLUMNS = 11
 
     @classmethod
     def from_row(cls, values: Sequence) -> StudyRules:
         """From the values of sql.STUDY_COLUMNS."""
-        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms, early_stop = values
+        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms, early_stop, dynamic = values
         return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code,
-                   min_watch_ms, bool(early_stop))
+                   min_watch_ms, bool(early_stop), bool(dynamic))
 
     @property
     def allow_tie(self) -> bool:
@@ -157,7 +158,7 @@ def assignment_claim(
         "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
     }
     with transaction.atomic(savepoint=False):
-        made, _ = sql.run(sql.claim_sql(connection.vendor, wait), params)
+        made, _ = sql.run(sql.claim_sql(connection.vendor, wait, study.dynamic), params)
         if not made:
             return None
         (item,) = made[0]

@@ -41,7 +41,7 @@ WELCOME = f"""(r.source <> '{INVITED}' OR EXISTS (
 # The study's rules for answering and handing out items (alias `s`), in the order StudyRules takes them.
 STUDY_COLUMNS = (
     "s.id, s.slug, s.status, CAST(s.questions AS TEXT), CAST(s.reasons AS TEXT), s.tie_policy, s.lease_seconds, s.completion_code,"
-    " s.min_watch_ms, s.early_stop"
+    " s.min_watch_ms, s.early_stop, s.dynamic"
 )
 
 # A rater of study `slug` with everything `next` shows: the study's rules, the rater's votes so far,
@@ -109,6 +109,28 @@ ON CONFLICT DO NOTHING
 RETURNING item_id
 """  # noqa: S608 - constant SQL; the values are bound parameters; SQLite needs the WHERE before ON CONFLICT
 
+# Which item a rater gets in a dynamic study (Study.dynamic): depth first, the most-claimed item that
+# still has room and that this rater has not seen, ties in the study's shuffle (read backwards). An
+# item then finishes as soon as its raters can give it their votes, rather than once every item of
+# the study has had the votes before its deciding one: each finished item is a look of the stopping
+# rule (annotation/rating/dynamic.py), so the looks come early and a settled pair stops early. The
+# shuffle mixes the pairs, so they progress evenly in expectation. The scan walks item_pool_shuffle_idx
+# backwards from just below the study's rater count (full items are never read) and locks the row it
+# takes, stepping over rows other claims hold, as CLAIM_SQL does.
+DEPTH_CLAIM_SQL = f"""
+INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, leased_until, created_at, position)
+SELECT %(token)s, %(rater)s, c.id, %(left)s, '{ACTIVE}', %(until)s, %(now)s, %(position)s
+FROM (
+    SELECT w.id FROM annotation_item w
+    WHERE {CLAIMABLE} AND w.claimed < (SELECT s.raters_per_item FROM annotation_study s WHERE s.id = %(study)s)
+    ORDER BY w.claimed DESC, w.shuffle DESC, w.id DESC
+    LIMIT 1{{lock}}
+) c
+WHERE true
+ON CONFLICT DO NOTHING
+RETURNING item_id
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
 # The claimed item's count goes up (the check constraint caps it at raters_needed); it answers with
 # what the rating page shows of the item.
 TAKE_SQL = """
@@ -157,6 +179,10 @@ GROUP BY v.question, v.choice
 """
 DECIDED_SQL = "UPDATE annotation_item SET decided = TRUE WHERE id = %(item)s"
 
+# Dynamic evaluation (annotation/rating/dynamic.py): a vote that finished an item asks for the study's
+# pairs to be settled again, and is told the count its request has.
+SETTLE_WANTED_SQL = "UPDATE annotation_study SET settle_wanted = settle_wanted + 1 WHERE id = %(study)s RETURNING settle_wanted"
+
 # The rater's tally, which `next` shows as progress, and their attention checks.
 TALLIED_SQL = """
 UPDATE annotation_rater SET votes_done = votes_done + 1,
@@ -167,14 +193,16 @@ RETURNING votes_done
 
 
 @functools.cache
-def claim_sql(vendor: str, wait: bool = False) -> str:
-    """CLAIM_SQL with the lock of this database (`connection.vendor`): PostgreSQL's concurrent raters
-    step over each other's candidate rows (`skip_locked`) instead of queueing, unless `wait` (when
-    stepping over found nothing: the rows a rater has left may all be held for a moment by other
-    claims and votes, and "nothing left" must not be said then); SQLite runs one writer at a time."""
+def claim_sql(vendor: str, wait: bool = False, depth_first: bool = False) -> str:
+    """CLAIM_SQL (or DEPTH_CLAIM_SQL, for dynamic studies) with the lock of this database
+    (`connection.vendor`): PostgreSQL's concurrent raters step over each other's candidate rows
+    (`skip_locked`) instead of queueing, unless `wait` (when stepping over found nothing: the rows a
+    rater has left may all be held for a moment by other claims and votes, and "nothing left" must
+    not be said then); SQLite runs one writer at a time."""
+    statement, table = (DEPTH_CLAIM_SQL, "w") if depth_first else (CLAIM_SQL, "i")
     if vendor != "postgresql":
-        return CLAIM_SQL.format(lock="")
-    return CLAIM_SQL.format(lock=" FOR UPDATE OF i" if wait else " FOR UPDATE OF i SKIP LOCKED")
+        return statement.format(lock="")
+    return statement.format(lock=f" FOR UPDATE OF {table}" if wait else f" FOR UPDATE OF {table} SKIP LOCKED")
 
 
 @functools.cache

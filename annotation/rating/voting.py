@@ -6,6 +6,7 @@ translated through the placement stored on the assignment.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from annotation.models import QUALITY, Assignment, Study, Vote
 from annotation.rating import sql
 from annotation.rating.assignment import Offer, Order, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
+from annotation.rating.dynamic import study_settle_request
 from annotation.rating.early_stop import outcome_decided
 from juice.http import InputError, input_parse
 from juice.ratelimit import rate_limit_exceeded
@@ -246,19 +248,31 @@ def _record(target: Target, checked: _Checked, now: datetime) -> int | None:
     sql.run(sql.stored_sql(len(choices)), stored)
     tally = {"rater": target.rater_id, "passed": int(bool(passed)), "failed": int(bool(target.attention_expected and not passed))}
     ((votes_done,),), _ = sql.run(sql.TALLIED_SQL, tally)
-    if target.study.early_stop:
-        _stop_if_decided(target)
+    if target.study.early_stop or target.study.dynamic:
+        _item_voted(target, choices)
     return votes_done
 
 
-def _stop_if_decided(target: Target) -> None:
-    """Early stopping: mark the item decided once its outcome is (annotation/rating/early_stop.py)."""
+def _item_voted(target: Target, mine: dict[str, tuple[str, list[str]]]) -> None:
+    """Early stopping marks the item decided once its outcome is (annotation/rating/early_stop.py);
+    dynamic evaluation settles the study's pairs again, after commit, when this vote made the item's
+    outcome final: decided, or its last vote (annotation/rating/dynamic.py)."""
     rows, _ = sql.run(sql.TALLY_SQL, {"item": target.item_id})
     tallies: dict[str, Counter] = {}
     for question, choice, count, _remaining in rows:
         tallies.setdefault(question, Counter())[choice] = count
-    choices = ("a", "b", "tie") if target.study.allow_tie else ("a", "b")
     remaining = rows[0][3] if rows else 0
+    decided = _final(target.study, tallies, remaining)
     # A full item is done, not stopped early: only one with votes still to come is marked.
-    if remaining > 0 and outcome_decided(tallies=tallies, questions=target.study.questions, choices=choices, remaining=remaining):
+    if target.study.early_stop and remaining > 0 and decided:
         sql.run(sql.DECIDED_SQL, {"item": target.item_id})
+    if target.study.dynamic and not target.attention_expected and decided:
+        before = {q: tallies[q] - Counter({choice: 1}) for q, (choice, _) in mine.items()}
+        if not _final(target.study, before, remaining + 1):
+            transaction.on_commit(functools.partial(study_settle_request, study_id=target.study.id), robust=True)
+
+
+def _final(study: StudyRules, tallies: dict[str, Counter], remaining: int) -> bool:
+    """Whether an item's outcome can no longer change: its last vote is in, or outcome_decided."""
+    choices = ("a", "b", "tie") if study.allow_tie else ("a", "b")
+    return remaining <= 0 or outcome_decided(tallies=tallies, questions=study.questions, choices=choices, remaining=remaining)

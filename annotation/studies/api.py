@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Study
 from annotation.raters.services import InviteError, study_invited_names
+from annotation.rating.dynamic import pair_rows, votes_saved
 from annotation.studies.schemas import StudySpec
 from annotation.studies.selectors import rater_figures, study_progress
 from annotation.studies.services import StudyError, study_create
@@ -63,11 +64,26 @@ def study_json(request: HttpRequest, study: Study) -> dict:
         "screenout_url": study.screenout_url,
         "signed_links": study.signed_links,
         "early_stop": study.early_stop,
+        "dynamic": study.dynamic,
+        "dynamic_alpha": study.dynamic_alpha,
+        "dynamic_ranking": study.dynamic_ranking,
         "seed": study.seed,
         "samples": study.samples,
         "sample_unit": study.sample_unit,
         "join_url": request.build_absolute_uri(reverse("rater-join", args=[study.slug])),
         "invited": study_invited_names(study),
         "progress": study_progress(study=study),
+        "votes_saved": votes_saved(study=study) if study.dynamic or study.early_stop else None,
+        "pair_states": _pair_states(study) if study.dynamic else None,
         "raters": rater_figures(study=study),
     }
+
+
+def _pair_states(study: Study) -> list[dict]:
+    """Where each pair of a dynamic study stands (annotation/rating/dynamic.py)."""
+    return [
+        {"pair": [row["pair"].system_a.name, row["pair"].system_b.name], "status": row["pair"].status,
+         "settled_at": row["settled_at"].isoformat() if row["settled_at"] else None, "reason": row["reason"],
+         **row["pair"].figures}
+        for row in pair_rows(study=study)
+    ]

@@ -65,6 +65,12 @@ class StudyForm(forms.Form):
                                     help_text="Where raters who fail the qualification are sent; {code} is replaced")
     signed_links = forms.BooleanField(required=False, help_text="Join links must carry sig (the links are on the study page)")
     early_stop = forms.BooleanField(required=False, help_text="Stop handing out an item once its outcome is decided")
+    dynamic = forms.BooleanField(required=False, label="Dynamic evaluation",
+                                 help_text="Stop handing out a pair's items once its outcome is settled by a sequential test")
+    dynamic_alpha = forms.FloatField(min_value=0, max_value=0.5, initial=0.05, required=False, label="Dynamic alpha",
+                                     help_text="Family-wise error rate over the pairs of each question, above 0 and at most 0.5")
+    dynamic_ranking = forms.BooleanField(required=False, label="Dynamic ranking",
+                                         help_text="Also stop pairs whose order follows from settled pairs (a ranking study)")
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 2, required=False,
                               help_text="Fixes each rater's order of items; blank for a random one")
 
@@ -81,6 +87,14 @@ class StudyForm(forms.Form):
         if not samples_valid(value):
             raise forms.ValidationError(f"a number of samples from 1 to {MAX_SAMPLES}, or 'matched' or 'items'")
         return value
+
+    def clean_dynamic_alpha(self) -> float:
+        alpha = self.cleaned_data["dynamic_alpha"]
+        if alpha is None:
+            return 0.05
+        if alpha <= 0:
+            raise forms.ValidationError("Ensure this value is greater than 0.")
+        return alpha
 
     def clean_qualification(self) -> dict | None:
         text = self.cleaned_data["qualification"].strip()
@@ -126,5 +140,6 @@ class StudyForm(forms.Form):
             min_watch_ms=data["min_watch_ms"] or 0, completion_url=data["completion_url"], screenout_url=data["screenout_url"],
             signed_links=data["signed_links"], early_stop=data["early_stop"], seed=data["seed"],
             samples=data["samples"], sample_unit=data["sample_unit"] or None,
+            dynamic=data["dynamic"], dynamic_alpha=data["dynamic_alpha"], dynamic_ranking=data["dynamic_ranking"],
             matching={key: data[f"matching_{key}"].strip() or None for key in ("aspect", "resolution", "fps", "duration")},
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
 from annotation.models import QUESTIONS, REASON_KEY
 
@@ -84,6 +84,10 @@ class StudySpec(BaseModel):
     screenout_url: StrictStr = Field("", pattern=f"^$|{HAND_OFF_URL}", max_length=2000)
     signed_links: StrictBool = False
     early_stop: StrictBool = False
+    # Dynamic evaluation (analysis/sequential.py): a pair stops receiving items once its outcome is settled.
+    dynamic: StrictBool = False
+    dynamic_alpha: StrictFloat = Field(0.05, gt=0, le=0.5)
+    dynamic_ranking: StrictBool = False
     seed: StrictInt | None = Field(None, ge=0, lt=2**31 - 1)
     # Several samples per prompt: K items per (pair, prompt), sample i of A against sample i of B;
     # "matched" or "items" take K from the videos (every sample the pairs' systems have).
@@ -103,3 +107,12 @@ class StudySpec(BaseModel):
     def report_unit(self) -> str:
         """The report's unit the study records: sample_unit, else what `samples` implies."""
         return self.sample_unit or SAMPLE_MODES.get(self.samples, "item")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alpha(cls, data: object) -> object:
+        """CONTRACT.md names the option `alpha`: taken as `dynamic_alpha` (given both, `alpha` is refused as unknown)."""
+        if isinstance(data, dict) and "alpha" in data and "dynamic_alpha" not in data:
+            data = {**data, "dynamic_alpha": data["alpha"]}
+            del data["alpha"]
+        return data

@@ -80,6 +80,7 @@ def _options(spec: StudySpec, prompt_set: PromptSet) -> dict:
     return {
         "consent": spec.consent, "min_watch_ms": spec.min_watch_ms, "completion_url": spec.completion_url,
         "screenout_url": spec.screenout_url, "signed_links": spec.signed_links, "early_stop": spec.early_stop,
+        "dynamic": spec.dynamic, "dynamic_alpha": spec.dynamic_alpha, "dynamic_ranking": spec.dynamic_ranking,
         "seed": new_seed() if spec.seed is None else spec.seed, "qualification": _qualification(spec, prompt_set),
     }
 

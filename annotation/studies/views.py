@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from annotation.models import Item, Study
 from annotation.raters.services import InviteError, study_invited_names
+from annotation.rating.dynamic import pair_rows, votes_saved
 from annotation.studies.attention import AttentionError, attention_items_request
 from annotation.studies.forms import StudyForm
 from annotation.studies.matching import encodes_resend
@@ -76,6 +77,9 @@ def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
             "account_join_url": join_url,
             "invited": study_invited_names(study),
             "reported": reported_items(study=study),
+            # Dynamic evaluation and early stopping: what they saved, and where each pair stands.
+            "saved": votes_saved(study=study) if study.dynamic or study.early_stop else None,
+            "pair_rows": pair_rows(study=study) if study.dynamic else None,
             **matching_summary(study=study),
             **extra,
         },

@@ -45,6 +45,10 @@ class Command(BaseCommand):
         crowd.add_argument("--screenout-url", default="", help="where a screened-out rater is sent; {code} is replaced")
         crowd.add_argument("--signed-links", action="store_true", help="join links must carry sig (see join_links)")
         crowd.add_argument("--early-stop", action="store_true", help="stop handing out an item once its outcome is decided")
+        crowd.add_argument("--dynamic", action="store_true", help="stop handing out a pair's items once its outcome is settled")
+        crowd.add_argument("--dynamic-alpha", type=float, default=0.05,
+                           help="family-wise alpha over the pairs of each question (default 0.05, at most 0.5)")
+        crowd.add_argument("--dynamic-ranking", action="store_true", help="also stop pairs whose order follows from settled pairs")
         crowd.add_argument("--seed", type=int, help="the seed of each rater's order of items (default: random)")
         crowd.add_argument("--samples", default="1", metavar="K",
                            help="samples per prompt compared, sample i against sample i (default 1); "
@@ -120,7 +124,9 @@ class Command(BaseCommand):
 
 def _crowd_options(options: dict) -> dict:
     """The crowd options given; the texts and the qualification are read from their files."""
-    given = {k: options[k] for k in ("min_watch_ms", "completion_url", "screenout_url", "signed_links", "early_stop", "seed")}
+    given = {k: options[k] for k in (
+        "min_watch_ms", "completion_url", "screenout_url", "signed_links", "early_stop", "dynamic", "dynamic_alpha",
+        "dynamic_ranking", "seed")}
     given["samples"] = int(options["samples"]) if options["samples"].isdigit() else options["samples"]
     if options["sample_unit"]:
         given["sample_unit"] = options["sample_unit"]

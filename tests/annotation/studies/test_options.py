@@ -29,6 +29,9 @@ OPTIONS = {
     "screenout_url": "https://app.prolific.com/submissions/complete?cc=SCREENED",
     "signed_links": True,
     "early_stop": True,
+    "dynamic": True,
+    "dynamic_alpha": 0.1,
+    "dynamic_ranking": True,
     "seed": 42,
 }
 
@@ -51,10 +54,14 @@ def test_the_api_stores_every_crowd_option_and_reports_it(researcher):
     assert stored_options(study) == OPTIONS
     reported = api.get(f"/api/studies/{study.slug}").json()
     assert {key: reported[key] for key in OPTIONS} == OPTIONS
+    # A dynamic study reports where its pairs stand: open, as no item has finished; nothing saved yet.
+    assert reported["pair_states"] == [{"pair": ["SecretModelX", "SecretModelY"], "status": "open", "settled_at": None, "reason": ""}]
+    assert reported["votes_saved"] == {"full": 10, "spent": 0, "saved_pairs": 0, "saved_items": 0, "saved": 0, "saved_share": 0.0}
     researcher_client = Client()
     researcher_client.force_login(researcher)
     page = researcher_client.get(f"/studies/{study.slug}").content.decode()
     assert "qualification: 1 pair(s), 1 mistake(s) allowed" in page and "early stopping: yes" in page
+    assert "dynamic evaluation: yes (alpha 0.1, ranking)" in page and 'id="pairs"' in page
 
 
 def test_without_options_a_study_behaves_as_before(researcher):
@@ -64,6 +71,7 @@ def test_without_options_a_study_behaves_as_before(researcher):
     study = Study.objects.get(name="Plain study")
     assert (study.consent, study.qualification, study.min_watch_ms, study.completion_url, study.screenout_url) == ("", {}, 0, "", "")
     assert (study.signed_links, study.early_stop) == (False, False)
+    assert (study.dynamic, study.dynamic_alpha, study.dynamic_ranking) == (False, 0.05, False)
     # Each study has its own secret for signed links, and its own seed.
     assert len(study.link_secret) == 64 and study.link_secret != source.link_secret
 
@@ -74,6 +82,11 @@ def test_without_options_a_study_behaves_as_before(researcher):
         ({"min_watch_ms": -1}, "min_watch_ms: input should be greater than or equal to 0"),
         ({"completion_url": "javascript:alert(1)"}, "completion_url: string should match pattern"),
         ({"signed_links": "yes"}, "signed_links: input should be a valid boolean"),
+        ({"dynamic": "yes"}, "dynamic: input should be a valid boolean"),
+        ({"dynamic_ranking": 1}, "dynamic_ranking: input should be a valid boolean"),
+        ({"dynamic_alpha": 0}, "dynamic_alpha: input should be greater than 0"),
+        ({"dynamic_alpha": 0.6}, "dynamic_alpha: input should be less than or equal to 0.5"),
+        ({"dynamic_alpha": "0.05"}, "dynamic_alpha: input should be a valid number"),
         ({"qualification": {"items": []}}, "qualification.items: list should have at least 1 item"),
         ({"qualification": {**QUALIFICATION, "items": [{**QUALIFICATION["items"][0], "prompt": "p9999"}]}},
          "qualification item 1: no prompt 'p9999'"),
@@ -103,9 +116,28 @@ def test_the_command_takes_the_same_options_with_dashes(tmp_path):
         "--instructions", str(tmp_path / "instructions.md"), "--consent", str(tmp_path / "consent.txt"),
         "--qualification", str(tmp_path / "qualification.json"), "--min-watch-ms", "3000",
         "--completion-url", OPTIONS["completion_url"], "--screenout-url", OPTIONS["screenout_url"],
-        "--signed-links", "--early-stop", "--seed", "42", stdout=open("/dev/null", "w"),  # noqa: SIM115
+        "--signed-links", "--early-stop", "--dynamic", "--dynamic-alpha", "0.1", "--dynamic-ranking", "--seed", "42",
+        stdout=open("/dev/null", "w"),  # noqa: SIM115
     )
     assert stored_options(Study.objects.get(name="Command study")) == OPTIONS
+
+
+def test_the_command_refuses_an_alpha_out_of_range():
+    source = build_open_study(n_prompts=1)
+    for alpha in ("0", "0.7"):
+        with pytest.raises(CommandError, match="dynamic_alpha: input should be"):
+            call_command("create_study", "Bad alpha", "--prompt-set", source.prompt_set.name, "--pair", "SecretModelX", "SecretModelY",
+                         "--dynamic", "--dynamic-alpha", alpha)
+    assert not Study.objects.filter(name="Bad alpha").exists()
+
+
+def test_the_api_takes_the_contracts_name_alpha_for_dynamic_alpha(researcher):
+    source = build_open_study(n_prompts=1)
+    body = {"name": "Alpha study", "prompt_set": source.prompt_set.name, "pairs": [["SecretModelX", "SecretModelY"]],
+            "dynamic": True, "alpha": 0.2}
+    response = api_client(researcher).post("/api/studies", json.dumps(body), content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["dynamic_alpha"] == 0.2 and Study.objects.get(name="Alpha study").dynamic_alpha == 0.2
 
 
 def test_the_command_names_a_bad_qualification_file(tmp_path):
@@ -122,8 +154,8 @@ def test_the_creation_page_takes_the_options(researcher_client):
     form = {
         "name": "Page study", "prompt_set": source.prompt_set.pk, "pairs": "SecretModelX, SecretModelY", "raters_per_item": "5",
         "questions": ["quality", "faithfulness"], "lease_seconds": "600", "attention_items": "0",
-        **{k: v for k, v in OPTIONS.items() if k not in {"qualification", "signed_links", "early_stop"}},
-        "qualification": json.dumps(QUALIFICATION), "signed_links": "on", "early_stop": "on",
+        **{k: v for k, v in OPTIONS.items() if k not in {"qualification", "signed_links", "early_stop", "dynamic", "dynamic_ranking"}},
+        "qualification": json.dumps(QUALIFICATION), "signed_links": "on", "early_stop": "on", "dynamic": "on", "dynamic_ranking": "on",
     }
     response = researcher_client.post("/studies/new", form)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -132,4 +164,7 @@ def test_the_creation_page_takes_the_options(researcher_client):
     assert "items: input should be a valid array" in bad.content.decode()
     bad = researcher_client.post("/studies/new", {**form, "name": "Bad page study", "completion_url": "ftp://x"})
     assert "Enter a web address starting with http://" in bad.content.decode()
+    for alpha, message in (("0", "greater than 0"), ("0.6", "less than or equal to 0.5")):
+        bad = researcher_client.post("/studies/new", {**form, "name": "Bad page study", "dynamic_alpha": alpha})
+        assert message in bad.content.decode()
     assert not Study.objects.filter(name="Bad page study").exists()

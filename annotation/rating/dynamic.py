@@ -1,0 +1,230 @@
+"""Dynamic evaluation (Study.dynamic): a pair of systems is handed out no more once its outcome is settled.
+
+The statistics are analysis/sequential.py's: each item's outcome becomes final at the first vote after
+which no way its remaining raters could vote changes any question's majority, or at its last rater's
+vote (`item_finished`); after each, every pair's path of item outcomes is checked against a
+group-sequential boundary that stays valid however often one looks, with sequential Holm over the
+pairs of each question (`settle_study`). A pair settled on every question (or, in a ranking study, one
+whose order follows from settled pairs) stops: its items are marked decided, which the claim never
+hands out (annotation/rating/sql.py, CLAIMABLE and the re-check on the locked row). A settlement is
+final: later changes (a rater excluded by the attention checks) change the report, which recomputes
+everything from the votes CSV, but do not reopen the pair.
+
+When: a vote that makes an item's outcome final asks, once it commits, for the study's pairs to be
+settled again (`study_settle_request`, run by annotation/rating/voting.py for dynamic studies only). The
+request counts up Study.settle_wanted; the recomputation runs under the study's lock (one at a time
+per study), reads that count first and the votes after, and stores the count it covered in
+Study.settle_done. A request whose count is covered already stops there. So no finished item is
+missed (its votes committed before its request counted, and the recomputation that covers the count
+reads the votes after reading it), and raters whose items finish while a recomputation runs wait
+for it and at most one more, which covers them all.
+
+Serving order: items of undecided pairs only (a settled pair's items are decided), depth first
+(sql.DEPTH_CLAIM_SQL): a rater gets the most-claimed item that still has room, so an item finishes as
+soon as its raters can give it their votes and each finished item is a look at once, instead of the
+least-claimed-first order of other studies, where an item finishes only once every open item has had
+the votes before its deciding one (2 of 5 when raters agree) and the first looks come late. Ties go
+by the study's shuffle, which mixes the pairs, so each pair's items come in a random order and the
+open pairs progress evenly in expectation. The price: a dynamic study has no per-rater order of its
+own (raters move through the shuffle together), so position effects are not spread per rater.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from analysis import sequential
+from analysis.outcomes import outcome_decided
+from annotation.models import Item, Study, StudyPair, Vote
+from annotation.rating import sql
+from annotation.studies.selectors import analysed_votes
+
+# The first key of the study's advisory lock (PostgreSQL); the study's id is the second. SQLite runs
+# one writing transaction at a time, which is the lock there.
+LOCK_SPACE = 22
+STATUS = {sequential.OPEN: StudyPair.Status.OPEN, sequential.SETTLED: StudyPair.Status.SETTLED,
+          sequential.NOT_NEEDED: StudyPair.Status.NOT_NEEDED}
+
+
+def study_settle_request(*, study_id: int) -> None:
+    """After a vote that made an item's outcome final has committed: count the request, then settle
+    the study's pairs unless a recomputation that began after it has done so already."""
+    ((wanted,),), _ = sql.run(sql.SETTLE_WANTED_SQL, {"study": study_id})
+    study_pairs_settle(study_id=study_id, covering=wanted)
+
+
+def study_pairs_settle(*, study_id: int, covering: int | None = None) -> bool:
+    """Recompute the pairs' states of dynamic study `study_id` from its votes, store them, and mark the
+    items of settled (or not needed) pairs decided; False when there was nothing to do (not dynamic, or
+    a recomputation already covered request number `covering`). Takes the study's lock for its
+    transaction: one recomputation of a study at a time. Safe to re-run."""
+    with transaction.atomic():
+        _study_lock(study_id)
+        study = Study.objects.get(pk=study_id)  # read after the lock: the counts are those of the last recomputation
+        if not study.dynamic or (covering is not None and study.settle_done >= covering):
+            return False
+        covered = study.settle_wanted  # before the votes: every request counted by now has its votes committed
+        _pairs_store(study, pair_states(study=study))
+        Study.objects.filter(pk=study_id).update(settle_done=covered)
+    return True
+
+
+def _study_lock(study_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, study_id])
+
+
+def pair_states(*, study: Study) -> dict[int, sequential.PairState]:
+    """Every pair's state (by pair id) from the votes the analysis counts (`analysed_votes`, the votes
+    CSV's), found as the analysis command finds it from that CSV: each item's finish, then the study's
+    pairs in the order of (finish time, item)."""
+    items = Item.objects.filter(study=study, is_attention=False).exclude(status=Item.Status.DROPPED)
+    caps = dict(items.order_by().values_list("pair_id").annotate(n=Count("pk")))
+    votes: dict[int, list[tuple]] = defaultdict(list)
+    about: dict[int, tuple[int, int]] = {}
+    rows = analysed_votes(study=study).values_list(
+        "assignment__item_id", "assignment__item__pair_id", "assignment__item__raters_needed", "created_at", "question", "choice"
+    )
+    for item, pair, raters, at, question, choice in rows.iterator(chunk_size=5000):
+        votes[item].append((at, question, choice))  # a, b or tie: stored in the pair's own orientation
+        about[item] = (pair, raters)
+    finished = []
+    for item, given in votes.items():
+        pair, raters = about[item]
+        done = sequential.item_finished(given, pair=pair, item=item, questions=study.questions, raters=raters,
+                                        allow_tie=study.allow_tie)
+        if done is not None:
+            finished.append(done)
+    return sequential.settle_study(finished, caps, study.questions, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
+                                   systems=_systems(study))
+
+
+def _systems(study: Study) -> dict[int, tuple[str, str]]:
+    return {pk: (a, b) for pk, a, b in study.pairs.values_list("pk", "system_a__name", "system_b__name")}
+
+
+def _pairs_store(study: Study, states: dict[int, sequential.PairState]) -> None:
+    """Mark the items of the pairs that stop decided, then store every open pair's state (a settled one
+    keeps the state it settled with)."""
+    stopping = [pk for pk, state in states.items() if state.status != sequential.OPEN]
+    if stopping:
+        # Attention items check raters, not the pair: they keep being handed out.
+        Item.objects.filter(pair_id__in=stopping, is_attention=False, decided=False).update(decided=True)
+    # After the items are marked: a claim that begins later finds them decided.
+    now = timezone.now()
+    systems = _systems(study)
+    levels = _open_levels(states, study.questions, study.dynamic_alpha)
+    implied = _implied_winners(states, systems, study.questions)
+    for pk, state in states.items():
+        figures = _figures(state, systems[pk], levels, implied.get(pk, {}))
+        fields = {"reason": _reason(state, figures, study.questions), "figures": figures}
+        if state.status != sequential.OPEN:
+            fields |= {"status": STATUS[state.status], "settled_at": now}
+        StudyPair.objects.filter(pk=pk, status=StudyPair.Status.OPEN).update(**fields)
+
+
+def _open_levels(states: dict, questions: list[str], alpha: float) -> dict[str, float]:
+    """Per question, the level an unsettled pair is tested at now: alpha over the pairs not yet settled."""
+    return {q: alpha / max(1, sum(not s.questions[q].settled for s in states.values())) for q in questions}
+
+
+def _implied_winners(states: dict, systems: dict, questions: list[str]) -> dict[int, dict[str, str]]:
+    """Per pair and question, the winner that settled pairs imply by transitivity (ranking studies)."""
+    implied: dict[int, dict[str, str]] = defaultdict(dict)
+    for q in questions:
+        winners = {systems[pk]: _winner(s.questions[q], systems[pk]) for pk, s in states.items() if s.questions[q].settled}
+        orders = sequential.implied_orders(winners)
+        for pk in states:
+            if systems[pk] in orders:
+                implied[pk][q] = orders[systems[pk]]
+    return implied
+
+
+def _winner(settled: sequential.Settled, names: tuple[str, str]) -> str | None:
+    if not settled.settled:
+        return None
+    return names[0] if settled.direction == sequential.A_WINS else names[1]
+
+
+def _figures(state: sequential.PairState, names: tuple[str, str], levels: dict[str, float], implied: dict[str, str]) -> dict:
+    """What the study page shows of a pair: per question its winner, at which item, its repeated p-value
+    against its Holm level; and its items finished of its cap."""
+    questions = {}
+    for q, settled in state.questions.items():
+        questions[q] = {
+            "winner": _winner(settled, names), "implied": None if settled.settled else implied.get(q),
+            "items": settled.items if settled.settled else None,
+            "repeated_p": state.repeated_p[q], "adjusted_p": state.adjusted_p[q],
+            "level": settled.level if settled.settled else levels[q], "interval": list(state.interval[q]),
+        }
+    return {"questions": questions, "items_finished": state.items_finished, "cap": state.cap}
+
+
+def _reason(state: sequential.PairState, figures: dict, questions: list[str]) -> str:
+    """Why the pair stands where it does, in words: "quality: X wins (repeated p 0.0004, Holm level
+    0.0167) at item 11 of 24; faithfulness: open (repeated p 0.31, Holm level 0.025)"."""
+    parts = []
+    for q in questions:
+        f = figures["questions"][q]
+        evidence = f"repeated p {f['repeated_p']:.2g}, Holm level {f['level']:.2g}"
+        if f["winner"]:
+            parts.append(f"{q}: {f['winner']} wins ({evidence}) at item {f['items']} of {state.cap}")
+        elif f["implied"]:
+            parts.append(f"{q}: {f['implied']} ahead by the settled pairs ({evidence})")
+        else:
+            parts.append(f"{q}: open ({evidence})")
+    text = "; ".join(parts)
+    if state.status == sequential.NOT_NEEDED:
+        return f"not needed: its order follows from settled pairs; {text}"
+    return text
+
+
+def votes_saved(*, study: Study) -> dict:
+    """The study's votes against its full design (every item with all its raters, attention items and
+    dropped items left out): votes spent so far, and votes that will not be asked for, saved by pairs
+    settled (dynamic evaluation) and by items stopped early (early stopping), separately. An item of a
+    settled pair whose own votes had decided it is counted as stopped early when the study stops items early."""
+    rows = list(
+        Item.objects.filter(study=study, is_attention=False).exclude(status=Item.Status.DROPPED)
+        .values_list("pk", "pair__status", "decided", "raters_needed", "claimed", "votes_done")
+    )
+    full = sum(r[3] for r in rows)
+    cut = [r for r in rows if r[2] and r[1] != StudyPair.Status.OPEN]
+    by_outcome = _decided_by_outcome(study, {r[0]: r[3] - r[5] for r in cut}) if study.early_stop else set()
+    saved = Counter()
+    for pk, status, decided, needed, claimed, _done in rows:
+        if decided:
+            saved["pairs" if status != StudyPair.Status.OPEN and pk not in by_outcome else "items"] += needed - claimed
+    spent = sum(r[5] for r in rows)
+    return {
+        "full": full, "spent": spent, "saved_pairs": saved["pairs"], "saved_items": saved["items"],
+        "saved": saved["pairs"] + saved["items"], "saved_share": (saved["pairs"] + saved["items"]) / full if full else None,
+    }
+
+
+def _decided_by_outcome(study: Study, remaining: dict[int, int]) -> set[int]:
+    """Of these items (id: votes still to come), those whose own votes decide their outcome (early stopping's rule)."""
+    tallies: dict[int, dict[str, Counter]] = defaultdict(dict)
+    votes = (Vote.objects.filter(assignment__item_id__in=list(remaining)).order_by()
+             .values_list("assignment__item_id", "question", "choice").annotate(n=Count("pk")))
+    for item, question, choice, n in votes:
+        tallies[item].setdefault(question, Counter())[choice] = n
+    choices = ("a", "b", "tie") if study.allow_tie else ("a", "b")
+    return {pk for pk in tallies if outcome_decided(tallies=tallies[pk], questions=study.questions, choices=choices,
+                                                    remaining=remaining[pk])}
+
+
+def pair_rows(*, study: Study) -> list[dict]:
+    """The study page's table of pairs: names, status, when it settled, and per question its figures."""
+    pairs = study.pairs.select_related("system_a", "system_b").order_by("pk")
+    return [
+        {"pair": pair, "status": pair.get_status_display(), "settled_at": pair.settled_at, "reason": pair.reason,
+         "items_finished": pair.figures.get("items_finished"), "cap": pair.figures.get("cap"),
+         "questions": [(q, pair.figures.get("questions", {}).get(q)) for q in study.questions]}
+        for pair in pairs
+    ]

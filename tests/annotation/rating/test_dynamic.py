@@ -1,0 +1,234 @@
+"""Dynamic evaluation (Study.dynamic): a pair of systems is handed out no more once the sequential test
+settles it, while raters rate at once through the real `next` and vote API; the other pairs go on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+
+from annotation.models import Assignment, Item, StudyPair, Vote
+from annotation.rating.dynamic import LOCK_SPACE, pair_states, study_pairs_settle
+from generation.models import System
+from juice.auth import api_token_create
+from tests.support.builders import build_open_study
+from tests.support.rating import join, next_item, vote
+
+RATERS_PER_ITEM = 3
+WORKERS = 5
+PROMPTS = 20
+
+
+def preferred(study, pair: StudyPair, prompt_key: str) -> str:
+    """The system every rater picks: SecretModelX always wins against SecretModelY (a clear pair); the
+    other pairs are a coin flip, balanced: prompts alternate between their two systems."""
+    if (pair.system_a.name, pair.system_b.name) == ("SecretModelX", "SecretModelY"):
+        return "a"
+    return "a" if int(prompt_key[1:]) % 2 else "b"
+
+
+def rate_until_done(study, worker: str, client: Client, errors: list) -> None:
+    """One rater: `next`, then votes with ?next=1 (as the rating page does) until nothing is left."""
+    try:
+        join(study, worker, client=client)
+        offer = next_item(client, study)
+        while offer["assignment"] is not None:
+            item = Item.objects.select_related("pair__system_a", "pair__system_b", "prompt").get(assignments__token=offer["assignment"])
+            side = preferred(study, item.pair, item.prompt.key)
+            left = Assignment.objects.get(token=offer["assignment"]).left
+            choice = "left" if side == left else "right"
+            body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions} | {"watch_ms": 1000}
+            response = vote(client, offer["assignment"], body, then_next=True)
+            assert response.status_code == 201, response.content
+            offer = response.json()["next"]
+    except Exception as exc:  # reported by the test, which runs in another thread
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clear_pair_settles_early_and_is_served_no_more_while_a_coin_flip_goes_on(settings, researcher_client):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent raters need PostgreSQL")
+    settings.JUICE_RATE_VOTE_PER_MINUTE = 10_000
+    study = build_open_study(n_prompts=PROMPTS, raters=RATERS_PER_ITEM, n_systems=3, name="Dynamic study", seed=4,
+                             copy_files=False, dynamic=True)
+    errors: list = []
+    threads = [threading.Thread(target=rate_until_done, args=(study, f"w{n}", Client(), errors)) for n in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+
+    clear = StudyPair.objects.get(study=study, system_a__name="SecretModelX", system_b__name="SecretModelY")
+    assert clear.status == StudyPair.Status.SETTLED and clear.settled_at is not None
+    for question in study.questions:
+        figures = clear.figures["questions"][question]
+        assert figures["winner"] == "SecretModelX"
+        assert figures["items"] <= PROMPTS // 2 + 2  # settled well before its cap of 20 items
+        assert figures["repeated_p"] <= figures["level"]
+    assert "quality: SecretModelX wins (repeated p" in clear.reason and f"of {PROMPTS}" in clear.reason
+    clear_items = Item.objects.filter(pair=clear)
+    assert all(item.decided for item in clear_items)
+    # No claim on the settled pair's items after it settled; and it was cut short: votes were saved.
+    assert not Assignment.objects.filter(item__pair=clear, created_at__gt=clear.settled_at).exists()
+    assert sum(item.votes_done for item in clear_items) < PROMPTS * RATERS_PER_ITEM
+    # Served depth first: items were finished one after another, so beyond the items it settled on only
+    # those in the raters' hands at that moment have votes (least-claimed-first would have given every
+    # item of the study its first votes before any finished).
+    started = sum(item.votes_done > 0 for item in clear_items)
+    assert started <= max(f["items"] for f in clear.figures["questions"].values()) + WORKERS
+
+    # The coin-flip pairs stay open and are served to the end: every item gets exactly its raters.
+    for pair in StudyPair.objects.filter(study=study).exclude(pk=clear.pk):
+        assert pair.status == StudyPair.Status.OPEN and pair.settled_at is None
+        assert pair.figures["items_finished"] == PROMPTS
+        assert [i.votes_done for i in Item.objects.filter(pair=pair)] == [RATERS_PER_ITEM] * PROMPTS
+    for item in Item.objects.filter(study=study):
+        assert item.votes_done <= item.claimed <= item.raters_needed
+        if not item.decided:
+            assert item.votes_done == item.raters_needed
+        voters = list(item.assignments.filter(status=Assignment.Status.VOTED).values_list("rater_id", flat=True))
+        assert len(voters) == len(set(voters))
+
+    # Every request to settle again was covered by a recomputation (none lost), and recomputed from
+    # scratch, the votes give the states stored live.
+    study.refresh_from_db()
+    assert study.settle_done == study.settle_wanted > 0
+    states = pair_states(study=study)
+    assert states[clear.pk].status == "settled"
+    assert {pk for pk, state in states.items() if state.status == "open"} == set(
+        StudyPair.objects.filter(study=study, status=StudyPair.Status.OPEN).values_list("pk", flat=True))
+
+    # The study page: the pairs' table and the votes saved against the full design.
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    spent = Vote.objects.filter(assignment__item__study=study, question="quality").count()
+    full = 3 * PROMPTS * RATERS_PER_ITEM
+    saved = full - spent
+    assert 'id="pairs"' in page and "SecretModelX vs SecretModelY" in page and "SecretModelX wins at item" in page
+    assert page.count("<td>open") >= 2
+    assert f"<td>{full}</td><td>{spent}</td><td>{saved}</td><td>0</td>" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_items_that_decide_early_stop_early_and_settled_pairs_save_the_rest_on_the_page(researcher_client, researcher):
+    """With early stopping too, the page tells the two savings apart; user text is escaped."""
+    study = build_open_study(n_prompts=12, raters=5, n_systems=2, name="Both savings", seed=2, early_stop=True, dynamic=True,
+                             dynamic_alpha=0.5, questions=("quality",))
+    System.objects.filter(name="SecretModelX").update(name="<i>X</i>")
+    clients = {f"w{n}": join(study, f"w{n}") for n in range(5)}
+    offers = {w: next_item(c, study) for w, c in clients.items()}
+    while any(o["assignment"] for o in offers.values()):
+        for worker, client in clients.items():  # one vote each per round, always for system A
+            if offers[worker]["assignment"] is None:
+                continue
+            left = Assignment.objects.get(token=offers[worker]["assignment"]).left
+            body = {"quality": {"choice": "left" if left == "a" else "right", "reasons": ["pixel_sharpness"]}, "watch_ms": 1000}
+            offers[worker] = vote(client, offers[worker]["assignment"], body, then_next=True).json()["next"]
+    pair = StudyPair.objects.get(study=study)
+    assert pair.status == StudyPair.Status.SETTLED
+    items = list(Item.objects.filter(study=study))
+    # Items stopped at 3 agreeing votes of 5: early stopping saved 2 votes each; the rest of the pair's items were cut.
+    by_outcome = sum(5 - i.claimed for i in items if i.votes_done == 3)
+    cut = sum(5 - i.claimed for i in items) - by_outcome
+    assert by_outcome > 0 and cut > 0
+    assert not study_pairs_settle(study_id=study.pk, covering=0)  # covered already: nothing to do
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    spent = sum(i.votes_done for i in items)
+    assert f"<td>60</td><td>{spent}</td><td>{cut}</td><td>{by_outcome}</td>" in page
+    assert "&lt;i&gt;X&lt;/i&gt; vs SecretModelY" in page and "<i>X</i>" not in page
+    # The study's JSON says the same.
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    reported = api.get(f"/api/studies/{study.slug}").json()
+    assert reported["votes_saved"] | {"saved_share": None} == {
+        "full": 60, "spent": spent, "saved_pairs": cut, "saved_items": by_outcome, "saved": cut + by_outcome, "saved_share": None}
+    (state,) = reported["pair_states"]
+    assert state["pair"] == ["<i>X</i>", "SecretModelY"] and state["status"] == "settled"
+    assert state["questions"]["quality"]["winner"] == "<i>X</i>" and state["reason"].startswith("quality: <i>X</i> wins")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_items_finishing_while_a_recomputation_holds_the_study_are_all_counted(settings):
+    """Raters whose votes finish items while the study's lock is held wait for it; then the pair states
+    count every one of those items, and every request to settle again is covered."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the study's lock is PostgreSQL's advisory lock")
+    study = build_open_study(n_prompts=6, raters=1, name="Held study", copy_files=False, dynamic=True, questions=("quality",))
+    clients = {f"w{n}": join(study, f"w{n}") for n in range(4)}
+    offers = {worker: next_item(client, study)["assignment"] for worker, client in clients.items()}
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a recomputation in progress, as far as the lock goes
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, study.pk])
+            holding.set()
+            release.wait(30)
+        connection.close()
+
+    def rate(worker: str) -> None:
+        body = {"quality": {"choice": "left", "reasons": ["pixel_sharpness"]}, "watch_ms": 1000}
+        statuses.append(vote(clients[worker], offers[worker], body).status_code)
+        connection.close()
+
+    statuses: list[int] = []
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    raters = [threading.Thread(target=rate, args=(worker,)) for worker in clients]
+    for t in raters:
+        t.start()
+    waiting = 0
+    for _ in range(100):  # until the four votes, committed, wait on the study's lock
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s AND objid = %s"
+                           " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", [LOCK_SPACE, study.pk])
+            (waiting,) = cursor.fetchone()
+        if waiting == 4:
+            break
+        time.sleep(0.05)
+    assert waiting == 4
+    assert Vote.objects.filter(assignment__item__study=study).count() == 4  # committed before the wait
+    release.set()
+    for t in [holder, *raters]:
+        t.join(30)
+    assert statuses == [201] * 4
+    study.refresh_from_db()
+    assert study.settle_done == study.settle_wanted == 4
+    assert StudyPair.objects.get(study=study).figures["items_finished"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ranking_study_stops_a_pair_whose_order_the_settled_pairs_imply(settings, researcher_client):
+    """X always beats Y and Y always beats Z; X against Z is a coin flip. Once the first two pairs settle,
+    X against Z is not needed: its order follows, and its items are handed out no more."""
+    settings.JUICE_RATE_VOTE_PER_MINUTE = 10_000
+    study = build_open_study(n_prompts=PROMPTS, raters=1, n_systems=3, name="Ranking study", seed=6, copy_files=False,
+                             dynamic=True, dynamic_ranking=True, dynamic_alpha=0.2)
+    wins = {("SecretModelX", "SecretModelY"): "a", ("SecretModelY", "SecretModelZ"): "a"}
+    client = join(study, "solo")
+    offer = next_item(client, study)["assignment"]
+    while offer is not None:
+        item = Item.objects.select_related("pair__system_a", "pair__system_b", "prompt").get(assignments__token=offer)
+        names = (item.pair.system_a.name, item.pair.system_b.name)
+        side = wins.get(names, "a" if int(item.prompt.key[1:]) % 2 else "b")
+        choice = "left" if Assignment.objects.get(token=offer).left == side else "right"
+        body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions} | {"watch_ms": 1000}
+        offer = vote(client, offer, body, then_next=True).json()["next"]["assignment"]
+    statuses = {(p.system_a.name, p.system_b.name): p for p in StudyPair.objects.filter(study=study).select_related("system_a", "system_b")}
+    assert statuses[("SecretModelX", "SecretModelY")].status == StudyPair.Status.SETTLED
+    assert statuses[("SecretModelY", "SecretModelZ")].status == StudyPair.Status.SETTLED
+    implied = statuses[("SecretModelX", "SecretModelZ")]
+    assert implied.status == StudyPair.Status.NOT_NEEDED and implied.settled_at is not None
+    assert implied.reason.startswith("not needed: its order follows from settled pairs; quality: SecretModelX ahead by the settled pairs")
+    # It stopped before its cap, and none of its items is handed out after.
+    assert implied.figures["items_finished"] < PROMPTS
+    assert Item.objects.filter(pair=implied, votes_done=0).exists()
+    assert not Item.objects.filter(pair=implied, decided=False).exists()
+    assert not Assignment.objects.filter(item__pair=implied, created_at__gt=implied.settled_at).exists()
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "<td>not needed" in page and "SecretModelX ahead (implied)" in page
