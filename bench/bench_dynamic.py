@@ -12,7 +12,8 @@ Every study is judged three ways on the same votes:
 - full: every item gets its 5 raters; each pair tested by the report's exact binomial test, Holm
   over the pairs (analysis.proportions, as `python -m analysis report`);
 - dynamic: the items of the pairs still open are served round by round (one item per open pair
-  per round, as the claim's least-claimed-first order does) and each finished item is a look of
+  per round: the depth-first claim of dynamic studies finishes items one after another, in the
+  study's shuffle, which mixes the pairs) and each finished item is a look of
   analysis.sequential.settle, the stopping rule the assignment code runs; a settled pair gets no
   more items; optionally with the per-item early stop too (3 agreeing votes of 5 end an item);
 - ranking: dynamic, and a pair whose order follows from settled pairs by transitivity
