@@ -1,6 +1,6 @@
 """Dynamic evaluation on simulated studies: votes saved, conclusions kept, error rates.
 
-    .venv/bin/python bench/bench_dynamic.py [--studies 2000] [--alpha 0.05] [--seed 0]
+    .venv/bin/python bench/bench_dynamic.py [--studies 2000] [--alpha 0.05] [--seed 0] [--live 3]
 
 Each simulated study compares every pair of NINE systems on 200 prompts: eight whose neighbouring
 pairs' item win rates lie between 0.55 and 0.65 (Bradley-Terry strengths), and a twin of the
@@ -24,7 +24,8 @@ item; for the first studies it checks that this gives what `settle` gives after 
 It prints the votes each design used, how often a pair decided by the full design is decided the
 same way by the dynamic one, the studies with a pair declared against the truth, the studies
 declaring a direction for the equal pair (with its upper 95% Clopper-Pearson bound), and Kendall's
-tau between each design's Bradley-Terry ranking and the true order.
+tau between each design's Bradley-Terry ranking and the true order. With `--live N` it then runs N
+smaller studies through the real assignment code on PostgreSQL (bench/dynamic_live.py).
 """
 
 from __future__ import annotations
@@ -161,6 +162,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rho", type=float, default=sequential.RHO, help="spending exponent to try (the platform uses RHO)")
     parser.add_argument("--ranking-studies", type=int, default=RANKING_STUDIES, help="studies also run with the ranking option")
+    parser.add_argument("--live", type=int, default=0, metavar="N",
+                        help="also run N small studies through the real assignment code on PostgreSQL (DATABASE_URL)")
     args = parser.parse_args()
     sequential.RHO = args.rho  # before any boundary is computed (they are cached)
     truth = strengths()
@@ -191,6 +194,11 @@ def main() -> None:
     report(rows, true_dir, equal, pairs, args)
     print(f"({time.perf_counter() - started:.0f} s; the event loop equalled settle() after every round on the first "
           f"{min(CHECK_STUDIES, args.studies)} studies)")
+    if args.live:
+        from dynamic_live import run as run_live
+
+        if not run_live(args.live, truth, ACCURACY, LEFT_BIAS, args.seed):
+            sys.exit("error: the live studies broke an invariant")
 
 
 def report(rows: dict, true_dir: list, equal: int, pairs: list, args: argparse.Namespace) -> None:
