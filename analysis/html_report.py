@@ -139,7 +139,7 @@ def _dynamic(report: dict) -> list[str]:
         "<section><h2>Dynamic evaluation</h2>",
         f'<p class="note">{_e(design["notes"])}</p>',
         f'<p class="note">Rule: {_e(design["rule"])}; rho {design["rho"]:g}, alpha {design["alpha"]:g}'
-        + (", ranking (a pair whose order follows from settled pairs is not needed)" if design["ranking"] else "")
+        + (", ranking (a pair whose order is known without it is not needed)" if design["ranking"] else "")
         + f". Repeated intervals at alpha / pairs = {design['interval_level']:.4g}.</p>",
         "<table><thead><tr><th>pair</th><th>question</th><th>sequential test</th><th>win rate (point estimate)</th>"
         "<th>repeated interval</th><th>repeated p</th><th>Holm repeated p</th></tr></thead>"
@@ -153,7 +153,7 @@ def _sequential_state(figures: dict) -> str:
     if figures["settled"]:
         return f"{figures['direction']} better: settled at item {figures['at_item']} of {figures['cap']}"
     if figures["status"] == "not needed":
-        return f"not needed: its order follows from settled pairs ({figures['items_finished']} of {figures['cap']} items)"
+        return f"not needed: its order is known without it ({figures['items_finished']} of {figures['cap']} items)"
     if figures["items_finished"] >= figures["cap"]:
         return f"not settled: all {figures['cap']} items finished"
     return f"{figures['status']}: {figures['items_finished']} of {figures['cap']} items finished"

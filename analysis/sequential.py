@@ -40,7 +40,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
@@ -305,16 +305,20 @@ class PairState:
     """Where one pair stands in a dynamic study."""
 
     pair: object
-    status: str  # OPEN, SETTLED (every question settled), or NOT_NEEDED (ranking: its order follows from settled pairs)
+    status: str  # OPEN, SETTLED (every question settled), or NOT_NEEDED (ranking: its order is known without it)
     items_finished: int
     cap: int
     questions: Mapping[str, Settled]
     repeated_p: Mapping[str, float]
     adjusted_p: Mapping[str, float]  # Holm over the question's pairs: settled on a question when at most alpha
     interval: Mapping[str, tuple[float, float]]  # A's win rate, repeated confidence interval at alpha / pairs
+    # Ranking studies: per question not settled by its own test, the system known to be ahead without
+    # it and how it is known (BY_SETTLED_PAIRS or BY_MODEL); empty unless every such question is known.
+    known: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 OPEN, SETTLED, NOT_NEEDED = "open", "settled", "not needed"
+BY_SETTLED_PAIRS, BY_MODEL = "settled pairs", "Bradley-Terry model"
 
 
 def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], questions: Sequence[str], *,
@@ -324,7 +328,7 @@ def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], quest
 
     `caps`: each pair's item count. A pair is settled when all its questions are (sequential Holm
     over the pairs of each question at `alpha`). With `ranking` (and `systems`, each pair's two
-    system names), a pair whose order on every question follows by transitivity from settled pairs
+    system names), a pair whose order on every question is known without it (`_known_everywhere`)
     is not needed: it receives no more items, though no test decided it."""
     ordered = sorted(finished, key=lambda f: (f.at, str(f.item)))
     by_pair: dict[object, list[Finished]] = {pair: [] for pair in caps}
@@ -337,35 +341,47 @@ def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], quest
     p = {q: {pair: repeated_p(path) for pair, path in paths[q].items()} for q in questions}
     adjusted = {q: holm_adjusted(p[q]) for q in questions}
     level = alpha / max(len(caps), 1)
-    implied = _implied_everywhere(settled, systems, questions, ordered, alpha) if ranking and systems else set()
+    known = _known_everywhere(settled, systems, questions, ordered, alpha) if ranking and systems else {}
     states = {}
     for pair, cap in caps.items():
         status = (SETTLED if all(settled[q][pair].settled for q in questions)
-                  else NOT_NEEDED if pair in implied else OPEN)
+                  else NOT_NEEDED if pair in known else OPEN)
         states[pair] = PairState(
             pair, status, done[pair], cap, {q: settled[q][pair] for q in questions}, {q: p[q][pair] for q in questions},
             {q: adjusted[q][pair] for q in questions}, {q: repeated_interval(paths[q][pair], level) for q in questions},
+            known.get(pair, {}),
         )
     return states
 
 
-def _implied_everywhere(settled, systems, questions, finished, alpha) -> set:
-    """Pairs whose order is known on every question: implied by a chain of settled pairs, or, for
-    two systems that are not neighbours in the current Bradley-Terry order, separated by the
-    model fitted to every finished item (the difference of their strengths beyond the normal
-    critical value at alpha / pairs). Neighbours are always compared directly."""
-    pairs = set(systems)
+def _known_everywhere(settled, systems, questions, finished, alpha) -> dict[object, dict[str, tuple[str, str]]]:
+    """Pairs whose order is known on every question they have not settled themselves, with the system
+    ahead and how: implied by a chain of settled pairs, or, for two systems that are not neighbours
+    in the current Bradley-Terry order, separated by the model fitted to every finished item (the
+    difference of their strengths beyond the normal critical value at alpha / pairs). Neighbours
+    are always compared directly."""
     names = sorted({name for pair in systems.values() for name in pair})
     z = NormalDist().inv_cdf(1 - alpha / (2 * max(len(systems), 1)))
+    known: dict[object, dict[str, tuple[str, str]]] = {pair: {} for pair in systems}
     for q in questions:
         winners = {systems[pair]: systems[pair][0] if s.direction == A_WINS else systems[pair][1]
                    for pair, s in settled[q].items() if s.settled}
-        known = set(implied_orders(winners)) | _separated(finished, systems, names, q, z)
-        pairs &= {pair for pair in systems if systems[pair] in known and not settled[q][pair].settled}
-    return pairs
+        implied, separated = implied_orders(winners), _separated(finished, systems, names, q, z)
+        for pair in list(known):
+            if settled[q][pair].settled:
+                continue
+            if systems[pair] in implied:
+                known[pair][q] = (implied[systems[pair]], BY_SETTLED_PAIRS)
+            elif systems[pair] in separated:
+                known[pair][q] = (separated[systems[pair]], BY_MODEL)
+            else:
+                del known[pair]  # this question still needs the pair
+    return {pair: ahead for pair, ahead in known.items() if ahead}
 
 
-def _separated(finished, systems, names, question, z) -> set[tuple[str, str]]:
+def _separated(finished, systems, names, question, z) -> dict[tuple[str, str], str]:
+    """Pairs of systems, not neighbours in the Bradley-Terry order fitted to the finished items, that
+    the model separates, with the one ahead."""
     index = {name: i for i, name in enumerate(names)}
     wins = np.zeros((len(names), len(names)))
     for f in finished:
@@ -376,9 +392,10 @@ def _separated(finished, systems, names, question, z) -> set[tuple[str, str]]:
     theta = fit_strengths(wins)
     cov = strength_covariance(wins, theta)
     rank = {i: r for r, i in enumerate(np.argsort(-theta))}
-    known = set()
+    known = {}
     for x, y in itertools.combinations(range(len(names)), 2):
         se = math.sqrt(max(cov[x, x] + cov[y, y] - 2 * cov[x, y], 1e-300))
         if abs(rank[x] - rank[y]) > 1 and abs(theta[x] - theta[y]) > z * se:
-            known |= {(names[x], names[y]), (names[y], names[x])}
+            ahead = names[x] if theta[x] > theta[y] else names[y]
+            known[(names[x], names[y])] = known[(names[y], names[x])] = ahead
     return known

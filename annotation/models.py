@@ -145,7 +145,7 @@ class StudyPair(models.Model):
 
         OPEN = "open"
         SETTLED = "settled"  # every question settled by the sequential test: its items are handed out no more
-        NOT_NEEDED = "not_needed", "not needed"  # ranking: its order follows from settled pairs
+        NOT_NEEDED = "not_needed", "not needed"  # ranking: its order is known without it
 
     study = models.ForeignKey(Study, related_name="pairs", on_delete=models.CASCADE)
     system_a = models.ForeignKey("generation.System", related_name="+", on_delete=models.PROTECT)

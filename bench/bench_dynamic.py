@@ -16,8 +16,9 @@ Every study is judged three ways on the same votes:
   study's shuffle, which mixes the pairs) and each finished item is a look of
   analysis.sequential.settle, the stopping rule the assignment code runs; a settled pair gets no
   more items; optionally with the per-item early stop too (3 agreeing votes of 5 end an item);
-- ranking: dynamic, and a pair whose order follows from settled pairs by transitivity
-  (analysis.sequential.implied_orders) gets no more items either.
+- ranking: dynamic, and a pair whose order is known without it (implied by settled pairs, or
+  separated by the Bradley-Terry model of every finished item; analysis.sequential.settle_study)
+  gets no more items either.
 The event loop below jumps from one settlement to the next instead of calling `settle` after every
 item; for the first studies it checks that this gives what `settle` gives after every round.
 

@@ -4,10 +4,11 @@ The statistics are analysis/sequential.py's: each item's outcome becomes final a
 which no way its remaining raters could vote changes any question's majority, or at its last rater's
 vote (`item_finished`); after each, every pair's path of item outcomes is checked against a
 group-sequential boundary that stays valid however often one looks, with sequential Holm over the
-pairs of each question (`settle_study`). A pair settled on every question (or, in a ranking study, one
-whose order follows from settled pairs) stops: its items are marked decided, which the claim never
-hands out (annotation/rating/sql.py, CLAIMABLE and the re-check on the locked row). A settlement is
-final: later changes (a rater excluded by the attention checks) change the report, which recomputes
+pairs of each question (`settle_study`). A pair settled on every question (or, in a ranking study,
+one whose order is known without it: implied by settled pairs, or separated by the Bradley-Terry
+model) stops: its items are marked decided, which the claim never hands out
+(annotation/rating/sql.py, CLAIMABLE and the re-check on the locked row). A settlement is final:
+later changes (a rater excluded by the attention checks) change the report, which recomputes
 everything from the votes CSV, but do not reopen the pair.
 
 When: a vote that makes an item's outcome final asks, once it commits, for the study's pairs to be
@@ -119,9 +120,8 @@ def _pairs_store(study: Study, states: dict[int, sequential.PairState]) -> None:
     now = timezone.now()
     systems = _systems(study)
     levels = _open_levels(states, study.questions, study.dynamic_alpha)
-    implied = _implied_winners(states, systems, study.questions)
     for pk, state in states.items():
-        figures = _figures(state, systems[pk], levels, implied.get(pk, {}))
+        figures = _figures(state, systems[pk], levels)
         fields = {"reason": _reason(state, figures, study.questions), "figures": figures}
         if state.status != sequential.OPEN:
             fields |= {"status": STATUS[state.status], "settled_at": now}
@@ -133,31 +133,20 @@ def _open_levels(states: dict, questions: list[str], alpha: float) -> dict[str, 
     return {q: alpha / max(1, sum(not s.questions[q].settled for s in states.values())) for q in questions}
 
 
-def _implied_winners(states: dict, systems: dict, questions: list[str]) -> dict[int, dict[str, str]]:
-    """Per pair and question, the winner that settled pairs imply by transitivity (ranking studies)."""
-    implied: dict[int, dict[str, str]] = defaultdict(dict)
-    for q in questions:
-        winners = {systems[pk]: _winner(s.questions[q], systems[pk]) for pk, s in states.items() if s.questions[q].settled}
-        orders = sequential.implied_orders(winners)
-        for pk in states:
-            if systems[pk] in orders:
-                implied[pk][q] = orders[systems[pk]]
-    return implied
-
-
 def _winner(settled: sequential.Settled, names: tuple[str, str]) -> str | None:
     if not settled.settled:
         return None
     return names[0] if settled.direction == sequential.A_WINS else names[1]
 
 
-def _figures(state: sequential.PairState, names: tuple[str, str], levels: dict[str, float], implied: dict[str, str]) -> dict:
+def _figures(state: sequential.PairState, names: tuple[str, str], levels: dict[str, float]) -> dict:
     """What the study page shows of a pair: per question its winner, at which item, its repeated p-value
     against its Holm level; and its items finished of its cap."""
     questions = {}
     for q, settled in state.questions.items():
         questions[q] = {
-            "winner": _winner(settled, names), "implied": None if settled.settled else implied.get(q),
+            "winner": _winner(settled, names), "implied": state.known[q][0] if q in state.known else None,
+            "known_by": state.known[q][1] if q in state.known else None,
             "items": settled.items if settled.settled else None,
             "repeated_p": state.repeated_p[q], "adjusted_p": state.adjusted_p[q],
             "level": settled.level if settled.settled else levels[q], "interval": list(state.interval[q]),
@@ -175,12 +164,12 @@ def _reason(state: sequential.PairState, figures: dict, questions: list[str]) ->
         if f["winner"]:
             parts.append(f"{q}: {f['winner']} wins ({evidence}) at item {f['items']} of {state.cap}")
         elif f["implied"]:
-            parts.append(f"{q}: {f['implied']} ahead by the settled pairs ({evidence})")
+            parts.append(f"{q}: {f['implied']} ahead by the {f['known_by']} ({evidence})")
         else:
             parts.append(f"{q}: open ({evidence})")
     text = "; ".join(parts)
     if state.status == sequential.NOT_NEEDED:
-        return f"not needed: its order follows from settled pairs; {text}"
+        return f"not needed: its order is known without it; {text}"
     return text
 
 

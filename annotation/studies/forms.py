@@ -70,7 +70,7 @@ class StudyForm(forms.Form):
     dynamic_alpha = forms.FloatField(min_value=0, max_value=0.5, initial=0.05, required=False, label="Dynamic alpha",
                                      help_text="Family-wise error rate over the pairs of each question, above 0 and at most 0.5")
     dynamic_ranking = forms.BooleanField(required=False, label="Dynamic ranking",
-                                         help_text="Also stop pairs whose order follows from settled pairs (a ranking study)")
+                                         help_text="Also stop pairs whose order is known without them (a ranking study)")
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 2, required=False,
                               help_text="Fixes each rater's order of items; blank for a random one")
 

@@ -135,6 +135,8 @@ def test_a_study_of_three_pairs_settles_the_clear_one_and_ranking_skips_the_impl
     assert plain["xz"].status == sequential.OPEN
     ranked = sequential.settle_study(finished, caps, ["quality"], alpha=0.05, ranking=True, systems=systems)
     assert ranked["xz"].status == sequential.NOT_NEEDED
+    assert ranked["xz"].known["quality"][0] == "x"
+    assert ranked["xz"].known["quality"][1] in (sequential.BY_SETTLED_PAIRS, sequential.BY_MODEL)
     assert ranked["xy"].questions["quality"].items < 60
     assert ranked["xy"].adjusted_p["quality"] <= 0.05
 
@@ -144,3 +146,21 @@ def test_implied_orders_follow_chains_and_not_cycles():
     assert implied[("a", "d")] == "a" and implied[("d", "a")] == "a"
     cycle = sequential.implied_orders({("a", "b"): "a", ("b", "c"): "b", ("c", "a"): "c"})
     assert ("a", "c") not in cycle
+
+
+def test_ranking_stops_a_far_pair_the_model_separates_before_any_chain_settles():
+    # a > b > c > d by 75% on the neighbours, 40 items each; a vs d has no items yet. No pair has
+    # settled at alpha 0.001, but the Bradley-Terry model of the finished items separates a from d,
+    # which are not neighbours: a vs d is not needed; the neighbours stay open.
+    finished = []
+    systems = {"ab": ("a", "b"), "bc": ("b", "c"), "cd": ("c", "d"), "ad": ("a", "d")}
+    for pair in ("ab", "bc", "cd"):
+        for i in range(40):
+            finished.append(Finished(pair, f"{pair}{i}", i, {"quality": A_WINS if i % 4 < 3 else B_WINS}))
+    caps = dict.fromkeys(systems, 200)
+    states = sequential.settle_study(finished, caps, ["quality"], alpha=0.001, ranking=True, systems=systems)
+    assert [states[p].status for p in ("ab", "bc", "cd")] == [sequential.OPEN] * 3
+    assert states["ad"].status == sequential.NOT_NEEDED
+    assert states["ad"].known == {"quality": ("a", sequential.BY_MODEL)}
+    plain = sequential.settle_study(finished, caps, ["quality"], alpha=0.001)
+    assert plain["ad"].status == sequential.OPEN

@@ -46,9 +46,9 @@ class Command(BaseCommand):
         crowd.add_argument("--signed-links", action="store_true", help="join links must carry sig (see join_links)")
         crowd.add_argument("--early-stop", action="store_true", help="stop handing out an item once its outcome is decided")
         crowd.add_argument("--dynamic", action="store_true", help="stop handing out a pair's items once its outcome is settled")
-        crowd.add_argument("--dynamic-alpha", type=float, default=0.05,
-                           help="family-wise alpha over the pairs of each question (default 0.05, at most 0.5)")
-        crowd.add_argument("--dynamic-ranking", action="store_true", help="also stop pairs whose order follows from settled pairs")
+        crowd.add_argument("--dynamic-alpha", "--alpha", type=float, default=0.05, dest="dynamic_alpha",
+                           help="family-wise alpha over the pairs of each question (default 0.05, at most 0.5; --alpha is the same)")
+        crowd.add_argument("--dynamic-ranking", action="store_true", help="also stop pairs whose order is known (ranking)")
         crowd.add_argument("--seed", type=int, help="the seed of each rater's order of items (default: random)")
         crowd.add_argument("--samples", default="1", metavar="K",
                            help="samples per prompt compared, sample i against sample i (default 1); "

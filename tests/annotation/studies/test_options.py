@@ -129,6 +129,10 @@ def test_the_command_refuses_an_alpha_out_of_range():
             call_command("create_study", "Bad alpha", "--prompt-set", source.prompt_set.name, "--pair", "SecretModelX", "SecretModelY",
                          "--dynamic", "--dynamic-alpha", alpha)
     assert not Study.objects.filter(name="Bad alpha").exists()
+    # The contract's name, with dashes: --alpha.
+    call_command("create_study", "Alpha by name", "--prompt-set", source.prompt_set.name, "--pair", "SecretModelX", "SecretModelY",
+                 "--dynamic", "--alpha", "0.2", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert Study.objects.get(name="Alpha by name").dynamic_alpha == 0.2
 
 
 def test_the_api_takes_the_contracts_name_alpha_for_dynamic_alpha(researcher):
