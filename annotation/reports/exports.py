@@ -16,8 +16,8 @@ from typing import TextIO
 from django.db.models import Count, Q
 
 from analysis import COLUMNS, design_document, spreadsheet_safe
-from annotation.models import Item, Study, Vote
-from annotation.studies.attention import raters_excluded
+from annotation.models import Item, Study
+from annotation.studies.selectors import analysed_votes
 
 # The optional columns written after COLUMNS.
 EXTRA_COLUMNS = ("position",)
@@ -26,12 +26,8 @@ EXTRA_COLUMNS = ("position",)
 def votes_rows(*, study: Study, include_excluded: bool = False) -> Iterator[tuple]:
     """The study's votes as CSV rows, attention items, dropped items and screened-out raters left out;
     `choice` and `left` name systems."""
-    excluded = set() if include_excluded else {r.pk for r in raters_excluded(study=study)}
     votes = (
-        Vote.objects.filter(assignment__item__study=study, assignment__item__is_attention=False)
-        .exclude(assignment__item__status=Item.Status.DROPPED)
-        .exclude(assignment__rater__screened_out=True)
-        .exclude(assignment__rater__in=excluded)
+        analysed_votes(study=study, include_excluded=include_excluded)
         .order_by("assignment__item_id", "question", "assignment__rater__worker_id")
         .values_list(
             "assignment__item_id", "assignment__item__prompt__key", "assignment__item__prompt__text",

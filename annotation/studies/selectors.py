@@ -20,14 +20,16 @@ def study_by_name_or_slug(name: str) -> Study | None:
     return Study.objects.filter(Q(name=name) | Q(slug=name)).first()
 
 
-def analysed_votes(*, study: Study) -> QuerySet[Vote]:
-    """The votes the analysis counts: those of the votes CSV (annotation/reports/exports.py), with
-    attention items, dropped items, screened-out raters and raters below the attention threshold left out."""
+def analysed_votes(*, study: Study, include_excluded: bool = False) -> QuerySet[Vote]:
+    """The votes the analysis counts, which the votes CSV carries (annotation/reports/exports.py) and
+    dynamic evaluation settles pairs on: attention items, dropped items, screened-out raters and
+    (unless `include_excluded`) raters below the attention threshold left out."""
+    excluded = set() if include_excluded else {r.pk for r in raters_excluded(study=study)}
     return (
         Vote.objects.filter(assignment__item__study=study, assignment__item__is_attention=False)
         .exclude(assignment__item__status=Item.Status.DROPPED)
         .exclude(assignment__rater__screened_out=True)
-        .exclude(assignment__rater__in={r.pk for r in raters_excluded(study=study)})
+        .exclude(assignment__rater__in=excluded)
     )
 
 
