@@ -28,12 +28,17 @@ LIVE_RATERS = 8
 RATERS_PER_ITEM = 5
 
 
-def setup(url: str) -> None:
-    """Django on a fresh database named after DATABASE_URL's, with `_dynamic` added."""
+def recreate(url: str, create: bool = True) -> None:
     base, _, name = url.rpartition("/")
     with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup(url: str) -> None:
+    """Django on a fresh database named after DATABASE_URL's, with `_dynamic` added (dropped afterwards)."""
+    recreate(url)
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = url
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -102,7 +107,8 @@ def run(studies: int, strengths: np.ndarray, accuracy: float, left_bias: float, 
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("error: --live needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:PORT/NAME")
-    setup(url.rstrip("/") + "_dynamic")
+    live_url = url.rstrip("/") + "_dynamic"
+    setup(live_url)
     rng = np.random.default_rng(seed)
     print(f"\nthrough the real assignment code on PostgreSQL: {studies} studies of systems "
           f"{', '.join(map(str, LIVE_SYSTEMS))} (3 pairs) x {LIVE_PROMPTS} prompts x {RATERS_PER_ITEM} raters, "
@@ -115,4 +121,8 @@ def run(studies: int, strengths: np.ndarray, accuracy: float, left_bias: float, 
               f"{result['settled']} of {result['pairs']} pairs stopped, {result['seconds']:.0f} s; "
               + ("live states = recomputed, no settled pair served again, every item its raters" if not result["problems"]
                  else "PROBLEMS: " + "; ".join(result["problems"][:5])))
+    from django.db import connections
+
+    connections.close_all()
+    recreate(live_url, create=False)
     return ok
