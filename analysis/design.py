@@ -45,6 +45,9 @@ class Design:
     early_stop: bool
     questions: tuple[str, ...]
     pairs: tuple[DesignPair, ...]
+    # The items (the votes CSV's `item`) in the order the live monitor first found them finished:
+    # the order of the looks. Optional; without it, looks go by finish time and item.
+    order: tuple[str, ...] = ()
 
     def pair_of(self, system_a: str, system_b: str) -> DesignPair | None:
         """The design's pair of these two systems, in either order."""
@@ -55,8 +58,10 @@ class Design:
 
 
 def design_document(*, study: str, dynamic: bool, alpha: float, ranking: bool, raters_per_item: int, allow_tie: bool,
-                    early_stop: bool, questions: Sequence[str], pairs: Iterable[tuple[str, str, int]]) -> dict:
-    """The design file of a study, as JSON-ready data: `pairs` holds (system_a, system_b, items)."""
+                    early_stop: bool, questions: Sequence[str], pairs: Iterable[tuple[str, str, int]],
+                    order: Sequence[str] = ()) -> dict:
+    """The design file of a study, as JSON-ready data: `pairs` holds (system_a, system_b, items);
+    `order` the items in the order the live monitor found them finished."""
     return {
         "format": FORMAT,
         "study": study,
@@ -70,6 +75,7 @@ def design_document(*, study: str, dynamic: bool, alpha: float, ranking: bool, r
         "early_stop": early_stop,
         "questions": list(questions),
         "pairs": [{"system_a": a, "system_b": b, "items": items} for a, b, items in pairs],
+        "order": [str(item) for item in order],
     }
 
 
@@ -113,8 +119,14 @@ def check_design(document: object) -> Design:
     return Design(
         study=document["study"], dynamic=document["dynamic"], alpha=float(alpha), ranking=document["ranking"], rule=document["rule"],
         rho=float(document["rho"]), raters_per_item=raters, allow_tie=document["allow_tie"], early_stop=document["early_stop"],
-        questions=tuple(questions), pairs=_checked_pairs(document["pairs"]),
+        questions=tuple(questions), pairs=_checked_pairs(document["pairs"]), order=_checked_order(document.get("order", [])),
     )
+
+
+def _checked_order(order: object) -> tuple[str, ...]:
+    if not isinstance(order, list) or not all(isinstance(item, str) and item for item in order) or len(set(order)) != len(order):
+        raise AnalysisError("design: field 'order' must be a list of distinct item ids (the votes CSV's item column)")
+    return tuple(order)
 
 
 def _checked_pairs(pairs: object) -> tuple[DesignPair, ...]:

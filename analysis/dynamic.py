@@ -11,6 +11,8 @@ repeated confidence intervals, valid at whatever look a pair stopped.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -87,8 +89,11 @@ def pair_states(votes: pd.DataFrame, design: Design) -> dict[tuple[str, str], se
         for item, item_votes in by_item.items()
     ]
     caps = {(p.system_a, p.system_b): p.items for p in design.pairs}
+    place = {item: n for n, item in enumerate(design.order)}
+    # The looks in the order the live monitor took them (the design's `order`), the rest after by time.
+    finished = [replace(f, at=(0, place[f.item]) if f.item in place else (1, f.at)) for f in finished if f is not None]
     return sequential.settle_study(
-        [f for f in finished if f is not None], caps, design.questions, alpha=design.alpha, ranking=design.ranking,
+        finished, caps, design.questions, alpha=design.alpha, ranking=design.ranking,
         systems={key: key for key in caps},
     )
 

@@ -341,6 +341,7 @@ def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], quest
     p = {q: {pair: repeated_p(path) for pair, path in paths[q].items()} for q in questions}
     adjusted = {q: holm_adjusted(p[q]) for q in questions}
     level = alpha / max(len(caps), 1)
+    systems = {pair: names for pair, names in (systems or {}).items() if pair in caps}
     known = _known_everywhere(settled, systems, questions, ordered, alpha) if ranking and systems else {}
     states = {}
     for pair, cap in caps.items():

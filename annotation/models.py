@@ -207,6 +207,10 @@ class Item(models.Model):
     votes_done = models.PositiveSmallIntegerField(default=0)
     # Early stopping (Study.early_stop): its outcome is decided on every question, so it is handed out no more.
     decided = models.BooleanField(default=False, db_default=False)
+    # Dynamic evaluation: the place of this item's look among the study's, given once, under the
+    # study's lock, when the monitor first finds its outcome final (annotation/rating/dynamic.py);
+    # the design file carries the order, so the analysis looks in the same order.
+    finished_order = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -68,6 +68,8 @@ def _problem(error: dict) -> str:
     if kind == "json_invalid":
         return "the body is not valid JSON"
     field = ".".join(str(part) for part in error["loc"])
+    if not field and kind == "value_error":  # a rule across fields, whose message names them
+        return error["msg"].removeprefix("Value error, ")
     if not field:
         return "the body must be a JSON object"
     if kind == "extra_forbidden":

@@ -33,6 +33,7 @@ own (raters move through the shuffle together), so position effects are not spre
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 from django.db import connection, transaction
 from django.db.models import Count
@@ -69,7 +70,7 @@ def study_pairs_settle(*, study_id: int, covering: int | None = None) -> bool:
         if not study.dynamic or (covering is not None and study.settle_done >= covering):
             return False
         covered = study.settle_wanted  # before the votes: every request counted by now has its votes committed
-        _pairs_store(study, pair_states(study=study))
+        _pairs_store(study, pair_states(study=study, record_order=True))
         Study.objects.filter(pk=study_id).update(settle_done=covered)
     return True
 
@@ -80,12 +81,18 @@ def _study_lock(study_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, study_id])
 
 
-def pair_states(*, study: Study) -> dict[int, sequential.PairState]:
+def pair_states(*, study: Study, record_order: bool = False) -> dict[int, sequential.PairState]:
     """Every pair's state (by pair id) from the votes the analysis counts (`analysed_votes`, the votes
-    CSV's), found as the analysis command finds it from that CSV: each item's finish, then the study's
-    pairs in the order of (finish time, item)."""
+    CSV's), found as the analysis command finds it from that CSV and the design file: each item's
+    finish, then the study's pairs with their looks in the items' `finished_order` (those without
+    one after, by finish time and item). `record_order` (under the study's lock) gives the items
+    found finished for the first time their places: the order is the order the monitor saw, fixed
+    once, so a vote committing late never reorders looks already taken."""
     items = Item.objects.filter(study=study, is_attention=False).exclude(status=Item.Status.DROPPED)
-    caps = dict(items.order_by().values_list("pair_id").annotate(n=Count("pk")))
+    # Every pair of the study, those with no item left too (all dropped): the design file lists them
+    # all, so the analysis counts them in Holm's family, and so does this.
+    caps = dict.fromkeys(study.pairs.values_list("pk", flat=True), 0)
+    caps.update(items.order_by().values_list("pair_id").annotate(n=Count("pk")))
     votes: dict[int, list[tuple]] = defaultdict(list)
     about: dict[int, tuple[int, int]] = {}
     rows = analysed_votes(study=study).values_list(
@@ -101,8 +108,22 @@ def pair_states(*, study: Study) -> dict[int, sequential.PairState]:
                                         allow_tie=study.allow_tie)
         if done is not None:
             finished.append(done)
+    finished = _in_finished_order(study, finished, record_order)
     return sequential.settle_study(finished, caps, study.questions, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
                                    systems=_systems(study))
+
+
+def _in_finished_order(study: Study, finished: list[sequential.Finished], record: bool) -> list[sequential.Finished]:
+    """The finished items with their looks' places as their `at`: (0, finished_order) for those with
+    one; the others after, by finish time and item, given the next places when `record`."""
+    orders = dict(Item.objects.filter(study=study).exclude(finished_order=None).values_list("pk", "finished_order"))
+    new = sorted((f for f in finished if f.item not in orders), key=lambda f: (f.at, f.item))
+    if record and new:
+        start = max(orders.values(), default=0) + 1
+        for place, f in enumerate(new, start=start):
+            Item.objects.filter(pk=f.item, finished_order=None).update(finished_order=place)
+            orders[f.item] = place
+    return [replace(f, at=(0, orders[f.item])) if f.item in orders else replace(f, at=(1, f.at)) for f in finished]
 
 
 def _systems(study: Study) -> dict[int, tuple[str, str]]:
@@ -115,7 +136,10 @@ def _pairs_store(study: Study, states: dict[int, sequential.PairState]) -> None:
     stopping = [pk for pk, state in states.items() if state.status != sequential.OPEN]
     if stopping:
         # Attention items check raters, not the pair: they keep being handed out.
-        Item.objects.filter(pair_id__in=stopping, is_attention=False, decided=False).update(decided=True)
+        # Locked in id order first, as the lease sweep locks items, so the two never deadlock.
+        ids = list(Item.objects.filter(pair_id__in=stopping, is_attention=False, decided=False)
+                   .select_for_update().order_by("pk").values_list("pk", flat=True))
+        Item.objects.filter(pk__in=ids).update(decided=True)
     # After the items are marked: a claim that begins later finds them decided.
     now = timezone.now()
     systems = _systems(study)
@@ -163,8 +187,11 @@ def _reason(state: sequential.PairState, figures: dict, questions: list[str]) ->
         evidence = f"repeated p {f['repeated_p']:.2g}, Holm level {f['level']:.2g}"
         if f["winner"]:
             parts.append(f"{q}: {f['winner']} wins ({evidence}) at item {f['items']} of {state.cap}")
+        elif f["implied"] and f["known_by"] == sequential.BY_SETTLED_PAIRS:
+            parts.append(f"{q}: {f['implied']} ahead by the settled pairs ({evidence})")
         elif f["implied"]:
-            parts.append(f"{q}: {f['implied']} ahead by the {f['known_by']} ({evidence})")
+            parts.append(f"{q}: {f['implied']} ranks above in the Bradley-Terry model of the finished items, "
+                         f"not a test of this pair ({evidence})")
         else:
             parts.append(f"{q}: open ({evidence})")
     text = "; ".join(parts)

@@ -268,7 +268,9 @@ def _item_voted(target: Target, mine: dict[str, tuple[str, list[str]]]) -> None:
         sql.run(sql.DECIDED_SQL, {"item": target.item_id})
     if target.study.dynamic and not target.attention_expected and decided:
         before = {q: tallies[q] - Counter({choice: 1}) for q, (choice, _) in mine.items()}
-        if not _final(target.study, before, remaining + 1):
+        # Once, when this vote made it final; and again at its last vote, in case votes the analysis
+        # leaves out (a rater below the attention threshold) made it look final sooner than it is.
+        if remaining <= 0 or not _final(target.study, before, remaining + 1):
             transaction.on_commit(functools.partial(study_settle_request, study_id=target.study.id), robust=True)
 
 

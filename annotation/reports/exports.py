@@ -76,4 +76,5 @@ def study_design(*, study: Study) -> dict:
         study=study.name, dynamic=study.dynamic, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
         raters_per_item=study.raters_per_item, allow_tie=study.allow_tie, early_stop=study.early_stop,
         questions=study.questions, pairs=list(pairs),
+        order=study.items.exclude(finished_order=None).order_by("finished_order").values_list("pk", flat=True),
     )

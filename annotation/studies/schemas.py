@@ -108,6 +108,14 @@ class StudySpec(BaseModel):
         """The report's unit the study records: sample_unit, else what `samples` implies."""
         return self.sample_unit or SAMPLE_MODES.get(self.samples, "item")
 
+    @model_validator(mode="after")
+    def _dynamic_one_sample(self) -> StudySpec:
+        """Dynamic evaluation's test counts items as independent; several samples of one prompt are not."""
+        if self.dynamic and self.samples != 1:
+            raise ValueError("dynamic: dynamic evaluation needs one sample per prompt (samples 1): the samples of a prompt "
+                             "are not independent, and its sequential test counts every item as one")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _alpha(cls, data: object) -> object:

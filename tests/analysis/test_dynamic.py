@@ -244,3 +244,14 @@ def test_the_command_reads_the_design_file(tmp_path, report):
     assert result.returncode == 2 and f"design file {design_path}: not JSON" in result.stderr
     result = run_cli("report", str(votes_path), "--design", str(tmp_path / "missing.json"))
     assert result.returncode == 2 and "cannot read the design file" in result.stderr
+
+
+def test_the_order_of_the_looks_comes_from_the_design_file(votes):
+    # The live monitor's order of looks travels in the design's `order`; a bad one is refused.
+    items = sorted({str(i) for i in votes["item"].unique()})
+    ordered = build_report(votes, bootstrap=0, design=design(order=items))
+    assert [p["sequential"]["status"] for p in ordered["pairs"]] == [p["sequential"]["status"] for p in build_report(
+        votes, bootstrap=0, design=design())["pairs"]]
+    for bad in (["xy00", "xy00"], [3], "xy00"):
+        with pytest.raises(AnalysisError, match="field 'order'"):
+            build_report(votes, bootstrap=0, design=design(order=bad))

@@ -98,6 +98,7 @@ def test_export_votes_writes_the_design_file(db, tmp_path):
         "questions": ["quality", "faithfulness"],
         "pairs": [{"system_a": X, "system_b": Y, "items": 3}, {"system_a": X, "system_b": Z, "items": 2},
                   {"system_a": Y, "system_b": Z, "items": 2}],
+        "order": [],
     }  # fmt: skip
     assert "sequential" in document["rule"]
     with pytest.raises(CommandError, match="no such folder"):

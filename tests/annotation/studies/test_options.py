@@ -172,3 +172,17 @@ def test_the_creation_page_takes_the_options(researcher_client):
         bad = researcher_client.post("/studies/new", {**form, "name": "Bad page study", "dynamic_alpha": alpha})
         assert message in bad.content.decode()
     assert not Study.objects.filter(name="Bad page study").exists()
+
+
+def test_dynamic_evaluation_refuses_several_samples_per_prompt(researcher):
+    # The sequential test counts every item as independent; the samples of one prompt are not.
+    source = build_open_study(n_prompts=1)
+    body = {"name": "Dynamic samples", "prompt_set": source.prompt_set.name, "pairs": [["SecretModelX", "SecretModelY"]],
+            "dynamic": True, "samples": 2}
+    response = api_client(researcher).post("/api/studies", json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("dynamic: dynamic evaluation needs one sample per prompt")
+    assert not Study.objects.filter(name="Dynamic samples").exists()
+    with pytest.raises(CommandError, match="dynamic evaluation needs one sample per prompt"):
+        call_command("create_study", "Dynamic samples", "--prompt-set", source.prompt_set.name, "--pair", "SecretModelX",
+                     "SecretModelY", "--dynamic", "--samples", "2")
