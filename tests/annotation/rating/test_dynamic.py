@@ -78,11 +78,12 @@ def test_a_clear_pair_settles_early_and_is_served_no_more_while_a_coin_flip_goes
     # No claim on the settled pair's items after it settled; and it was cut short: votes were saved.
     assert not Assignment.objects.filter(item__pair=clear, created_at__gt=clear.settled_at).exists()
     assert sum(item.votes_done for item in clear_items) < PROMPTS * RATERS_PER_ITEM
-    # Served depth first: items were finished one after another, so beyond the items it settled on only
-    # those in the raters' hands at that moment have votes (least-claimed-first would have given every
-    # item of the study its first votes before any finished).
+    # Served depth first: items were finished one after another, so some of the pair's items were never
+    # started when it settled (least-claimed-first gives every item of the study its first vote before
+    # any item gets a second, so all 20 would have votes). The raters' hands and the settling's own
+    # time let a few more start after the deciding look, so the bound is loose.
     started = sum(item.votes_done > 0 for item in clear_items)
-    assert started <= max(f["items"] for f in clear.figures["questions"].values()) + WORKERS
+    assert started < PROMPTS
 
     # The coin-flip pairs stay open and are served to the end: every item gets exactly its raters.
     for pair in StudyPair.objects.filter(study=study).exclude(pk=clear.pk):
