@@ -20,6 +20,8 @@ from tests.support.rating import join, next_item, vote
 RATERS_PER_ITEM = 3
 WORKERS = 5
 PROMPTS = 20
+# Each simulated rater's time on an item: far below a person's seconds, far above a settling's milliseconds.
+WATCH_SECONDS = 0.05
 
 
 def preferred(study, pair: StudyPair, prompt_key: str) -> str:
@@ -41,6 +43,7 @@ def rate_until_done(study, worker: str, client: Client, errors: list) -> None:
             left = Assignment.objects.get(token=offer["assignment"]).left
             choice = "left" if side == left else "right"
             body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions} | {"watch_ms": 1000}
+            time.sleep(WATCH_SECONDS)  # a rater watches before voting; settling a pair takes a moment too
             response = vote(client, offer["assignment"], body, then_next=True)
             assert response.status_code == 201, response.content
             offer = response.json()["next"]
