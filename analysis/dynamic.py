@@ -110,14 +110,14 @@ def add_sequential_figures(figures: list[dict], states: dict[tuple[str, str], se
 def sequential_figure(state: sequential.PairState, question: str, system_a: str) -> dict:
     """One pair's sequential figures on one question; the interval is of `system_a`'s win rate."""
     settled = state.questions[question]
-    design_a, design_b = state.pair
+    design_a = state.pair[0]
     low, high = state.interval[question]
     if system_a != design_a:
         low, high = 1 - high, 1 - low
     return {
         "status": state.status,
         "settled": settled.settled,
-        "direction": None if not settled.settled else design_a if settled.direction == sequential.A_WINS else design_b,
+        "direction": settled.winner(state.pair),
         "at_item": settled.items if settled.settled else None,
         "items_finished": state.items_finished,
         "cap": state.cap,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import bdtr, gammaln
 
-from analysis.bootstrap import resampled_sums
+from analysis.bootstrap import percentile_interval, resampled_sums
 from analysis.outcomes import A, B, Tally, majority
 
 CI95 = {"item": "percentile bootstrap over prompts (a prompt's samples resampled together)", "prompt": "Wilson score interval over prompts"}
@@ -76,7 +76,7 @@ def prompt_level_figures(tally: Tally, rows: np.ndarray, bootstrap: int, seed: i
     sums = np.concatenate(list(resampled_sums(wins, bootstrap, seed)))
     decisive = sums.sum(axis=1)
     rates = sums[decisive > 0, 0] / decisive[decisive > 0]
-    return [float(x) for x in np.percentile(rates, [2.5, 97.5])], p_value
+    return [float(x) for x in percentile_interval(rates[:, None])[0]], p_value
 
 
 def sign_flip_p_value(differences: np.ndarray) -> float | None:

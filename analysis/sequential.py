@@ -88,6 +88,12 @@ class Settled:
     items: int  # items decided when it crossed (ties included), or all decided so far
     level: float | None  # the alpha it was tested at when it settled
 
+    def winner(self, names: tuple[str, str]) -> str | None:
+        """The better system's name of the pair's (system_a, system_b) `names`, once settled."""
+        if not self.settled:
+            return None
+        return names[0] if self.direction == A_WINS else names[1]
+
 
 def spent(t: np.ndarray | float, alpha: np.ndarray | float) -> np.ndarray:
     """Alpha spent by information t (0..1): alpha * t^RHO."""
@@ -269,13 +275,20 @@ class Finished:
     outcomes: Mapping[str, str]  # question -> A_WINS, B_WINS or TIE
 
 
+def outcome_final(*, tallies: Mapping[str, Counter], questions: Sequence[str], allow_tie: bool, remaining: int) -> bool:
+    """Whether an item's outcome can no longer change: its last rater has voted, or no way the
+    `remaining` raters could vote changes any question's majority (`outcome_decided`). `tallies`:
+    each question's votes per A_WINS, B_WINS and TIE."""
+    choices = (A_WINS, B_WINS, TIE) if allow_tie else (A_WINS, B_WINS)
+    return remaining <= 0 or outcome_decided(tallies=tallies, questions=questions, choices=choices, remaining=remaining)
+
+
 def item_finished(votes: Sequence[tuple[object, str, str]], *, pair: object, item: object, questions: Sequence[str],
                   raters: int, allow_tie: bool) -> Finished | None:
     """When an item's outcome became final, from its votes (time, question, A_WINS | B_WINS | TIE):
     the first vote after which no way the remaining raters could vote changes any question's
     majority (outcome_decided), or its last rater's vote; None while neither has happened. The
     analysis command finds the same moment from the votes CSV as the assignment code does live."""
-    choices = (A_WINS, B_WINS, TIE) if allow_tie else (A_WINS, B_WINS)
     tallies: dict[str, Counter] = {q: Counter() for q in questions}
     times = sorted({at for at, _, _ in votes})
     by_time: dict[object, list[tuple[str, str]]] = {}
@@ -286,8 +299,7 @@ def item_finished(votes: Sequence[tuple[object, str, str]], *, pair: object, ite
         for question, label in by_time[at]:
             tallies.setdefault(question, Counter())[label] += 1
         cast = max(sum(t.values()) for t in tallies.values())
-        remaining = raters - cast
-        if remaining <= 0 or outcome_decided(tallies=tallies, questions=questions, choices=choices, remaining=remaining):
+        if outcome_final(tallies=tallies, questions=questions, allow_tie=allow_tie, remaining=raters - cast):
             outcomes = {q: _majority(tallies[q]) for q in questions}
             return Finished(pair, item, at, outcomes)
     return None

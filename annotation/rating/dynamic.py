@@ -40,7 +40,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from analysis import sequential
-from analysis.outcomes import outcome_decided
 from annotation.models import Item, Study, StudyPair, Vote
 from annotation.rating import sql
 from annotation.studies.selectors import analysed_votes
@@ -70,7 +69,8 @@ def study_pairs_settle(*, study_id: int, covering: int | None = None) -> bool:
         if not study.dynamic or (covering is not None and study.settle_done >= covering):
             return False
         covered = study.settle_wanted  # before the votes: every request counted by now has its votes committed
-        _pairs_store(study, pair_states(study=study, record_order=True))
+        systems = _systems(study)
+        _pairs_store(study, pair_states(study=study, record_order=True, systems=systems), systems)
         Study.objects.filter(pk=study_id).update(settle_done=covered)
     return True
 
@@ -81,7 +81,7 @@ def _study_lock(study_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, study_id])
 
 
-def pair_states(*, study: Study, record_order: bool = False) -> dict[int, sequential.PairState]:
+def pair_states(*, study: Study, record_order: bool = False, systems: dict | None = None) -> dict[int, sequential.PairState]:
     """Every pair's state (by pair id) from the votes the analysis counts (`analysed_votes`, the votes
     CSV's), found as the analysis command finds it from that CSV and the design file: each item's
     finish, then the study's pairs with their looks in the items' `finished_order` (those without
@@ -110,7 +110,7 @@ def pair_states(*, study: Study, record_order: bool = False) -> dict[int, sequen
             finished.append(done)
     finished = _in_finished_order(study, finished, record_order)
     return sequential.settle_study(finished, caps, study.questions, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
-                                   systems=_systems(study))
+                                   systems=systems if systems is not None else _systems(study))
 
 
 def _in_finished_order(study: Study, finished: list[sequential.Finished], record: bool) -> list[sequential.Finished]:
@@ -130,7 +130,7 @@ def _systems(study: Study) -> dict[int, tuple[str, str]]:
     return {pk: (a, b) for pk, a, b in study.pairs.values_list("pk", "system_a__name", "system_b__name")}
 
 
-def _pairs_store(study: Study, states: dict[int, sequential.PairState]) -> None:
+def _pairs_store(study: Study, states: dict[int, sequential.PairState], systems: dict[int, tuple[str, str]]) -> None:
     """Mark the items of the pairs that stop decided, then store every open pair's state (a settled one
     keeps the state it settled with)."""
     stopping = [pk for pk, state in states.items() if state.status != sequential.OPEN]
@@ -142,7 +142,6 @@ def _pairs_store(study: Study, states: dict[int, sequential.PairState]) -> None:
         Item.objects.filter(pk__in=ids).update(decided=True)
     # After the items are marked: a claim that begins later finds them decided.
     now = timezone.now()
-    systems = _systems(study)
     levels = _open_levels(states, study.questions, study.dynamic_alpha)
     for pk, state in states.items():
         figures = _figures(state, systems[pk], levels)
@@ -157,19 +156,13 @@ def _open_levels(states: dict, questions: list[str], alpha: float) -> dict[str, 
     return {q: alpha / max(1, sum(not s.questions[q].settled for s in states.values())) for q in questions}
 
 
-def _winner(settled: sequential.Settled, names: tuple[str, str]) -> str | None:
-    if not settled.settled:
-        return None
-    return names[0] if settled.direction == sequential.A_WINS else names[1]
-
-
 def _figures(state: sequential.PairState, names: tuple[str, str], levels: dict[str, float]) -> dict:
     """What the study page shows of a pair: per question its winner, at which item, its repeated p-value
     against its Holm level; and its items finished of its cap."""
     questions = {}
     for q, settled in state.questions.items():
         questions[q] = {
-            "winner": _winner(settled, names), "implied": state.known[q][0] if q in state.known else None,
+            "winner": settled.winner(names), "implied": state.known[q][0] if q in state.known else None,
             "known_by": state.known[q][1] if q in state.known else None,
             "items": settled.items if settled.settled else None,
             "repeated_p": state.repeated_p[q], "adjusted_p": state.adjusted_p[q],
@@ -230,9 +223,8 @@ def _decided_by_outcome(study: Study, remaining: dict[int, int]) -> set[int]:
              .values_list("assignment__item_id", "question", "choice").annotate(n=Count("pk")))
     for item, question, choice, n in votes:
         tallies[item].setdefault(question, Counter())[choice] = n
-    choices = ("a", "b", "tie") if study.allow_tie else ("a", "b")
-    return {pk for pk in tallies if outcome_decided(tallies=tallies[pk], questions=study.questions, choices=choices,
-                                                    remaining=remaining[pk])}
+    return {pk for pk in tallies if sequential.outcome_final(tallies=tallies[pk], questions=study.questions,
+                                                            allow_tie=study.allow_tie, remaining=remaining[pk])}
 
 
 def pair_rows(*, study: Study) -> list[dict]:

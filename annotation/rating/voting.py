@@ -19,11 +19,11 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from analysis import sequential
 from annotation.models import QUALITY, Assignment, Study, Vote
 from annotation.rating import sql
 from annotation.rating.assignment import Offer, Order, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
 from annotation.rating.dynamic import study_settle_request
-from annotation.rating.early_stop import outcome_decided
 from juice.http import InputError, input_parse
 from juice.ratelimit import rate_limit_exceeded
 
@@ -275,6 +275,5 @@ def _item_voted(target: Target, mine: dict[str, tuple[str, list[str]]]) -> None:
 
 
 def _final(study: StudyRules, tallies: dict[str, Counter], remaining: int) -> bool:
-    """Whether an item's outcome can no longer change: its last vote is in, or outcome_decided."""
-    choices = ("a", "b", "tie") if study.allow_tie else ("a", "b")
-    return remaining <= 0 or outcome_decided(tallies=tallies, questions=study.questions, choices=choices, remaining=remaining)
+    """Whether an item's outcome can no longer change (votes store a, b and tie, the rule's labels)."""
+    return sequential.outcome_final(tallies=tallies, questions=study.questions, allow_tie=study.allow_tie, remaining=remaining)

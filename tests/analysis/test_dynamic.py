@@ -247,11 +247,19 @@ def test_the_command_reads_the_design_file(tmp_path, report):
 
 
 def test_the_order_of_the_looks_comes_from_the_design_file(votes):
-    # The live monitor's order of looks travels in the design's `order`; a bad one is refused.
-    items = sorted({str(i) for i in votes["item"].unique()})
-    ordered = build_report(votes, bootstrap=0, design=design(order=items))
-    assert [p["sequential"]["status"] for p in ordered["pairs"]] == [p["sequential"]["status"] for p in build_report(
-        votes, bootstrap=0, design=design())["pairs"]]
+    # X beats Y on all 12 items but the first two in time. By time the path opens with two Y wins and
+    # does not cross; in the order the design carries (the live monitor's), X's ten wins come first
+    # and cross at the 9th item, as worked out by hand above.
+    rows = study_rows(lopsided_items=12)
+    for row in rows:
+        if row["item"] in ("xy00", "xy01"):
+            row["choice"] = "Y"
+    turned = read_votes(io.StringIO(as_csv(rows)))
+    by_time = figure(build_report(turned, bootstrap=0, design=design()), ("X", "Y"))["sequential"]
+    order = [f"xy{i:02d}" for i in range(2, 12)] + ["xy00", "xy01"] + [f"yz{i:02d}" for i in range(12)]
+    by_order = figure(build_report(turned, bootstrap=0, design=design(order=order)), ("X", "Y"))["sequential"]
+    assert by_order["settled"] and by_order["at_item"] == 9
+    assert by_time["at_item"] != 9
     for bad in (["xy00", "xy00"], [3], "xy00"):
         with pytest.raises(AnalysisError, match="field 'order'"):
             build_report(votes, bootstrap=0, design=design(order=bad))
