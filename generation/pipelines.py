@@ -550,7 +550,8 @@ def _call(pipe, params: dict, requests: list[Request], images: list | None, outp
 
 def _to_uint8(frames) -> np.ndarray:
     array = np.asarray(frames, dtype=np.float32)
-    return (array.clip(0, 1) * 255).round().astype(np.uint8)
+    # C order: pipelines hand back transposed views, and np.save writes a strided array many times slower.
+    return np.ascontiguousarray((array.clip(0, 1) * 255).round().astype(np.uint8))
 
 
 def _run(pipe, params: dict, requests: list[Request], images: list | None, output_type: str) -> list:

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
-from generation.encode import video_encode, video_probe
+from generation.encode import video_encode
 from generation.models import GenerationJob, PromptSet, System, Video
 from generation.pipelines import Request, prompt_source, prompt_text, videos_generate
 from generation.stages import output_fps
@@ -336,18 +336,15 @@ class _Heartbeat:
 
 
 def _claim(job_ids: list[int], worker: str) -> list[GenerationJob]:
-    """Claim the still-queued jobs by compare-and-swap; a re-delivered or duplicate task claims nothing."""
+    """Claim the still-queued jobs without a video, by compare-and-swap in one statement; a re-delivered or
+    duplicate task claims nothing. `worker` is unique to this call, so it finds what it claimed."""
     now = timezone.now()
-    claimed = []
-    for job_id in job_ids:
-        if Video.objects.filter(job__pk=job_id).exists():
-            continue
-        rows = GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, worker=worker, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
-        )
-        if rows:
-            claimed.append(GenerationJob.objects.select_related("system", "prompt").get(pk=job_id))
-    return claimed
+    GenerationJob.objects.filter(pk__in=job_ids, status=Status.QUEUED, video__isnull=True).update(
+        status=Status.RUNNING, worker=worker, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
+    )
+    claimed = GenerationJob.objects.select_related("system", "prompt").filter(pk__in=job_ids, status=Status.RUNNING, worker=worker)
+    order = {job_id: i for i, job_id in enumerate(job_ids)}
+    return sorted(claimed, key=lambda job: order[job.pk])
 
 
 def _traceback_tail() -> str:
@@ -408,11 +405,13 @@ def jobs_run(*, job_ids: list[int]) -> int:
     from generation.tasks import encode_video
 
     with transaction.atomic():
-        for job, request in zip(jobs, requests, strict=True):
-            moved = GenerationJob.objects.filter(pk=job.pk, status=Status.RUNNING, worker=worker).update(
-                status=Status.ENCODING, heartbeat_at=timezone.now(), prompt_used=prompt_text(config.params, request.prompt)
-            )
-            if moved:
+        # One compare-and-swap for the batch; a job cancelled while it ran lost its worker and stays as it is.
+        mine = GenerationJob.objects.filter(pk__in=[j.pk for j in jobs], worker=worker)
+        used = (When(pk=j.pk, then=Value(prompt_text(config.params, r.prompt))) for j, r in zip(jobs, requests, strict=True))
+        mine.filter(status=Status.RUNNING).update(status=Status.ENCODING, heartbeat_at=timezone.now(), prompt_used=Case(*used))
+        moved = set(mine.filter(status=Status.ENCODING).values_list("pk", flat=True))
+        for job in jobs:
+            if job.pk in moved:
                 enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
             else:  # cancelled while it ran: its frames are of no use
                 _media_path(_frames_name(job)).unlink(missing_ok=True)
@@ -423,7 +422,7 @@ def jobs_run(*, job_ids: list[int]) -> int:
 
 
 def job_encode(*, job_id: int) -> Video | None:
-    """Encode a job's frames to H.264, probe the file, store the Video and finish the job; idempotent."""
+    """Encode a job's frames to H.264, store the Video (with what the encoder wrote) and finish the job; idempotent."""
     job = GenerationJob.objects.select_related("system", "prompt").filter(pk=job_id).first()
     if job is None or job.status != Status.ENCODING:
         return None
@@ -435,8 +434,7 @@ def job_encode(*, job_id: int) -> Video | None:
     try:
         frames = np.load(frames_path)
         with atomic_path(final) as partial:
-            video_encode(frames=frames, path=partial, fps=fps)
-            info = video_probe(partial, name=f"{job.system.name}/{job.prompt.key}{_sample_suffix(job)}")
+            info = video_encode(frames=frames, path=partial, fps=fps)
             sha = file_sha256(partial)
     except Exception as exc:  # recorded on the job, which goes back to the GPU queue
         log.exception("encoding job %s failed", job.pk)
@@ -445,16 +443,16 @@ def job_encode(*, job_id: int) -> Video | None:
     name = str(final.relative_to(settings.MEDIA_ROOT))
     try:
         with transaction.atomic():
-            if not GenerationJob.objects.filter(pk=job.pk, status=Status.ENCODING, attempts=job.attempts).update(
-                status=Status.DONE, error="", finished_at=timezone.now()
-            ):
-                raise IntegrityError("the job moved on while it was being encoded")
             video = Video.objects.create(
                 system=job.system, prompt=job.prompt, sample=job.sample, file=name, sha256=sha, width=info.width, height=info.height,
                 fps=info.fps, frame_count=info.frame_count, duration=info.duration, codec=info.codec, seed=job.seed,
                 first_frame=first_frame,
             )
-            GenerationJob.objects.filter(pk=job.pk).update(video=video)
+            # Compare-and-swap: the video is kept only if the job is still this encode's (else it is rolled back).
+            if not GenerationJob.objects.filter(pk=job.pk, status=Status.ENCODING, attempts=job.attempts).update(
+                status=Status.DONE, error="", finished_at=timezone.now(), video=video
+            ):
+                raise IntegrityError("the job moved on while it was being encoded")
     except IntegrityError:
         # A duplicate delivery got there first and keeps its own file.
         final.unlink(missing_ok=True)
