@@ -39,7 +39,7 @@ from generation.checks import (
     check_variant,
     pipeline_shell,
 )
-from generation.stages import STAGE_KEYS, check_stages, output_fps, stages_apply
+from generation.stages import CUSTOM_PIPELINE, STAGE_KEYS, check_stages, output_fps, stages_apply
 
 log = logging.getLogger(__name__)
 
@@ -381,11 +381,15 @@ def _room_for(model: str) -> bool:
 def pipeline_load(key: PipelineKey):
     """Load through `from_pretrained` (as for any checkpoint), apply scheduler overrides and load options,
     move to the device (or set up offloading)."""
-    cls = pipeline_class(key.class_name)
+    import diffusers
+
+    custom = key.class_name == CUSTOM_PIPELINE  # a user's own class, from the checkpoint's pipeline.py
+    cls = diffusers.DiffusionPipeline if custom else pipeline_class(key.class_name)
     options = json.loads(key.options)
     device, dtype = device_and_dtype(json.loads(key.dtype) if key.dtype.startswith("{") else key.dtype)
     hub = {k: options[k] for k in ("revision", "variant") if k in options}
-    pipe = cls.from_pretrained(key.model, dtype=dtype, **hub)
+    code = {"custom_pipeline": key.model, "trust_remote_code": True} if custom else {}
+    pipe = cls.from_pretrained(key.model, dtype=dtype, **hub, **code)
     overrides = json.loads(key.scheduler)
     if overrides:
         scheduler_cls = _scheduler_class(overrides.pop("class")) if "class" in overrides else type(pipe.scheduler)

@@ -7,6 +7,10 @@ Keys (our own `--param`s, checked when the system is added):
   `PATH.py:NAME` or `package.module:NAME`. NAME is a callable, or a class (a `torch.nn.Module`) built with
   no arguments, once per worker process; it is called with the frames as a float CPU tensor
   (frames, 3, height, width) in [0, 1] and returns the new frames in the same layout (any count, the same size).
+- `interpolate=pipeline` with `interpolate_model`: a saved diffusers pipeline of the user's own (a directory with
+  `model_index.json` and the `pipeline.py` that defines its class), loaded through the worker's pipeline cache and
+  called as `pipe(frames=..., fps=..., target_fps=..., **interpolate_args)` with the frames in the module layout;
+  it returns an output whose `frames` are the new frames in that layout. `interpolate_args.KEY`: its call arguments.
 - `interpolate_fps`: the frame rate after interpolation, above the system's `fps`; the stored video's fps.
 - `upscale`: `lanczos` (PIL), or a diffusers upscaling pipeline class (e.g. `StableDiffusionUpscalePipeline`)
   with `upscale_model` (a local directory or hub id) and `upscale_args.KEY` (its call arguments, e.g.
@@ -31,9 +35,12 @@ import numpy as np
 
 from generation.checks import ConfigError
 
-STAGE_KEYS = ("interpolate", "interpolate_fps", "upscale", "upscale_scale", "upscale_width", "upscale_height",
-              "upscale_model", "upscale_args")
+STAGE_KEYS = ("interpolate", "interpolate_fps", "interpolate_model", "interpolate_args", "upscale", "upscale_scale",
+              "upscale_width", "upscale_height", "upscale_model", "upscale_args")
 MINTERPOLATE = "minterpolate"
+PIPELINE = "pipeline"
+# The pipeline cache's name for a user's own pipeline class, loaded from its checkpoint's pipeline.py.
+CUSTOM_PIPELINE = "custom pipeline.py"
 LANCZOS = "lanczos"
 MAX_SIDE = 8192
 MAX_FPS = 240
@@ -64,17 +71,26 @@ def check_stages(params: dict, *, size: tuple[int | None, int | None], default_f
 
 def _check_interpolate(params: dict, fps: float, allow_code: bool) -> None:
     if "interpolate" not in params:
-        if "interpolate_fps" in params:
-            raise ConfigError("interpolate_fps: goes with interpolate=minterpolate (or a module)")
+        for key in ("interpolate_fps", "interpolate_model", "interpolate_args"):
+            if key in params:
+                raise ConfigError(f"{key}: goes with interpolate=minterpolate (or a module, or interpolate=pipeline)")
         return
     method = params["interpolate"]
+    if method != PIPELINE:
+        extra = [k for k in ("interpolate_model", "interpolate_args") if k in params]
+        if extra:
+            raise ConfigError(f"{extra[0]}: goes with interpolate=pipeline, not interpolate={method}")
     if method != MINTERPOLATE:
-        if not isinstance(method, str) or ":" not in method:
-            raise ConfigError(f"interpolate={method!r}: must be {MINTERPOLATE} or a module as PATH.py:NAME or package.module:NAME")
+        if not isinstance(method, str) or (":" not in method and method != PIPELINE):
+            raise ConfigError(f"interpolate={method!r}: must be {MINTERPOLATE}, a module as PATH.py:NAME or package.module:NAME, "
+                              f"or {PIPELINE} (with interpolate_model)")
         if not allow_code:
             raise ConfigError(f"interpolate={method}: a module runs your code on the workers; add such a system with "
                               "`manage.py add_system` on the server")
-        user_module(method)
+        if method == PIPELINE:
+            _check_interpolation_pipeline(params)
+        else:
+            user_module(method)
     if "interpolate_fps" not in params:
         raise ConfigError(f"interpolate={method}: needs interpolate_fps (the frame rate after interpolation)")
     if _number(params, "interpolate_fps", 0, MAX_FPS) <= fps:
@@ -144,14 +160,13 @@ def _check_upscaler(method: Any, params: dict) -> None:
         raise ConfigError(f"unknown parameter(s) {', '.join('upscale_args.' + k for k in unknown)} for {method}")
 
 
-def user_module(spec: str) -> Callable:
-    """The callable named by `PATH.py:NAME` or `package.module:NAME` (a class is built with no arguments)."""
-    location, _, name = spec.rpartition(":")
+def _user_attribute(location: str, name: str, where: str) -> Any:
+    """`name` in the module at `location` (`PATH.py` or `package.module`); `where` starts the error messages."""
     try:
         if location.endswith(".py"):
             path = Path(location).expanduser()
             if not path.is_file():
-                raise ConfigError(f"interpolate={spec}: no such file {path}")
+                raise ConfigError(f"{where}: no such file {path}")
             loader = importlib.util.spec_from_file_location(f"juice_stage_{path.stem}", path)
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
@@ -160,11 +175,49 @@ def user_module(spec: str) -> Callable:
     except ConfigError:
         raise
     except Exception as exc:  # the user's code: whatever it raises on import is reported as is
-        raise ConfigError(f"interpolate={spec}: cannot import {location} ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{where}: cannot import {location} ({type(exc).__name__}: {exc})") from None
     target = getattr(module, name, None)
     if not callable(target):
-        raise ConfigError(f"interpolate={spec}: {location} has no callable {name!r}")
+        raise ConfigError(f"{where}: {location} has no callable {name!r}")
+    return target
+
+
+def user_module(spec: str) -> Callable:
+    """The callable named by `PATH.py:NAME` or `package.module:NAME` (a class is built with no arguments)."""
+    location, _, name = spec.rpartition(":")
+    target = _user_attribute(location, name, f"interpolate={spec}")
     return target() if isinstance(target, type) else target
+
+
+def _check_interpolation_pipeline(params: dict) -> None:
+    """interpolate=pipeline: a local checkpoint whose pipeline.py defines a DiffusionPipeline class taking frames,
+    fps and target_fps, and interpolate_args that its call takes."""
+    from diffusers import DiffusionPipeline
+
+    model = params.get("interpolate_model")
+    if not isinstance(model, str) or not model:
+        raise ConfigError("interpolate=pipeline: needs interpolate_model (the directory of your saved pipeline)")
+    where = f"interpolate_model={model}"
+    directory = Path(model).expanduser()
+    index, code = directory / "model_index.json", directory / "pipeline.py"
+    if not index.is_file() or not code.is_file():
+        raise ConfigError(f"{where}: expected a saved diffusers pipeline there (model_index.json) with the pipeline.py "
+                          "that defines its class")
+    name = json.loads(index.read_text()).get("_class_name", "")
+    cls = _user_attribute(str(code), name, where)
+    if not (isinstance(cls, type) and issubclass(cls, DiffusionPipeline)):
+        raise ConfigError(f"{where}: {name or 'its class'} in pipeline.py is not a diffusers DiffusionPipeline")
+    call = inspect.signature(cls.__call__).parameters
+    missing = [a for a in ("frames", "fps", "target_fps") if a not in call]
+    if missing:
+        raise ConfigError(f"{where}: {name}.__call__ must take frames, fps and target_fps; it lacks {', '.join(missing)}")
+    args = params.get("interpolate_args", {})
+    if not isinstance(args, dict):
+        raise ConfigError("interpolate_args: expected interpolate_args.KEY=VALUE call arguments of the pipeline")
+    given_by_us = {"self", "frames", "fps", "target_fps", "generator"}
+    unknown = sorted(k for k in args if k not in call or k in given_by_us)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {', '.join('interpolate_args.' + k for k in unknown)} for {name}")
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -177,6 +230,10 @@ def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, lo
         fps, target = float(params.get("fps", 8)), float(params["interpolate_fps"])
         if params["interpolate"] == MINTERPOLATE:
             frames = minterpolate(frames, fps=fps, target_fps=target)
+        elif params["interpolate"] == PIPELINE:
+            interpolator = load(CUSTOM_PIPELINE, params["interpolate_model"], {"dtype": params.get("dtype", "auto")})
+            frames = _run_interpolator(interpolator, frames, fps=fps, target_fps=target, args=params.get("interpolate_args", {}),
+                                       seed=seed)
         else:
             frames = _run_module(_loaded_module(params["interpolate"]), frames)
     if "upscale" in params:
@@ -235,15 +292,39 @@ def _loaded_module(spec: str) -> Callable:
     return user_module(spec)
 
 
+def _as_tensor(frames: np.ndarray):
+    """uint8 (frames, height, width, 3) to what interpolators take: float (frames, 3, height, width) in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+
+
+def _as_frames(out: Any, frames: np.ndarray, what: str) -> np.ndarray:
+    """An interpolator's output back to uint8 frames, or a ValueError saying what came back instead."""
+    import torch
+
+    if not isinstance(out, torch.Tensor) or out.ndim != 4 or tuple(out.shape[1:]) != (3, *frames.shape[1:3]):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the interpolation {what} returned {shape}; expected (frames, 3, {frames.shape[1]}, {frames.shape[2]})")
+    return np.ascontiguousarray((out.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+
+
 def _run_module(module: Callable, frames: np.ndarray) -> np.ndarray:
     import torch
 
     with torch.no_grad():
-        out = module(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
-    if not isinstance(out, torch.Tensor) or out.ndim != 4 or tuple(out.shape[1:]) != (3, *frames.shape[1:3]):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"the interpolation module returned {shape}; expected (frames, 3, {frames.shape[1]}, {frames.shape[2]})")
-    return (out.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return _as_frames(module(_as_tensor(frames)), frames, "module")
+
+
+def _run_interpolator(pipe, frames: np.ndarray, *, fps: float, target_fps: float, args: dict, seed: int) -> np.ndarray:
+    """A user's interpolation pipeline on the frames (on its device); a generator on the video's seed if it takes one."""
+    import torch
+
+    takes = inspect.signature(type(pipe).__call__).parameters
+    extra = {"generator": torch.Generator("cpu").manual_seed(seed)} if "generator" in takes else {}
+    with torch.no_grad():
+        out = pipe(frames=_as_tensor(frames).to(pipe.device), fps=fps, target_fps=target_fps, **extra, **args)
+    return _as_frames(getattr(out, "frames", out[0] if isinstance(out, tuple) else out), frames, "pipeline")
 
 
 def _lanczos_size(params: dict, frames: np.ndarray) -> tuple[int, int]:

@@ -90,7 +90,7 @@ def test_a_user_torch_module_interpolates_then_the_tiny_x4_upscaler_upscales(tin
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("params", "message"), [
-    (["interpolate=rife", "interpolate_fps=16"], "interpolate='rife': must be minterpolate or a module"),
+    (["interpolate=rife", "interpolate_fps=16"], "interpolate='rife': must be minterpolate, a module"),
     (["interpolate=minterpolate"], "interpolate=minterpolate: needs interpolate_fps"),
     (["interpolate=minterpolate", "interpolate_fps=6"], "interpolate_fps=6: must be above the system's fps (8)"),
     (["interpolate=minterpolate", "interpolate_fps=fast"], "interpolate_fps='fast': must be a number"),
@@ -133,3 +133,87 @@ def test_the_systems_page_refuses_a_user_module_that_the_command_line_accepts(re
     add_system("shell", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL,
                "--param", f"interpolate={module}:double", "--param", "interpolate_fps=16")
     assert System.objects.get().name == "shell" and marker.exists()
+
+
+INTERPOLATION_PIPELINE = '''
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+
+class Output(BaseOutput):
+    frames: torch.Tensor
+
+
+class Midpoints(DiffusionPipeline):
+    """round(target_fps / fps) - 1 blended frames in each gap, then extra_last copies of the last frame."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_to_config()
+
+    def __call__(self, frames, fps, target_fps{extra}, extra_last=0, generator=None):
+        assert isinstance(generator, torch.Generator)
+        k = round(target_fps / fps)
+        steps = [frames[:-1] + (frames[1:] - frames[:-1]) * i / k for i in range(k)]
+        out = torch.stack(steps, dim=1).flatten(0, 1)
+        return Output(frames=torch.cat([out, frames[-1:].repeat(1 + extra_last, 1, 1, 1)]))
+'''
+
+
+def interpolation_pipeline(directory: Path, *, extra: str = "") -> Path:
+    """A saved diffusers pipeline of one's own: model_index.json, and the pipeline.py that defines its class."""
+    directory.mkdir()
+    code = INTERPOLATION_PIPELINE.replace("{extra}", extra)
+    (directory / "pipeline.py").write_text(code)
+    (directory / "model_index.json").write_text('{"_class_name": "Midpoints", "_diffusers_version": "0.42.1"}')
+    return directory
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_diffusers_pipeline_of_ones_own_interpolates_with_its_arguments(tiny_models, eager, tmp_path):
+    model = interpolation_pipeline(tmp_path / "midpoints")
+    add_system("film", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL,
+               "--param", "interpolate=pipeline", "--param", f"interpolate_model={model}", "--param", "interpolate_fps=24",
+               "--param", "interpolate_args.extra_last=2")
+    assert System.objects.get().params["interpolate_args"] == {"extra_last": 2}  # recorded with the system
+    make_prompts("set", ["a cat"])
+    assert "film: 1 done, 0 failed of 1" in generate("film")
+    info = probed("film")
+    # 9 frames at 8 fps: 8 gaps of 3 frames, the last frame, 2 copies of it (the pipeline got fps, target_fps, its argument).
+    assert (info.fps, info.frame_count, info.width) == (24.0, 27, 32)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("params", "message"), [
+    (["interpolate=pipeline"], "interpolate=pipeline: needs interpolate_model"),
+    (["interpolate=pipeline", "interpolate_model={empty}"], "expected a saved diffusers pipeline there (model_index.json) with"),
+    (["interpolate=pipeline", "interpolate_model={lacking}"], "must take frames, fps and target_fps; it lacks target_fps"),
+    (["interpolate=pipeline", "interpolate_model={good}", "interpolate_args.strength=2"], "interpolate_args.strength for Midpoints"),
+    (["interpolate=pipeline", "interpolate_model={good}", "interpolate_args.fps=2"], "interpolate_args.fps for Midpoints"),
+    (["interpolate=minterpolate", "interpolate_model={good}"], "interpolate_model: goes with interpolate=pipeline"),
+    (["interpolate_args.extra_last=1"], "interpolate_args: goes with interpolate="),
+])
+def test_interpolation_pipelines_that_cannot_work_are_refused_naming_the_parameter(tiny_models, tmp_path, params, message):
+    good = interpolation_pipeline(tmp_path / "good")
+    lacking = interpolation_pipeline(tmp_path / "lacking")
+    (lacking / "pipeline.py").write_text((lacking / "pipeline.py").read_text().replace("fps, target_fps", "fps"))
+    (tmp_path / "empty").mkdir()
+    args = [a for p in params for a in ("--param", p.format(good=good, lacking=lacking, empty=tmp_path / "empty"))]
+    args += ["--param", "interpolate_fps=16"] if any(p.startswith("interpolate=") for p in params) else []
+    with pytest.raises(CommandError) as refused:
+        add_system("bad", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, *args)
+    assert message in str(refused.value)
+    assert not System.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_systems_page_refuses_an_interpolation_pipeline_as_code(researcher_client, tiny_models, tmp_path):
+    model = interpolation_pipeline(tmp_path / "midpoints")
+    params = "\n".join(["num_frames=9", "height=32", "width=32", "interpolate=pipeline", f"interpolate_model={model}",
+                        "interpolate_fps=16"])
+    response = researcher_client.post("/systems/", {"kind": "generated", "name": "web", "pipeline": "LTXPipeline",
+                                                   "model": str(tiny_models["text-to-video"]), "image_model": "", "params": params})
+    assert response.status_code == 400
+    assert "interpolate=pipeline: a module runs your code on the workers" in response.content.decode()
+    assert not System.objects.exists()
