@@ -48,15 +48,25 @@ def test_a_factorized_system_reports_its_first_frame_and_video_phases(tiny_model
 
 
 @pytest.fixture(scope="module")
-def text_to_video_sd(tmp_path_factory):
-    return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-t2v-sd"), only=("text-to-video-sd",))["text-to-video-sd"]
+def older_callback(tmp_path_factory):
+    """Tiny checkpoints of classes that only have the older `callback`: a video pipeline and the x4 upscaler."""
+    return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-older-callback"), only=("text-to-video-sd", "x4-upscaler"))
 
 
-def test_a_class_with_only_the_older_callback_reports_its_steps(text_to_video_sd):
+def test_a_class_with_only_the_older_callback_reports_its_steps(older_callback):
     params = {**tiny_call_params("text-to-video-sd"), "num_inference_steps": 3, "batch_size": 1}
-    config = SystemConfig(pipeline="TextToVideoSDPipeline", model=str(text_to_video_sd), params=params)
+    config = SystemConfig(pipeline="TextToVideoSDPipeline", model=str(older_callback["text-to-video-sd"]), params=params)
     # One call per chunk of one prompt: the second job waits at 0 while the first one runs.
     assert reported(config) == counted("", [0], 3) + counted("", [1], 3)
+
+
+def test_a_diffusers_upscaler_reports_its_own_phase(tiny_models, older_callback):
+    params = {**tiny_call_params("text-to-video"), "num_inference_steps": 3, "upscale": "StableDiffusionUpscalePipeline",
+              "upscale_model": str(older_callback["x4-upscaler"]), "upscale_args": {"num_inference_steps": 2}}
+    config = SystemConfig(pipeline="LTXPipeline", model=str(tiny_models["text-to-video"]), params=params)
+    # 9 frames: two upscaler calls (UPSCALE_FRAMES_PER_CALL), each counting its own steps.
+    upscale = [("upscale", [0], 0, 0)] + 2 * [("upscale", [0], n, 2) for n in (1, 2)]
+    assert reported(config, PROMPTS[:1]) == counted("video", [0], 3) + upscale
 
 
 @pytest.mark.django_db(transaction=True)
@@ -98,7 +108,7 @@ def test_the_page_shows_each_running_jobs_step(researcher_client, tiny_models):
                "--image-model", str(tiny_models["text-to-image"]), *SMALL)
     system = System.objects.get(name="emu")
     prompt_set = make_prompts("set", ["a cat", "a dog", "a bird"])
-    first, second, third = generation_queue(system=system, prompt_set=prompt_set).job_ids
+    first, second, _queued = generation_queue(system=system, prompt_set=prompt_set).job_ids
     GenerationJob.objects.filter(pk=first).update(status="running", step=3, step_count=16, step_phase="video")
     GenerationJob.objects.filter(pk=second).update(status="running", sample=1)  # started, no step reported yet
     page = researcher_client.get(reverse("generation-status")).content.decode()
