@@ -40,7 +40,7 @@ from generation.checks import (
     pipeline_shell,
 )
 from generation.stages import STAGE_KEYS, check_stages, output_fps, stages_apply, upscales_with_pipeline
-from generation.steps import NO_STEPS, StepProgress, Steps
+from generation.steps import StepProgress, Steps
 
 log = logging.getLogger(__name__)
 
@@ -555,7 +555,7 @@ def _to_uint8(frames) -> np.ndarray:
     return (array.clip(0, 1) * 255).round().astype(np.uint8)
 
 
-def _run(pipe, params: dict, requests: list[Request], images: list | None, output_type: str, steps: Steps = NO_STEPS) -> list:
+def _run(pipe, params: dict, requests: list[Request], images: list | None, output_type: str, steps: Steps) -> list:
     """The outputs (frames or images) of these requests, in as few calls as the class allows; each call
     reports its steps for the requests it makes (the others wait at step 0)."""
     field = "images" if output_type == "pil" else "frames"
@@ -569,7 +569,7 @@ def _run(pipe, params: dict, requests: list[Request], images: list | None, outpu
     ]
 
 
-def _first_frames(config: SystemConfig, cache: PipelineCache, requests: list[Request], steps: Steps = NO_STEPS) -> list:
+def _first_frames(config: SystemConfig, cache: PipelineCache, requests: list[Request], steps: Steps) -> list:
     """The factorized system's text-to-image stage: one first frame per request."""
     params = config.params
     image_params = dict(params.get("image", {}))

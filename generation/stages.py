@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from generation.checks import ConfigError
-from generation.steps import NO_STEPS, Steps
+from generation.steps import Steps
 
 STAGE_KEYS = ("interpolate", "interpolate_fps", "upscale", "upscale_scale", "upscale_width", "upscale_height",
               "upscale_model", "upscale_args")
@@ -177,7 +177,7 @@ def upscales_with_pipeline(params: dict) -> bool:
 
 
 def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, load: Callable,
-                 steps: Steps = NO_STEPS) -> np.ndarray:
+                 steps: Steps) -> np.ndarray:
     """The frames after the system's stages (interpolation, then upscaling); `load(class, model, params)` gives a
     loaded pipeline (the worker's cache), whose calls report their steps to `steps`."""
     if "interpolate" in params:

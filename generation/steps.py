@@ -61,5 +61,3 @@ class Steps:
             return {"callback": callback, "callback_steps": 1}
         return {}
 
-
-NO_STEPS = Steps()
