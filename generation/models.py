@@ -136,6 +136,12 @@ class GenerationJob(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     # The text the (video) pipeline was given: the prompt, or its rewrite, inside the prompt template.
     prompt_used = models.TextField(blank=True)
+    # Where the running job is: `step` of `step_count` (0: not known yet, or a class that does not report
+    # steps) of the pipeline call making it, in `step_phase` ("first frame", "video", "upscale") where
+    # the system has more than one. The worker's heartbeat thread writes them (jobs/services.py).
+    step = models.PositiveIntegerField(default=0)
+    step_count = models.PositiveIntegerField(default=0)
+    step_phase = models.CharField(max_length=20, blank=True)
     video = models.OneToOneField(Video, null=True, blank=True, related_name="job", on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     # When its message was last sent to the gpu queue: a job queued long ago that no worker started

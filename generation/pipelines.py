@@ -39,7 +39,8 @@ from generation.checks import (
     check_variant,
     pipeline_shell,
 )
-from generation.stages import CUSTOM_PIPELINE, STAGE_KEYS, check_stages, output_fps, stages_apply
+from generation.stages import CUSTOM_PIPELINE, STAGE_KEYS, check_stages, output_fps, stages_apply, upscales_with_pipeline
+from generation.steps import StepProgress, Steps
 
 log = logging.getLogger(__name__)
 
@@ -531,8 +532,9 @@ def prompt_text(params: dict, prompt: str) -> str:
     return template.replace("{prompt}", prompt) if isinstance(template, str) else prompt
 
 
-def _call(pipe, params: dict, requests: list[Request], images: list | None, output_type: str):
-    """One call for these requests: lists when the class batches, else a single prompt, image and generator."""
+def _call(pipe, params: dict, requests: list[Request], images: list | None, output_type: str, step_args: dict):
+    """One call for these requests: lists when the class batches, else a single prompt, image and generator;
+    `step_args` make it report its steps (Steps.call_args)."""
     batched = batches(type(pipe))
     if not batched and len(requests) != 1:
         raise ValueError(f"{type(pipe).__name__} takes one prompt per call, not {len(requests)}")
@@ -549,7 +551,7 @@ def _call(pipe, params: dict, requests: list[Request], images: list | None, outp
         for name in ("frame_rate", "fps"):  # the pipeline's own frame-rate conditioning (LTX, SVD)
             if name in call_params:
                 args.setdefault(name, params["fps"])
-    return pipe(**args, generator=one(_generators([r.seed for r in requests])), output_type=output_type)
+    return pipe(**args, **step_args, generator=one(_generators([r.seed for r in requests])), output_type=output_type)
 
 
 def _to_uint8(frames) -> np.ndarray:
@@ -558,18 +560,21 @@ def _to_uint8(frames) -> np.ndarray:
     return np.ascontiguousarray((array.clip(0, 1) * 255).round().astype(np.uint8))
 
 
-def _run(pipe, params: dict, requests: list[Request], images: list | None, output_type: str) -> list:
-    """The outputs (frames or images) of these requests, in as few calls as the class allows."""
+def _run(pipe, params: dict, requests: list[Request], images: list | None, output_type: str, steps: Steps) -> list:
+    """The outputs (frames or images) of these requests, in as few calls as the class allows; each call
+    reports its steps for the requests it makes (the others wait at step 0)."""
     field = "images" if output_type == "pil" else "frames"
+    steps.start(len(requests))
     if batches(type(pipe)):
-        return list(getattr(_call(pipe, params, requests, images, output_type), field))
+        every = list(range(len(requests)))
+        return list(getattr(_call(pipe, params, requests, images, output_type, steps.call_args(pipe, every)), field))
     return [
-        getattr(_call(pipe, params, [r], None if images is None else [images[i]], output_type), field)[0]
+        getattr(_call(pipe, params, [r], None if images is None else [images[i]], output_type, steps.call_args(pipe, [i])), field)[0]
         for i, r in enumerate(requests)
     ]
 
 
-def _first_frames(config: SystemConfig, cache: PipelineCache, requests: list[Request]) -> list:
+def _first_frames(config: SystemConfig, cache: PipelineCache, requests: list[Request], steps: Steps) -> list:
     """The factorized system's text-to-image stage: one first frame per request."""
     params = config.params
     image_params = dict(params.get("image", {}))
@@ -580,22 +585,32 @@ def _first_frames(config: SystemConfig, cache: PipelineCache, requests: list[Req
     dtype = params.get("dtype", "auto")
     dtype = dtype if isinstance(dtype, str) else dtype.get("default", "auto")
     image_pipe = cache.get(pipeline_key(config.image_pipeline, config.image_model, {**image_params, "dtype": dtype}))
-    return _run(image_pipe, image_params, requests, None, "pil")
+    return _run(image_pipe, image_params, requests, None, "pil", steps)
 
 
-def videos_generate(*, config: SystemConfig, requests: list[Request], cache: PipelineCache | None = None) -> list[Output]:
+def videos_generate(
+    *, config: SystemConfig, requests: list[Request], cache: PipelineCache | None = None, progress: StepProgress | None = None
+) -> list[Output]:
     """Generate one video per request, in chunks of the system's batch size (one call per chunk where the
-    class batches, else one call per request)."""
+    class batches, else one call per request).
+
+    `progress(phase, request indices, step, total)` is told each denoising step of each call (generation/steps.py);
+    the phase is named ("first frame", "video", "upscale") where the system runs more than one pipeline."""
     from PIL import Image
 
     cache = cache or pipeline_cache()
     params = config.params
     fps = output_fps(params, DEFAULT_FPS)
     video_class = config.video_pipeline if config.factorized else config.pipeline
+    phased = config.factorized or upscales_with_pipeline(params)
+
+    def steps(phase: str, offset: int) -> Steps:
+        return Steps(progress, phase if phased else "", offset)
+
     outputs: list[Output] = []
     for start in range(0, len(requests), config.batch_size):
         chunk = requests[start : start + config.batch_size]
-        first_frames = _first_frames(config, cache, chunk) if config.factorized else None
+        first_frames = _first_frames(config, cache, chunk, steps("first frame", start)) if config.factorized else None
         if first_frames is not None:
             images = first_frames
         elif config.needs_image:
@@ -604,8 +619,9 @@ def videos_generate(*, config: SystemConfig, requests: list[Request], cache: Pip
             images = None
         # Fetched after the image stage: the cache may free the image pipeline's memory to load it.
         video_pipe = cache.get(pipeline_key(video_class, config.model, params))
-        for i, frames in enumerate(_run(video_pipe, params, chunk, images, "np")):
+        for i, frames in enumerate(_run(video_pipe, params, chunk, images, "np", steps("video", start))):
             frames = stages_apply(params, _to_uint8(frames), prompt=prompt_text(params, chunk[i].prompt), seed=chunk[i].seed,
-                                  load=lambda name, model, p: cache.get(pipeline_key(name, model, p)))
+                                  load=lambda name, model, p: cache.get(pipeline_key(name, model, p)),
+                                  steps=steps("upscale", start + i))
             outputs.append(Output(frames=frames, fps=fps, first_frame=first_frames[i] if first_frames else None))
     return outputs

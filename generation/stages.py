@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from generation.checks import ConfigError
+from generation.steps import Steps
 
 STAGE_KEYS = ("interpolate", "interpolate_fps", "interpolate_model", "interpolate_args", "upscale", "upscale_scale",
               "upscale_width", "upscale_height", "upscale_model", "upscale_args")
@@ -223,9 +224,15 @@ def _check_interpolation_pipeline(params: dict) -> None:
 # -- running ---------------------------------------------------------------------------------------
 
 
-def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, load: Callable) -> np.ndarray:
+def upscales_with_pipeline(params: dict) -> bool:
+    """Whether the system's upscaling is a diffusers pipeline (a phase of its own, with steps)."""
+    return params.get("upscale", LANCZOS) != LANCZOS
+
+
+def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, load: Callable,
+                 steps: Steps) -> np.ndarray:
     """The frames after the system's stages (interpolation, then upscaling); `load(class, model, params)` gives a
-    loaded pipeline (the worker's cache)."""
+    loaded pipeline (the worker's cache), whose calls report their steps to `steps`."""
     if "interpolate" in params:
         fps, target = float(params.get("fps", 8)), float(params["interpolate_fps"])
         if params["interpolate"] == MINTERPOLATE:
@@ -236,12 +243,11 @@ def stages_apply(params: dict, frames: np.ndarray, *, prompt: str, seed: int, lo
                                        seed=seed)
         else:
             frames = _run_module(_loaded_module(params["interpolate"]), frames)
-    if "upscale" in params:
-        if params["upscale"] == LANCZOS:
-            frames = lanczos(frames, _lanczos_size(params, frames))
-        else:
-            upscaler = load(params["upscale"], params["upscale_model"], {"dtype": params.get("dtype", "auto")})
-            frames = _run_upscaler(upscaler, frames, params.get("upscale_args", {}), prompt, seed)
+    if upscales_with_pipeline(params):
+        upscaler = load(params["upscale"], params["upscale_model"], {"dtype": params.get("dtype", "auto")})
+        frames = _run_upscaler(upscaler, frames, params.get("upscale_args", {}), prompt, seed, steps)
+    elif "upscale" in params:
+        frames = lanczos(frames, _lanczos_size(params, frames))
     return frames
 
 
@@ -342,15 +348,18 @@ def lanczos(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS)) for f in frames])
 
 
-def _run_upscaler(pipe, frames: np.ndarray, args: dict, prompt: str, seed: int) -> np.ndarray:
+def _run_upscaler(pipe, frames: np.ndarray, args: dict, prompt: str, seed: int, steps: Steps) -> np.ndarray:
+    """The frames upscaled, UPSCALE_FRAMES_PER_CALL a call; each call's steps count from 1 again."""
     import torch
     from PIL import Image
 
+    steps.start(1)
     out = []
     for start in range(0, len(frames), UPSCALE_FRAMES_PER_CALL):
         chunk = [Image.fromarray(f) for f in frames[start : start + UPSCALE_FRAMES_PER_CALL]]
         # One generator per frame, all on the video's seed: every frame gets the same noise, which does not flicker.
         generators = [torch.Generator("cpu").manual_seed(seed) for _ in chunk]
-        images = pipe(prompt=[prompt] * len(chunk), image=chunk, generator=generators, output_type="np", **args).images
+        images = pipe(prompt=[prompt] * len(chunk), image=chunk, generator=generators, output_type="np", **args,
+                      **steps.call_args(pipe, [0])).images
         out.append((np.asarray(images, dtype=np.float32).clip(0, 1) * 255).round().astype(np.uint8))
     return np.concatenate(out)

@@ -175,6 +175,8 @@ JUICE_RATE_VOTE_PER_MINUTE = env_int("JUICE_RATE_VOTE_PER_MINUTE", 30, minimum=1
 # proves its worker alive, when a silent one counts as lost and is re-queued, the delay of a retry.
 JUICE_PIPELINE_CACHE = env_int("JUICE_PIPELINE_CACHE", 2, minimum=1)
 JUICE_HEARTBEAT_SECONDS = env_int("JUICE_HEARTBEAT_SECONDS", 30, minimum=1)
+# How often the worker writes a running job's step ("step n of N") for the generation page.
+JUICE_PROGRESS_SECONDS = env_int("JUICE_PROGRESS_SECONDS", 1, minimum=1)
 JUICE_STALE_SECONDS = env_int("JUICE_STALE_SECONDS", 300, minimum=2)
 JUICE_RETRY_DELAY_SECONDS = env_int("JUICE_RETRY_DELAY_SECONDS", 30, minimum=0)
 # A job or an encode queued this long that no worker started, with nothing left waiting in its

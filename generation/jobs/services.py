@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -189,6 +190,16 @@ class ErrorGroup:
 
 
 @dataclass
+class RunningJob:
+    """A job a worker is making, and where its pipeline call is (step_count 0: not known, or not reported)."""
+
+    label: str  # the prompt id, with its sample when not 0
+    phase: str
+    step: int
+    step_count: int
+
+
+@dataclass
 class Progress:
     system: System
     total: int
@@ -199,14 +210,28 @@ class Progress:
     errors: list[tuple[str, str]]  # (prompt id, with its sample when not 0; error) of failed jobs
     cancelled: int = 0
     error_groups: list[ErrorGroup] = field(default_factory=list)  # the failed jobs grouped by their error
+    running_jobs: list[RunningJob] = field(default_factory=list)  # the jobs being generated (not those encoding)
 
     @property
     def finished(self) -> bool:
         return self.queued == 0 and self.running == 0
 
 
+def _job_label(job: GenerationJob) -> str:
+    return job.prompt.key + (f" (sample {job.sample})" if job.sample else "")
+
+
+def _running_jobs(jobs, systems: list[System]) -> dict[int, list[RunningJob]]:
+    """Per system, its running jobs with their step, in prompt order."""
+    running: dict[int, list[RunningJob]] = {}
+    for job in jobs.filter(system__in=systems, status=Status.RUNNING).select_related("prompt").order_by("prompt__position", "sample"):
+        running.setdefault(job.system_id, []).append(RunningJob(_job_label(job), job.step_phase, job.step, job.step_count))
+    return running
+
+
 def generation_progress(*, systems: list[System] | None = None, prompt_set: PromptSet | None = None) -> list[Progress]:
-    """Per generated system: how many jobs are queued, running (or encoding), done and failed, with the errors."""
+    """Per generated system: how many jobs are queued, running (or encoding), done and failed, with the errors,
+    and the step each running job is at."""
     jobs = GenerationJob.objects.all()
     if prompt_set is not None:
         jobs = jobs.filter(prompt__prompt_set=prompt_set)
@@ -225,14 +250,15 @@ def generation_progress(*, systems: list[System] | None = None, prompt_set: Prom
     errors: dict[int, list] = {}
     groups: dict[int, dict[str, ErrorGroup]] = {}
     for job in jobs.filter(system__in=systems, status=Status.FAILED).select_related("prompt").order_by("prompt__position", "sample"):
-        label = job.prompt.key + (f" (sample {job.sample})" if job.sample else "")
+        label = _job_label(job)
         errors.setdefault(job.system_id, []).append((label, job.error))
         group = groups.setdefault(job.system_id, {}).setdefault(job.error, ErrorGroup(job.error, job.traceback, []))
         group.jobs.append((job.pk, label))
     empty = {"total": 0, "queued": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0}
+    running = _running_jobs(jobs, systems)
     return [
         Progress(system=s, **{k: counts.get(s.pk, empty)[k] for k in empty}, errors=errors.get(s.pk, []),
-                 error_groups=list(groups.get(s.pk, {}).values()))
+                 error_groups=list(groups.get(s.pk, {}).values()), running_jobs=running.get(s.pk, []))
         for s in systems
     ]
 
@@ -309,20 +335,59 @@ def _first_frame_name(job: GenerationJob) -> str:
     return f"first_frames/{job.system_id}/{job.prompt_id}{_sample_suffix(job)}-a{job.attempts}.png"
 
 
+class _StepRecord:
+    """Where each claimed job's pipeline call is, as videos_generate's `progress` last said: kept in memory,
+    since it is told every step from inside the denoising loop; the heartbeat thread writes it."""
+
+    def __init__(self, job_ids: list[int]) -> None:
+        self._job_ids = job_ids  # in the order of the requests given to videos_generate
+        self._lock = threading.Lock()
+        self._now: dict[int, tuple[str, int, int]] = {}
+        self._written: dict[int, tuple[str, int, int]] = {}
+
+    def __call__(self, phase: str, requests: list[int], step: int, total: int) -> None:
+        with self._lock:
+            for i in requests:
+                self._now[self._job_ids[i]] = (phase, step, total)
+
+    def changes(self) -> dict[tuple[str, int, int], list[int]]:
+        """The jobs whose (phase, step, total) changed since the last call, grouped by it."""
+        with self._lock:
+            changed = {pk: where for pk, where in self._now.items() if self._written.get(pk) != where}
+            self._written.update(changed)
+        groups: dict[tuple[str, int, int], list[int]] = {}
+        for pk, where in changed.items():
+            groups.setdefault(where, []).append(pk)
+        return groups
+
+
 class _Heartbeat:
-    """Touches the claimed jobs' heartbeat from a thread while the pipeline runs (steps can be long)."""
+    """While the pipeline runs, a thread writes the claimed jobs' steps when they changed (every
+    JUICE_PROGRESS_SECONDS) and touches their heartbeat (every JUICE_HEARTBEAT_SECONDS: steps can be long).
+    `steps` is the record the pipeline's calls report to."""
 
     def __init__(self, job_ids: list[int], worker: str) -> None:
         self.job_ids, self.worker = job_ids, worker
+        self.steps = _StepRecord(job_ids)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _running(self, job_ids: list[int]):
+        """Compare-and-swap: only jobs still running on this worker (not cancelled, not re-queued)."""
+        return GenerationJob.objects.filter(pk__in=job_ids, status=Status.RUNNING, worker=self.worker)
+
+    def _write_steps(self) -> None:
+        for (phase, step, total), job_ids in self.steps.changes().items():
+            self._running(job_ids).update(step_phase=phase, step=step, step_count=total)
+
     def _run(self) -> None:
         try:
-            while not self._stop.wait(settings.JUICE_HEARTBEAT_SECONDS):
-                GenerationJob.objects.filter(pk__in=self.job_ids, status=Status.RUNNING, worker=self.worker).update(
-                    heartbeat_at=timezone.now()
-                )
+            beat = time.monotonic()
+            while not self._stop.wait(settings.JUICE_PROGRESS_SECONDS):
+                self._write_steps()
+                if time.monotonic() - beat >= settings.JUICE_HEARTBEAT_SECONDS:
+                    self._running(self.job_ids).update(heartbeat_at=timezone.now())
+                    beat = time.monotonic()
         finally:
             connection.close()  # this thread's own connection
 
@@ -333,6 +398,10 @@ class _Heartbeat:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        # The step the pipeline ended on ("step N of N"), written here on the worker's own connection: a
+        # batch shorter than JUICE_PROGRESS_SECONDS then never opens one for the thread. Not after a failure.
+        if exc[0] is None:
+            self._write_steps()
 
 
 def _claim(job_ids: list[int], worker: str) -> list[GenerationJob]:
@@ -340,7 +409,8 @@ def _claim(job_ids: list[int], worker: str) -> list[GenerationJob]:
     duplicate task claims nothing. `worker` is unique to this call, so it finds what it claimed."""
     now = timezone.now()
     GenerationJob.objects.filter(pk__in=job_ids, status=Status.QUEUED, video__isnull=True).update(
-        status=Status.RUNNING, worker=worker, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
+        status=Status.RUNNING, worker=worker, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
+        step=0, step_count=0, step_phase="",
     )
     claimed = GenerationJob.objects.select_related("system", "prompt").filter(pk__in=job_ids, status=Status.RUNNING, worker=worker)
     order = {job_id: i for i, job_id in enumerate(job_ids)}
@@ -389,8 +459,8 @@ def jobs_run(*, job_ids: list[int]) -> int:
                     Path(j.prompt.image.path) if j.prompt.image else None)
             for j in jobs
         ]
-        with _Heartbeat([j.pk for j in jobs], worker):
-            outputs = videos_generate(config=config, requests=requests)
+        with _Heartbeat([j.pk for j in jobs], worker) as heartbeat:
+            outputs = videos_generate(config=config, requests=requests, progress=heartbeat.steps)
         for job, output in zip(jobs, outputs, strict=True):
             with atomic_path(_media_path(_frames_name(job))) as partial:
                 np.save(partial, output.frames)
