@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from generation.jobs.services import job_encode, jobs_requeue_stale, jobs_resend_lost, jobs_run
+from generation.jobs.services import jobs_encode, jobs_requeue_stale, jobs_resend_lost, jobs_run
 from generation.matching import matched_video_encode
 
 
@@ -19,9 +19,15 @@ def generate_videos(job_ids: list[int]) -> int:
 
 
 @shared_task
+def encode_videos(job_ids: list[int]) -> int:
+    """Encode the frames of these generated jobs (a batch) to H.264 and store their Videos."""
+    return len(jobs_encode(job_ids=job_ids))
+
+
+@shared_task
 def encode_video(job_id: int) -> None:
-    """Encode a generated job's frames to H.264 and store its Video."""
-    job_encode(job_id=job_id)
+    """One job's encode, as messages queued by earlier versions carry it."""
+    jobs_encode(job_ids=[job_id])
 
 
 @shared_task

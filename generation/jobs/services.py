@@ -291,9 +291,9 @@ def jobs_requeue_stale(*, older_than: timedelta | None = None) -> int:
             _enqueue(ids, system_config(System.objects.get(pk=system_id)).batch_size)
     for job in GenerationJob.objects.filter(status=Status.ENCODING, heartbeat_at__lt=cutoff):
         if GenerationJob.objects.filter(pk=job.pk, heartbeat_at=job.heartbeat_at).update(heartbeat_at=timezone.now()):
-            from generation.tasks import encode_video
+            from generation.tasks import encode_videos
 
-            enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
+            enqueue_after_commit(lambda pk=job.pk: encode_videos.delay([pk]))
     return sum(len(ids) for ids in requeued.values())
 
 
@@ -472,7 +472,7 @@ def jobs_run(*, job_ids: list[int]) -> int:
         close_old_connections()
         _fail(jobs, f"{type(exc).__name__}: {exc}", from_status=Status.RUNNING, trace=_traceback_tail())
         return 0
-    from generation.tasks import encode_video
+    from generation.tasks import encode_videos
 
     with transaction.atomic():
         # One compare-and-swap for the batch; a job cancelled while it ran lost its worker and stays as it is.
@@ -481,21 +481,27 @@ def jobs_run(*, job_ids: list[int]) -> int:
         mine.filter(status=Status.RUNNING).update(status=Status.ENCODING, heartbeat_at=timezone.now(), prompt_used=Case(*used))
         moved = set(mine.filter(status=Status.ENCODING).values_list("pk", flat=True))
         for job in jobs:
-            if job.pk in moved:
-                enqueue_after_commit(lambda pk=job.pk: encode_video.delay(pk))
-            else:  # cancelled while it ran: its frames are of no use
+            if job.pk not in moved:  # cancelled while it ran: its frames are of no use
                 _media_path(_frames_name(job)).unlink(missing_ok=True)
+        # One message for the batch: a media worker's cost per task (the broker, its pool) is paid once.
+        handed = [j.pk for j in jobs if j.pk in moved]
+        if handed:
+            enqueue_after_commit(lambda: encode_videos.delay(handed))
     return len(jobs)
 
 
 # -- the media worker's part -----------------------------------------------------------------------
 
 
-def job_encode(*, job_id: int) -> Video | None:
-    """Encode a job's frames to H.264, store the Video (with what the encoder wrote) and finish the job; idempotent."""
-    job = GenerationJob.objects.select_related("system", "prompt").filter(pk=job_id).first()
-    if job is None or job.status != Status.ENCODING:
-        return None
+def jobs_encode(*, job_ids: list[int]) -> list[Video]:
+    """Encode the frames of these jobs (a batch the GPU worker handed over together), one after the other;
+    idempotent. Returns the videos this call stored (a job no longer ENCODING is skipped)."""
+    jobs = GenerationJob.objects.select_related("system", "prompt").filter(pk__in=job_ids, status=Status.ENCODING).order_by("pk")
+    return [video for video in map(_job_encode, jobs) if video is not None]
+
+
+def _job_encode(job: GenerationJob) -> Video | None:
+    """Encode a job's frames to H.264, store the Video (with what the encoder wrote) and finish the job."""
     frames_path = _media_path(_frames_name(job))
     fps = output_fps(job.system.params)
     first_frame = _first_frame_name(job) if _media_path(_first_frame_name(job)).is_file() else ""

@@ -287,6 +287,31 @@ def test_jobs_of_a_lost_worker_are_requeued_then_given_up(tiny_models, django_ca
     assert jobs[alive].status == "running"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_goes_to_the_media_queue_as_one_message_and_a_repeated_delivery_stores_nothing_twice(tiny_models, media_root):
+    from generation.jobs.services import jobs_run
+    from generation.tasks import encode_video, encode_videos
+
+    add_system("ltx", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, "--param", "batch_size=3")
+    system = System.objects.get()
+    queued = generation_queue(system=system, prompt_set=make_prompts("set", ["a cat", "a dog", "a bird"]))
+    sent = []
+    original = encode_videos.delay
+    encode_videos.delay = lambda ids: sent.append(ids)  # what would go to the broker: the batch's ids, once
+    try:
+        assert jobs_run(job_ids=queued.job_ids) == 3
+    finally:
+        encode_videos.delay = original
+    assert sent == [queued.job_ids]
+    assert set(GenerationJob.objects.values_list("status", flat=True)) == {"encoding"}
+
+    assert encode_videos(queued.job_ids) == 3
+    assert encode_videos(queued.job_ids) == 0  # a re-delivered message finds the jobs done
+    encode_video(queued.job_ids[0])  # as an earlier version's message
+    assert Video.objects.count() == 3 and set(GenerationJob.objects.values_list("status", flat=True)) == {"done"}
+    assert sorted(p.suffix for p in media_root.rglob("*") if p.is_file()) == [".mp4"] * 3
+
+
 @pytest.mark.django_db
 def test_the_progress_page_is_for_researchers_only(client, django_user_model):
     assert client.get("/generation/").status_code == 302
