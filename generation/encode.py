@@ -43,7 +43,7 @@ def video_encode(*, frames: np.ndarray, path: Path, fps: float, crf: int = 18) -
             container.mux(packets)
     if written != len(frames):
         raise ValueError(f"the encoder wrote {written} frames of {len(frames)}")
-    return VideoInfo(width, height, round(float(rate), 6), written, round(written / rate, 6), "h264")
+    return VideoInfo(width, height, round(float(rate), 6), written, round(float(written / rate), 6), "h264")
 
 
 def video_frames(path: Path | str) -> np.ndarray:

@@ -162,7 +162,7 @@ def _check_scheduler(overrides: Any, *, scheduler_name: str | None, where: str) 
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for {name}; known: {', '.join(sorted(allowed))}")
 
 
-def _model_index(model: str) -> dict | None:
+def model_index(model: str) -> dict | None:
     """A model's model_index.json: read from a local directory; None for a hub id not on this machine."""
     path = Path(model).expanduser()
     if path.is_dir():
@@ -194,7 +194,7 @@ def _check_call(cls: type, params: dict, *, where: str, model: str, own: set[str
         pass  # the pipeline's own argument (HunyuanVideo's template for its Llama encoder)
     elif not isinstance(template, str) or "{prompt}" not in template:
         raise ConfigError(f"{where}prompt_template={template!r}: must be a text containing {{prompt}}")
-    index = _model_index(model)
+    index = model_index(model)
     local = Path(model).expanduser() if index is not None else None
     scheduler = (index or {}).get("scheduler")
     scheduler_name = scheduler[1] if isinstance(scheduler, list) else None
@@ -283,7 +283,7 @@ def _video_size(cls: type, params: dict) -> tuple[int | None, int | None]:
 
 
 def _check_load(cls: type, params: dict, model: str) -> None:
-    index = _model_index(model)
+    index = model_index(model)
     components = None if index is None else {k for k in index if not k.startswith("_")}
     check_load_options(params, cls=cls, components=components, local=index is not None)
     if index is not None and "variant" in params:
@@ -291,7 +291,7 @@ def _check_load(cls: type, params: dict, model: str) -> None:
 
 
 def _class_from_index(model: str, flag: str) -> str:
-    index = _model_index(model)
+    index = model_index(model)
     if index is None or not index.get("_class_name"):
         raise ConfigError(f"model {model}: its pipeline class is unknown here; name it with {flag}")
     return index["_class_name"]

@@ -24,7 +24,6 @@ import functools
 import importlib
 import importlib.util
 import inspect
-import json
 from collections.abc import Callable
 from fractions import Fraction
 from itertools import pairwise
@@ -138,7 +137,7 @@ def _check_lanczos_size(params: dict, sizing: list[str], size: tuple[int | None,
 
 
 def _check_upscaler(method: Any, params: dict) -> None:
-    from generation.pipelines import SERVICE_ARGS, pipeline_class
+    from generation.pipelines import SERVICE_ARGS, model_index, pipeline_class
 
     try:
         args = set(inspect.signature(pipeline_class(method).__call__).parameters) if isinstance(method, str) else set()
@@ -148,11 +147,9 @@ def _check_upscaler(method: Any, params: dict) -> None:
         raise ConfigError(f"upscale={method!r}: must be {LANCZOS} or a diffusers image upscaler class taking prompt and image")
     if not isinstance(params.get("upscale_model"), str) or not params["upscale_model"]:
         raise ConfigError(f"upscale={method}: needs upscale_model (a local directory or hub id of the upscaler)")
-    index = Path(params["upscale_model"]).expanduser() / "model_index.json"
-    if index.parent.is_dir():  # a local checkpoint (a hub id is checked by the worker that loads it)
-        found = json.loads(index.read_text()).get("_class_name") if index.is_file() else None
-        if found != method:
-            raise ConfigError(f"upscale_model={params['upscale_model']}: holds a {found or 'non-diffusers'} checkpoint, not {method}")
+    index = model_index(params["upscale_model"])  # None for a hub id: checked by the worker that loads it
+    if index is not None and index.get("_class_name") != method:
+        raise ConfigError(f"upscale_model={params['upscale_model']}: holds a {index.get('_class_name')} checkpoint, not {method}")
     upscale_args = params.get("upscale_args", {})
     if not isinstance(upscale_args, dict):
         raise ConfigError("upscale_args: expected upscale_args.KEY=VALUE call arguments of the upscaler")
@@ -195,16 +192,17 @@ def _check_interpolation_pipeline(params: dict) -> None:
     fps and target_fps, and interpolate_args that its call takes."""
     from diffusers import DiffusionPipeline
 
+    from generation.pipelines import model_index
+
     model = params.get("interpolate_model")
     if not isinstance(model, str) or not model:
         raise ConfigError("interpolate=pipeline: needs interpolate_model (the directory of your saved pipeline)")
     where = f"interpolate_model={model}"
-    directory = Path(model).expanduser()
-    index, code = directory / "model_index.json", directory / "pipeline.py"
-    if not index.is_file() or not code.is_file():
+    code = Path(model).expanduser() / "pipeline.py"
+    if not code.parent.is_dir() or not code.is_file():
         raise ConfigError(f"{where}: expected a saved diffusers pipeline there (model_index.json) with the pipeline.py "
                           "that defines its class")
-    name = json.loads(index.read_text()).get("_class_name", "")
+    name = model_index(model).get("_class_name", "")
     cls = _user_attribute(str(code), name, where)
     if not (isinstance(cls, type) and issubclass(cls, DiffusionPipeline)):
         raise ConfigError(f"{where}: {name or 'its class'} in pipeline.py is not a diffusers DiffusionPipeline")

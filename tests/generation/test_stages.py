@@ -109,9 +109,21 @@ def test_a_user_torch_module_interpolates_then_the_tiny_x4_upscaler_upscales(tin
     (["upscale=StableDiffusionUpscalePipeline", "upscale_model=x/y", "upscale_scale=4"], "upscale_scale: a diffusers upscaler's model"),
     (["upscale=StableDiffusionUpscalePipeline", "upscale_model=x/y", "upscale_args.strength=2"], "upscale_args.strength"),
     (["upscale=StableDiffusionUpscalePipeline", "upscale_model={model}"], "holds a LTXPipeline checkpoint, not StableDiffusionUpscale"),
+    (["interpolate=pipeline", "interpolate_fps=16"], "interpolate=pipeline: needs interpolate_model"),
+    (["interpolate=pipeline", "interpolate_model={empty}", "interpolate_fps=16"],
+     "expected a saved diffusers pipeline there (model_index.json) with"),
+    (["interpolate=pipeline", "interpolate_model={lacking}", "interpolate_fps=16"],
+     "must take frames, fps and target_fps; it lacks target_fps"),
+    (["interpolate=pipeline", "interpolate_model={good}", "interpolate_fps=16", "interpolate_args.strength=2"],
+     "interpolate_args.strength for Midpoints"),
+    (["interpolate=pipeline", "interpolate_model={good}", "interpolate_fps=16", "interpolate_args.fps=2"],
+     "interpolate_args.fps for Midpoints"),
+    (["interpolate=minterpolate", "interpolate_model={good}", "interpolate_fps=16"], "interpolate_model: goes with interpolate=pipeline"),
+    (["interpolate_args.extra_last=1"], "interpolate_args: goes with interpolate="),
 ])
-def test_stage_values_that_cannot_work_are_refused_naming_the_parameter(tiny_models, params, message):
-    args = [a for p in params for a in ("--param", p.format(model=tiny_models["text-to-video"]))]
+def test_stage_values_that_cannot_work_are_refused_naming_the_parameter(tiny_models, interpolation_pipelines, params, message):
+    places = {"model": tiny_models["text-to-video"], **interpolation_pipelines}
+    args = [a for p in params for a in ("--param", p.format(**places))]
     with pytest.raises(CommandError) as refused:
         add_system("bad", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, *args)
     assert message in str(refused.value)
@@ -152,7 +164,7 @@ class Midpoints(DiffusionPipeline):
         super().__init__()
         self.register_to_config()
 
-    def __call__(self, frames, fps, target_fps{extra}, extra_last=0, generator=None):
+    def __call__(self, frames, fps, target_fps, extra_last=0, generator=None):
         assert isinstance(generator, torch.Generator)
         k = round(target_fps / fps)
         steps = [frames[:-1] + (frames[1:] - frames[:-1]) * i / k for i in range(k)]
@@ -161,13 +173,22 @@ class Midpoints(DiffusionPipeline):
 '''
 
 
-def interpolation_pipeline(directory: Path, *, extra: str = "") -> Path:
+def interpolation_pipeline(directory: Path) -> Path:
     """A saved diffusers pipeline of one's own: model_index.json, and the pipeline.py that defines its class."""
     directory.mkdir()
-    code = INTERPOLATION_PIPELINE.replace("{extra}", extra)
-    (directory / "pipeline.py").write_text(code)
+    (directory / "pipeline.py").write_text(INTERPOLATION_PIPELINE)
     (directory / "model_index.json").write_text('{"_class_name": "Midpoints", "_diffusers_version": "0.42.1"}')
     return directory
+
+
+@pytest.fixture(scope="module")
+def interpolation_pipelines(tmp_path_factory) -> dict[str, Path]:
+    """A good interpolation pipeline, one whose call lacks target_fps, and an empty directory."""
+    root = tmp_path_factory.mktemp("interpolation-pipelines")
+    lacking = interpolation_pipeline(root / "lacking")
+    (lacking / "pipeline.py").write_text(INTERPOLATION_PIPELINE.replace("fps, target_fps", "fps"))
+    (root / "empty").mkdir()
+    return {"good": interpolation_pipeline(root / "good"), "lacking": lacking, "empty": root / "empty"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -182,29 +203,6 @@ def test_a_diffusers_pipeline_of_ones_own_interpolates_with_its_arguments(tiny_m
     info = probed("film")
     # 9 frames at 8 fps: 8 gaps of 3 frames, the last frame, 2 copies of it (the pipeline got fps, target_fps, its argument).
     assert (info.fps, info.frame_count, info.width) == (24.0, 27, 32)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(("params", "message"), [
-    (["interpolate=pipeline"], "interpolate=pipeline: needs interpolate_model"),
-    (["interpolate=pipeline", "interpolate_model={empty}"], "expected a saved diffusers pipeline there (model_index.json) with"),
-    (["interpolate=pipeline", "interpolate_model={lacking}"], "must take frames, fps and target_fps; it lacks target_fps"),
-    (["interpolate=pipeline", "interpolate_model={good}", "interpolate_args.strength=2"], "interpolate_args.strength for Midpoints"),
-    (["interpolate=pipeline", "interpolate_model={good}", "interpolate_args.fps=2"], "interpolate_args.fps for Midpoints"),
-    (["interpolate=minterpolate", "interpolate_model={good}"], "interpolate_model: goes with interpolate=pipeline"),
-    (["interpolate_args.extra_last=1"], "interpolate_args: goes with interpolate="),
-])
-def test_interpolation_pipelines_that_cannot_work_are_refused_naming_the_parameter(tiny_models, tmp_path, params, message):
-    good = interpolation_pipeline(tmp_path / "good")
-    lacking = interpolation_pipeline(tmp_path / "lacking")
-    (lacking / "pipeline.py").write_text((lacking / "pipeline.py").read_text().replace("fps, target_fps", "fps"))
-    (tmp_path / "empty").mkdir()
-    args = [a for p in params for a in ("--param", p.format(good=good, lacking=lacking, empty=tmp_path / "empty"))]
-    args += ["--param", "interpolate_fps=16"] if any(p.startswith("interpolate=") for p in params) else []
-    with pytest.raises(CommandError) as refused:
-        add_system("bad", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, *args)
-    assert message in str(refused.value)
-    assert not System.objects.exists()
 
 
 @pytest.mark.django_db

@@ -288,21 +288,23 @@ def test_jobs_of_a_lost_worker_are_requeued_then_given_up(tiny_models, django_ca
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_goes_to_the_media_queue_as_one_message_and_a_repeated_delivery_stores_nothing_twice(tiny_models, media_root):
+def test_a_batch_goes_to_the_media_queue_as_one_message_and_a_repeated_delivery_stores_nothing_twice(
+    tiny_models, media_root, empty_queues
+):
     from generation.jobs.services import jobs_run
     from generation.tasks import encode_video, encode_videos
+    from juice.queue import queue_length
 
     add_system("ltx", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL, "--param", "batch_size=3")
     system = System.objects.get()
     queued = generation_queue(system=system, prompt_set=make_prompts("set", ["a cat", "a dog", "a bird"]))
-    sent = []
-    original = encode_videos.delay
-    encode_videos.delay = lambda ids: sent.append(ids)  # what would go to the broker: the batch's ids, once
-    try:
-        assert jobs_run(job_ids=queued.job_ids) == 3
-    finally:
-        encode_videos.delay = original
-    assert sent == [queued.job_ids]
+    assert jobs_run(job_ids=queued.job_ids) == 3
+    # On the real broker: one message for the batch, naming its three jobs.
+    assert queue_length("media") == 1
+    with app.connection_for_read() as connection:
+        message = connection.default_channel.basic_get("media", no_ack=True)
+    args, _kwargs, _embed = message.decode()
+    assert (message.headers["task"], args) == ("generation.tasks.encode_videos", [queued.job_ids])
     assert set(GenerationJob.objects.values_list("status", flat=True)) == {"encoding"}
 
     assert encode_videos(queued.job_ids) == 3
