@@ -87,25 +87,25 @@ class Study(models.Model):
     completion_code = models.CharField(max_length=64, default=new_completion_code, blank=True)
     instructions = models.TextField(blank=True)
     matching = models.JSONField(default=dict, help_text="Matching policy: aspect, resolution, fps, duration")
-    attention_threshold = models.FloatField(null=True, blank=True, help_text="Raters below this pass rate are excluded from analysis")
+    attention_threshold = models.FloatField(null=True, blank=True)
     # How many attention items the study mixes in; they are built from ready items once matching is done.
     attention_items = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
-    # Crowd options (CONTRACT.md, "Study options"); their defaults keep a study as it was before them.
+    # Study options: what each means, its bounds and default are declared once in annotation/options.py.
     consent = models.TextField(blank=True)
     qualification = models.JSONField(default=dict, blank=True, help_text='{"items": [...], "mistakes_allowed": 0}; {} for none')
-    min_watch_ms = models.PositiveIntegerField(default=0, help_text="A vote reporting less watch time is refused")
-    completion_url = models.CharField(max_length=2000, blank=True, help_text="Where a rater who finished is sent; {code} is replaced")
-    screenout_url = models.CharField(max_length=2000, blank=True, help_text="Where a screened-out rater is sent; {code} is replaced")
-    signed_links = models.BooleanField(default=False, help_text="Join links must carry sig, an HMAC of the worker id")
+    min_watch_ms = models.PositiveIntegerField(default=0)
+    completion_url = models.CharField(max_length=2000, blank=True)
+    screenout_url = models.CharField(max_length=2000, blank=True)
+    signed_links = models.BooleanField(default=False)
     link_secret = models.CharField(max_length=64, default=new_secret, editable=False)
-    early_stop = models.BooleanField(default=False, help_text="Stop handing out an item once its outcome is decided")
+    early_stop = models.BooleanField(default=False)
     # Dynamic evaluation (analysis/sequential.py): a pair stops receiving items once settled.
-    dynamic = models.BooleanField(default=False, db_default=False, help_text="Stop handing out a pair's items once its outcome is settled")
-    dynamic_alpha = models.FloatField(default=0.05, db_default=0.05, help_text="Family-wise alpha over the pairs of each question")
-    dynamic_ranking = models.BooleanField(
-        default=False, db_default=False, help_text="Also stop pairs whose order follows from settled pairs (ranking studies)"
-    )
+    dynamic = models.BooleanField(default=False, db_default=False)
+    dynamic_alpha = models.FloatField(default=0.05, db_default=0.05)
+    dynamic_ranking = models.BooleanField(default=False, db_default=False)
+    # The options declared without a field of their own (annotation/options.py), by name.
+    options = models.JSONField(default=dict, db_default={}, blank=True)
     # Dynamic evaluation's bookkeeping (annotation/rating/dynamic.py): votes that finished an item count
     # up `settle_wanted`; a recomputation of the pairs' states stores the count it covered in `settle_done`.
     settle_wanted = models.PositiveBigIntegerField(default=0, db_default=0)
@@ -114,9 +114,8 @@ class Study(models.Model):
     seed = models.PositiveIntegerField(default=new_seed)
     # Several samples per prompt: item (pair, prompt, i) shows sample i of both systems. The report's
     # unit: each sample's item ("item") or the majority over a prompt's samples ("prompt").
-    samples = models.PositiveSmallIntegerField(default=1, help_text="Samples per prompt compared, sample i against sample i")
-    sample_unit = models.CharField(max_length=6, choices=[("item", "item"), ("prompt", "prompt")], default="item",
-                                   help_text="The report's unit: each sample's item, or a prompt's majority over its samples")
+    samples = models.PositiveSmallIntegerField(default=1)
+    sample_unit = models.CharField(max_length=6, choices=[("item", "item"), ("prompt", "prompt")], default="item")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     # Accounts that may join without a worker id, once logged in (annotation/raters/services.py).

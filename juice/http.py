@@ -57,13 +57,14 @@ def input_parse(schema: type[Schema], data: bytes | str | dict | None) -> Schema
 
 def validation_message(exc: ValidationError) -> str:
     """One line per problem, `field: what is wrong`, as pydantic found them."""
-    problems = [_problem(error) for error in exc.errors(include_url=False)]
+    problems = [problem_message(error) for error in exc.errors(include_url=False)]
     shown = "; ".join(dict.fromkeys(problems[:MAX_PROBLEMS]))
     more = len(problems) - MAX_PROBLEMS
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
-def _problem(error: dict) -> str:
+def problem_message(error: dict) -> str:
+    """One of pydantic's errors as `field: what is wrong` (the API, the forms and the commands say the same)."""
     kind = error["type"]
     if kind == "json_invalid":
         return "the body is not valid JSON"
@@ -76,4 +77,6 @@ def _problem(error: dict) -> str:
         return f"{field}: unknown field"
     if kind == "missing":
         return f"{field}: missing"
+    if kind == "value_error":
+        return f"{field}: {error['msg'].removeprefix('Value error, ')}"
     return f"{field}: {error['msg'][0].lower()}{error['msg'][1:]}"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_safe
 from markdown_it import MarkdownIt
 
 from annotation.models import PROBLEMS, Assignment
+from annotation.options import rating_config
 from annotation.raters.cookies import rater_from_cookie
 from annotation.raters.views import rater_message
 
@@ -38,11 +39,10 @@ def rating_page(request: HttpRequest, slug: str) -> HttpResponse:
         "report": reverse("annotate-report", args=["ASSIGNMENT"]),
         "consent": reverse("annotate-consent", args=[slug]),
         "titles": QUESTION_TITLES,
-        "allowTie": study.allow_tie,
+        # The declared options the page needs (annotation/options.py): allow_tie, min_watch_ms, the hand-off URLs.
+        "options": rating_config(study),
         # The study's first page (instructions, consent) until the rater has been through it.
         "intro": bool(study.instructions or study.consent) and rater.consented_at is None,
-        "completionUrl": study.completion_url,
-        "screenoutUrl": study.screenout_url,
         # The practice pairs with known answers, until the rater is admitted or screened out.
         "qualification": reverse("annotate-qualification", args=[slug]) if study.qualification and not rater.admitted else None,
         "problems": PROBLEMS,

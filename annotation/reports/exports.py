@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 
 from analysis import COLUMNS, design_document, spreadsheet_safe
 from annotation.models import Item, Study
+from annotation.options import design_options
 from annotation.studies.selectors import analysed_votes
 
 # The optional columns written after COLUMNS.
@@ -73,8 +74,6 @@ def study_design(*, study: Study) -> dict:
         .values_list("system_a__name", "system_b__name", "exported")
     )
     return design_document(
-        study=study.name, dynamic=study.dynamic, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
-        raters_per_item=study.raters_per_item, allow_tie=study.allow_tie, early_stop=study.early_stop,
-        questions=study.questions, pairs=list(pairs),
+        study=study.name, **design_options(study), pairs=list(pairs),
         order=study.items.exclude(finished_order=None).order_by("finished_order").values_list("pk", flat=True),
     )

@@ -8,11 +8,11 @@ report passes the study's design file too, as `--design design.json` does.
 from __future__ import annotations
 
 import io
-import json
 
 import analysis
 import analysis.render
 from annotation.models import Study
+from annotation.options import study_settings_list
 from annotation.reports.exports import study_design, votes_write
 from annotation.studies.attention import raters_excluded
 
@@ -34,17 +34,8 @@ def study_settings(*, study: Study) -> dict:
         "study": study.name,
         "prompt_set": study.prompt_set.name,
         "pairs": [f"{p.system_a.name} vs {p.system_b.name}" for p in study.pairs.select_related("system_a", "system_b")],
-        "questions": ", ".join(study.questions),
-        "raters_per_item": study.raters_per_item,
-        "tie": "allowed" if study.allow_tie else "forced choice",
-        "dynamic evaluation": (
-            f"yes: a pair stops once settled, alpha {study.dynamic_alpha:g}" + (", ranking" if study.dynamic_ranking else "")
-            if study.dynamic else "no"
-        ),
-        "matching": json.dumps(study.matching or {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}),
-        "attention_threshold": study.attention_threshold,
+        **dict(study_settings_list(study)),
         "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
-        **({"samples": f"{study.samples} per prompt, report unit: {study.sample_unit}"} if study.samples > 1 else {}),
     }
 
 

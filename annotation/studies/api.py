@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Study
-from annotation.raters.services import InviteError, study_invited_names
+from annotation.options import output_options
+from annotation.raters.services import InviteError
 from annotation.rating.dynamic import pair_rows, votes_saved
-from annotation.studies.schemas import StudySpec
+from annotation.studies.schemas import study_spec_model
 from annotation.studies.selectors import rater_figures, study_progress
 from annotation.studies.services import StudyError, study_create
 from juice.auth import token_required
@@ -23,7 +24,7 @@ CREATE_HINT = ' (invite existing accounts; POST /api/studies/<slug>/invitations 
 @token_required
 def studies_create(request: HttpRequest) -> JsonResponse:
     try:
-        study = study_create(spec=input_parse(StudySpec, request.body), created_by=request.user, background=True)
+        study = study_create(spec=input_parse(study_spec_model(), request.body), created_by=request.user, background=True)
     except (InputError, StudyError) as exc:
         return api_error(400, str(exc))
     except InviteError as exc:
@@ -47,31 +48,8 @@ def study_json(request: HttpRequest, study: Study) -> dict:
         "status": study.status,
         "prompt_set": study.prompt_set.name,
         "pairs": [[p.system_a.name, p.system_b.name] for p in study.pairs.select_related("system_a", "system_b")],
-        "raters_per_item": study.raters_per_item,
-        "questions": study.questions,
-        "reasons": study.reasons,
-        "allow_tie": study.allow_tie,
-        "lease_seconds": study.lease_seconds,
-        "completion_code": study.completion_code,
-        "instructions": study.instructions,
-        "matching": study.matching,
-        "attention_items": study.attention_items,
-        "attention_threshold": study.attention_threshold,
-        "consent": study.consent,
-        "qualification": study.qualification or None,
-        "min_watch_ms": study.min_watch_ms,
-        "completion_url": study.completion_url,
-        "screenout_url": study.screenout_url,
-        "signed_links": study.signed_links,
-        "early_stop": study.early_stop,
-        "dynamic": study.dynamic,
-        "dynamic_alpha": study.dynamic_alpha,
-        "dynamic_ranking": study.dynamic_ranking,
-        "seed": study.seed,
-        "samples": study.samples,
-        "sample_unit": study.sample_unit,
+        **output_options(study),
         "join_url": request.build_absolute_uri(reverse("rater-join", args=[study.slug])),
-        "invited": study_invited_names(study),
         "progress": study_progress(study=study),
         "votes_saved": votes_saved(study=study) if study.dynamic or study.early_stop else None,
         "pair_states": _pair_states(study) if study.dynamic else None,

@@ -1,28 +1,46 @@
-"""The study creation page's form: what a researcher types, turned into a StudySpec."""
+"""The study creation page's form, built from the declared study options (annotation/options.py).
+
+Each option becomes a field (the matching policy one per setting, reasons one per question) with its
+label, help and bounds as the browser's min/max; what the researcher typed is validated by the same
+schema as the API's, so a value out of bounds is refused with the API's message.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from django import forms
-from django.core.validators import RegexValidator
+from pydantic import ValidationError
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
-from annotation.studies.schemas import HAND_OFF_URL, MAX_SAMPLES, MAX_WATCH_MS, QualificationSpec, StudySpec, samples_valid
-from generation.matching import DURATIONS, POLICY_HELP
+from annotation.options import MATCHING_CHOICES, MATCHING_PARTS, OPTIONS, Option
+from annotation.studies.schemas import StudyBase, study_spec_model
+from generation.matching import POLICY_HELP
 from generation.models import PromptSet
-from juice.http import InputError, input_parse
+from juice.http import problem_message
 
 PAIR_LINE = re.compile(r"^(.+?)\s*(?:,|\bvs\b)\s*(.+)$")
 REASON_LINE = re.compile(rf"^({REASON_KEY})\s*:\s*(.+)$")
-HAND_OFF = RegexValidator(HAND_OFF_URL, "Enter a web address starting with http:// or https://, with {code} where the code goes.")
+NAMES = re.compile(r"[\s,]+")
+# Headings of the form's groups of options, shown before the group's first field.
+GROUP_HEADINGS = {
+    "crowd": ("Crowd options", "What raters see before and after the items, and who may take part."),
+    "matching": ("Matching", "Before anyone looks, both videos of every item are brought to one size, aspect, frame rate "
+                             "and length, so that raters compare the models, not their output formats (Emu Video, Appendix D)."),
+    "dynamic": ("Dynamic evaluation", "Spend fewer votes on pairs whose outcome is already settled."),
+    "samples": ("Samples", "Several samples of each prompt per system."),
+}
+# The bounds the browser checks too (the schema's are what count).
+HTML_BOUNDS = {"ge": "min", "gt": "min", "le": "max", "lt": "max", "max_length": "maxlength"}
 
 
-def _reasons_text(question: str) -> str:
-    return "\n".join(f"{r['key']}: {r['label']}" for r in DEFAULT_REASONS[question])
+class MISSING:
+    """A field left blank: the option takes its default."""
 
 
-def _parse_lines(text: str, pattern: re.Pattern, what: str) -> list[tuple[str, str]]:
+def _lines(text: str, pattern: re.Pattern, what: str) -> list[tuple[str, str]]:
     """Non-blank lines matching `pattern` (two groups); a bad line is a form error naming its number."""
     result = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -35,111 +53,148 @@ def _parse_lines(text: str, pattern: re.Pattern, what: str) -> list[tuple[str, s
     return result
 
 
-class StudyForm(forms.Form):
+def _attrs(declared: Option) -> dict:
+    attrs = {HTML_BOUNDS[k]: v for k, v in declared.bounds.items() if k in HTML_BOUNDS}
+    if declared.kind == "float":
+        attrs["step"] = "any"
+    return attrs
+
+
+def _initial(declared: Option) -> Any:
+    return None if declared.default in (None, [], {}) else declared.default
+
+
+def _simple_field(declared: Option) -> forms.Field:
+    """The one form field of an option of a plain kind."""
+    common = {"required": False, "label": declared.title, "help_text": declared.full_help, "initial": _initial(declared)}
+    attrs = _attrs(declared)
+    if declared.kind == "int":
+        return forms.IntegerField(widget=forms.NumberInput(attrs=attrs), **common)
+    if declared.kind == "float":
+        return forms.FloatField(widget=forms.NumberInput(attrs=attrs), **common)
+    if declared.kind == "bool":
+        return forms.BooleanField(**common)
+    if declared.kind == "choice":
+        return forms.ChoiceField(choices=[("", "default"), *((c, c) for c in declared.choices)], **common)
+    if declared.kind == "multichoice":
+        return forms.MultipleChoiceField(choices=[(c, c) for c in declared.choices], widget=forms.CheckboxSelectMultiple, **common)
+    if declared.kind in ("longtext", "json", "names"):
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    return forms.CharField(widget=forms.TextInput(attrs=attrs), **common)
+
+
+def option_fields(declared: Option) -> dict[str, forms.Field]:
+    """The form fields of one option, by field name."""
+    if declared.kind == "reasons":
+        return {
+            f"{q}_reasons": forms.CharField(
+                widget=forms.Textarea(attrs={"rows": len(DEFAULT_REASONS[q]) + 1}), required=False,
+                label=f"{q.capitalize()} reasons", help_text="One reason per line: key: label",
+                initial="\n".join(f"{r['key']}: {r['label']}" for r in DEFAULT_REASONS[q]))
+            for q in QUESTIONS
+        }
+    if declared.kind == "parts":
+        return {f"{declared.name}_{part}": _part_field(part) for part in MATCHING_PARTS}
+    return {declared.name: _simple_field(declared)}
+
+
+def _part_field(part: str) -> forms.Field:
+    common = {"required": False, "label": part.capitalize() if part != "fps" else "Frame rate", "help_text": POLICY_HELP[part]}
+    if part in MATCHING_CHOICES:
+        return forms.ChoiceField(choices=[(c, c) for c in MATCHING_CHOICES[part]], initial=MATCHING_CHOICES[part][0], **common)
+    return forms.CharField(max_length=12, **common)
+
+
+def _given(declared: Option, data: dict) -> Any:
+    """What the form's cleaned `data` gives for an option, or MISSING to take its default."""
+    if declared.kind == "reasons":
+        return {q: data[f"{q}_reasons"] for q in QUESTIONS if data.get(f"{q}_reasons")} or MISSING
+    if declared.kind == "parts":
+        return {part: (data.get(f"{declared.name}_{part}") or "").strip() or None for part in MATCHING_PARTS}
+    value = data.get(declared.name)
+    if value is None or value == "" or value == []:
+        return MISSING
+    if declared.kind == "names":
+        return [n for n in NAMES.split(value) if n]
+    if declared.kind == "samples":
+        text = value.strip()
+        return int(text) if text.isdigit() else text
+    if declared.kind == "text":
+        return value.strip() or MISSING
+    if declared.kind == "json":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{declared.name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return value
+
+
+class StudyFormBase(forms.Form):
     name = forms.CharField(max_length=200)
     prompt_set = forms.ModelChoiceField(queryset=PromptSet.objects.order_by("name"))
     pairs = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="One pair per line: System A, System B")
-    raters_per_item = forms.IntegerField(min_value=1, max_value=100, initial=5)
-    questions = forms.MultipleChoiceField(choices=[(q, q) for q in QUESTIONS], initial=list(QUESTIONS), widget=forms.CheckboxSelectMultiple)
-    quality_reasons = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), initial=_reasons_text("quality"), required=False,
-                                      help_text="One reason per line: key: label")
-    faithfulness_reasons = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), initial=_reasons_text("faithfulness"),
-                                           required=False, help_text="One reason per line: key: label")
-    allow_tie = forms.BooleanField(required=False, label="Allow 'no preference'")
-    lease_seconds = forms.IntegerField(min_value=10, initial=600, help_text="An unanswered item returns to the pool after this")
-    completion_code = forms.CharField(max_length=64, required=False, help_text="Shown to raters at the end; blank for a random one")
-    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    attention_items = forms.IntegerField(min_value=0, initial=0, help_text="Items with a known answer, added once the videos are ready")
-    attention_threshold = forms.FloatField(min_value=0, max_value=1, required=False,
-                                           help_text="Raters below this attention pass rate are excluded from the analysis")
-    consent = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                              help_text="Shown with the instructions; raters agree to it before the first item")
-    qualification = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
-                                    help_text='JSON: {"items": [{"prompt": "p0001", "pair": ["A", "B"], "answers": '
-                                              '{"quality": "A"}}], "mistakes_allowed": 0}')
-    min_watch_ms = forms.IntegerField(min_value=0, max_value=MAX_WATCH_MS, initial=0, required=False, label="Minimum watch time (ms)",
-                                      help_text="Votes reporting less watch time are refused")
-    completion_url = forms.CharField(max_length=2000, required=False, validators=[HAND_OFF],
-                                     help_text="Where raters are sent at the end, e.g. your crowd platform's link; {code} is replaced")
-    screenout_url = forms.CharField(max_length=2000, required=False, validators=[HAND_OFF],
-                                    help_text="Where raters who fail the qualification are sent; {code} is replaced")
-    signed_links = forms.BooleanField(required=False, help_text="Join links must carry sig (the links are on the study page)")
-    early_stop = forms.BooleanField(required=False, help_text="Stop handing out an item once its outcome is decided")
-    dynamic = forms.BooleanField(required=False, label="Dynamic evaluation",
-                                 help_text="Stop handing out a pair's items once its outcome is settled by a sequential test")
-    dynamic_alpha = forms.FloatField(min_value=0, max_value=0.5, initial=0.05, required=False, label="Dynamic alpha",
-                                     help_text="Family-wise error rate over the pairs of each question, above 0 and at most 0.5")
-    dynamic_ranking = forms.BooleanField(required=False, label="Dynamic ranking",
-                                         help_text="Also stop pairs whose order is known without them (a ranking study)")
-    seed = forms.IntegerField(min_value=0, max_value=2**31 - 2, required=False,
-                              help_text="Fixes each rater's order of items; blank for a random one")
 
-    samples = forms.CharField(max_length=7, required=False, initial="1",
-                              help_text=f"Samples per prompt compared, sample i of one system against sample i of the other (1 to "
-                                        f"{MAX_SAMPLES}), or 'matched' / 'items' for every sample the systems have")
-    sample_unit = forms.ChoiceField(choices=[("", "default"), ("item", "item"), ("prompt", "prompt")], required=False,
-                                    help_text="The report's unit with several samples: each sample's item, or the majority over "
-                                              "a prompt's samples (default: item; prompt with 'matched')")
-
-    def clean_samples(self) -> int | str:
-        text = self.cleaned_data["samples"].strip() or "1"
-        value = int(text) if text.isdigit() else text
-        if not samples_valid(value):
-            raise forms.ValidationError(f"a number of samples from 1 to {MAX_SAMPLES}, or 'matched' or 'items'")
-        return value
-
-    def clean_dynamic_alpha(self) -> float:
-        alpha = self.cleaned_data["dynamic_alpha"]
-        if alpha is None:
-            return 0.05
-        if alpha <= 0:
-            raise forms.ValidationError("Ensure this value is greater than 0.")
-        return alpha
-
-    def clean_qualification(self) -> dict | None:
-        text = self.cleaned_data["qualification"].strip()
-        if not text:
-            return None
-        try:
-            return input_parse(QualificationSpec, text).model_dump()
-        except InputError as exc:
-            raise forms.ValidationError(str(exc)) from None
-
-    # Matching before anyone looks (Emu Video, Appendix D); the defaults are the paper's.
-    matching_aspect = forms.ChoiceField(choices=[(a, a) for a in ("crop", "pad", "1:1", "16:9", "9:16", "4:3", "3:4")],
-                                        initial="crop", required=False, label="Aspect", help_text=POLICY_HELP["aspect"])
-    matching_resolution = forms.CharField(max_length=11, required=False, label="Resolution", help_text=POLICY_HELP["resolution"],
-                                          widget=forms.TextInput(attrs={"placeholder": "e.g. 512x512"}))
-    matching_fps = forms.CharField(max_length=12, required=False, label="Frame rate", help_text=POLICY_HELP["fps"],
-                                   widget=forms.TextInput(attrs={"placeholder": "e.g. 8"}))
-    matching_duration = forms.ChoiceField(choices=[(d, d) for d in DURATIONS], initial="shortest", required=False, label="Duration",
-                                          help_text=POLICY_HELP["duration"])
+    # The field of each option's form error (its first field).
+    first_fields: dict[str, str] = {}
+    # Field name -> (heading, text) shown before it.
+    headings: dict[str, tuple[str, str]] = {}
 
     def clean_pairs(self) -> list[tuple[str, str]]:
-        return _parse_lines(self.cleaned_data["pairs"], PAIR_LINE, "'System A, System B'")
+        return _lines(self.cleaned_data["pairs"], PAIR_LINE, "'System A, System B'")
 
-    def _clean_reasons(self, question: str) -> list[dict]:
-        lines = _parse_lines(self.cleaned_data.get(f"{question}_reasons", ""), REASON_LINE, "'key: label'")
+    def _reasons(self, question: str) -> list[dict]:
+        lines = _lines(self.cleaned_data.get(f"{question}_reasons", ""), REASON_LINE, "'key: label'")
         return [{"key": k, "label": v} for k, v in lines]
 
     def clean_quality_reasons(self) -> list[dict]:
-        return self._clean_reasons("quality")
+        return self._reasons("quality")
 
     def clean_faithfulness_reasons(self) -> list[dict]:
-        return self._clean_reasons("faithfulness")
+        return self._reasons("faithfulness")
 
-    def spec(self) -> StudySpec:
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        given = {"name": data["name"], "prompt_set": data["prompt_set"].name, "pairs": data["pairs"]}
+        for declared in OPTIONS:
+            try:
+                value = _given(declared, data)
+            except ValueError as exc:
+                self.add_error(self.first_fields[declared.name], str(exc))
+                continue
+            if value is not MISSING:
+                given[declared.name] = value
+        if self.errors:
+            return data
+        try:
+            # As JSON, as the API reads it: the same value is refused with the same message.
+            self.study_spec = study_spec_model().model_validate_json(json.dumps(given))
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                where = self.first_fields.get(str(error["loc"][0])) if error["loc"] else None
+                self.add_error(where, problem_message(error))
+        return data
+
+    def spec(self) -> StudyBase:
         """The valid form as the study to create."""
-        data = self.cleaned_data
-        return StudySpec(
-            name=data["name"], prompt_set=data["prompt_set"].name, pairs=data["pairs"], raters=data["raters_per_item"],
-            questions=data["questions"], reasons={q: data[f"{q}_reasons"] for q in QUESTIONS if data[f"{q}_reasons"]},
-            allow_tie=data["allow_tie"], lease_seconds=data["lease_seconds"], completion_code=data["completion_code"] or None,
-            instructions=data["instructions"], attention_items=data["attention_items"],
-            attention_threshold=data["attention_threshold"], consent=data["consent"], qualification=data["qualification"],
-            min_watch_ms=data["min_watch_ms"] or 0, completion_url=data["completion_url"], screenout_url=data["screenout_url"],
-            signed_links=data["signed_links"], early_stop=data["early_stop"], seed=data["seed"],
-            samples=data["samples"], sample_unit=data["sample_unit"] or None,
-            dynamic=data["dynamic"], dynamic_alpha=data["dynamic_alpha"], dynamic_ranking=data["dynamic_ranking"],
-            matching={key: data[f"matching_{key}"].strip() or None for key in ("aspect", "resolution", "fps", "duration")},
-        )
+        return self.study_spec
+
+
+_forms: dict[tuple[int, ...], type[StudyFormBase]] = {}
+
+
+def study_form_class() -> type[StudyFormBase]:
+    """The creation form with the fields of every declared option (built once per set of declarations)."""
+    key = tuple(id(o) for o in OPTIONS)
+    if key not in _forms:
+        fields, first, headings, seen = {}, {}, {}, set()
+        for declared in OPTIONS:
+            made = option_fields(declared)
+            first[declared.name] = next(iter(made))
+            if declared.group in GROUP_HEADINGS and declared.group not in seen:
+                seen.add(declared.group)
+                headings[next(iter(made))] = GROUP_HEADINGS[declared.group]
+            fields.update(made)
+        _forms[key] = type("StudyForm", (StudyFormBase,), {**fields, "first_fields": first, "headings": headings})
+    return _forms[key]

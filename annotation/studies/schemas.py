@@ -1,60 +1,19 @@
-"""What a study is made of, as researchers ask for it: one schema behind the API, the page and the command."""
+"""What a study is made of, as researchers ask for it: one schema behind the API, the page and the command.
+
+`name`, `prompt_set` and `pairs` are written here; every other key is a study option, declared once in
+annotation/options.py and turned into a field of `StudySpec` by `study_spec_model`.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator, model_validator
 
-from annotation.models import QUESTIONS, REASON_KEY
-
-Question = Literal["quality", "faithfulness"]
-
-# A day of watching is a broken setting, not a careful study (the vote's own cap is the same).
-MAX_WATCH_MS = 24 * 3600 * 1000
-# The most samples per prompt a study compares (generation makes at most as many).
-MAX_SAMPLES = 100
-# `samples` as CONTRACT.md names it: as many samples as the systems have, with this report unit.
-SAMPLE_MODES = {"matched": "prompt", "items": "item"}
+from annotation.options import MAX_SAMPLES, OPTIONS, SAMPLE_MODES, samples_valid
 
 
-def samples_valid(value: object) -> bool:
-    """Whether `value` is a study's `samples`: a count from 1 to MAX_SAMPLES, or one of SAMPLE_MODES."""
-    if isinstance(value, str):
-        return value in SAMPLE_MODES
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SAMPLES
-
-
-# Where raters are sent at the end: a web address, with `{code}` where the completion code goes.
-HAND_OFF_URL = r"^https?://[^\s<>\"]+$"
-
-
-class ReasonSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Reason keys travel joined by ";" in the votes CSV, so they are plain identifiers.
-    key: StrictStr = Field(pattern=f"^{REASON_KEY}$")
-    label: StrictStr | None = None
-
-
-class QualificationItemSpec(BaseModel):
-    """A pair with a known right answer per question: `answers` names the better system of `pair`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: StrictStr
-    pair: tuple[StrictStr, StrictStr]
-    answers: dict[Question, StrictStr] = Field(min_length=1)
-
-
-class QualificationSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[QualificationItemSpec] = Field(min_length=1)
-    mistakes_allowed: StrictInt = Field(0, ge=0)
-
-
-class StudySpec(BaseModel):
+class StudyBase(BaseModel):
     """A study to create (`POST /api/studies` takes these keys). Everything but `name`, `prompt_set` and
     `pairs` has a default; `matching` is the policy of generation.matching (aspect, resolution, fps,
     duration) and `invite` the accounts that may join without a worker id. `seed` fixes each rater's order
@@ -62,41 +21,11 @@ class StudySpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: StrictStr
-    prompt_set: StrictStr
-    pairs: list[tuple[StrictStr, StrictStr]] = Field(min_length=1)
-    raters: StrictInt = Field(5, ge=1, le=32767)
-    questions: list[Question] = Field(default_factory=lambda: list(QUESTIONS), min_length=1)
-    reasons: dict[Question, list[ReasonSpec]] = Field(default_factory=dict)
-    allow_tie: StrictBool = False
-    lease_seconds: StrictInt = Field(600, ge=10)
-    completion_code: StrictStr | None = Field(None, max_length=64)
-    instructions: StrictStr = ""
-    matching: dict[StrictStr, StrictStr | StrictInt | StrictFloat | None] = Field(default_factory=dict)
-    attention_items: StrictInt = Field(0, ge=0)
-    attention_threshold: StrictFloat | None = Field(None, ge=0, le=1)
-    invite: list[StrictStr] = Field(default_factory=list)
-    # Crowd options (CONTRACT.md, "Study options"): the defaults keep a study as it was before them.
-    consent: StrictStr = ""
-    qualification: QualificationSpec | None = None
-    min_watch_ms: StrictInt = Field(0, ge=0, le=MAX_WATCH_MS)
-    completion_url: StrictStr = Field("", pattern=f"^$|{HAND_OFF_URL}", max_length=2000)
-    screenout_url: StrictStr = Field("", pattern=f"^$|{HAND_OFF_URL}", max_length=2000)
-    signed_links: StrictBool = False
-    early_stop: StrictBool = False
-    # Dynamic evaluation (analysis/sequential.py): a pair stops receiving items once its outcome is settled.
-    dynamic: StrictBool = False
-    dynamic_alpha: StrictFloat = Field(0.05, gt=0, le=0.5)
-    dynamic_ranking: StrictBool = False
-    seed: StrictInt | None = Field(None, ge=0, lt=2**31 - 1)
-    # Several samples per prompt: K items per (pair, prompt), sample i of A against sample i of B;
-    # "matched" or "items" take K from the videos (every sample the pairs' systems have).
-    samples: StrictInt | StrictStr = 1
-    # The report's unit: each sample's item, or the majority over a prompt's samples. Default:
-    # "item", or "prompt" with samples "matched".
-    sample_unit: Literal["item", "prompt"] | None = None
+    name: StrictStr = Field(description="The study's name, unique on this site")
+    prompt_set: StrictStr = Field(description="The prompt set whose prompts make the items")
+    pairs: list[tuple[StrictStr, StrictStr]] = Field(min_length=1, description="The pairs of systems compared, by name")
 
-    @field_validator("samples", mode="before")
+    @field_validator("samples", mode="before", check_fields=False)
     @classmethod
     def _samples_known(cls, value: object) -> object:
         if not samples_valid(value):
@@ -109,7 +38,7 @@ class StudySpec(BaseModel):
         return self.sample_unit or SAMPLE_MODES.get(self.samples, "item")
 
     @model_validator(mode="after")
-    def _dynamic_one_sample(self) -> StudySpec:
+    def _dynamic_one_sample(self) -> StudyBase:
         """Dynamic evaluation's test counts items as independent; several samples of one prompt are not."""
         if self.dynamic and self.samples != 1:
             raise ValueError("dynamic: dynamic evaluation needs one sample per prompt (samples 1): the samples of a prompt "
@@ -118,9 +47,28 @@ class StudySpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _alpha(cls, data: object) -> object:
-        """CONTRACT.md names the option `alpha`: taken as `dynamic_alpha` (given both, `alpha` is refused as unknown)."""
-        if isinstance(data, dict) and "alpha" in data and "dynamic_alpha" not in data:
-            data = {**data, "dynamic_alpha": data["alpha"]}
-            del data["alpha"]
+    def _aliases(cls, data: object) -> object:
+        """An option's other names (CONTRACT.md names `dynamic_alpha` `alpha`) are taken as its name; given
+        both, the alias is refused as unknown."""
+        if isinstance(data, dict):
+            for declared in OPTIONS:
+                for alias in declared.aliases:
+                    if alias in data and declared.name not in data:
+                        data = {**data, declared.name: data[alias]}
+                        del data[alias]
         return data
+
+
+_models: dict[tuple[int, ...], type[StudyBase]] = {}
+
+
+def study_spec_model() -> type[StudyBase]:
+    """The study schema with a field per declared option (built once per set of declarations)."""
+    key = tuple(id(o) for o in OPTIONS)
+    if key not in _models:
+        fields: dict[str, Any] = {o.name: (o.python_type, o.field_info()) for o in OPTIONS}
+        _models[key] = create_model("StudySpec", __base__=StudyBase, **fields)
+    return _models[key]
+
+
+StudySpec = study_spec_model()

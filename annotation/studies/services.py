@@ -6,10 +6,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair, new_seed
+from annotation.options import OPTIONS
 from annotation.raters.services import study_invite
 from annotation.rating.order import item_shuffle
 from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
-from annotation.studies.schemas import StudySpec
+from annotation.studies.schemas import StudyBase
 from generation.matching import MatchingError, match_target, policy_parse
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
 
@@ -27,7 +28,7 @@ Videos = dict[tuple[int, int, int], Video]  # (system id, prompt id, sample) -> 
 
 
 @transaction.atomic
-def study_create(*, spec: StudySpec, created_by=None, background: bool = False) -> Study:
+def study_create(*, spec: StudyBase, created_by=None, background: bool = False) -> Study:
     """Create a study and its items, all or nothing; matching starts after commit and opens the study
     when every item is ready. Its accounts (`spec.invite`) are invited in the same transaction.
     `background`: the caller answers at once even with tasks in-process (a web request); the command
@@ -53,12 +54,10 @@ def study_create(*, spec: StudySpec, created_by=None, background: bool = False) 
     # item (an fps above a source's) is refused before anything is written.
     targets = {(a.pk, b.pk, p.pk, i): _target(a, b, p, i, videos, policy) for a, b in pairs for p in prompts for i in range(samples)}
     study = Study.objects.create(
-        name=name, prompt_set=prompt_set, questions=list(dict.fromkeys(spec.questions)), reasons=_reasons(spec),
-        raters_per_item=spec.raters, tie_policy=Study.TiePolicy.ALLOW if spec.allow_tie else Study.TiePolicy.FORCED,
-        lease_seconds=spec.lease_seconds, instructions=spec.instructions, matching=policy,
-        attention_items=spec.attention_items, attention_threshold=spec.attention_threshold, created_by=created_by,
-        **({"completion_code": spec.completion_code} if spec.completion_code is not None else {}),
-        samples=samples, sample_unit=spec.report_unit, **_options(spec, prompt_set),
+        name=name, prompt_set=prompt_set, created_by=created_by,
+        **_stored(spec, questions=list(dict.fromkeys(spec.questions)), reasons=_reasons(spec), matching=policy, samples=samples,
+                  sample_unit=spec.report_unit, qualification=_qualification(spec, prompt_set),
+                  seed=new_seed() if spec.seed is None else spec.seed),
     )
     for a, b in pairs:
         pair = StudyPair.objects.create(study=study, system_a=a, system_b=b)
@@ -75,17 +74,31 @@ def study_create(*, spec: StudySpec, created_by=None, background: bool = False) 
     return study
 
 
-def _options(spec: StudySpec, prompt_set: PromptSet) -> dict:
-    """The study's crowd options as its fields (CONTRACT.md, "Study options")."""
-    return {
-        "consent": spec.consent, "min_watch_ms": spec.min_watch_ms, "completion_url": spec.completion_url,
-        "screenout_url": spec.screenout_url, "signed_links": spec.signed_links, "early_stop": spec.early_stop,
-        "dynamic": spec.dynamic, "dynamic_alpha": spec.dynamic_alpha, "dynamic_ranking": spec.dynamic_ranking,
-        "seed": new_seed() if spec.seed is None else spec.seed, "qualification": _qualification(spec, prompt_set),
-    }
+# Options stored otherwise than as their value in a field of their name (annotation/options.py).
+STORED_AS = {
+    "allow_tie": lambda allow: {"tie_policy": Study.TiePolicy.ALLOW if allow else Study.TiePolicy.FORCED},
+    "completion_code": lambda code: {} if code is None else {"completion_code": code},  # None: the model makes one
+    "invite": lambda names: {},  # accounts, invited once the study exists
+}
 
 
-def _qualification(spec: StudySpec, prompt_set: PromptSet) -> dict:
+def _stored(spec: StudyBase, **checked) -> dict:
+    """The study's fields from its options: `checked` holds the values the service worked out (the
+    matching policy parsed, the qualification checked, the samples counted); options without a field
+    of their own go in `Study.options`."""
+    fields, extra = {}, {}
+    for declared in OPTIONS:
+        value = checked.get(declared.name, getattr(spec, declared.name))
+        if declared.name in STORED_AS:
+            fields.update(STORED_AS[declared.name](value))
+        elif declared.column is None:
+            extra[declared.name] = value
+        else:
+            fields[declared.column or declared.name] = value
+    return {**fields, "options": extra}
+
+
+def _qualification(spec: StudyBase, prompt_set: PromptSet) -> dict:
     """The qualification items checked against the prompt set, the systems' videos and the study's
     questions; {} for none."""
     if spec.qualification is None:
@@ -156,7 +169,7 @@ def _target(a: System, b: System, prompt: Prompt, sample: int, videos: Videos, p
         raise StudyError(f"matching {a.name}/{prompt.key} with {b.name}/{prompt.key}{which}: {exc}") from None
 
 
-def _reasons(spec: StudySpec) -> dict:
+def _reasons(spec: StudyBase) -> dict:
     """The reasons offered per question: the study's own, or the JUICE reasons of the Emu Video paper."""
     reasons = {}
     for question in spec.questions:

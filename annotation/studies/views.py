@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from annotation.models import Item, Study
+from annotation.options import study_settings_list
 from annotation.raters.services import InviteError, study_invited_names
 from annotation.rating.dynamic import pair_rows, votes_saved
 from annotation.studies.attention import AttentionError, attention_items_request
-from annotation.studies.forms import StudyForm
+from annotation.studies.forms import study_form_class
 from annotation.studies.matching import encodes_resend
 from annotation.studies.selectors import matching_summary, rater_figures, reported_items, study_items_page, study_progress
 from annotation.studies.services import (
@@ -51,7 +52,7 @@ def researcher_home(request: HttpRequest) -> HttpResponse:
 
 @researcher_required
 def study_new(request: HttpRequest) -> HttpResponse:
-    form = StudyForm(request.POST or None)
+    form = study_form_class()(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             study = study_create(spec=form.spec(), created_by=request.user, background=True)
@@ -72,6 +73,7 @@ def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
         {
             "study": study,
             "progress": study_progress(study=study),
+            "settings": study_settings_list(study),
             "raters": rater_figures(study=study),
             "join_url": join_url + "?worker=WORKER_ID",
             "account_join_url": join_url,

@@ -12,9 +12,11 @@ from django.db.models import Count
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from annotation.models import QUESTIONS, Item, Study
-from annotation.studies.schemas import StudySpec
+from annotation.models import Item, Study
+from annotation.options import MATCHING_PARTS, OPTIONS, Option
+from annotation.studies.schemas import study_spec_model
 from annotation.studies.services import StudyError, study_create
+from generation.matching import POLICY_HELP
 from generation.models import Prompt
 from generation.tasks import match_video
 from juice.celery import app
@@ -28,46 +30,20 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--prompt-set", required=True)
         parser.add_argument("--pair", nargs=2, action="append", required=True, metavar=("A", "B"), help="two systems; repeat for more")
-        parser.add_argument("--raters", type=int, default=5, help="distinct raters per item (default 5)")
-        parser.add_argument("--questions", default=",".join(QUESTIONS), help="comma-separated (default quality,faithfulness)")
-        parser.add_argument("--allow-tie", action="store_true", help='offer "no preference"')
-        matching = parser.add_argument_group("matching (default: crop to the common aspect, smaller size, lower fps, shorter)")
-        matching.add_argument("--aspect", help="crop, pad, or a ratio W:H (center crop to it)")
-        matching.add_argument("--resolution", help="WxH with even sides (default: the smaller of the two)")
-        matching.add_argument("--fps", help="frame rate, not above either source's (default: the lower of the two)")
-        matching.add_argument("--duration", choices=["shortest", "loop", "freeze"], help="default shortest")
-        crowd = parser.add_argument_group("crowd options (the JSON API's names, with dashes)")
-        crowd.add_argument("--instructions", help="Markdown file shown before the first item")
-        crowd.add_argument("--consent", help="text file a rater agrees to before the first item")
-        crowd.add_argument("--qualification", help='JSON file: {"items": [...], "mistakes_allowed": 0}')
-        crowd.add_argument("--min-watch-ms", type=int, default=0, help="refuse votes reporting less watch time")
-        crowd.add_argument("--completion-url", default="", help="where a rater who finished is sent; {code} is replaced")
-        crowd.add_argument("--screenout-url", default="", help="where a screened-out rater is sent; {code} is replaced")
-        crowd.add_argument("--signed-links", action="store_true", help="join links must carry sig (see join_links)")
-        crowd.add_argument("--early-stop", action="store_true", help="stop handing out an item once its outcome is decided")
-        crowd.add_argument("--dynamic", action="store_true", help="stop handing out a pair's items once its outcome is settled")
-        crowd.add_argument("--dynamic-alpha", "--alpha", type=float, default=0.05, dest="dynamic_alpha",
-                           help="family-wise alpha over the pairs of each question (default 0.05, at most 0.5; --alpha is the same)")
-        crowd.add_argument("--dynamic-ranking", action="store_true", help="also stop pairs whose order is known (ranking)")
-        crowd.add_argument("--seed", type=int, help="the seed of each rater's order of items (default: random)")
-        crowd.add_argument("--samples", default="1", metavar="K",
-                           help="samples per prompt compared, sample i against sample i (default 1); "
-                                "'matched' or 'items': every sample the systems have")
-        crowd.add_argument("--sample-unit", choices=["item", "prompt"],
-                           help="the report's unit: each sample's item, or a prompt's majority over its samples "
-                                "(default item; prompt with --samples matched)")
+        groups = {group: parser.add_argument_group(title) for group, title in FLAG_GROUPS.items()}
+        for declared in OPTIONS:
+            _add_flags(groups.get(declared.group, parser), declared)
         parser.add_argument("--wait", action="store_true", help="with a broker: block until the study is open, with a progress bar")
         parser.add_argument("--timeout", type=float, help="with --wait: give up waiting after this many seconds")
 
     def handle(self, *args, **options) -> None:
         try:
-            spec = StudySpec(
-                name=options["name"], prompt_set=options["prompt_set"], pairs=[tuple(p) for p in options["pair"]],
-                raters=options["raters"], questions=[q.strip() for q in options["questions"].split(",") if q.strip()],
-                allow_tie=options["allow_tie"],
-                matching={k: options[k] for k in ("aspect", "resolution", "fps", "duration") if options[k]},
-                **_crowd_options(options),
-            )
+            given = {d.name: _given(d, options) for d in OPTIONS}
+            # As JSON, as the API reads it: the same value is refused with the same message.
+            spec = study_spec_model().model_validate_json(json.dumps({
+                "name": options["name"], "prompt_set": options["prompt_set"], "pairs": options["pair"],
+                **{name: value for name, value in given.items() if value is not None},
+            }))
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
         in_process = app.conf.task_always_eager
@@ -122,30 +98,79 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
 
-def _crowd_options(options: dict) -> dict:
-    """The crowd options given; the texts and the qualification are read from their files."""
-    given = {k: options[k] for k in (
-        "min_watch_ms", "completion_url", "screenout_url", "signed_links", "early_stop", "dynamic", "dynamic_alpha",
-        "dynamic_ranking", "seed")}
-    given["samples"] = int(options["samples"]) if options["samples"].isdigit() else options["samples"]
-    if options["sample_unit"]:
-        given["sample_unit"] = options["sample_unit"]
-    for key in ("instructions", "consent"):
-        if options[key]:
-            given[key] = _read(options[key], key)
-    if options["qualification"]:
-        try:
-            given["qualification"] = json.loads(_read(options["qualification"], "qualification"))
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"--qualification {options['qualification']}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return given
+FLAG_GROUPS = {
+    "matching": "matching (default: crop to the common aspect, smaller size, lower fps, shorter)",
+    "crowd": "crowd options (the JSON API's names, with dashes)",
+    "dynamic": "dynamic evaluation",
+    "samples": "several samples per prompt",
+}
+# Options whose value is a file's text, or a JSON file's content, on the command line.
+FILE_KINDS = {"longtext": "FILE", "json": "JSON_FILE", "reasons": "JSON_FILE"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_flags(parser, declared: Option) -> None:
+    """The flag (or, for the matching policy, the flags) of one declared option; given nothing, the
+    option keeps the schema's default."""
+    help_text = declared.full_help.replace("%", "%%")
+    names = [_flag(declared.name), *(_flag(alias) for alias in declared.aliases)]
+    if declared.kind == "parts":
+        for part in MATCHING_PARTS:
+            parser.add_argument(_flag(part), dest=f"{declared.name}_{part}", metavar=part.upper(), help=POLICY_HELP[part])
+    elif declared.kind == "bool":
+        parser.add_argument(*names, dest=declared.name, action="store_true", default=None, help=help_text)
+    elif declared.kind == "names":
+        parser.add_argument(*names, dest=declared.name, action="append", metavar="NAME", help=help_text + "; repeat for more")
+    else:
+        metavar = FILE_KINDS.get(declared.kind) or ("|".join(declared.choices) if declared.kind == "choice" else
+                                                    ",".join(declared.choices) if declared.kind == "multichoice" else "VALUE")
+        parser.add_argument(*names, dest=declared.name, metavar=metavar, help=help_text)
+
+
+def _given(declared: Option, options: dict):
+    """The value of one option on the command line, or None for its default; files are read."""
+    if declared.kind == "parts":
+        return {part: options[f"{declared.name}_{part}"] for part in MATCHING_PARTS if options[f"{declared.name}_{part}"]}
+    value = options[declared.name]
+    if value is None:
+        return None
+    if declared.kind in FILE_KINDS:
+        text = _read(value, declared.name)
+        return text if declared.kind == "longtext" else _json(text, value, declared.name)
+    return _typed(declared, value)
+
+
+def _typed(declared: Option, value):
+    """A flag's text as the option's type (the schema refuses it with its own message otherwise)."""
+    try:
+        if declared.kind == "int":
+            return int(value)
+        if declared.kind == "float":
+            return float(value)
+    except ValueError:
+        raise CommandError(f"{_flag(declared.name)}: {value!r} is not a number") from None
+    if declared.kind == "multichoice":
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if declared.kind == "samples":
+        return int(value) if value.isdigit() else value
+    return value
+
+
+def _json(text: str, path: str, option: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{_flag(option)} {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def _read(path: str, option: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"--{option} {path}: cannot read it ({exc})") from None
+        raise CommandError(f"{_flag(option)} {path}: cannot read it ({exc})") from None
 
 
 def _counts(study_name: str) -> dict[str, int]:

@@ -228,7 +228,7 @@ function buildQuestions(questions) {
       option("radio", `${q.key}-choice`, "left", "Left", String(2 * i + 1)),
       option("radio", `${q.key}-choice`, "right", "Right", String(2 * i + 2)),
     );
-    if (config.allowTie) choices.append(option("radio", `${q.key}-choice`, "tie", "No preference", TIE_KEYS[i]));
+    if (config.options.allow_tie) choices.append(option("radio", `${q.key}-choice`, "tie", "No preference", TIE_KEYS[i]));
     const reasons = document.createElement("div");
     reasons.className = "reasons";
     const why = document.createElement("span");
@@ -254,11 +254,15 @@ function updateSubmit() {
   if (!current || current.answered) return;
   const missing = Object.values(answers()).some((a) => !a.choice || !a.reasons.length);
   const share = watchedShare();
-  const watched = share >= 1;
+  // The study's minimum watch time (min_watch_ms): the server refuses a vote with less.
+  const waitMs = Math.max(0, config.options.min_watch_ms - watchMs);
+  const watched = share >= 1 && waitMs === 0;
   $("watched").textContent = `Watched ${Math.floor(share * 100)}%`;
   $("submit").disabled = busy || !watched || missing;
-  $("hint").textContent = !watched
+  $("hint").textContent = share < 1
     ? "Play both videos all the way through, then answer."
+    : waitMs > 0
+    ? `Please keep watching: ${Math.ceil(waitMs / 1000)} s more before you can submit.`
     : missing
       ? "Choose a video and tick at least one reason for each question."
       : "Ready to submit.";
@@ -288,9 +292,9 @@ function handOff(code) {
   const params = new URLSearchParams(location.search);
   const assignmentId = params.get("assignmentId");
   const turkSubmitTo = params.get("turkSubmitTo");
-  if (config.completionUrl) {
+  if (config.options.completion_url) {
     $("redirecting").hidden = false;
-    location.assign(config.completionUrl.replaceAll("{code}", encodeURIComponent(code)));
+    location.assign(config.options.completion_url.replaceAll("{code}", encodeURIComponent(code)));
   } else if (assignmentId && assignmentId !== "ASSIGNMENT_ID_NOT_AVAILABLE" && /^https?:\/\//.test(turkSubmitTo || "")) {
     $("redirecting").hidden = false;
     const form = document.createElement("form");
@@ -405,9 +409,9 @@ function screenOut(message) {
   $("finished").hidden = false;
   $("finished-message").textContent = message;
   $("code-line").hidden = true;
-  if (config.screenoutUrl) {
+  if (config.options.screenout_url) {
     $("redirecting").hidden = false;
-    location.assign(config.screenoutUrl.replaceAll("{code}", "SCREENED_OUT"));
+    location.assign(config.options.screenout_url.replaceAll("{code}", "SCREENED_OUT"));
   }
 }
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 FORM = {
     "name": "Form study",
     "pairs": "SecretModelX, SecretModelY",
-    "raters_per_item": "3",
+    "raters": "3",
     "questions": ["quality", "faithfulness"],
     "quality_reasons": "pixel_sharpness: Sharp pixels\nmotion_smoothness: Smooth motion",
     "faithfulness_reasons": "spatial_alignment: Right things\ntemporal_alignment: Right actions",

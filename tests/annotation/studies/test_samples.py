@@ -140,7 +140,7 @@ def test_the_command_and_the_page_take_the_same_options(researcher_client, in_pr
 
     page = researcher_client.get("/studies/new").content.decode()
     assert 'name="samples"' in page and 'name="sample_unit"' in page
-    form = {"name": "page", "prompt_set": ps.pk, "pairs": "A, B", "raters_per_item": 1, "questions": ["quality"],
+    form = {"name": "page", "prompt_set": ps.pk, "pairs": "A, B", "raters": 1, "questions": ["quality"],
             "lease_seconds": 600, "attention_items": 0, "samples": "2", "sample_unit": "prompt"}
     response = researcher_client.post("/studies/new", form)
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -17,7 +17,7 @@ from juice.celery import app
 from tests.support.matching_data import add_video, external_system, prompt_set
 from tests.support.media import make_video
 
-FORM = {"name": "Console study", "pairs": "A, B", "raters_per_item": "5", "questions": ["quality", "faithfulness"],
+FORM = {"name": "Console study", "pairs": "A, B", "raters": "5", "questions": ["quality", "faithfulness"],
         "quality_reasons": "pixel_sharpness: Sharp", "faithfulness_reasons": "spatial_alignment: Right things",
         "lease_seconds": "600", "attention_items": "0"}
 
