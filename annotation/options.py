@@ -159,11 +159,9 @@ class Option:
 
     def field_info(self) -> Any:
         """The pydantic field: its default, help and bounds."""
-        default = self.default
-        if isinstance(default, list | dict):
-            return Field(default_factory=lambda: type(default)(default), description=self.help, **self.bounds)
+        # pydantic copies a mutable default for each instance.
         extra = {"json_schema_extra": {"pattern": self.pattern}} if self.pattern else {}
-        return Field(default, description=self.help, **self.bounds, **extra)
+        return Field(self.default, description=self.help, **self.bounds, **extra)
 
     def value(self, study: Study) -> Any:
         """The study's value of this option."""

@@ -123,7 +123,7 @@ def _add_flags(parser, declared: Option) -> None:
     elif declared.kind == "bool":
         parser.add_argument(*names, dest=declared.name, action="store_true", default=None, help=help_text)
     elif declared.kind == "names":
-        parser.add_argument(*names, dest=declared.name, action="append", metavar="NAME", help=help_text + "; repeat for more")
+        parser.add_argument(*names, dest=declared.name, action="append", metavar="NAME", help=help_text)
     else:
         metavar = FILE_KINDS.get(declared.kind) or ("|".join(declared.choices) if declared.kind == "choice" else
                                                     ",".join(declared.choices) if declared.kind == "multichoice" else "VALUE")
