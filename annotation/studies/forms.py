@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
 from annotation.studies.schemas import HAND_OFF_URL, MAX_SAMPLES, MAX_WATCH_MS, QualificationSpec, StudySpec, samples_valid
-from generation.matching import DURATIONS, POLICY_HELP
+from generation.matching.policy import DURATIONS, POLICY_HELP
 from generation.models import PromptSet
 from juice.http import InputError, input_parse
 
