@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from annotation.models import QUESTIONS, REASON_KEY, Study
-from generation.matching import DURATIONS
+from generation.matching.policy import DURATIONS
 
 Question = Literal["quality", "faithfulness"]
 

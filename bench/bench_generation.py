@@ -11,7 +11,7 @@ The limit and the service run in interleaved rounds (shared machines are noisy);
 The model: the tiny random-weight text-to-video pipeline of `create_tiny_models` (or --model).
 Usage: python bench/bench_generation.py [--videos 24] [--batch 4] [--height 64] [--frames 17] [--steps 16]
 
-`--batching` measures instead, for every class whose prompts go to one call as lists (pipelines.batches),
+`--batching` measures instead, for every class whose prompts go to one call as lists (pipelines.run.batches),
 videos per minute batched (--batch) against one prompt per call, on the tiny checkpoints of
 `create_tiny_models --all` at their own sizes (--steps each; --videos per way and round; interleaved
 rounds, medians), with the pipeline loaded once and warmed at each batch shape; printed as a table.
@@ -55,7 +55,8 @@ def per_minute(videos: int, seconds: float) -> float:
 
 
 def run_naive(config, videos: int) -> tuple[float, float]:
-    from generation.pipelines import PipelineCache, Request, videos_generate
+    from generation.pipelines.cache import PipelineCache
+    from generation.pipelines.run import Request, videos_generate
 
     started, cpu = time.perf_counter(), time.process_time()
     for i in range(videos):
@@ -68,7 +69,8 @@ class Limit:
     """One pipeline kept loaded and called back to back; no encoding, no database, no queue."""
 
     def __init__(self, config) -> None:
-        from generation.pipelines import OWN_KEYS, PipelineCache, pipeline_key
+        from generation.pipelines.cache import PipelineCache, pipeline_key
+        from generation.pipelines.config import OWN_KEYS
 
         self.pipe = PipelineCache(1).get(pipeline_key(config.pipeline, config.model, config.params))
         self.args = {k: v for k, v in config.params.items() if k not in OWN_KEYS}
@@ -146,7 +148,7 @@ class Service:
         from django.db.models import Max
         from django.utils import timezone
 
-        from generation.jobs.services import generation_queue
+        from generation.jobs.queueing import generation_queue
         from generation.models import GenerationJob, Prompt, PromptSet
 
         self.runs += 1
@@ -192,7 +194,10 @@ def run_batching(args, scratch: Path) -> None:
     import torch
     from PIL import Image
 
-    from generation.pipelines import PipelineCache, Request, SystemConfig, batches, pipeline_class, pipeline_kind, videos_generate
+    from generation.pipelines.cache import PipelineCache
+    from generation.pipelines.classes import pipeline_class, pipeline_kind
+    from generation.pipelines.config import SystemConfig
+    from generation.pipelines.run import Request, batches, videos_generate
     from generation.tiny import TINY_MORE, TINY_PIPELINES, tiny_call_params, tiny_models_create
 
     video_classes = {k: v for k, v in {**TINY_PIPELINES, **TINY_MORE}.items() if "num_frames" in inspect.signature(
@@ -233,7 +238,8 @@ def run(args, scratch: Path, media: Path) -> None:
     import torch
     from django.db import connection
 
-    from generation.pipelines import SystemConfig, device_and_dtype
+    from generation.pipelines.cache import device_and_dtype
+    from generation.pipelines.config import SystemConfig
     from generation.systems.services import system_add
     from generation.tiny import tiny_models_create
 

@@ -70,7 +70,8 @@ def build_rows(sources: dict[str, list[Path]], prompts: int):
 
 def run_naive(prompt_set, systems, out: Path) -> tuple[float, int, float]:
     """Every item, both sides, one ffmpeg at a time, nothing reused; returns wall s, encodes, slowest encode s."""
-    from generation.matching import encode_file, match_target, policy_parse
+    from generation.matching.encodes import encode_file
+    from generation.matching.policy import match_target, policy_parse
     from generation.models import Video
 
     policy = policy_parse(None)

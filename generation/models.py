@@ -138,7 +138,7 @@ class GenerationJob(models.Model):
     prompt_used = models.TextField(blank=True)
     # Where the running job is: `step` of `step_count` (0: not known yet, or a class that does not report
     # steps) of the pipeline call making it, in `step_phase` ("first frame", "video", "upscale") where
-    # the system has more than one. The worker's heartbeat thread writes them (jobs/services.py).
+    # the system has more than one. The worker's heartbeat thread writes them (jobs/worker.py).
     step = models.PositiveIntegerField(default=0)
     step_count = models.PositiveIntegerField(default=0)
     step_phase = models.CharField(max_length=20, blank=True)

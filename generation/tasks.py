@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from generation.jobs.services import jobs_encode, jobs_requeue_stale, jobs_resend_lost, jobs_run
-from generation.matching import matched_video_encode
+from generation.jobs.reconcile import jobs_requeue_stale, jobs_resend_lost
+from generation.jobs.worker import jobs_encode, jobs_run
+from generation.matching.encodes import matched_video_encode
 
 
 @shared_task

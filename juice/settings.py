@@ -171,7 +171,7 @@ LOGGING = {
 # benchmark raises them through the environment.
 JUICE_RATE_JOIN_PER_MINUTE = env_int("JUICE_RATE_JOIN_PER_MINUTE", 30, minimum=1)
 JUICE_RATE_VOTE_PER_MINUTE = env_int("JUICE_RATE_VOTE_PER_MINUTE", 30, minimum=1)
-# Generation (generation/jobs/services.py): loaded pipelines a GPU worker keeps, how often a running job
+# Generation (generation/jobs/worker.py, reconcile.py): loaded pipelines a GPU worker keeps, how often a running job
 # proves its worker alive, when a silent one counts as lost and is re-queued, the delay of a retry.
 JUICE_PIPELINE_CACHE = env_int("JUICE_PIPELINE_CACHE", 2, minimum=1)
 JUICE_HEARTBEAT_SECONDS = env_int("JUICE_HEARTBEAT_SECONDS", 30, minimum=1)

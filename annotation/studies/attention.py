@@ -13,7 +13,7 @@ from django.db.models import F
 
 from annotation.models import Item, Rater, Study
 from annotation.rating.order import PRIME
-from generation.matching import frozen_copy
+from generation.matching.encodes import frozen_copy
 from generation.models import MatchedVideo
 from juice.queue import enqueue_after_commit
 

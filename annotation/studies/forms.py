@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
 from annotation.options import MATCHING_CHOICES, MATCHING_PARTS, OPTIONS, Option
 from annotation.studies.schemas import StudyBase, study_spec_model
-from generation.matching import POLICY_HELP
+from generation.matching.policy import POLICY_HELP
 from generation.models import PromptSet
 from juice.http import problem_message
 

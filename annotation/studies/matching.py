@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from annotation.models import Item, Study
 from annotation.studies.attention import AttentionError, attention_items_ensure
-from generation.matching import encodes_to_do, matched_video_get_or_create
+from generation.matching.encodes import encodes_to_do, matched_video_get_or_create
 from generation.models import MatchedVideo
 from juice.queue import enqueue_after_commit, queue_length
 

@@ -12,7 +12,7 @@ from django.db.models import Count, F, Q, QuerySet
 from annotation.models import PROBLEMS, Assignment, Item, Report, Study, Vote
 from annotation.studies.attention import attention_pass_rate, rater_excluded, raters_excluded
 from annotation.studies.matching import encodes_waiting
-from generation.matching import policy_describe, target_describe
+from generation.matching.policy import policy_describe, target_describe
 
 
 def study_by_name_or_slug(name: str) -> Study | None:

@@ -11,7 +11,7 @@ from annotation.raters.services import study_invite
 from annotation.rating.order import item_shuffle
 from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
 from annotation.studies.schemas import StudyBase
-from generation.matching import MatchingError, match_target, policy_parse
+from generation.matching.policy import MatchingError, match_target, policy_parse
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
 
 

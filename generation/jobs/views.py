@@ -10,15 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from generation.jobs.services import (
-    CANCELLABLE,
-    MAX_SAMPLES,
-    JobError,
-    generation_progress,
-    generation_queue,
-    jobs_cancel,
-    jobs_retry,
-)
+from generation.jobs.progress import generation_progress
+from generation.jobs.queueing import CANCELLABLE, MAX_SAMPLES, JobError, generation_queue, jobs_cancel, jobs_retry
 from generation.models import GenerationJob, PromptSet, System, Video
 from juice.auth import researcher_required
 

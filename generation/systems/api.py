@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from generation.models import PromptSet, System
-from generation.pipelines import ConfigError
+from generation.pipelines.classes import ConfigError
 from generation.systems.services import SystemInputError, system_add
 from generation.systems.videos import VideoImportError, videos_import
 from juice.auth import token_required

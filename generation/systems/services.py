@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from generation.models import System
-from generation.pipelines import ConfigError, SystemConfig, config_validate
+from generation.pipelines.classes import ConfigError
+from generation.pipelines.config import SystemConfig, config_validate
 
 
 class SystemInputError(ValueError):

@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
 from generation.models import PromptSet, System, Video
-from generation.pipelines import SUPPORTED_PIPELINES, ConfigError, params_lines, params_parse
+from generation.pipelines.classes import ConfigError
+from generation.pipelines.config import SUPPORTED_PIPELINES, params_lines, params_parse
 from generation.systems.services import SystemInputError, system_add
 from generation.systems.videos import VideoImportError, videos_import
 from juice.auth import researcher_required

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from generation.jobs.services import generation_queue
+from generation.jobs.queueing import generation_queue
 from generation.models import GenerationJob, System
 from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
@@ -82,23 +82,24 @@ def test_retry_and_cancel_one_job_or_all_failed(researcher_client, ltx, empty_qu
 
 def test_a_cancelled_job_is_not_made_and_a_running_one_stores_nothing(ltx, empty_queues, monkeypatch, media_root,
                                                                       django_capture_on_commit_callbacks):
-    from generation.jobs import services
+    from generation.jobs import worker
+    from generation.jobs.queueing import jobs_cancel
 
     prompt_set = make_prompts("set", ["a cat", "a dog"])
     queued, running = generation_queue(system=ltx, prompt_set=prompt_set).job_ids
-    services.jobs_cancel(system=ltx, job_id=queued)
-    assert services.jobs_run(job_ids=[queued]) == 0  # no worker claims a cancelled job
+    jobs_cancel(system=ltx, job_id=queued)
+    assert worker.jobs_run(job_ids=[queued]) == 0  # no worker claims a cancelled job
     assert GenerationJob.objects.get(pk=queued).status == "cancelled"
 
-    generate = services.videos_generate
+    generate = worker.videos_generate
 
     def cancelled_meanwhile(**kwargs):
-        services.jobs_cancel(system=ltx, job_id=running)  # the researcher clicks Cancel while the model runs
+        jobs_cancel(system=ltx, job_id=running)  # the researcher clicks Cancel while the model runs
         return generate(**kwargs)
 
-    monkeypatch.setattr(services, "videos_generate", cancelled_meanwhile)
+    monkeypatch.setattr(worker, "videos_generate", cancelled_meanwhile)
     with django_capture_on_commit_callbacks() as callbacks:
-        services.jobs_run(job_ids=[running])
+        worker.jobs_run(job_ids=[running])
     assert callbacks == []  # nothing sent to encoding
     assert GenerationJob.objects.get(pk=running).status == "cancelled"
     assert not list((media_root / "generation" / "frames").glob("*.npy"))

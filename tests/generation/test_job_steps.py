@@ -8,9 +8,12 @@ import time
 import pytest
 from django.urls import reverse
 
-from generation.jobs.services import generation_queue, jobs_run
+from generation.jobs.queueing import generation_queue
+from generation.jobs.worker import jobs_run
 from generation.models import GenerationJob, System
-from generation.pipelines import PipelineCache, Request, SystemConfig, pipeline_cache, pipeline_key, videos_generate
+from generation.pipelines.cache import PipelineCache, pipeline_cache, pipeline_key
+from generation.pipelines.config import SystemConfig
+from generation.pipelines.run import Request, videos_generate
 from generation.systems.services import system_config
 from generation.tiny import tiny_call_params, tiny_models_create
 from juice.celery import app

@@ -12,7 +12,9 @@ import pytest
 from diffusers import LTXPipeline
 
 from generation.models import System
-from generation.pipelines import PipelineCache, Request, SystemConfig, pipeline_key, videos_generate
+from generation.pipelines.cache import PipelineCache, pipeline_key
+from generation.pipelines.config import SystemConfig
+from generation.pipelines.run import Request, videos_generate
 from generation.systems.services import system_config
 from tests.support.generation import SMALL, add_system
 

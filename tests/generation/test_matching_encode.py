@@ -9,7 +9,8 @@ from pathlib import Path
 import ffmpeg
 import pytest
 
-from generation.matching import MatchingError, encode_file, match_target, policy_parse
+from generation.matching.encodes import encode_file
+from generation.matching.policy import MatchingError, match_target, policy_parse
 from generation.probe import probe_video
 from tests.support.media import frame_rgb, make_bands, make_video
 

@@ -14,7 +14,10 @@ from django.core.management import call_command
 
 from generation.encode import video_frames
 from generation.models import Video
-from generation.pipelines import PipelineCache, Request, SystemConfig, batches, pipeline_class, videos_generate
+from generation.pipelines.cache import PipelineCache
+from generation.pipelines.classes import pipeline_class
+from generation.pipelines.config import SystemConfig
+from generation.pipelines.run import Request, batches, videos_generate
 from generation.probe import probe_video
 from generation.tiny import tiny_call_params
 from juice.celery import app

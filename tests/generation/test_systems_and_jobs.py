@@ -19,9 +19,13 @@ from django.utils import timezone
 from PIL import Image
 
 from generation.encode import video_encode, video_frames
-from generation.jobs.services import MAX_ATTEMPTS, generation_progress, generation_queue, jobs_requeue_stale
+from generation.jobs.progress import generation_progress
+from generation.jobs.queueing import MAX_ATTEMPTS, generation_queue
+from generation.jobs.reconcile import jobs_requeue_stale
 from generation.models import GenerationJob, System, Video
-from generation.pipelines import PipelineCache, PipelineKey, Request, SystemConfig, videos_generate
+from generation.pipelines.cache import PipelineCache, PipelineKey
+from generation.pipelines.config import SystemConfig
+from generation.pipelines.run import Request, videos_generate
 from generation.probe import probe_video
 from juice.celery import app
 from juice.files import file_sha256
@@ -291,7 +295,7 @@ def test_jobs_of_a_lost_worker_are_requeued_then_given_up(tiny_models, django_ca
 def test_a_batch_goes_to_the_media_queue_as_one_message_and_a_repeated_delivery_stores_nothing_twice(
     tiny_models, media_root, empty_queues
 ):
-    from generation.jobs.services import jobs_run
+    from generation.jobs.worker import jobs_run
     from generation.tasks import encode_video, encode_videos
     from juice.queue import queue_length
 

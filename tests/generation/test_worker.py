@@ -16,7 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F
 
-from generation.jobs.services import generation_queue, jobs_requeue_stale
+from generation.jobs.queueing import generation_queue
+from generation.jobs.reconcile import jobs_requeue_stale
 from generation.models import GenerationJob, System, Video
 from generation.probe import probe_video
 from tests.support.generation import SMALL, add_system, make_prompts

@@ -71,3 +71,58 @@ def test_no_function_is_longer_than_a_screen(package):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert long == [], f"split these functions (at most {MAX_FUNCTION_LINES} lines each)"
+
+
+# -- generation by concept -------------------------------------------------------------------------
+
+MAX_GENERATION_FILE_LINES = 400
+# The two sides of generation/pipelines: checking a configuration when a system is added, and running it.
+PIPELINE_CONFIGURATION = ("classes", "checks", "config", "stage_config")
+PIPELINE_RUNNING = ("cache", "run", "stages", "steps")
+
+
+def imported_names(path: Path) -> set[str]:
+    """`imported(path)`, plus `package.name` for each `from package import name` (which may be a module)."""
+    names = imported(path)
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_file_of_generation_is_longer_than_400_lines():
+    long = [
+        f"{path.relative_to(ROOT)} ({lines} lines)"
+        for path in sorted((ROOT / "generation").rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+        and (lines := path.read_bytes().count(b"\n")) > MAX_GENERATION_FILE_LINES
+    ]
+    assert long == [], f"split these files by concept (at most {MAX_GENERATION_FILE_LINES} lines each)"
+
+
+def test_only_management_commands_import_the_tiny_models():
+    # The random-weight pipelines are scaffolding for tests, benchmarks and the demo: no service, view,
+    # task or worker of the platform loads them.
+    found = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for package in ("juice", "generation", "annotation")
+        for path in modules(package)
+        if "commands" not in path.parts and path.parent != ROOT / "generation" / "tiny"
+        for name in sorted(imported_names(path))
+        if name == "generation.tiny" or name.startswith("generation.tiny.")
+    ]
+    assert found == []
+
+
+def test_pipeline_configuration_never_imports_the_running_side():
+    running = {f"generation.pipelines.{name}" for name in PIPELINE_RUNNING}
+    found = [
+        f"generation/pipelines/{module}.py: {name}"
+        for module in PIPELINE_CONFIGURATION
+        for name in sorted(imported_names(ROOT / "generation" / "pipelines" / f"{module}.py"))
+        if name in running
+    ]
+    assert found == []
+    assert sorted(p.stem for p in (ROOT / "generation" / "pipelines").glob("*.py") if p.stem != "__init__") == sorted(
+        PIPELINE_CONFIGURATION + PIPELINE_RUNNING
+    ), "a new module of generation/pipelines belongs to one side: name it above"

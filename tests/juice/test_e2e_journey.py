@@ -23,7 +23,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from annotation.models import Item, Vote
-from generation.jobs.services import generation_progress, generation_queue
+from generation.jobs.progress import generation_progress
+from generation.jobs.queueing import generation_queue
 from generation.models import PromptSet, System
 from generation.systems.services import system_add
 from generation.systems.videos import videos_import

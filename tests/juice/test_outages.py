@@ -99,7 +99,7 @@ def test_jobs_and_encodes_whose_messages_a_broker_restart_lost_are_sent_again(ti
     log = tmp_path / "worker.log"
     with private_redis() as broker:
         # Sent while no worker runs, the messages wait in the broker...
-        run_django(f"from generation.jobs.services import generation_queue; from generation.models import *\n"
+        run_django(f"from generation.jobs.queueing import generation_queue; from generation.models import *\n"
                    f"generation_queue(system=System.objects.get(name='tiny'), prompt_set=PromptSet.objects.get(pk={prompts.pk}))",
                    media_root, broker.url)
         run_django("from annotation.studies.schemas import StudySpec; from annotation.studies.services import study_create\n"

@@ -16,7 +16,7 @@ from annotation.models import Item, Study
 from annotation.options import MATCHING_PARTS, OPTIONS, Option
 from annotation.studies.schemas import study_spec_model
 from annotation.studies.services import StudyError, study_create
-from generation.matching import POLICY_HELP
+from generation.matching.policy import POLICY_HELP
 from generation.models import Prompt
 from generation.tasks import match_video
 from juice.celery import app

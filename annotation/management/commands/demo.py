@@ -23,7 +23,7 @@ from annotation.models import Study
 from annotation.studies.schemas import StudySpec
 from annotation.studies.services import StudyError, study_create
 from generation.models import PromptSet, System
-from generation.pipelines import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_VIDEO
+from generation.pipelines.classes import IMAGE_TO_VIDEO, TEXT_TO_IMAGE, TEXT_TO_VIDEO
 from generation.prompts.importing import prompt_set_import
 from generation.systems.services import system_add
 from generation.systems.videos import videos_import

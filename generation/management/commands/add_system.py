@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.pipelines import ConfigError, params_parse
+from generation.pipelines.classes import ConfigError
+from generation.pipelines.config import params_parse
 from generation.systems.services import SystemInputError, system_add
 
 

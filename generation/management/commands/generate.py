@@ -4,7 +4,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from generation.jobs.services import JobError, generation_progress, generation_queue, jobs_requeue_stale
+from generation.jobs.progress import generation_progress
+from generation.jobs.queueing import JobError, generation_queue
+from generation.jobs.reconcile import jobs_requeue_stale
 from generation.models import PromptSet, System
 
 

@@ -304,15 +304,15 @@ def test_an_encode_that_finds_the_disk_full_says_so_and_retry_finishes_the_study
     """A full disk is the operator's to fix: the item says so, and Retry on the page finishes the study."""
     import errno
 
-    from generation import matching
+    from generation.matching import encodes
 
     ps, systems = three_systems(clips, prompts=1)
-    encode = matching.encode_file
+    encode = encodes.encode_file
 
     def no_space(source, spec, output, **options):
         raise OSError(errno.ENOSPC, "No space left on device", str(output))
 
-    monkeypatch.setattr(matching, "encode_file", no_space)
+    monkeypatch.setattr(encodes, "encode_file", no_space)
     with django_capture_on_commit_callbacks(execute=True):
         study = create_study(name="full", prompt_set=ps, pairs=all_pairs(systems)[:1])
     failed = study.items.get()
@@ -322,7 +322,7 @@ def test_an_encode_that_finds_the_disk_full_says_so_and_retry_finishes_the_study
     assert "no space left on device" in page and "Retry" in page
     assert not list(Path(settings.MEDIA_ROOT, "matched").rglob("*.part*"))  # nothing half-written is left
 
-    monkeypatch.setattr(matching, "encode_file", encode)  # space is back
+    monkeypatch.setattr(encodes, "encode_file", encode)  # space is back
     with django_capture_on_commit_callbacks(execute=True):
         researcher_client.post(reverse("study-matching-retry", args=[study.slug, failed.pk]))
     study.refresh_from_db()

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from annotation.models import Item, Study
 from annotation.studies import matching
-from generation.matching import policy_describe, policy_parse
+from generation.matching.policy import policy_describe, policy_parse
 from juice.celery import app
 from tests.support.matching_data import add_video, external_system, prompt_set
 from tests.support.media import make_video

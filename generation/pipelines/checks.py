@@ -5,8 +5,9 @@
 - Sizes and frame counts: read from the model's own components (the VAE's spatial and temporal
   compression, the transformer's patch size) and from the pipeline's own `check_inputs`; a value
   the model would refuse or silently round is refused with the nearest valid value.
-- Scheduler overrides: the scheduler is built from the model's scheduler config with the
-  overrides and asked for its timesteps, as the pipeline will; its own message is quoted.
+- Scheduler overrides: their keys against the scheduler class's own; and the scheduler built from the
+  model's scheduler config with the overrides and asked for its timesteps, as the pipeline will; its
+  own message is quoted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+
+from generation.pipelines.classes import ConfigError, scheduler_class
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,6 @@ UNRUNNABLE = {
 PER_PROMPT_COUNTS = ("num_videos_per_prompt", "num_images_per_prompt")
 # Classes whose VAE decodes only with tiling.
 NEEDS_TILING = {"AllegroPipeline"}
-
-
-class ConfigError(ValueError):
-    """A system configuration that cannot work; the message names the class, key or model."""
 
 
 def _bool(params: dict, key: str) -> None:
@@ -229,6 +228,19 @@ def _check_frames(cls: type, params: dict, shell: Any) -> None:
 
 
 # -- scheduler -------------------------------------------------------------------------------------
+
+
+def check_scheduler(overrides: Any, *, scheduler_name: str | None, where: str) -> None:
+    """Check scheduler overrides against the scheduler class's own config keys when we know the class."""
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where}: expected KEY=VALUE overrides, e.g. {where}.timestep_spacing=trailing")
+    name = overrides.get("class", scheduler_name)
+    if name is None:
+        return  # a hub model not on this machine: checked when a worker loads it
+    allowed = set(inspect.signature(scheduler_class(name).__init__).parameters) - {"self", "kwargs"}
+    unknown = sorted(set(overrides) - allowed - {"class"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for {name}; known: {', '.join(sorted(allowed))}")
 
 
 def check_scheduler_values(scheduler_cls: type, overrides: dict, model_dir: Path, steps: Any, where: str) -> None:
