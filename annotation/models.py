@@ -200,7 +200,7 @@ class Item(models.Model):
     is_attention = models.BooleanField(default=False)
     expected = models.CharField(max_length=1, blank=True, choices=[("a", "a"), ("b", "b")])
     raters_needed = models.PositiveSmallIntegerField()
-    # The item's place in the study's shuffle (annotation/rating/order.py), the same in a copy with the same seed.
+    # The item's place in the study's shuffle (annotation/raters/order.py), the same in a copy with the same seed.
     shuffle = models.BigIntegerField(default=0)
     # Assignments holding a live lease or already voted; the check constraint caps it.
     claimed = models.PositiveSmallIntegerField(default=0)
@@ -247,7 +247,7 @@ class Rater(models.Model):
     votes_done = models.PositiveIntegerField(default=0, db_default=0)
     attention_passed = models.PositiveIntegerField(default=0)
     attention_failed = models.PositiveIntegerField(default=0)
-    # This rater's permutation of the items' shuffle (annotation/rating/order.py): x -> (x * a + b) mod P.
+    # This rater's permutation of the items' shuffle (annotation/raters/order.py): x -> (x * a + b) mod P.
     order_a = models.BigIntegerField(default=1, db_default=1)
     order_b = models.BigIntegerField(default=0, db_default=0)
     # When the rater read the instructions and agreed to the consent text (the study's first page).

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Rater, Study
-from annotation.rating.order import rater_order
+from annotation.raters.order import rater_order
 
 # Crowd platforms' ids are letters and digits (Prolific, MTurk); a few separators are allowed. Never a
 # first character a spreadsheet would read as a formula (= + - @), and never "/" (account ids).

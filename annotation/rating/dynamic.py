@@ -42,7 +42,7 @@ from django.utils import timezone
 from analysis import sequential
 from annotation.models import Item, Study, StudyPair, Vote
 from annotation.rating import sql
-from annotation.studies.selectors import analysed_votes
+from annotation.rating.analysed import analysed_votes
 
 # The first key of the study's advisory lock (PostgreSQL); the study's id is the second. SQLite runs
 # one writing transaction at a time, which is the lock there.

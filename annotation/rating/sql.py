@@ -24,7 +24,7 @@ from django.db.models import Field
 from psycopg.pq import ExecStatus
 
 from annotation.models import Assignment, Item, Rater, Study, Vote
-from annotation.rating.order import PRIME
+from annotation.raters.order import PRIME
 
 ACTIVE, VOTED = Assignment.Status.ACTIVE.value, Assignment.Status.VOTED.value
 INVITED = Rater.Source.INVITED.value
