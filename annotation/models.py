@@ -222,7 +222,7 @@ class Item(models.Model):
             models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
         ]
         # The claim walks this index in (claimed, shuffle) order and stops after a window of free items,
-        # so no claim sorts the whole pool (annotation/rating/sql.py).
+        # so no claim sorts the whole pool (annotation/rating/claim.py).
         indexes = [models.Index(fields=["study", "status", "claimed", "shuffle", "id"], name="item_pool_shuffle_idx")]
 
     def __str__(self) -> str:
@@ -241,7 +241,7 @@ class Rater(models.Model):
     worker_id = models.CharField(max_length=128)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LINK)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    # Kept by the transaction that records a vote (annotation/rating/sql.py), like Item.votes_done: every
+    # Kept by the transaction that records a vote (annotation/rating/voting.py), like Item.votes_done: every
     # `next` shows it, and counting the rater's voted assignments there cost more than the claim.
     # db_default: processes still running the previous code during a deploy can create raters.
     votes_done = models.PositiveIntegerField(default=0, db_default=0)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from annotation.models import Rater, Study
 from annotation.raters.cookies import RATER_COOKIE, rater_cookie_set, rater_ids
 from annotation.raters.services import JoinError, JoinNeedsLogin, rater_join
-from juice.http import client_address
+from juice.http import client_address, refusal_status
 from juice.ratelimit import rate_limit_exceeded
 
 # Crowd platforms put the worker id in different parameters; the first one present wins.
@@ -46,7 +46,7 @@ def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
     except JoinNeedsLogin:
         return redirect_to_login(request.get_full_path())
     except JoinError as exc:
-        return rater_message(request, exc.message, exc.status)
+        return rater_message(request, str(exc), refusal_status(exc))
     # MTurk's external question: the page posts the code back to turkSubmitTo with the assignmentId.
     hand_off = {p: request.GET[p] for p in MTURK_PARAMS if request.GET.get(p)}
     response = redirect(reverse("rating-page", args=[slug]) + (f"?{urlencode(hand_off)}" if hand_off else ""))

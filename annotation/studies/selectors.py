@@ -11,6 +11,7 @@ from django.db.models import Count, F, Q
 
 from annotation.models import PROBLEMS, Assignment, Item, Report, Study, Vote
 from annotation.rating.analysed import attention_pass_rate, rater_excluded
+from annotation.rating.sides import LEFT, screen_choice
 from annotation.studies.matching import encodes_waiting
 from generation.matching import policy_describe, target_describe
 
@@ -78,7 +79,7 @@ def rater_figures(*, study: Study) -> list[dict]:
         figures["watch"][assignment_id] = watch_ms
         if choice != Vote.Choice.TIE:
             figures["decisive"] += 1
-            figures["left"] += choice == left
+            figures["left"] += screen_choice(choice, left) == LEFT
     result = []
     for rater in study.raters.order_by("created_at"):
         figures = answers[rater.pk]

@@ -134,7 +134,7 @@ def study_links(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         links = join_links(study=study, worker_ids=usernames_parse(request.POST.get("workers", "")), base_url=base_url)
     except JoinError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, str(exc))
         return redirect("study-detail", slug=slug)
     return study_page(request, study, join_links=links)
 
