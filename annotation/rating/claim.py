@@ -113,7 +113,11 @@ class Shown:
 
     @classmethod
     def from_row(cls, row: Row) -> Shown:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        """From a row with a column named as each field."""
+        return cls(**{name: row[name] for name in SHOWN_FIELDS})
+
+
+SHOWN_FIELDS = tuple(f.name for f in fields(Shown))
 
 
 @functools.cache

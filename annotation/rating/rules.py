@@ -42,7 +42,7 @@ class StudyRules:
     @classmethod
     def from_row(cls, row: Row) -> StudyRules:
         """From a row holding STUDY_COLUMNS (`study_<field>`)."""
-        values = {f.name: row[f"study_{f.name}"] for f in fields(cls)}
+        values = {name: row[column] for name, column in COLUMNS.items()}
         for name in JSON_FIELDS:
             values[name] = json.loads(values[name])
         for name in BOOLEAN_FIELDS:
@@ -57,8 +57,9 @@ class StudyRules:
 # Read as text: the two databases hand JSON columns back differently.
 JSON_FIELDS = ("questions", "reasons")
 BOOLEAN_FIELDS = ("early_stop", "dynamic")
-# The study's rules (alias `s`), each column named `study_<field>` of StudyRules.
+# Each field of StudyRules, and the column that holds it: `study_<field>`.
+COLUMNS = {f.name: f"study_{f.name}" for f in fields(StudyRules)}
+# The study's rules (alias `s`), to put in a statement's columns.
 STUDY_COLUMNS = ", ".join(
-    f"CAST(s.{f.name} AS TEXT) AS study_{f.name}" if f.name in JSON_FIELDS else f"s.{f.name} AS study_{f.name}"
-    for f in fields(StudyRules)
+    f"CAST(s.{name} AS TEXT) AS {column}" if name in JSON_FIELDS else f"s.{name} AS {column}" for name, column in COLUMNS.items()
 )
