@@ -199,7 +199,7 @@ class Item(models.Model):
     is_attention = models.BooleanField(default=False)
     expected = models.CharField(max_length=1, blank=True, choices=[("a", "a"), ("b", "b")])
     raters_needed = models.PositiveSmallIntegerField()
-    # The item's place in the study's shuffle (annotation/rating/order.py), the same in a copy with the same seed.
+    # The item's place in the study's shuffle (annotation/raters/order.py), the same in a copy with the same seed.
     shuffle = models.BigIntegerField(default=0)
     # Assignments holding a live lease or already voted; the check constraint caps it.
     claimed = models.PositiveSmallIntegerField(default=0)
@@ -221,7 +221,7 @@ class Item(models.Model):
             models.CheckConstraint(condition=~Q(video_a=F("video_b")), name="item_distinct_videos"),
         ]
         # The claim walks this index in (claimed, shuffle) order and stops after a window of free items,
-        # so no claim sorts the whole pool (annotation/rating/sql.py).
+        # so no claim sorts the whole pool (annotation/rating/claim.py).
         indexes = [models.Index(fields=["study", "status", "claimed", "shuffle", "id"], name="item_pool_shuffle_idx")]
 
     def __str__(self) -> str:
@@ -240,13 +240,13 @@ class Rater(models.Model):
     worker_id = models.CharField(max_length=128)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LINK)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    # Kept by the transaction that records a vote (annotation/rating/sql.py), like Item.votes_done: every
+    # Kept by the transaction that records a vote (annotation/rating/voting.py), like Item.votes_done: every
     # `next` shows it, and counting the rater's voted assignments there cost more than the claim.
     # db_default: processes still running the previous code during a deploy can create raters.
     votes_done = models.PositiveIntegerField(default=0, db_default=0)
     attention_passed = models.PositiveIntegerField(default=0)
     attention_failed = models.PositiveIntegerField(default=0)
-    # This rater's permutation of the items' shuffle (annotation/rating/order.py): x -> (x * a + b) mod P.
+    # This rater's permutation of the items' shuffle (annotation/raters/order.py): x -> (x * a + b) mod P.
     order_a = models.BigIntegerField(default=1, db_default=1)
     order_b = models.BigIntegerField(default=0, db_default=0)
     # When the rater read the instructions and agreed to the consent text (the study's first page).

@@ -7,7 +7,7 @@ lived in generation).
 from celery import shared_task
 
 from annotation.models import Study
-from annotation.rating.assignment import leases_expire as leases_expire_service
+from annotation.rating.lease import leases_expire as leases_expire_service
 from annotation.studies.attention import attention_items_ensure
 from annotation.studies.matching import items_refresh, studies_refresh, study_match
 

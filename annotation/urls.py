@@ -29,7 +29,7 @@ urlpatterns = [
     path("studies/<str:slug>", studies.study_detail, name="study-detail"),
     path("studies/<str:slug>/status", studies.study_status, name="study-status"),
     path("studies/<str:slug>/attention", studies.study_attention, name="study-attention"),
-    path("studies/<str:slug>/invitations", raters.study_invitations, name="study-invitations"),
+    path("studies/<str:slug>/invitations", studies.study_invitations, name="study-invitations"),
     path("studies/<str:slug>/items", studies.study_items, name="study-items"),
     path("studies/<str:slug>/items/<int:item_id>/<str:side>.mp4", studies.item_video, name="study-item-video"),
     path("studies/<str:slug>/matching", studies.study_matching, name="study-matching"),
@@ -46,7 +46,7 @@ urlpatterns = [
     path("api/studies/<str:slug>", studies_api.studies_detail, name="api-study"),
     path("api/studies/<str:slug>/invitations", raters_api.studies_invitations, name="api-study-invitations"),
     path("api/studies/<str:slug>/links", raters_api.studies_links, name="api-study-links"),
-    path("studies/<str:slug>/links", raters.study_links, name="study-links"),
+    path("studies/<str:slug>/links", studies.study_links, name="study-links"),
     path("api/studies/<str:slug>/report", reports.api_study_report, name="api-study-report"),
     path("api/studies/<str:slug>/design", reports.api_study_design, name="api-study-design"),
 ]

@@ -13,7 +13,6 @@ checks that every item's outcome (so every win rate) is the same in both.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -56,7 +55,8 @@ def rate(study, raters: int, prefs) -> None:
     """The raters in turn, one vote each per round, until none is handed anything."""
     from annotation.models import Assignment, Item, Rater
     from annotation.rating.assignment import assignment_next
-    from annotation.rating.voting import vote_submit
+    from annotation.rating.schemas import Ballot
+    from annotation.rating.voting import assignment_for_vote, vote_submit
 
     numbers = {i.pk: int(i.prompt.key[1:]) - 1 for i in Item.objects.filter(study=study).select_related("prompt")}
     active = {r: Rater.objects.create(study=study, worker_id=f"r{r}") for r in range(raters)}
@@ -69,7 +69,8 @@ def rate(study, raters: int, prefs) -> None:
             item = Assignment.objects.get(token=shown.token).item_id
             body = {q: {"choice": "left" if prefs[(numbers[item], q, r)] == shown.left else "right",
                         "reasons": [study.reasons[q][0]["key"]]} for q in QUESTIONS}
-            vote_submit(rater_ids={rater.pk}, token=shown.token, body=json.dumps({**body, "watch_ms": 1000}).encode())
+            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
+            vote_submit(target=target, ballot=Ballot.model_validate({**body, "watch_ms": 1000}))
 
 
 def outcomes(study) -> dict[tuple[int, str], str]:

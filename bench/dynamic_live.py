@@ -12,7 +12,6 @@ item that was not stopped got exactly its raters and none more, and no rater rat
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -56,7 +55,8 @@ def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy:
     from annotation.models import Assignment, Item, Rater, StudyPair, Vote
     from annotation.rating.assignment import assignment_next
     from annotation.rating.dynamic import pair_states
-    from annotation.rating.voting import vote_submit
+    from annotation.rating.schemas import Ballot
+    from annotation.rating.voting import assignment_for_vote, vote_submit
     from tests.support.builders import SYSTEM_NAMES, build_open_study
 
     study = build_open_study(n_prompts=LIVE_PROMPTS, raters=RATERS_PER_ITEM, n_systems=len(LIVE_SYSTEMS), copy_files=False,
@@ -82,7 +82,8 @@ def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy:
                 correct = rng.random() < (accuracy + left_bias if better_left else accuracy - left_bias)
                 side = "left" if better_left == correct else "right"
                 body[question] = {"choice": side, "reasons": [study.reasons[question][0]["key"]]}
-            vote_submit(rater_ids={rater.pk}, token=shown.token, body=json.dumps({**body, "watch_ms": 1000}).encode())
+            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
+            vote_submit(target=target, ballot=Ballot.model_validate({**body, "watch_ms": 1000}))
     seconds = time.perf_counter() - started
     problems = []
     stored = dict(StudyPair.objects.filter(study=study).values_list("pk", "status"))

@@ -110,7 +110,7 @@ def database_from_env(data_dir: Path) -> dict:
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"DATABASE_URL={raw!r} names no database (postgres://USER@HOST:PORT/NAME)")
     # Django leaves psycopg's prepared statements off, and its own queries never use them
-    # (client-side binding); the annotator API's hot statements ask for them (annotation/rating/sql.py),
+    # (client-side binding); the annotator API's hot statements ask for them (annotation/rating/prepared.py),
     # so PostgreSQL plans each once per connection. A pooler in transaction mode would need this off.
     config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": 5}
     return config

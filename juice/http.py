@@ -1,13 +1,18 @@
-"""JSON answers and JSON input shared by every API: errors as `{"error": ...}`, bodies parsed by a schema."""
+"""JSON answers and JSON input shared by every API: errors as `{"error": ...}`, the one map from a
+service's refusals to HTTP statuses, bodies parsed by a schema."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from pydantic import BaseModel, ValidationError
+
+from juice.refusals import Conflict, Forbidden, Invalid, NotFound, RateLimited, Refused
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -15,7 +20,13 @@ Schema = TypeVar("Schema", bound=BaseModel)
 MAX_PROBLEMS = 3
 
 
-class InputError(ValueError):
+# Each kind of refusal (juice/refusals.py) as the APIs answer it; the most specific kind a refusal is counts.
+REFUSAL_STATUS: dict[type[Refused], int] = {Invalid: 400, Forbidden: 403, NotFound: 404, Conflict: 409, RateLimited: 429}
+# Seconds a rate-limited client waits: the limits count per minute (juice/ratelimit.py).
+RETRY_AFTER = 60
+
+
+class InputError(Invalid):
     """Input that does not fit its schema; the message names each field and what is wrong with it."""
 
 
@@ -45,12 +56,39 @@ def api_error(status: int, message: str, **extra) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
-def input_parse(schema: type[Schema], data: bytes | str | dict | None) -> Schema:
-    """`data` (a JSON body, or an already decoded object) as `schema`; an InputError naming the fields otherwise."""
+def refusal_status(refusal: Refused) -> int:
+    """The HTTP status that answers `refusal`: that of its most specific kind."""
+    return next(REFUSAL_STATUS[kind] for kind in type(refusal).__mro__ if kind in REFUSAL_STATUS)
+
+
+def refusal_answer(refusal: Refused) -> JsonResponse:
+    """`{"error": message}` with the refusal's status (and Retry-After when rate-limited)."""
+    response = api_error(refusal_status(refusal), str(refusal))
+    if isinstance(refusal, RateLimited):
+        response["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+def refusals_answered(view: Callable[..., Any]) -> Callable[..., Any]:
+    """An API view whose services' refusals (and the view's own) are answered by `refusal_answer`."""
+
+    @functools.wraps(view)
+    def answered(request: HttpRequest, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Refused as refusal:
+            return refusal_answer(refusal)
+
+    return answered
+
+
+def input_parse(schema: type[Schema], data: bytes | str | dict | None, context: dict | None = None) -> Schema:
+    """`data` (a JSON body, or an already decoded object) as `schema` (its validators given `context`);
+    an InputError naming the fields otherwise."""
     try:
         if isinstance(data, bytes | str):
-            return schema.model_validate_json(data or b"null")
-        return schema.model_validate(data)
+            return schema.model_validate_json(data or b"null", context=context)
+        return schema.model_validate(data, context=context)
     except ValidationError as exc:
         raise InputError(validation_message(exc)) from None
 

@@ -10,9 +10,10 @@ from django.views.decorators.http import require_POST
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from annotation.models import Study
-from annotation.raters.services import InviteError, JoinError, join_links, study_invitations_change, study_invited_names
+from annotation.raters.services import join_links, study_invitations_change, study_invited_names
 from juice.auth import token_required
-from juice.http import InputError, api_error, input_parse
+from juice.http import input_parse, refusals_answered
+from juice.refusals import NotFound
 
 
 class InvitationsChange(BaseModel):
@@ -26,17 +27,13 @@ class InvitationsChange(BaseModel):
 @never_cache  # the answer may carry new accounts' passwords
 @require_POST
 @token_required
+@refusals_answered
 def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
     """{"add": [usernames], "remove": [usernames], "create": false}: change who may join with an
     account. Answers the invited accounts and, with "create", the passwords of the accounts made."""
-    study = Study.objects.filter(slug=slug).first()
-    if study is None:
-        return api_error(404, "no such study")
-    try:
-        change = input_parse(InvitationsChange, request.body)
-        invited = study_invitations_change(study=study, add=change.add, remove=change.remove, create=change.create)
-    except (InputError, InviteError) as exc:
-        return api_error(400, str(exc))
+    study = _study(slug)
+    change = input_parse(InvitationsChange, request.body)
+    invited = study_invitations_change(study=study, add=change.add, remove=change.remove, create=change.create)
     return JsonResponse({"invited": study_invited_names(study), "created": invited.created})
 
 
@@ -49,17 +46,18 @@ class LinksRequest(BaseModel):
 @never_cache
 @require_POST
 @token_required
+@refusals_answered
 def studies_links(request: HttpRequest, slug: str) -> JsonResponse:
     """{"workers": [worker ids]}: answers {"links": {worker id: join link}}, each carrying `sig` when
     the study wants signed links."""
+    study = _study(slug)
+    wanted = input_parse(LinksRequest, request.body)
+    links = join_links(study=study, worker_ids=wanted.workers, base_url=request.build_absolute_uri(reverse("rater-join", args=[slug])))
+    return JsonResponse({"signed": study.signed_links, "links": links})
+
+
+def _study(slug: str) -> Study:
     study = Study.objects.filter(slug=slug).first()
     if study is None:
-        return api_error(404, "no such study")
-    try:
-        wanted = input_parse(LinksRequest, request.body)
-        links = join_links(study=study, worker_ids=wanted.workers, base_url=request.build_absolute_uri(reverse("rater-join", args=[slug])))
-    except InputError as exc:
-        return api_error(400, str(exc))
-    except JoinError as exc:
-        return api_error(400, exc.message)
-    return JsonResponse({"signed": study.signed_links, "links": links})
+        raise NotFound("no such study")
+    return study

@@ -17,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Rater, Study
-from annotation.rating.order import rater_order
+from annotation.raters.order import rater_order
+from juice.refusals import Conflict, Forbidden, Invalid, Refused
 
 # Crowd platforms' ids are letters and digits (Prolific, MTurk); a few separators are allowed. Never a
 # first character a spreadsheet would read as a formula (= + - @), and never "/" (account ids).
@@ -28,20 +29,27 @@ JOIN_GRACE_SECONDS = 10
 BAD_WORKER_ID = "The worker id must be 1 to 128 letters, digits or . _ @ -, starting with a letter, a digit, . or _."
 
 
-class JoinError(Exception):
-    """A join refused; `status` is the HTTP status of the page that says why."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class JoinError(Refused):
+    """A join refused; the message says why, and the join page shows it."""
 
 
-class JoinNeedsLogin(JoinError):
+class JoinInvalid(JoinError, Invalid):
+    """A join link without a usable worker id."""
+
+
+class JoinForbidden(JoinError, Forbidden):
+    """A worker id or account that may not join as asked (not invited, a forged link, another browser's rater)."""
+
+
+class JoinClosed(JoinError, Conflict):
+    """A study that takes no raters now (not open yet, or closed)."""
+
+
+class JoinNeedsLogin(JoinForbidden):
     """No worker id and nobody logged in, to a study that invites accounts: the join page asks to log in."""
 
 
-class InviteError(ValueError):
+class InviteError(Invalid):
     """An invitation refused as a whole (nothing changed); the message names what is wrong, and
     `unknown` the names that have no account (which callers may offer to create)."""
 
@@ -109,7 +117,7 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
 def study_uninvite(*, study: Study, usernames: list[str]) -> int:
     """Withdraw these accounts' invitations, all of them or, when one is not invited, none; returns
     how many. An account that has joined keeps its votes and may finish the item it holds, but is
-    handed no new one (sql.WELCOME in annotation/rating/sql.py)."""
+    handed no new one (WELCOME in annotation/rating/rules.py)."""
     usernames = usernames_normalise(usernames)
     if not usernames:
         raise InviteError("name at least one account whose invitation to withdraw")
@@ -128,9 +136,9 @@ def study_invited_names(study: Study) -> list[str]:
 
 def _joinable(study: Study) -> None:
     if study.status == Study.Status.PREPARING:
-        raise JoinError("This study is not open yet; please try again later.", status=409)
+        raise JoinClosed("This study is not open yet; please try again later.")
     if study.status == Study.Status.CLOSED:
-        raise JoinError("This study is closed.", status=409)
+        raise JoinClosed("This study is closed.")
 
 
 def account_worker_id(user) -> str:
@@ -150,7 +158,7 @@ def join_links(*, study: Study, worker_ids: list[str], base_url: str) -> dict[st
     links = {}
     for worker_id in dict.fromkeys(w.strip() for w in worker_ids if w.strip()):
         if not WORKER_ID.match(worker_id):
-            raise JoinError(f"{worker_id!r}: {BAD_WORKER_ID}")
+            raise JoinInvalid(f"{worker_id!r}: {BAD_WORKER_ID}")
         query = {"worker": worker_id, **({"sig": join_signature(study=study, worker_id=worker_id)} if study.signed_links else {})}
         links[worker_id] = f"{base_url}?{urlencode(query)}"
     return links
@@ -158,7 +166,7 @@ def join_links(*, study: Study, worker_ids: list[str], base_url: str) -> dict[st
 
 def _signed(study: Study, worker_id: str, sig: str) -> None:
     if study.signed_links and not hmac.compare_digest(sig.encode(), join_signature(study=study, worker_id=worker_id).encode()):
-        raise JoinError("This join link is not valid: open the exact link your crowd platform gave you.", status=403)
+        raise JoinForbidden("This join link is not valid: open the exact link your crowd platform gave you.")
 
 
 def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.LINK, user=None, sig: str = "",
@@ -172,17 +180,17 @@ def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.
     worker_id = (worker_id or "").strip()
     if user is not None:
         if not study.invited.filter(pk=user.pk).exists():
-            raise JoinError(
+            raise JoinForbidden(
                 f"Your account {user.get_username()} is not invited to this study. Ask the researcher to invite it, "
-                "or open the link your crowd platform gave you.", status=403,
+                "or open the link your crowd platform gave you."
             )
         worker_id, source = account_worker_id(user), Rater.Source.INVITED
     elif not worker_id and study.invited.exists():
-        raise JoinNeedsLogin("Log in with the account you were invited with.", status=401)
+        raise JoinNeedsLogin("Log in with the account you were invited with.")
     elif not worker_id:
-        raise JoinError("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
+        raise JoinInvalid("This join link lacks a worker id (?worker=, PROLIFIC_PID= or workerId=).")
     elif not WORKER_ID.match(worker_id):
-        raise JoinError(BAD_WORKER_ID)
+        raise JoinInvalid(BAD_WORKER_ID)
     else:
         _signed(study, worker_id, sig)
     created = False
@@ -197,12 +205,12 @@ def rater_join(*, study: Study, worker_id: str = "", source: str = Rater.Source.
         # The same worker joined twice at once; the other request created the row (and holds it).
         rater = Rater.objects.get(study=study, worker_id=worker_id)
     if rater.user_id != (user.pk if user is not None else None):
-        raise JoinError("This worker id belongs to another rater of this study.", status=403)
+        raise JoinForbidden("This worker id belongs to another rater of this study.")
     fresh = timezone.now() - rater.created_at < timedelta(seconds=JOIN_GRACE_SECONDS)
     if user is None and not created and rater.pk != joined_as and not fresh:
         # Whoever learns a worker id must not take over that worker's assignments and votes.
-        raise JoinError("This worker id has already joined this study from another browser. Please continue in the "
-                        "browser where you started, or contact the researcher.", status=403)
+        raise JoinForbidden("This worker id has already joined this study from another browser. Please continue in the "
+                            "browser where you started, or contact the researcher.")
     return rater
 
 

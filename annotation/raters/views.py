@@ -1,34 +1,21 @@
-"""Raters joining a study through its link, researchers inviting accounts, and logging in or out."""
+"""Raters joining a study through its link, and logging in or out."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from annotation.models import Rater, Study
 from annotation.raters.cookies import RATER_COOKIE, rater_cookie_set, rater_ids
-from annotation.raters.services import (
-    InviteError,
-    JoinError,
-    JoinNeedsLogin,
-    join_links,
-    rater_join,
-    study_invite,
-    study_uninvite,
-    usernames_parse,
-)
-from annotation.studies.views import study_page
-from juice.auth import researcher_required
-from juice.http import client_address
+from annotation.raters.services import JoinError, JoinNeedsLogin, rater_join
+from juice.http import client_address, refusal_status
 from juice.ratelimit import rate_limit_exceeded
 
 # Crowd platforms put the worker id in different parameters; the first one present wins.
@@ -59,50 +46,12 @@ def rater_join_view(request: HttpRequest, slug: str) -> HttpResponse:
     except JoinNeedsLogin:
         return redirect_to_login(request.get_full_path())
     except JoinError as exc:
-        return rater_message(request, exc.message, exc.status)
+        return rater_message(request, str(exc), refusal_status(exc))
     # MTurk's external question: the page posts the code back to turkSubmitTo with the assignmentId.
     hand_off = {p: request.GET[p] for p in MTURK_PARAMS if request.GET.get(p)}
     response = redirect(reverse("rating-page", args=[slug]) + (f"?{urlencode(hand_off)}" if hand_off else ""))
     rater_cookie_set(response, request, slug=slug, rater=rater)
     return response
-
-
-@never_cache  # the answer may carry new accounts' passwords
-@require_POST
-@researcher_required
-def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
-    """Invite accounts (creating the missing ones on request) or withdraw invitations. New accounts'
-    passwords are shown in this answer only, never stored or put in a message cookie."""
-    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
-    usernames = usernames_parse(request.POST.get("usernames", ""))
-    try:
-        if request.POST.get("action") == "remove":
-            count = study_uninvite(study=study, usernames=usernames)
-            messages.success(request, f"Withdrew {count} invitation(s).")
-            return redirect("study-detail", slug=slug)
-        invited = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
-    except InviteError as exc:
-        messages.error(request, f"{exc}{'; tick “create the accounts” to make them' if exc.unknown else ''}")
-        return redirect("study-detail", slug=slug)
-    if not invited.created:
-        messages.success(request, f"Invited {invited.added} more account(s).")
-        return redirect("study-detail", slug=slug)
-    return study_page(request, study, created_accounts=invited.created, added=invited.added)
-
-
-@never_cache
-@require_POST
-@researcher_required
-def study_links(request: HttpRequest, slug: str) -> HttpResponse:
-    """Join links for the worker ids pasted on the study page (signed when the study asks), shown there."""
-    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
-    base_url = request.build_absolute_uri(reverse("rater-join", args=[slug]))
-    try:
-        links = join_links(study=study, worker_ids=usernames_parse(request.POST.get("workers", "")), base_url=base_url)
-    except JoinError as exc:
-        messages.error(request, exc.message)
-        return redirect("study-detail", slug=slug)
-    return study_page(request, study, join_links=links)
 
 
 # Logging in or out also forgets the studies this browser rates (the rater cookie), so the next

@@ -1,7 +1,8 @@
 """The annotator's JSON API (CONTRACT.md): the next assignment, the vote on it, or a problem reported instead.
 
 Annotators are identified by the rater id this browser's signed cookie holds for the study; they reach
-their own assignments only, and nothing here names a system, a prompt id or a file.
+their own assignments only, and nothing here names a system, a prompt id or a file. Refusals are the
+services' (and the views' own), answered by juice.http.refusals_answered.
 """
 
 from __future__ import annotations
@@ -10,42 +11,45 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from pydantic import BaseModel, ConfigDict, StrictInt
 
 from annotation.models import Study
 from annotation.raters.cookies import rater_from_cookie, rater_ids
 from annotation.raters.services import rater_consent
 from annotation.rating.assignment import Offer, assignment_next
 from annotation.rating.problems import report_submit
-from annotation.rating.qualification import QualificationError, qualification_answer, qualification_next
-from annotation.rating.voting import VoteError, vote_submit
-from juice.http import InputError, api_error, input_parse
+from annotation.rating.qualification import qualification_answer, qualification_next
+from annotation.rating.schemas import Ballot, ProblemSpec, QualificationBody
+from annotation.rating.sides import on_screen
+from annotation.rating.voting import assignment_for_vote, assignment_held, vote_submit
+from juice.http import input_parse, refusals_answered
+from juice.refusals import Forbidden
+
+NOT_JOINED = "join this study through its link first"
 
 
 @never_cache
 @require_GET
+@refusals_answered
 def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
     rater_id = rater_ids(request).get(slug)
     offer = assignment_next(rater_id=rater_id, slug=slug) if rater_id is not None else None
     if offer is None:
-        return api_error(403, "join this study through its link first")
+        raise Forbidden(NOT_JOINED)
     return JsonResponse(offer_json(offer))
 
 
 @never_cache
 @require_POST
+@refusals_answered
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
-    """A vote; with `?next=1` the answer also holds what `next` would answer right after it."""
-    try:
-        voted = vote_submit(rater_ids=set(rater_ids(request).values()), token=token, body=request.body,
-                            then_next=request.GET.get("next") == "1")
-    except VoteError as exc:
-        response = api_error(exc.status, exc.message)
-        if exc.status == 429:
-            response["Retry-After"] = "60"
-        return response
+    """A vote; with `?next=1` the answer also holds what `next` would answer right after it. The body is
+    read only once the assignment is known to be this rater's and they are not voting too fast."""
+    target = assignment_for_vote(rater_ids=set(rater_ids(request).values()), token=token)
+    ballot = input_parse(Ballot, request.body, context={"questions": target.study.questions})
+    then_next = request.GET.get("next") == "1"
+    voted = vote_submit(target=target, ballot=ballot, then_next=then_next)
     body = {"ok": True}
-    if request.GET.get("next") == "1":
+    if then_next:
         # None when the next assignment could not be read: the page then asks for it with GET next.
         body["next"] = offer_json(voted.next) if voted.next is not None else None
     return JsonResponse(body, status=201)
@@ -53,57 +57,41 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
 
 @never_cache
 @require_POST
+@refusals_answered
 def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
     """A problem with the item instead of a vote; the answer holds what `next` now answers (`next`)."""
-    try:
-        offer = report_submit(rater_ids=set(rater_ids(request).values()), token=token, body=request.body)
-    except VoteError as exc:
-        return api_error(exc.status, exc.message)
+    target = assignment_held(rater_ids=set(rater_ids(request).values()), token=token)
+    offer = report_submit(target=target, problem=input_parse(ProblemSpec, request.body))
     return JsonResponse({"ok": True, "next": offer_json(offer) if offer is not None else None}, status=201)
 
 
 @never_cache
 @require_POST
+@refusals_answered
 def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
     """The rater read the instructions and agreed to the consent text: recorded, then the items come."""
     rater = rater_from_cookie(request, slug)
     if rater is None:
-        return api_error(403, "join this study through its link first")
+        raise Forbidden(NOT_JOINED)
     rater = rater_consent(rater=rater)
     return JsonResponse({"ok": True, "consented_at": rater.consented_at.isoformat()}, status=201)
 
 
-class QualificationBody(BaseModel):
-    """An answer to a qualification pair: its index and, per question, {"choice": "left"|"right"|"tie"}
-    (reasons, if sent, are not scored)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    index: StrictInt
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
+@refusals_answered
 def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
     """GET: the next qualification pair (or none, with whether the rater is admitted); POST: an answer
     to it, answered with the feedback (was it right, what was expected) and the decision so far."""
     rater = rater_from_cookie(request, slug)
     if rater is None:
-        return api_error(403, "join this study through its link first")
+        raise Forbidden(NOT_JOINED)
     if request.method == "GET":
-        try:
-            return JsonResponse(qualification_json(rater, qualification_next(rater=rater)))
-        except QualificationError as exc:
-            return api_error(409, str(exc))
-    try:
-        body = input_parse(QualificationBody, request.body)
-        extra = body.__pydantic_extra__ or {}
-        choices = {q: a.get("choice") for q, a in extra.items() if isinstance(a, dict)}
-        feedback = qualification_answer(rater=rater, index=body.index, choices=choices)
-    except InputError as exc:
-        return api_error(400, str(exc))
-    except QualificationError as exc:
-        return api_error(409, str(exc))
+        return JsonResponse(qualification_json(rater, qualification_next(rater=rater)))
+    body = input_parse(QualificationBody, request.body)
+    extra = body.__pydantic_extra__ or {}
+    choices = {q: a.get("choice") for q, a in extra.items() if isinstance(a, dict)}
+    feedback = qualification_answer(rater=rater, index=body.index, choices=choices)
     return JsonResponse({"correct": feedback.correct, "expected": feedback.expected, "admitted": feedback.admitted,
                          "screened_out": feedback.screened_out}, status=201)
 
@@ -116,10 +104,9 @@ def qualification_json(rater, shown) -> dict:
         answer["message"] = ("Thank you for your time. Your answers to the practice pairs did not match ours, "
                              "so this study cannot use your ratings.")
     if shown is not None:
-        left, right = (shown.item.token_a, shown.item.token_b) if shown.left == "a" else (shown.item.token_b, shown.item.token_a)
         answer["pair"] = {
             "index": shown.index, "total": shown.total, "prompt": shown.item.prompt.text, "image": None,
-            "videos": {"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
+            "videos": _videos(study.slug, shown.left, shown.item.token_a, shown.item.token_b),
             "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
         }
     return answer
@@ -130,12 +117,11 @@ def offer_json(offer: Offer) -> dict:
     progress = {"done": offer.votes_done, "total": offer.ready_items}
     study, shown = offer.study, offer.assignment
     if shown is not None:
-        left, right = (shown.token_a, shown.token_b) if shown.left == "a" else (shown.token_b, shown.token_a)
         return {
             "assignment": shown.token,
             "prompt": shown.prompt,
             "image": reverse("rating-image", args=[study.slug, shown.token]) if shown.image else None,
-            "videos": {"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
+            "videos": _videos(study.slug, shown.left, shown.token_a, shown.token_b),
             "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
             "progress": progress,
         }
@@ -151,3 +137,9 @@ def offer_json(offer: Offer) -> dict:
     elif offer.votes_done:
         code, message = study.completion_code or None, "Thank you: you have finished."
     return {"assignment": None, "completion_code": code, "message": message, "progress": progress}
+
+
+def _videos(slug: str, left: str, token_a: str, token_b: str) -> dict[str, str]:
+    """The URLs of the videos shown on the left and on the right."""
+    on_left, on_right = on_screen(left, token_a, token_b)
+    return {"left": reverse("study-video", args=[slug, on_left]), "right": reverse("study-video", args=[slug, on_right])}

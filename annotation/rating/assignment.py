@@ -1,81 +1,39 @@
-"""Handing items to raters: what `next` answers, the claim, the lease and its expiry.
-
-An item's `claimed` counts its live leases plus its votes. A claim makes the assignment and counts
-it on the item in one transaction (annotation/rating/sql.py); on PostgreSQL it locks its candidate
-item with `skip_locked`, so concurrent raters take different rows instead of queueing. The check
-constraint `claimed <= raters_needed`, the unique (rater, item) constraint and the
-one-live-assignment-per-rater constraint make overfilling an item, showing it twice to one rater or
-leasing a rater two items impossible, whatever the interleaving.
-"""
+"""What `next` answers a rater: their live assignment, a newly claimed item (annotation/rating/claim.py),
+or none and why (not welcome, not admitted or consented yet, the study paused, nothing left)."""
 
 from __future__ import annotations
 
-import json
-import random
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from annotation.models import Assignment, Item, Study, new_token
-from annotation.rating import sql
+from annotation.models import Assignment, Item, Study
+from annotation.rating.claim import Order, Shown, assignment_claim
+from annotation.rating.lease import lease_release, leases_expire, sweep_if_due
+from annotation.rating.prepared import Row, db_value, run
+from annotation.rating.rules import STUDY_COLUMNS, WELCOME, StudyRules
 
-# Expire at most this many leases per sweep, so one claim never does unbounded work.
-EXPIRE_BATCH = 500
-# Seconds between two lazy sweeps of a study in one process; leases are minutes long.
-EXPIRE_INTERVAL = 2
 # Seconds a process trusts its count of a study's ready items (a rater's most); it changes only
 # when items are added.
 READY_COUNT_SECONDS = 10
 
-
-@dataclass(frozen=True)
-class StudyRules:
-    """What rating needs of a study: its questions, reasons and tie policy, and how it hands out items."""
-
-    id: int
-    slug: str
-    status: str
-    questions: list[str]
-    reasons: dict[str, list[dict]]
-    tie_policy: str
-    lease_seconds: int
-    completion_code: str
-    min_watch_ms: int
-    early_stop: bool
-    dynamic: bool
-
-    # How many values of a row are the study's (sql.STUDY_COLUMNS).
-    COLUMNS = 11
-
-    @classmethod
-    def from_row(cls, values: Sequence) -> StudyRules:
-        """From the values of sql.STUDY_COLUMNS."""
-        study_id, slug, status, questions, reasons, tie_policy, lease_seconds, completion_code, min_watch_ms, early_stop, dynamic = values
-        return cls(study_id, slug, status, json.loads(questions), json.loads(reasons), tie_policy, lease_seconds, completion_code,
-                   min_watch_ms, bool(early_stop), bool(dynamic))
-
-    @property
-    def allow_tie(self) -> bool:
-        return self.tie_policy == Study.TiePolicy.ALLOW
-
-
-@dataclass(frozen=True)
-class Shown:
-    """What the rating page shows of a live assignment: its token, which side is left, the item's
-    media tokens and the prompt."""
-
-    token: str
-    left: str
-    token_a: str
-    token_b: str
-    prompt: str
-    image: str
+# A rater of study `slug` with everything `next` shows: the study's rules, the rater's votes so far,
+# whether they are welcome, admitted (qualification) and have agreed to the consent text (when the
+# study has one), and their live assignment (if any) with what the rating page shows of it.
+RATER_SQL = f"""
+SELECT r.id AS rater_id, r.votes_done, {WELCOME} AS welcome, r.admitted, (s.consent = '' OR r.consented_at IS NOT NULL) AS consented,
+       r.order_a, r.order_b,
+       {STUDY_COLUMNS},
+       a.id AS held_id, a.token, a."left", a.leased_until < %(now)s AS lapsed, i.token_a, i.token_b, p.text AS prompt, p.image
+FROM annotation_rater r
+JOIN annotation_study s ON s.id = r.study_id
+LEFT JOIN annotation_assignment a ON a.rater_id = r.id AND a.status = '{Assignment.Status.ACTIVE.value}'
+LEFT JOIN annotation_item i ON i.id = a.item_id
+LEFT JOIN annotation_prompt p ON p.id = i.prompt_id
+WHERE r.id = %(rater)s AND s.slug = %(slug)s
+"""  # noqa: S608 - constant SQL; the values are bound parameters
 
 
 @dataclass(frozen=True)
@@ -91,11 +49,10 @@ class Offer:
     consented: bool = True  # False until the rater agrees to the study's consent text, when it has one
 
 
-Order = tuple[int, int]  # the rater's permutation of the study's shuffle (annotation/rating/order.py)
-
-
 @dataclass(frozen=True)
 class _RaterState:
+    """A row of RATER_SQL."""
+
     votes_done: int
     welcome: bool
     admitted: bool
@@ -106,12 +63,21 @@ class _RaterState:
     held: Shown | None
     lapsed: bool
 
+    @classmethod
+    def from_row(cls, row: Row) -> _RaterState:
+        held = Shown.from_row(row) if row["held_id"] is not None else None
+        return cls(
+            votes_done=row["votes_done"], welcome=bool(row["welcome"]), admitted=bool(row["admitted"]),
+            consented=bool(row["consented"]), order=(row["order_a"], row["order_b"]), study=StudyRules.from_row(row),
+            held_id=row["held_id"], held=held, lapsed=bool(row["lapsed"]),
+        )
+
 
 def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
     """The rater's live assignment, or a newly claimed item, or none when nothing is left for them;
     None when study `slug` has no such rater.
 
-    Only an open study hands out items, and only to a welcome rater (sql.WELCOME). The new item is
+    Only an open study hands out items, and only to a welcome rater (rules.WELCOME). The new item is
     one this rater has not seen, that still needs raters, with the fewest claims.
     """
     now = timezone.now()
@@ -145,37 +111,9 @@ def assignment_next(*, rater_id: int, slug: str) -> Offer | None:
     return offer(state.study, shown, state.votes_done, state.welcome)
 
 
-def assignment_claim(
-    *, rater_id: int, study: StudyRules, now: datetime, order: Order, position: int, wait: bool = False
-) -> Shown | None:
-    """Claim the item the rules give this rater (sql.CLAIM_SQL), in the caller's transaction if there is
-    one, as the `position`-th of their sequence; None when there is none for them, or when they hold a
-    live assignment already. With `wait`, rows other transactions hold are waited for (sql.claim_sql)."""
-    token, left = new_token(), random.choice([Assignment.Left.A, Assignment.Left.B]).value
-    params = {
-        "token": token, "rater": rater_id, "study": study.id, "left": left, "position": position,
-        "order_a": order[0], "order_b": order[1], "start": order[1],
-        "until": sql.db_value(None, now + timedelta(seconds=study.lease_seconds)), "now": sql.db_value(None, now),
-    }
-    with transaction.atomic(savepoint=False):
-        made, _ = sql.run(sql.claim_sql(connection.vendor, wait, study.dynamic), params)
-        if not made:
-            return None
-        (item,) = made[0]
-        (row,), _ = sql.run(sql.TAKE_SQL, {"item": item})
-    return Shown(token, left, *row)
-
-
 def _rater_state(rater_id: int, slug: str, now: datetime) -> _RaterState | None:
-    rows, _ = sql.run(sql.RATER_SQL, {"rater": rater_id, "slug": slug, "now": sql.db_value(None, now)})
-    if not rows:
-        return None
-    _, votes_done, welcome, admitted, consented, order_a, order_b, *values = rows[0]
-    study, (held_id, token, left, lapsed, *shown) = StudyRules.from_row(values[: StudyRules.COLUMNS]), values[StudyRules.COLUMNS :]
-    held = Shown(token, left, *shown) if held_id is not None else None
-    return _RaterState(
-        votes_done, bool(welcome), bool(admitted), bool(consented), (order_a, order_b), study, held_id, held, bool(lapsed)
-    )
+    rows, _ = run(RATER_SQL, {"rater": rater_id, "slug": slug, "now": db_value(None, now)})
+    return _RaterState.from_row(rows[0]) if rows else None
 
 
 def offer(
@@ -193,51 +131,3 @@ def _ready_items(study_id: int) -> int:
         total = Item.objects.filter(study_id=study_id, status=Item.Status.READY).count()
         cache.set(key, total, timeout=READY_COUNT_SECONDS)
     return total
-
-
-# -- leases ------------------------------------------------------------------------------------------
-
-
-def sweep_if_due(slug: str, now: datetime) -> bool:
-    """Sweep the study's expired leases, at most once per interval per process (every claim would
-    otherwise pay for it); returns whether this call swept. A claim that finds nothing sweeps anyway
-    before telling a rater that nothing is left."""
-    if not cache.add(f"leases-expire:{slug}", 1, timeout=EXPIRE_INTERVAL):
-        return False
-    leases_expire(study_slug=slug, now=now)
-    return True
-
-
-def leases_expire(*, study_slug: str | None = None, now: datetime | None = None) -> int:
-    """Return the claims of assignments whose lease ran out (in one study, if given) to the pool;
-    returns how many expired.
-
-    Rows another transaction is voting on are skipped (`skip_locked`): that vote decides them.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        stale = Assignment.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            status=Assignment.Status.ACTIVE, leased_until__lt=now
-        )
-        if study_slug is not None:
-            stale = stale.filter(item__study__slug=study_slug)
-        return _release(list(stale.values_list("pk", "item_id")[:EXPIRE_BATCH]))
-
-
-def lease_release(*, assignment_id: int, status: str = Assignment.Status.EXPIRED) -> bool:
-    """Let go of one live assignment (its lease ran out, its study closed, or its rater reported a
-    problem: `status`), in the caller's transaction if there is one; False when it was not live."""
-    with transaction.atomic():
-        live = Assignment.objects.select_for_update().filter(pk=assignment_id, status=Assignment.Status.ACTIVE)
-        return bool(_release(list(live.values_list("pk", "item_id")), status))
-
-
-def _release(rows: list[tuple[int, int]], status: str = Assignment.Status.EXPIRED) -> int:
-    """End these (assignment, item) leases, locked by the caller, with `status` (expired, or reported),
-    and give their claims back to their items."""
-    if rows:
-        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=status)
-        # In item order: two sweeps running at once lock the same items in the same order, never a cycle.
-        for item_id, count in sorted(Counter(item_id for _, item_id in rows).items()):
-            Item.objects.filter(pk=item_id).update(claimed=F("claimed") - count)
-    return len(rows)

@@ -7,7 +7,7 @@ group-sequential boundary that stays valid however often one looks, with sequent
 pairs of each question (`settle_study`). A pair settled on every question (or, in a ranking study,
 one whose order is known without it: implied by settled pairs, or separated by the Bradley-Terry
 model) stops: its items are marked decided, which the claim never hands out
-(annotation/rating/sql.py, CLAIMABLE and the re-check on the locked row). A settlement is final:
+(annotation/rating/claim.py, CLAIMABLE and the re-check on the locked row). A settlement is final:
 later changes (a rater excluded by the attention checks) change the report, which recomputes
 everything from the votes CSV, but do not reopen the pair.
 
@@ -21,7 +21,7 @@ reads the votes after reading it), and raters whose items finish while a recompu
 for it and at most one more, which covers them all.
 
 Serving order: items of undecided pairs only (a settled pair's items are decided), depth first
-(sql.DEPTH_CLAIM_SQL): a rater gets the most-claimed item that still has room, so an item finishes as
+(claim.DEPTH_CLAIM_SQL): a rater gets the most-claimed item that still has room, so an item finishes as
 soon as its raters can give it their votes and each finished item is a look at once, instead of the
 least-claimed-first order of other studies, where an item finishes only once every open item has had
 the votes before its deciding one (2 of 5 when raters agree) and the first looks come late. Ties go
@@ -41,12 +41,15 @@ from django.utils import timezone
 
 from analysis import sequential
 from annotation.models import Item, Study, StudyPair, Vote
-from annotation.rating import sql
-from annotation.studies.selectors import analysed_votes
+from annotation.rating.analysed import analysed_votes
+from annotation.rating.prepared import run
 
 # The first key of the study's advisory lock (PostgreSQL); the study's id is the second. SQLite runs
 # one writing transaction at a time, which is the lock there.
 LOCK_SPACE = 22
+# A vote that finished an item asks for the study's pairs to be settled again, and is told the count its
+# request has.
+SETTLE_WANTED_SQL = "UPDATE annotation_study SET settle_wanted = settle_wanted + 1 WHERE id = %(study)s RETURNING settle_wanted"
 STATUS = {sequential.OPEN: StudyPair.Status.OPEN, sequential.SETTLED: StudyPair.Status.SETTLED,
           sequential.NOT_NEEDED: StudyPair.Status.NOT_NEEDED}
 
@@ -54,8 +57,8 @@ STATUS = {sequential.OPEN: StudyPair.Status.OPEN, sequential.SETTLED: StudyPair.
 def study_settle_request(*, study_id: int) -> None:
     """After a vote that made an item's outcome final has committed: count the request, then settle
     the study's pairs unless a recomputation that began after it has done so already."""
-    ((wanted,),), _ = sql.run(sql.SETTLE_WANTED_SQL, {"study": study_id})
-    study_pairs_settle(study_id=study_id, covering=wanted)
+    (wanted,), _ = run(SETTLE_WANTED_SQL, {"study": study_id})
+    study_pairs_settle(study_id=study_id, covering=wanted["settle_wanted"])
 
 
 def study_pairs_settle(*, study_id: int, covering: int | None = None) -> bool:

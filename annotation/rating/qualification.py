@@ -18,9 +18,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Rater
+from annotation.rating.sides import LEFT, RIGHT, TIE, A, B, on_screen
+from juice.refusals import Conflict
 
 
-class QualificationError(ValueError):
+class QualificationError(Conflict):
     """An answer that cannot be taken (no qualification, already decided, the wrong pair)."""
 
 
@@ -41,7 +43,7 @@ class Feedback:
 
 
 def _left(rater: Rater, index: int) -> str:
-    return "ab"[hashlib.sha256(f"{rater.study.seed}:{rater.worker_id}:{index}".encode()).digest()[0] & 1]
+    return (A, B)[hashlib.sha256(f"{rater.study.seed}:{rater.worker_id}:{index}".encode()).digest()[0] & 1]
 
 
 def _item(rater: Rater, spec: dict) -> Item:
@@ -73,11 +75,9 @@ def qualification_answer(*, rater: Rater, index: int, choices: dict[str, str]) -
         if shown is None or shown.index != index:
             raise QualificationError("this qualification pair is not the one to answer now")
         spec = rater.study.qualification["items"][index]
-        names = {"left": shown.item.pair.system_a.name, "right": shown.item.pair.system_b.name}
-        if shown.left == "b":
-            names = {"left": names["right"], "right": names["left"]}
-        side = {name: where for where, name in names.items()} | {"tie": "tie"}
-        expected = {q: side[answer] for q, answer in spec["answers"].items()}
+        left, right = on_screen(shown.left, shown.item.pair.system_a.name, shown.item.pair.system_b.name)
+        where = {left: LEFT, right: RIGHT, TIE: TIE}  # the expected answers name systems (or tie)
+        expected = {q: where[answer] for q, answer in spec["answers"].items()}
         correct = all(choices.get(q) == where for q, where in expected.items())
         rater.qualification = [*rater.qualification, {"index": index, "answers": choices, "correct": correct}]
         # The rater now knows this item's expected answer: it is never handed to them to vote on.

@@ -1,13 +1,17 @@
-"""Recording a rater's answers for one assignment, exactly once.
+"""The vote: a rater's answers for one assignment, recorded exactly once, and tallied on its item.
 
 The browser speaks in screen terms (left/right); votes are stored in system terms (a/b/tie),
-translated through the placement stored on the assignment.
+translated through the placement stored on the assignment (annotation/rating/sides.py).
+
+A vote's refusals come in this order: whose assignment (NotYours, `assignment_for_vote`), how fast
+(RateLimited, likewise), the body against its schema (the API parses it then: InputError), the
+assignment's state (VoteConflict), the answers against the study (VoteInvalid); so a client retrying
+a vote whose answer it lost is told the vote is in, not that its retry breaks the study's rules.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections import Counter
 from collections.abc import Collection
@@ -17,64 +21,84 @@ from datetime import datetime
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from analysis import sequential
 from annotation.models import QUALITY, Assignment, Study, Vote
-from annotation.rating import sql
-from annotation.rating.assignment import Offer, Order, StudyRules, assignment_claim, assignment_next, offer, sweep_if_due
+from annotation.rating.assignment import Offer, assignment_next, offer
+from annotation.rating.claim import Order, assignment_claim
 from annotation.rating.dynamic import study_settle_request
-from juice.http import InputError, input_parse
+from annotation.rating.lease import sweep_if_due
+from annotation.rating.prepared import Row, db_value, run
+from annotation.rating.rules import STUDY_COLUMNS, WELCOME, StudyRules
+from annotation.rating.schemas import Ballot
+from annotation.rating.sides import LEFT, RIGHT, TIE, stored_choice
 from juice.ratelimit import rate_limit_exceeded
+from juice.refusals import Conflict, Forbidden, Invalid, RateLimited
 
 logger = logging.getLogger(__name__)
 
-# A watch time above a day is a broken client, not a slow rater.
-MAX_WATCH_MS = 24 * 3600 * 1000
+# An assignment by its token, with its rater's study and whether the rater is welcome, and its item's
+# attention fields: everything a vote reads.
+ASSIGNMENT_SQL = f"""
+SELECT a.id, a.rater_id, a.item_id, a."left", a.status, i.is_attention, i.expected, {WELCOME} AS welcome, r.order_a, r.order_b,
+       {STUDY_COLUMNS}
+FROM annotation_assignment a
+JOIN annotation_rater r ON r.id = a.rater_id
+JOIN annotation_study s ON s.id = r.study_id
+JOIN annotation_item i ON i.id = a.item_id
+WHERE a.token = %(token)s
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
+# Recording a vote, in one transaction. First the compare-and-swap on the status read before: of two
+# submissions racing on one assignment (a double click, two tabs) or a vote racing the lease sweep,
+# exactly one moves it on.
+VOTED = Assignment.Status.VOTED.value
+VOTED_SQL = f"""
+UPDATE annotation_assignment SET status = '{VOTED}', voted_at = %(now)s WHERE id = %(assignment)s AND status = %(status)s
+"""  # noqa: S608 - constant SQL; the values are bound parameters
+
+# The vote counts on its item. A late vote (its lease expired and its claim went back to the pool)
+# claims again, and counts only if the item still has room.
+COUNTED_SQL = """
+UPDATE annotation_item SET votes_done = votes_done + 1, claimed = claimed + %(late)s
+WHERE id = %(item)s AND (%(late)s = 0 OR claimed < raters_needed)
+"""
+
+# One row per question; the statement is made for the number of questions (one or two).
+STORED_SQL = "INSERT INTO annotation_vote (assignment_id, question, choice, reasons, watch_ms, created_at) VALUES {rows}"
+STORED_ROW = "(%(assignment)s, %(question{n})s, %(choice{n})s, %(reasons{n})s, %(watch_ms)s, %(now)s)"
+REASONS_FIELD = Vote._meta.get_field("reasons")
+
+# The rater's tally, which `next` shows as progress, and their attention checks.
+TALLIED_SQL = """
+UPDATE annotation_rater SET votes_done = votes_done + 1,
+    attention_passed = attention_passed + %(passed)s, attention_failed = attention_failed + %(failed)s
+WHERE id = %(rater)s
+RETURNING votes_done
+"""
+
+# Early stopping: the item's votes per question and choice, and its count of votes to come (read after
+# COUNTED_SQL, whose lock on the item row makes two votes on one item count in turn), then the mark.
+TALLY_SQL = """
+SELECT v.question, v.choice, COUNT(*) AS votes, (SELECT raters_needed - votes_done FROM annotation_item WHERE id = %(item)s) AS remaining
+FROM annotation_vote v JOIN annotation_assignment a ON a.id = v.assignment_id
+WHERE a.item_id = %(item)s
+GROUP BY v.question, v.choice
+"""
+DECIDED_SQL = "UPDATE annotation_item SET decided = TRUE WHERE id = %(item)s"
 
 
-class VoteError(Exception):
-    """A refused vote; `status` is the HTTP status the annotator API answers with."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NotYours(Forbidden):
+    """The assignment is not one of the asker's (or there is no such assignment)."""
 
 
-class VoteInvalid(VoteError):
-    pass
+class VoteConflict(Conflict):
+    """The assignment takes no vote (or report) now: voted, reported, practice, its study closed, or
+    its lease gone to another rater."""
 
 
-class VoteForbidden(VoteError):
-    status = 403
-
-
-class VoteConflict(VoteError):
-    status = 409
-
-
-class VoteTooFast(VoteError):
-    status = 429
-
-
-class Answer(BaseModel):
-    # Keys beyond these are ignored, as they always were: a client may send more than the contract's.
-    model_config = ConfigDict(extra="ignore")
-
-    choice: StrictStr
-    reasons: list[StrictStr]
-
-
-class Ballot(BaseModel):
-    """A vote's body: one answer per question of the study (checked against it by `_ballot`), and
-    how long the videos were watched."""
-
-    model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, Answer]
-
-    watch_ms: StrictInt = Field(0, ge=0, le=MAX_WATCH_MS)
+class VoteInvalid(Invalid):
+    """The answers break the study's rules (a question missing, a choice or reason it does not offer)."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +111,9 @@ class Voted:
 
 @dataclass(frozen=True)
 class Target:
-    """The assignment a vote is for, as ASSIGNMENT_SQL reads it."""
+    """The assignment a vote or a report is for, as ASSIGNMENT_SQL reads it."""
 
+    token: str
     id: int
     rater_id: int
     item_id: int
@@ -99,31 +124,47 @@ class Target:
     order: Order
     study: StudyRules
 
+    @classmethod
+    def from_row(cls, token: str, row: Row) -> Target:
+        return cls(
+            token=token, id=row["id"], rater_id=row["rater_id"], item_id=row["item_id"], left=row["left"], status=row["status"],
+            attention_expected=row["expected"] if row["is_attention"] else "", welcome=bool(row["welcome"]),
+            order=(row["order_a"], row["order_b"]), study=StudyRules.from_row(row),
+        )
 
-def vote_submit(*, rater_ids: Collection[int], token: str, body: bytes, then_next: bool = False) -> Voted:
-    """Store the answers in `body` (JSON) for assignment `token`, held by one of `rater_ids` (the raters
-    this browser joined as); raises VoteError (400/403/409/429) with a message. With `then_next`, the
-    answer also holds what `next` would now answer, which spares the rating page a second request.
 
-    The checks go: whose assignment (403), how fast (429), the body's JSON (400), the assignment's state
-    (409), the answers against the study (400); so a client retrying a vote whose answer it lost is
-    told the vote is in, not that its retry is malformed.
-    """
-    target = assignment_target(token, rater_ids)
+def assignment_held(*, rater_ids: Collection[int], token: str) -> Target:
+    """The assignment `token` with what a vote or a report reads of it; NotYours unless one of
+    `rater_ids` (the raters this browser joined as) holds it."""
+    if not rater_ids:  # this browser joined no study: no assignment of its own to look up
+        raise NotYours("this assignment is not yours")
+    rows, _ = run(ASSIGNMENT_SQL, {"token": token})
+    if not rows or rows[0]["rater_id"] not in rater_ids:
+        raise NotYours("this assignment is not yours")
+    return Target.from_row(token, rows[0])
+
+
+def assignment_for_vote(*, rater_ids: Collection[int], token: str) -> Target:
+    """The assignment `token` if one of `rater_ids` holds it (NotYours otherwise) and its rater may vote
+    now (RateLimited otherwise): the checks before a vote's body is read."""
+    target = assignment_held(rater_ids=rater_ids, token=token)
     if rate_limit_exceeded(scope="vote", key=str(target.rater_id), limit=settings.JUICE_RATE_VOTE_PER_MINUTE):
-        raise VoteTooFast("too many votes; slow down")
-    try:
-        payload = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise VoteInvalid("the body is not valid JSON") from None
+        raise RateLimited("too many votes; slow down")
+    return target
+
+
+def vote_submit(*, target: Target, ballot: Ballot, then_next: bool = False) -> Voted:
+    """Store the answers of `ballot` for the assignment `target` (from `assignment_for_vote`); raises
+    VoteConflict or VoteInvalid with a message. With `then_next`, the answer also holds what `next`
+    would now answer, which spares the rating page a second request."""
     while True:
         assignment_check_state(target)
-        voted = _vote_and_claim(target, _ballot(target.study, payload), then_next)
+        voted = _vote_and_claim(target, _checked(target.study, ballot), then_next)
         if voted is not None:
             return voted
         # Another request voted on it first, or the sweep expired its lease meanwhile: decide again on
         # the status now stored (it only moves forward: active, then expired, reported or voted).
-        target = assignment_target(token, rater_ids)
+        target = assignment_held(rater_ids={target.rater_id}, token=target.token)
 
 
 def _vote_and_claim(target: Target, checked: _Checked, then_next: bool) -> Voted | None:
@@ -158,18 +199,6 @@ def _vote_and_claim(target: Target, checked: _Checked, then_next: bool) -> Voted
         return Voted(votes_done)
 
 
-def assignment_target(token: str, rater_ids: Collection[int]) -> Target:
-    """The assignment `token` with what a vote or a report reads of it; VoteForbidden unless one of `rater_ids` holds it."""
-    if not rater_ids:  # this browser joined no study: no assignment of its own to look up
-        raise VoteForbidden("this assignment is not yours")
-    rows, _ = sql.run(sql.ASSIGNMENT_SQL, {"token": token})
-    if not rows or rows[0][1] not in rater_ids:
-        raise VoteForbidden("this assignment is not yours")
-    assignment_id, rater_id, item_id, left, status, is_attention, expected, welcome, order_a, order_b, *study = rows[0]
-    return Target(assignment_id, rater_id, item_id, left, status, expected if is_attention else "", bool(welcome),
-                   (order_a, order_b), StudyRules.from_row(study))
-
-
 def assignment_check_state(target: Target) -> None:
     # A study closed while a vote is in flight may still take that vote; a vote sent after, not.
     if target.study.status == Study.Status.CLOSED:
@@ -188,24 +217,15 @@ class _Checked:
     watch_ms: int
 
 
-def _ballot(study: StudyRules, payload: object) -> _Checked:
-    """The payload checked against the study's questions, reasons and tie policy."""
-    if not isinstance(payload, dict):
-        raise VoteInvalid("the body must be a JSON object")
-    unknown = sorted(set(payload) - set(study.questions) - {"watch_ms"})
-    if unknown:
-        raise VoteInvalid(f"unknown question: {', '.join(unknown)}")
-    try:
-        given = input_parse(Ballot, payload)
-    except InputError as exc:
-        raise VoteInvalid(str(exc)) from None
-    if given.watch_ms < study.min_watch_ms:
-        raise VoteInvalid(f"watch_ms: the videos were watched for {given.watch_ms} ms; this study asks for at least "
+def _checked(study: StudyRules, ballot: Ballot) -> _Checked:
+    """The ballot checked against the study's questions, reasons, tie policy and watch time."""
+    if ballot.watch_ms < study.min_watch_ms:
+        raise VoteInvalid(f"watch_ms: the videos were watched for {ballot.watch_ms} ms; this study asks for at least "
                           f"{study.min_watch_ms} ms of watching before a vote")
-    choices = ("left", "right", "tie") if study.allow_tie else ("left", "right")
+    choices = (LEFT, RIGHT, TIE) if study.allow_tie else (LEFT, RIGHT)
     answers = {}
     for question in study.questions:
-        answer = given.__pydantic_extra__.get(question)
+        answer = ballot.answers.get(question)
         if answer is None:
             raise VoteInvalid(f"question {question!r} is missing")
         if answer.choice not in choices:
@@ -217,7 +237,7 @@ def _ballot(study: StudyRules, payload: object) -> _Checked:
         if bad:
             raise VoteInvalid(f"{question}: unknown reason {bad[0]!r}")
         answers[question] = (answer.choice, list(dict.fromkeys(answer.reasons)))
-    return _Checked(answers, given.watch_ms)
+    return _Checked(answers, ballot.watch_ms)
 
 
 def attention_question(questions: list[str]) -> str:
@@ -230,42 +250,46 @@ def _record(target: Target, checked: _Checked, now: datetime) -> int | None:
     """In the caller's transaction: mark the assignment voted, count the vote on its item, store one
     vote per question and tally it on the rater; returns the rater's votes so far, or None when the
     assignment's status moved since it was read (nothing is written then)."""
-    side = {"left": target.left, "right": "b" if target.left == "a" else "a", "tie": Vote.Choice.TIE.value}
-    choices = {q: (side[choice], reasons) for q, (choice, reasons) in checked.answers.items()}
+    choices = {q: (stored_choice(choice, target.left), reasons) for q, (choice, reasons) in checked.answers.items()}
     passed = target.attention_expected and choices[attention_question(target.study.questions)][0] == target.attention_expected
-    at = sql.db_value(None, now)
-    _, moved = sql.run(sql.VOTED_SQL, {"now": at, "assignment": target.id, "status": target.status})
+    at = db_value(None, now)
+    _, moved = run(VOTED_SQL, {"now": at, "assignment": target.id, "status": target.status})
     if not moved:
         return None
     late = int(target.status == Assignment.Status.EXPIRED)
-    _, counted = sql.run(sql.COUNTED_SQL, {"item": target.item_id, "late": late})
+    _, counted = run(COUNTED_SQL, {"item": target.item_id, "late": late})
     if not counted:
         # Its claim went back to the pool, and the item has had all its raters since.
         raise VoteConflict("the lease expired and the item went to another rater")
     stored = {"assignment": target.id, "watch_ms": checked.watch_ms, "now": at}
     for n, (question, (choice, reasons)) in enumerate(choices.items()):
-        stored |= {f"question{n}": question, f"choice{n}": choice, f"reasons{n}": sql.db_value(sql.REASONS_FIELD, reasons)}
-    sql.run(sql.stored_sql(len(choices)), stored)
+        stored |= {f"question{n}": question, f"choice{n}": choice, f"reasons{n}": db_value(REASONS_FIELD, reasons)}
+    run(stored_sql(len(choices)), stored)
     tally = {"rater": target.rater_id, "passed": int(bool(passed)), "failed": int(bool(target.attention_expected and not passed))}
-    ((votes_done,),), _ = sql.run(sql.TALLIED_SQL, tally)
+    (tallied,), _ = run(TALLIED_SQL, tally)
     if target.study.early_stop or target.study.dynamic:
         _item_voted(target, choices)
-    return votes_done
+    return tallied["votes_done"]
+
+
+@functools.cache
+def stored_sql(questions: int) -> str:
+    return STORED_SQL.format(rows=", ".join(STORED_ROW.format(n=n) for n in range(questions)))
 
 
 def _item_voted(target: Target, mine: dict[str, tuple[str, list[str]]]) -> None:
     """Early stopping marks the item decided once its outcome is (annotation/rating/early_stop.py);
     dynamic evaluation settles the study's pairs again, after commit, when this vote made the item's
     outcome final: decided, or its last vote (annotation/rating/dynamic.py)."""
-    rows, _ = sql.run(sql.TALLY_SQL, {"item": target.item_id})
+    rows, _ = run(TALLY_SQL, {"item": target.item_id})
     tallies: dict[str, Counter] = {}
-    for question, choice, count, _remaining in rows:
-        tallies.setdefault(question, Counter())[choice] = count
-    remaining = rows[0][3] if rows else 0
+    for row in rows:
+        tallies.setdefault(row["question"], Counter())[row["choice"]] = row["votes"]
+    remaining = rows[0]["remaining"] if rows else 0
     decided = _final(target.study, tallies, remaining)
     # A full item is done, not stopped early: only one with votes still to come is marked.
     if target.study.early_stop and remaining > 0 and decided:
-        sql.run(sql.DECIDED_SQL, {"item": target.item_id})
+        run(DECIDED_SQL, {"item": target.item_id})
     if target.study.dynamic and not target.attention_expected and decided:
         before = {q: tallies[q] - Counter({choice: 1}) for q, (choice, _) in mine.items()}
         # Once, when this vote made it final; and again at its last vote, in case votes the analysis

@@ -18,7 +18,7 @@ from django.db.models import Count, Q
 from analysis import COLUMNS, design_document, spreadsheet_safe
 from annotation.models import Item, Study
 from annotation.options import design_options
-from annotation.studies.selectors import analysed_votes
+from annotation.rating.analysed import analysed_votes
 
 # The optional columns written after COLUMNS.
 EXTRA_COLUMNS = ("position",)

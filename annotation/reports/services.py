@@ -13,8 +13,8 @@ import analysis
 import analysis.render
 from annotation.models import Study
 from annotation.options import study_settings_list
+from annotation.rating.analysed import raters_excluded
 from annotation.reports.exports import study_design, votes_write
-from annotation.studies.attention import raters_excluded
 
 CONTENT_TYPES = {
     "json": "application/json",

@@ -1,7 +1,7 @@
 """Attention items: a good video against a frozen copy of itself, so the right answer is known.
 
 Each rater's passes and failures are counted when they vote (annotation/rating/voting.py); raters whose
-pass rate falls below the study's threshold are left out of the analysis.
+pass rate falls below the study's threshold are left out of the analysis (annotation/rating/analysed.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import random
 from django.db import transaction
 from django.db.models import F
 
-from annotation.models import Item, Rater, Study
-from annotation.rating.order import PRIME
+from annotation.models import Item, Study
+from annotation.raters.order import PRIME
 from generation.matching.encodes import frozen_copy
 from generation.models import MatchedVideo
 from juice.queue import enqueue_after_commit
@@ -76,19 +76,3 @@ def attention_items_ensure(*, study: Study) -> list[Item]:
         if len(bases) < missing:
             raise AttentionError(f"only {len(bases)} ready items to build attention items from; {missing} asked")
         return [_attention_item(study, base, frozen[base.pk]) for base in bases[: max(missing, 0)]]
-
-
-def attention_pass_rate(rater: Rater) -> float | None:
-    seen = rater.attention_passed + rater.attention_failed
-    return rater.attention_passed / seen if seen else None
-
-
-def rater_excluded(*, rater: Rater, study: Study) -> bool:
-    """True when the rater's attention pass rate is below the study's threshold (no attention items seen: kept)."""
-    rate = attention_pass_rate(rater)
-    return study.attention_threshold is not None and rate is not None and rate < study.attention_threshold
-
-
-def raters_excluded(*, study: Study) -> list[Rater]:
-    """The raters to leave out of the analysis."""
-    return [r for r in study.raters.all() if rater_excluded(rater=r, study=study)]

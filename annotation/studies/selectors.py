@@ -7,10 +7,11 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q
 
 from annotation.models import PROBLEMS, Assignment, Item, Report, Study, Vote
-from annotation.studies.attention import attention_pass_rate, rater_excluded, raters_excluded
+from annotation.rating.analysed import attention_pass_rate, rater_excluded
+from annotation.rating.sides import LEFT, screen_choice
 from annotation.studies.matching import encodes_waiting
 from generation.matching.policy import policy_describe, target_describe
 
@@ -18,19 +19,6 @@ from generation.matching.policy import policy_describe, target_describe
 def study_by_name_or_slug(name: str) -> Study | None:
     """A study by its name or its public slug."""
     return Study.objects.filter(Q(name=name) | Q(slug=name)).first()
-
-
-def analysed_votes(*, study: Study, include_excluded: bool = False) -> QuerySet[Vote]:
-    """The votes the analysis counts, which the votes CSV carries (annotation/reports/exports.py) and
-    dynamic evaluation settles pairs on: attention items, dropped items, screened-out raters and
-    (unless `include_excluded`) raters below the attention threshold left out."""
-    excluded = set() if include_excluded else {r.pk for r in raters_excluded(study=study)}
-    return (
-        Vote.objects.filter(assignment__item__study=study, assignment__item__is_attention=False)
-        .exclude(assignment__item__status=Item.Status.DROPPED)
-        .exclude(assignment__rater__screened_out=True)
-        .exclude(assignment__rater__in=excluded)
-    )
 
 
 def matching_summary(*, study: Study) -> dict:
@@ -91,7 +79,7 @@ def rater_figures(*, study: Study) -> list[dict]:
         figures["watch"][assignment_id] = watch_ms
         if choice != Vote.Choice.TIE:
             figures["decisive"] += 1
-            figures["left"] += choice == left
+            figures["left"] += screen_choice(choice, left) == LEFT
     result = []
     for rater in study.raters.order_by("created_at"):
         figures = answers[rater.pk]

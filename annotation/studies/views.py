@@ -1,5 +1,6 @@
 """Researcher pages of studies: the home page, create a study, follow its matching, progress and
-raters, pause or close it, add attention items, retry or drop items whose matching failed."""
+raters, invite accounts and make join links, pause or close it, add attention items, retry or drop
+items whose matching failed."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from annotation.models import Item, Study
 from annotation.options import study_settings_list
-from annotation.raters.services import InviteError, study_invited_names
+from annotation.raters.services import (
+    InviteError,
+    JoinError,
+    join_links,
+    study_invite,
+    study_invited_names,
+    study_uninvite,
+    usernames_parse,
+)
 from annotation.rating.dynamic import pair_rows, votes_saved
 from annotation.studies.attention import AttentionError, attention_items_request
 from annotation.studies.forms import study_form_class
@@ -91,6 +101,44 @@ def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
 @researcher_required
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return study_page(request, get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug))
+
+
+@never_cache  # the answer may carry new accounts' passwords
+@require_POST
+@researcher_required
+def study_invitations(request: HttpRequest, slug: str) -> HttpResponse:
+    """Invite accounts (creating the missing ones on request) or withdraw invitations. New accounts'
+    passwords are shown in this answer only, never stored or put in a message cookie."""
+    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
+    usernames = usernames_parse(request.POST.get("usernames", ""))
+    try:
+        if request.POST.get("action") == "remove":
+            count = study_uninvite(study=study, usernames=usernames)
+            messages.success(request, f"Withdrew {count} invitation(s).")
+            return redirect("study-detail", slug=slug)
+        invited = study_invite(study=study, usernames=usernames, create=request.POST.get("create") == "on")
+    except InviteError as exc:
+        messages.error(request, f"{exc}{'; tick “create the accounts” to make them' if exc.unknown else ''}")
+        return redirect("study-detail", slug=slug)
+    if not invited.created:
+        messages.success(request, f"Invited {invited.added} more account(s).")
+        return redirect("study-detail", slug=slug)
+    return study_page(request, study, created_accounts=invited.created, added=invited.added)
+
+
+@never_cache
+@require_POST
+@researcher_required
+def study_links(request: HttpRequest, slug: str) -> HttpResponse:
+    """Join links for the worker ids pasted on the study page (signed when the study asks), shown there."""
+    study = get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug)
+    base_url = request.build_absolute_uri(reverse("rater-join", args=[slug]))
+    try:
+        links = join_links(study=study, worker_ids=usernames_parse(request.POST.get("workers", "")), base_url=base_url)
+    except JoinError as exc:
+        messages.error(request, str(exc))
+        return redirect("study-detail", slug=slug)
+    return study_page(request, study, join_links=links)
 
 
 @require_POST

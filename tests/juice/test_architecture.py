@@ -2,7 +2,8 @@
 
 prompt set -> videos -> matched items -> assignments -> votes -> report: `generation` makes videos
 and matched files and never imports `annotation`; `analysis` reads a votes CSV and imports nothing
-of the platform or Django, so researchers can run it anywhere.
+of the platform or Django, so researchers can run it anywhere. Inside `annotation`, the subpackages
+depend one way: raters < rating < studies < reports.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from tests.support import ROOT
 
 APPLICATION = ("juice", "generation", "annotation", "analysis")
 MAX_FUNCTION_LINES = 60
+# annotation's subpackages, lowest first: each imports only itself, those before it and annotation's
+# top-level modules (models); management/, tasks.py and urls.py at annotation's top may import any.
+ANNOTATION_LAYERS = ("raters", "rating", "studies", "reports")
 
 
 def modules(package: str) -> list[Path]:
@@ -47,6 +51,20 @@ def importers(package: str, forbidden: tuple[str, ...]) -> list[str]:
 
 def test_generation_never_imports_annotation():
     assert importers("generation", ("annotation",)) == []
+
+
+def test_annotation_subpackages_import_each_other_one_way_only():
+    assert sorted(p.name for p in (ROOT / "annotation").iterdir() if (p / "__init__.py").exists()) == sorted(
+        (*ANNOTATION_LAYERS, "management", "migrations")
+    ), "place a new subpackage in ANNOTATION_LAYERS"
+    upward = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for level, layer in enumerate(ANNOTATION_LAYERS)
+        for path in modules(f"annotation/{layer}")
+        for name in sorted(imported(path))
+        if name.startswith("annotation.") and name.split(".")[1] in ANNOTATION_LAYERS[level + 1 :]
+    ]
+    assert upward == []
 
 
 def test_juice_imports_annotation_only_in_its_url_map():

@@ -13,7 +13,7 @@ import ffmpeg
 from django.conf import settings
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, Study, StudyPair
-from annotation.rating.order import item_shuffle
+from annotation.raters.order import item_shuffle
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
 from tests.support.media import make_video
 

@@ -21,7 +21,8 @@ django.setup()
 
 from annotation.models import Rater  # noqa: E402
 from annotation.rating.assignment import assignment_next  # noqa: E402
-from annotation.rating.voting import VoteConflict, vote_submit  # noqa: E402
+from annotation.rating.schemas import Ballot  # noqa: E402
+from annotation.rating.voting import VoteConflict, assignment_for_vote, vote_submit  # noqa: E402
 from tests.support.builders import answer  # noqa: E402
 
 
@@ -35,9 +36,9 @@ def main(slug: str, start_at: float, workers: list[str]) -> None:
             if shown is None:
                 raters.remove(rater)
                 continue
-            body = json.dumps(answer(rater.study, random.choice(["left", "right"]))).encode()
+            ballot = Ballot.model_validate(answer(rater.study, random.choice(["left", "right"])))
             try:
-                vote_submit(rater_ids={rater.pk}, token=shown.token, body=body)
+                vote_submit(target=assignment_for_vote(rater_ids={rater.pk}, token=shown.token), ballot=ballot)
             except VoteConflict:
                 lost += 1  # the rater's other tab voted on it first
                 continue
@@ -45,7 +46,7 @@ def main(slug: str, start_at: float, workers: list[str]) -> None:
             if random.random() < 0.2:  # a double click: the second vote must be refused
                 doubles += 1
                 try:
-                    vote_submit(rater_ids={rater.pk}, token=shown.token, body=body)
+                    vote_submit(target=assignment_for_vote(rater_ids={rater.pk}, token=shown.token), ballot=ballot)
                 except VoteConflict:
                     refused += 1
     print(json.dumps({"accepted": accepted, "lost": lost, "doubles": doubles, "refused": refused}))

@@ -30,6 +30,6 @@ class Command(BaseCommand):
         try:
             links = join_links(study=study, worker_ids=workers, base_url=site.rstrip("/") + reverse("rater-join", args=[study.slug]))
         except JoinError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError(str(exc)) from None
         for worker, link in links.items():
             self.stdout.write(f"{worker}\t{link}")

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Rater, Study, Vote
-from annotation.rating.assignment import leases_expire
+from annotation.rating.lease import leases_expire
 from tests.support.builders import answer, build_open_study
 from tests.support.rating import assert_no_system_name, join, next_item, vote
 

@@ -4,7 +4,6 @@ the real claim and vote code with raters voting at once; the outcome is the full
 from __future__ import annotations
 
 import io
-import json
 import random
 import threading
 from collections import Counter
@@ -15,7 +14,8 @@ from django.db import connection
 from annotation.models import Assignment, Item, Rater, Vote
 from annotation.rating.assignment import assignment_next
 from annotation.rating.early_stop import outcome_decided
-from annotation.rating.voting import vote_submit
+from annotation.rating.schemas import Ballot
+from annotation.rating.voting import assignment_for_vote, vote_submit
 from annotation.reports.exports import votes_write
 from annotation.reports.services import study_report
 from tests.support.builders import build_open_study
@@ -75,7 +75,8 @@ def rate_concurrently(study, prefs, numbers: dict[int, int]) -> None:
                 for q in QUESTIONS:
                     wanted = prefs[(numbers[item], q, worker)]
                     body[q] = {"choice": "left" if wanted == shown.left else "right", "reasons": [study.reasons[q][0]["key"]]}
-                vote_submit(rater_ids={me.pk}, token=shown.token, body=json.dumps({**body, "watch_ms": 1000}).encode())
+                target = assignment_for_vote(rater_ids={me.pk}, token=shown.token)
+                vote_submit(target=target, ballot=Ballot.model_validate({**body, "watch_ms": 1000}))
         except Exception as exc:
             errors.append(exc)
         finally:

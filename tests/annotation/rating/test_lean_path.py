@@ -41,7 +41,7 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
 
 
 def test_next_and_vote_take_a_few_fixed_statements():
-    """The hot path runs the rating rules' own statements (annotation/rating/sql.py), a fixed few per
+    """The hot path runs the rating rules' own statements (annotation/rating/prepared.py), a fixed few per
     request, on PostgreSQL as on SQLite: no ORM query, nothing that grows with the study."""
     study = build_open_study(n_prompts=4)
     client = joined(study)

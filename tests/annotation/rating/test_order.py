@@ -80,8 +80,8 @@ def test_in_a_study_larger_than_the_window_each_rater_starts_at_their_own_place(
     """Beyond WINDOW items the claim takes a window of the study's shuffle read as a circle from the
     rater's own starting point, so an item's place in the sequence differs from rater to rater."""
     from annotation.models import Rater
-    from annotation.rating.order import PRIME
-    from annotation.rating.sql import WINDOW
+    from annotation.raters.order import PRIME
+    from annotation.rating.claim import WINDOW
 
     study = build_open_study(n_prompts=3 * WINDOW, raters=5, seed=11, questions=("quality",))
     firsts = []

@@ -12,7 +12,8 @@ from analysis import sequential
 from annotation.models import Assignment, Item
 from annotation.raters.services import rater_join
 from annotation.rating.assignment import assignment_next
-from annotation.rating.voting import vote_submit
+from annotation.rating.schemas import Ballot
+from annotation.rating.voting import assignment_for_vote, vote_submit
 from tests.support import ROOT
 from tests.support.builders import answer, build_open_study
 
@@ -37,7 +38,8 @@ def rate_by_preference(study, raters: int) -> None:
             ).item
             left = item.pair.system_a.name if shown.left == "a" else item.pair.system_b.name
             choice = "left" if left == preferred(item) else "right"
-            vote_submit(rater_ids={rater.pk}, token=shown.token, body=json.dumps(answer(study, choice)).encode())
+            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
+            vote_submit(target=target, ballot=Ballot.model_validate(answer(study, choice)))
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from analysis import COLUMNS
 from annotation.models import Item
 from annotation.raters.services import rater_join
 from annotation.rating.assignment import assignment_next
-from annotation.rating.voting import vote_submit
+from annotation.rating.schemas import Ballot
+from annotation.rating.voting import assignment_for_vote, vote_submit
 from tests.support import ROOT
 from tests.support.builders import answer, build_open_study
 
@@ -22,7 +23,8 @@ def rate_everything(study, choices):
     for i, choice in enumerate(choices):
         rater = rater_join(study=study, worker_id=f"w{i}")
         while (shown := assignment_next(rater_id=rater.pk, slug=study.slug).assignment) is not None:
-            vote_submit(rater_ids={rater.pk}, token=shown.token, body=json.dumps(answer(study, choice)).encode())
+            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
+            vote_submit(target=target, ballot=Ballot.model_validate(answer(study, choice)))
 
 
 @pytest.fixture

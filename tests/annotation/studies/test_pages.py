@@ -14,7 +14,8 @@ from django.test import Client
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Rater, Study
-from annotation.studies.attention import AttentionError, attention_items_ensure, raters_excluded
+from annotation.rating.analysed import raters_excluded
+from annotation.studies.attention import AttentionError, attention_items_ensure
 from annotation.tasks import attention_items_make, leases_expire
 from generation.probe import probe_video
 from juice.auth import api_token_create

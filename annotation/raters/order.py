@@ -5,8 +5,10 @@ equal claims, each rater follows their own permutation. Every item carries a pla
 shuffle, drawn from the study's seed and what the item is (prompt and systems, not its row id, so a
 copy of the study with the same seed shuffles alike); every rater carries an affine permutation of
 those places, `x -> (x * a + b) mod PRIME`, drawn from the seed and the worker id. The claim
-(annotation/rating/sql.py) orders by the permuted place, which both databases compute in 64 bits,
+(annotation/rating/claim.py) orders by the permuted place, which both databases compute in 64 bits,
 within a window of the study's shuffle that starts at the rater's own place (`b`) of the circle.
+It lives with the raters, the lowest of annotation's subpackages, because joining draws a rater's
+permutation and making a study draws its items' places.
 """
 
 from __future__ import annotations
