@@ -1,13 +1,14 @@
-"""JSON answers and JSON input shared by every API: errors as `{"error": ...}`, bodies parsed by a schema."""
+"""JSON answers and JSON input shared by every API: answers built through their output schema, errors
+as `{"error": ...}` (ErrorOut), bodies parsed by a schema."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
@@ -41,8 +42,27 @@ def _trusted(address: str) -> bool:
     return any(ip in network for network in settings.JUICE_TRUSTED_PROXIES)
 
 
+# A moment as the answers have always written it (Python's isoformat, "+00:00"), declared as a date-time.
+DateTimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class ErrorOut(BaseModel):
+    """Every refusal of the API: a message that says what was wrong (fields some errors add are named
+    by their operation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+
+
+def api_answer(answer: BaseModel, *, status: int = 200, **options) -> JsonResponse:
+    """`answer` as the JSON body, with exactly the fields it was given (one left out stays out), so what
+    is sent is what its schema declares. `options` go to JsonResponse."""
+    return JsonResponse(answer.model_dump(mode="json", exclude_unset=True), status=status, **options)
+
+
 def api_error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
+    return api_answer(ErrorOut(error=message, **extra), status=status)
 
 
 def input_parse(schema: type[Schema], data: bytes | str | dict | None) -> Schema:

@@ -13,15 +13,32 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pydantic import BaseModel, ConfigDict, StrictInt
 
 from annotation.models import Study
-from annotation.raters.cookies import rater_from_cookie, rater_ids
+from annotation.raters.cookies import RATER, rater_from_cookie, rater_ids
 from annotation.raters.services import rater_consent
 from annotation.rating.assignment import Offer, assignment_next
-from annotation.rating.problems import report_submit
+from annotation.rating.problems import ProblemSpec, report_submit
 from annotation.rating.qualification import QualificationError, qualification_answer, qualification_next
-from annotation.rating.voting import VoteError, vote_submit
-from juice.http import InputError, api_error, input_parse
+from annotation.rating.schemas import (
+    AssignmentOut,
+    ConsentOut,
+    FeedbackOut,
+    NextOut,
+    NoAssignmentOut,
+    ProblemOut,
+    QualificationOut,
+    VoteOut,
+)
+from annotation.rating.voting import Ballot, VoteError, vote_submit
+from juice.http import InputError, api_answer, api_error, input_parse
+from juice.openapi import api_operation
+
+NOT_JOINED = "this browser has not joined the study through its link"
+NOT_THEIRS = "the assignment is not this rater's"
+VOTED = "the assignment was already voted or reported, or its lease expired and it went to someone else"
 
 
+@api_operation("GET", summary="The rater's next assignment (the same one until it is voted), or none and why",
+               answers={200: NextOut}, errors={403: NOT_JOINED}, auth=(RATER,))
 @never_cache
 @require_GET
 def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
@@ -29,9 +46,13 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
     offer = assignment_next(rater_id=rater_id, slug=slug) if rater_id is not None else None
     if offer is None:
         return api_error(403, "join this study through its link first")
-    return JsonResponse(offer_json(offer))
+    return api_answer(offer_out(offer))
 
 
+@api_operation("POST", summary="Vote on an assignment (`?next=1`: the answer holds the next assignment too)", body=Ballot,
+               answers={201: VoteOut}, auth=(RATER,), query={"next": "`1`: the answer holds what `next` now answers too"},
+               errors={400: "a question missing, an invalid choice, a missing or unknown reason, or a watch time below the minimum",
+                       403: NOT_THEIRS, 409: VOTED, 429: "too many votes a minute (Retry-After says when to try again)"})
 @never_cache
 @require_POST
 def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
@@ -44,13 +65,14 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
         if exc.status == 429:
             response["Retry-After"] = "60"
         return response
-    body = {"ok": True}
-    if request.GET.get("next") == "1":
-        # None when the next assignment could not be read: the page then asks for it with GET next.
-        body["next"] = offer_json(voted.next) if voted.next is not None else None
-    return JsonResponse(body, status=201)
+    if request.GET.get("next") != "1":
+        return api_answer(VoteOut(ok=True), status=201)
+    # None when the next assignment could not be read: the page then asks for it with GET next.
+    return api_answer(VoteOut(ok=True, next=offer_out(voted.next) if voted.next is not None else None), status=201)
 
 
+@api_operation("POST", summary="Report a problem with the item instead of voting: it is released at once", body=ProblemSpec,
+               answers={201: ProblemOut}, errors={400: "an unknown problem", 403: NOT_THEIRS, 409: VOTED}, auth=(RATER,))
 @never_cache
 @require_POST
 def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
@@ -59,9 +81,11 @@ def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
         offer = report_submit(rater_ids=set(rater_ids(request).values()), token=token, body=request.body)
     except VoteError as exc:
         return api_error(exc.status, exc.message)
-    return JsonResponse({"ok": True, "next": offer_json(offer) if offer is not None else None}, status=201)
+    return api_answer(ProblemOut(ok=True, next=offer_out(offer) if offer is not None else None), status=201)
 
 
+@api_operation("POST", summary="Agree to the study's consent text, having read its instructions", answers={201: ConsentOut},
+               errors={403: NOT_JOINED}, auth=(RATER,))
 @never_cache
 @require_POST
 def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
@@ -70,7 +94,7 @@ def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
     if rater is None:
         return api_error(403, "join this study through its link first")
     rater = rater_consent(rater=rater)
-    return JsonResponse({"ok": True, "consented_at": rater.consented_at.isoformat()}, status=201)
+    return api_answer(ConsentOut(ok=True, consented_at=rater.consented_at.isoformat()), status=201)
 
 
 class QualificationBody(BaseModel):
@@ -82,6 +106,11 @@ class QualificationBody(BaseModel):
     index: StrictInt
 
 
+@api_operation("GET", summary="The next qualification pair, or none with whether the rater is admitted",
+               answers={200: QualificationOut}, errors={403: NOT_JOINED, 409: "the qualification pair is not ready"}, auth=(RATER,))
+@api_operation("POST", summary="Answer a qualification pair: whether it was right, and the decision so far", body=QualificationBody,
+               answers={201: FeedbackOut}, auth=(RATER,),
+               errors={400: "a bad body", 403: NOT_JOINED, 409: "not the pair to answer now"})
 @never_cache
 @require_http_methods(["GET", "POST"])
 def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
@@ -92,7 +121,7 @@ def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
         return api_error(403, "join this study through its link first")
     if request.method == "GET":
         try:
-            return JsonResponse(qualification_json(rater, qualification_next(rater=rater)))
+            return api_answer(qualification_out(rater, qualification_next(rater=rater)))
         except QualificationError as exc:
             return api_error(409, str(exc))
     try:
@@ -104,11 +133,11 @@ def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
         return api_error(400, str(exc))
     except QualificationError as exc:
         return api_error(409, str(exc))
-    return JsonResponse({"correct": feedback.correct, "expected": feedback.expected, "admitted": feedback.admitted,
-                         "screened_out": feedback.screened_out}, status=201)
+    return api_answer(FeedbackOut(correct=feedback.correct, expected=feedback.expected, admitted=feedback.admitted,
+                                  screened_out=feedback.screened_out), status=201)
 
 
-def qualification_json(rater, shown) -> dict:
+def qualification_out(rater, shown) -> QualificationOut:
     """A qualification pair as the rating page shows it: screen terms only, like an assignment."""
     study = rater.study
     answer = {"admitted": rater.admitted, "screened_out": rater.screened_out, "pair": None}
@@ -122,23 +151,23 @@ def qualification_json(rater, shown) -> dict:
             "videos": {"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
             "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
         }
-    return answer
+    return QualificationOut(**answer)
 
 
-def offer_json(offer: Offer) -> dict:
+def offer_out(offer: Offer) -> AssignmentOut | NoAssignmentOut:
     """What the rating page needs, in screen terms (left/right) only: the assignment, or why there is none."""
     progress = {"done": offer.votes_done, "total": offer.ready_items}
     study, shown = offer.study, offer.assignment
     if shown is not None:
         left, right = (shown.token_a, shown.token_b) if shown.left == "a" else (shown.token_b, shown.token_a)
-        return {
-            "assignment": shown.token,
-            "prompt": shown.prompt,
-            "image": reverse("rating-image", args=[study.slug, shown.token]) if shown.image else None,
-            "videos": {"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
-            "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
-            "progress": progress,
-        }
+        return AssignmentOut(
+            assignment=shown.token,
+            prompt=shown.prompt,
+            image=reverse("rating-image", args=[study.slug, shown.token]) if shown.image else None,
+            videos={"left": reverse("study-video", args=[study.slug, left]), "right": reverse("study-video", args=[study.slug, right])},
+            questions=[{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
+            progress=progress,
+        )
     code, message = None, "There is nothing left to rate in this study."
     if not offer.consented:
         message = "Please read the study's instructions and agree to its consent text first; they are on the study's first page."
@@ -150,4 +179,4 @@ def offer_json(offer: Offer) -> dict:
         message = "The study is paused. Please come back later."
     elif offer.votes_done:
         code, message = study.completion_code or None, "Thank you: you have finished."
-    return {"assignment": None, "completion_code": code, "message": message, "progress": progress}
+    return NoAssignmentOut(assignment=None, completion_code=code, message=message, progress=progress)

@@ -1,4 +1,5 @@
-"""What a study is made of, as researchers ask for it: one schema behind the API, the page and the command."""
+"""What a study is made of, as researchers ask for it: one schema behind the API, the page and the
+command (StudySpec); and what the studies' API answers about one (StudyOut)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
-from annotation.models import QUESTIONS, REASON_KEY
+from annotation.models import QUESTIONS, REASON_KEY, Study, StudyPair
+from annotation.rating.schemas import ReasonOut
+from juice.http import DateTimeText
 
 Question = Literal["quality", "faithfulness"]
 
@@ -124,3 +127,112 @@ class StudySpec(BaseModel):
             data = {**data, "dynamic_alpha": data["alpha"]}
             del data["alpha"]
         return data
+
+
+# Figures the analysis computes: an integer stays an integer in the answer, a float a float.
+Number = int | float
+
+
+class StudyProgressOut(BaseModel):
+    """The study's ready items complete, in progress (some raters, not all) and waiting (none yet)."""
+
+    total: int
+    complete: int
+    waiting: int
+    attention: int
+    in_progress: int
+    not_ready: int
+    votes: int
+    raters: int
+
+
+class VotesSavedOut(BaseModel):
+    """Votes against the full design: spent so far, and saved by settled pairs and by items stopped early."""
+
+    full: int
+    spent: int
+    saved_pairs: int
+    saved_items: int
+    saved: int
+    saved_share: Number | None
+
+
+class PairQuestionOut(BaseModel):
+    """Where a pair of a dynamic study stands on one question (annotation/rating/dynamic.py)."""
+
+    winner: str | None
+    implied: str | None
+    known_by: str | None
+    items: int | None
+    repeated_p: Number
+    adjusted_p: Number
+    level: Number
+    interval: list[Number]
+
+
+class PairStateOut(BaseModel):
+    """A pair of a dynamic study: open or settled, why, and (once the monitor has looked) its figures."""
+
+    pair: tuple[str, str]
+    status: Literal[tuple(StudyPair.Status.values)]
+    settled_at: DateTimeText | None
+    reason: str
+    questions: dict[str, PairQuestionOut] | None = None
+    items_finished: int | None = None
+    cap: int | None = None
+
+
+class RaterOut(BaseModel):
+    """A rater's figures: votes, median watch time, attention checks, share of decisive answers for the left video."""
+
+    worker_id: str
+    source: str
+    votes: int
+    median_watch_ms: Number | None
+    attention_passed: int
+    attention_failed: int
+    attention_pass_rate: Number | None
+    excluded: bool
+    left_share: Number | None
+
+
+class StudyOut(BaseModel):
+    """A study: its options as set, its join link, who is invited, and how far it has come."""
+
+    slug: str
+    name: str
+    status: Literal[tuple(Study.Status.values)]
+    prompt_set: str
+    pairs: list[tuple[str, str]]
+    # The study's options, under the names the API has always answered with (`raters_per_item` for
+    # StudySpec's `raters`, `dynamic_alpha` for `alpha`).
+    raters_per_item: int
+    questions: list[str]
+    reasons: dict[str, list[ReasonOut]]
+    allow_tie: bool
+    lease_seconds: int
+    completion_code: str
+    instructions: str
+    matching: dict[str, str | int | float | None]
+    attention_items: int
+    attention_threshold: Number | None
+    consent: str
+    qualification: QualificationSpec | None
+    min_watch_ms: int
+    completion_url: str
+    screenout_url: str
+    signed_links: bool
+    early_stop: bool
+    dynamic: bool
+    dynamic_alpha: Number
+    dynamic_ranking: bool
+    seed: int
+    samples: int
+    sample_unit: Literal["item", "prompt"]
+    # What the study has become.
+    join_url: str
+    invited: list[str]
+    progress: StudyProgressOut
+    votes_saved: VotesSavedOut | None
+    pair_states: list[PairStateOut] | None
+    raters: list[RaterOut]
