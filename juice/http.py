@@ -44,6 +44,8 @@ def _trusted(address: str) -> bool:
 
 # A moment as the answers have always written it (Python's isoformat, "+00:00"), declared as a date-time.
 DateTimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+# A figure in an answer: an integer stays an integer, a float a float (a float field would write 3 as 3.0).
+Number = int | float
 
 
 class ErrorOut(BaseModel):

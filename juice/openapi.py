@@ -137,7 +137,7 @@ def _content(model: type[BaseModel], refs: dict, mode: str, media: str = JSON) -
 
 def _responses(operation: Operation, refs: dict) -> dict:
     responses = {
-        str(status): {"description": (model.__doc__ or HTTPStatus(status).phrase).strip().split("\n")[0],
+        str(status): {"description": " ".join((model.__doc__ or HTTPStatus(status).phrase).split()),
                       "content": _content(model, refs, "serialization")}
         for status, model in operation.answers.items()
     }
@@ -148,12 +148,13 @@ def _responses(operation: Operation, refs: dict) -> dict:
     return responses
 
 
-def _operation_object(route: str, view: Callable, operation: Operation, refs: dict, pattern: URLPattern) -> dict:
+def _operation_object(route: str, pattern: URLPattern, operation: Operation, refs: dict) -> dict:
+    view = pattern.callback
     several = len(view.api_operations) > 1
     described = {
         "operationId": view.__name__ + (f"_{operation.method.lower()}" if several else ""),
         "summary": operation.summary,
-        "tags": [route.split("/")[1]],
+        "tags": [route.split("/")[1].removesuffix(".json")],
         "security": _security(operation),
         "parameters": _parameters(pattern, operation),
         "responses": _responses(operation, refs),
@@ -165,13 +166,14 @@ def _operation_object(route: str, view: Callable, operation: Operation, refs: di
     return described
 
 
-def _declared(routes: list[tuple[str, URLPattern]]) -> list[tuple[str, URLPattern, Callable, Operation]]:
+def _declared(routes: list[tuple[str, URLPattern]]) -> list[tuple[str, URLPattern, Operation]]:
+    """Each (route, pattern, operation) its view declares; an API path without a declaration is an error."""
     declared = []
     for route, pattern in routes:
         operations = getattr(pattern.callback, "api_operations", None)
         if not operations:
             raise ImproperlyConfigured(f"/{route} is an API path without @api_operation on its view {pattern.lookup_str}")
-        declared += [(route, pattern, pattern.callback, op) for op in operations.values()]
+        declared += [(route, pattern, op) for op in operations.values()]
     return declared
 
 
@@ -180,15 +182,15 @@ def openapi_document() -> dict:
     """The OpenAPI 3.1 document of every operation under `/api/` (the URL map does not change while the site runs)."""
     declared = _declared(list(api_routes()))
     wanted = {(ErrorOut, "serialization")}
-    for _route, _pattern, _view, op in declared:
+    for _route, _pattern, op in declared:
         wanted |= {(model, "serialization") for model in op.answers.values()}
         if op.body is not None:
             wanted.add((op.body, "validation"))
     refs, definitions = models_json_schema(sorted(wanted, key=lambda w: (w[0].__name__, w[1])), ref_template=REF_TEMPLATE)
     paths: dict[str, dict] = {}
-    for route, pattern, view, op in declared:
+    for route, pattern, op in declared:
         path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
-        paths.setdefault(path, {})[op.method.lower()] = _operation_object(route, view, op, refs, pattern)
+        paths.setdefault(path, {})[op.method.lower()] = _operation_object(route, pattern, op, refs)
     return {
         "openapi": "3.1.0",
         "info": {"title": "JUICE", "version": "1",
@@ -209,7 +211,7 @@ def _credentials(declared: list) -> list[Credential]:
 
 
 class OpenApiDocument(BaseModel):
-    """The OpenAPI 3.1 document of this API"""
+    """The OpenAPI 3.1 document of this API."""
 
     model_config = ConfigDict(extra="allow")
 

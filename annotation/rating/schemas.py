@@ -54,7 +54,7 @@ class NoAssignmentOut(BaseModel):
 
 
 class NextOut(RootModel[AssignmentOut | NoAssignmentOut]):
-    """The rater's next assignment, or none and why"""
+    """The rater's next assignment, or none and why."""
 
 
 class VoteOut(BaseModel):

@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-# A figure: an integer stays an integer in the answer, a float a float.
-Number = int | float
+from juice.http import Number
 
 
 class RankingOut(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from annotation.models import QUESTIONS, REASON_KEY, Study, StudyPair
 from annotation.rating.schemas import ReasonOut
-from juice.http import DateTimeText
+from juice.http import DateTimeText, Number
 
 Question = Literal["quality", "faithfulness"]
 
@@ -127,10 +127,6 @@ class StudySpec(BaseModel):
             data = {**data, "dynamic_alpha": data["alpha"]}
             del data["alpha"]
         return data
-
-
-# Figures the analysis computes: an integer stays an integer in the answer, a float a float.
-Number = int | float
 
 
 class StudyProgressOut(BaseModel):
