@@ -1,16 +1,17 @@
-"""JSON answers and JSON input shared by every API: errors as `{"error": ...}`, the one map from a
-service's refusals to HTTP statuses, bodies parsed by a schema."""
+"""JSON answers and JSON input shared by every API: answers built through their output schema, errors
+as `{"error": ...}` (ErrorOut), the one map from a service's refusals to HTTP statuses, bodies parsed by
+a schema."""
 
 from __future__ import annotations
 
 import functools
 import ipaddress
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from juice.refusals import Conflict, Forbidden, Invalid, NotFound, RateLimited, Refused
 
@@ -52,8 +53,29 @@ def _trusted(address: str) -> bool:
     return any(ip in network for network in settings.JUICE_TRUSTED_PROXIES)
 
 
+# A moment as the answers have always written it (Python's isoformat, "+00:00"), declared as a date-time.
+DateTimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+# A figure in an answer: an integer stays an integer, a float a float (a float field would write 3 as 3.0).
+Number = int | float
+
+
+class ErrorOut(BaseModel):
+    """Every refusal of the API: a message that says what was wrong (fields some errors add are named
+    by their operation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+
+
+def api_answer(answer: BaseModel, *, status: int = 200, **options) -> JsonResponse:
+    """`answer` as the JSON body, with exactly the fields it was given (one left out stays out), so what
+    is sent is what its schema declares. `options` go to JsonResponse."""
+    return JsonResponse(answer.model_dump(mode="json", exclude_unset=True), status=status, **options)
+
+
 def api_error(status: int, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
+    return api_answer(ErrorOut(error=message, **extra), status=status)
 
 
 def refusal_status(refusal: Refused) -> int:

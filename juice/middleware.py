@@ -7,8 +7,9 @@ from collections.abc import Callable
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from juice.http import api_error
 from juice.uploads import upload_too_large
 
 
@@ -31,7 +32,7 @@ class UploadLimitMiddleware:
         if message is None:
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            return JsonResponse({"error": message}, status=413)
+            return api_error(413, message)
         return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
 
 

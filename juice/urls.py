@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from annotation.raters.views import LoginView, LogoutView
 from annotation.urls import annotator_urlpatterns
-from juice import tokens
+from juice import openapi, tokens
 
 urlpatterns = [
     *annotator_urlpatterns,
@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("tokens/", tokens.api_tokens, name="api-tokens"),
+    path("api/openapi.json", openapi.openapi_json, name="api-openapi"),
     path("tokens/<int:pk>/revoke", tokens.api_token_revoke_view, name="api-token-revoke"),
     path("", include("generation.urls")),
     path("", include("annotation.urls")),

@@ -10,9 +10,11 @@ from django.views.decorators.http import require_POST
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from annotation.models import Study
+from annotation.raters.schemas import InvitationsOut, LinksOut
 from annotation.raters.services import join_links, study_invitations_change, study_invited_names
 from juice.auth import token_required
-from juice.http import input_parse, refusals_answered
+from juice.http import api_answer, input_parse, refusals_answered
+from juice.openapi import api_operation
 from juice.refusals import NotFound
 
 
@@ -24,6 +26,8 @@ class InvitationsChange(BaseModel):
     create: StrictBool = False
 
 
+@api_operation("POST", summary="Change which accounts may join the study (`create` makes missing ones)", body=InvitationsChange,
+               answers={200: InvitationsOut}, errors={400: "a bad body, or an unknown account without `create`", 404: "no such study"})
 @never_cache  # the answer may carry new accounts' passwords
 @require_POST
 @token_required
@@ -34,7 +38,7 @@ def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
     study = _study(slug)
     change = input_parse(InvitationsChange, request.body)
     invited = study_invitations_change(study=study, add=change.add, remove=change.remove, create=change.create)
-    return JsonResponse({"invited": study_invited_names(study), "created": invited.created})
+    return api_answer(InvitationsOut(invited=study_invited_names(study), created=invited.created))
 
 
 class LinksRequest(BaseModel):
@@ -43,6 +47,8 @@ class LinksRequest(BaseModel):
     workers: list[StrictStr] = Field(min_length=1, max_length=100_000)
 
 
+@api_operation("POST", summary="Crowd workers' join links, signed when the study wants signed links", body=LinksRequest,
+               answers={200: LinksOut}, errors={400: "a bad body or worker id", 404: "no such study"})
 @never_cache
 @require_POST
 @token_required
@@ -53,7 +59,7 @@ def studies_links(request: HttpRequest, slug: str) -> JsonResponse:
     study = _study(slug)
     wanted = input_parse(LinksRequest, request.body)
     links = join_links(study=study, worker_ids=wanted.workers, base_url=request.build_absolute_uri(reverse("rater-join", args=[slug])))
-    return JsonResponse({"signed": study.signed_links, "links": links})
+    return api_answer(LinksOut(signed=study.signed_links, links=links))
 
 
 def _study(slug: str) -> Study:

@@ -12,9 +12,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from annotation.models import Rater
+from juice.openapi import Credential
 
 RATER_COOKIE = "juice_raters"
 RATER_COOKIE_SALT = "annotation.raters"
+# The annotator API's credential, as its OpenAPI document names it.
+RATER = Credential("raterCookie", {
+    "type": "apiKey", "in": "cookie", "name": RATER_COOKIE,
+    "description": "set by the study's join link (/s/<study>/join?worker=<id>): which rater this browser is, per study",
+})
 
 # The value is "slug-id.slug-id": only characters a cookie carries unquoted. A quoted value (JSON,
 # say) is mangled by some HTTP clients' cookie jars, whose raters would then fail the signature.

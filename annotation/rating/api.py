@@ -2,7 +2,8 @@
 
 Annotators are identified by the rater id this browser's signed cookie holds for the study; they reach
 their own assignments only, and nothing here names a system, a prompt id or a file. Refusals are the
-services' (and the views' own), answered by juice.http.refusals_answered.
+services' (and the views' own), answered by juice.http.refusals_answered; answers are built through
+their output schemas (annotation/rating/schemas.py), which the OpenAPI document describes.
 """
 
 from __future__ import annotations
@@ -13,20 +14,37 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.models import Study
-from annotation.raters.cookies import rater_from_cookie, rater_ids
+from annotation.raters.cookies import RATER, rater_from_cookie, rater_ids
 from annotation.raters.services import rater_consent
 from annotation.rating.assignment import Offer, assignment_next
 from annotation.rating.problems import report_submit
 from annotation.rating.qualification import qualification_answer, qualification_next
-from annotation.rating.schemas import Ballot, ProblemSpec, QualificationBody
+from annotation.rating.schemas import (
+    AssignmentOut,
+    Ballot,
+    ConsentOut,
+    FeedbackOut,
+    NextOut,
+    NoAssignmentOut,
+    ProblemOut,
+    ProblemSpec,
+    QualificationBody,
+    QualificationOut,
+    VoteOut,
+)
 from annotation.rating.sides import on_screen
 from annotation.rating.voting import assignment_for_vote, assignment_held, vote_submit
-from juice.http import input_parse, refusals_answered
+from juice.http import api_answer, input_parse, refusals_answered
+from juice.openapi import api_operation
 from juice.refusals import Forbidden
 
 NOT_JOINED = "join this study through its link first"
+NOT_THEIRS = "the assignment is not this rater's"
+VOTED = "the assignment was already voted or reported, or its lease expired and it went to someone else"
 
 
+@api_operation("GET", summary="The rater's next assignment (the same one until it is voted), or none and why",
+               answers={200: NextOut}, errors={403: NOT_JOINED}, auth=(RATER,))
 @never_cache
 @require_GET
 @refusals_answered
@@ -35,9 +53,13 @@ def annotate_next(request: HttpRequest, slug: str) -> JsonResponse:
     offer = assignment_next(rater_id=rater_id, slug=slug) if rater_id is not None else None
     if offer is None:
         raise Forbidden(NOT_JOINED)
-    return JsonResponse(offer_json(offer))
+    return api_answer(offer_out(offer))
 
 
+@api_operation("POST", summary="Vote on an assignment (`?next=1`: the answer holds the next assignment too)", body=Ballot,
+               answers={201: VoteOut}, auth=(RATER,), query={"next": "`1`: the answer holds what `next` now answers too"},
+               errors={400: "a question missing, an invalid choice, a missing or unknown reason, or a watch time below the minimum",
+                       403: NOT_THEIRS, 409: VOTED, 429: "too many votes a minute (Retry-After says when to try again)"})
 @never_cache
 @require_POST
 @refusals_answered
@@ -48,13 +70,14 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
     ballot = input_parse(Ballot, request.body, context={"questions": target.study.questions})
     then_next = request.GET.get("next") == "1"
     voted = vote_submit(target=target, ballot=ballot, then_next=then_next)
-    body = {"ok": True}
-    if then_next:
-        # None when the next assignment could not be read: the page then asks for it with GET next.
-        body["next"] = offer_json(voted.next) if voted.next is not None else None
-    return JsonResponse(body, status=201)
+    if not then_next:
+        return api_answer(VoteOut(ok=True), status=201)
+    # None when the next assignment could not be read: the page then asks for it with GET next.
+    return api_answer(VoteOut(ok=True, next=offer_out(voted.next) if voted.next is not None else None), status=201)
 
 
+@api_operation("POST", summary="Report a problem with the item instead of voting: it is released at once", body=ProblemSpec,
+               answers={201: ProblemOut}, errors={400: "an unknown problem", 403: NOT_THEIRS, 409: VOTED}, auth=(RATER,))
 @never_cache
 @require_POST
 @refusals_answered
@@ -62,9 +85,11 @@ def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
     """A problem with the item instead of a vote; the answer holds what `next` now answers (`next`)."""
     target = assignment_held(rater_ids=set(rater_ids(request).values()), token=token)
     offer = report_submit(target=target, problem=input_parse(ProblemSpec, request.body))
-    return JsonResponse({"ok": True, "next": offer_json(offer) if offer is not None else None}, status=201)
+    return api_answer(ProblemOut(ok=True, next=offer_out(offer) if offer is not None else None), status=201)
 
 
+@api_operation("POST", summary="Agree to the study's consent text, having read its instructions", answers={201: ConsentOut},
+               errors={403: NOT_JOINED}, auth=(RATER,))
 @never_cache
 @require_POST
 @refusals_answered
@@ -74,9 +99,14 @@ def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
     if rater is None:
         raise Forbidden(NOT_JOINED)
     rater = rater_consent(rater=rater)
-    return JsonResponse({"ok": True, "consented_at": rater.consented_at.isoformat()}, status=201)
+    return api_answer(ConsentOut(ok=True, consented_at=rater.consented_at.isoformat()), status=201)
 
 
+@api_operation("GET", summary="The next qualification pair, or none with whether the rater is admitted",
+               answers={200: QualificationOut}, errors={403: NOT_JOINED, 409: "the qualification pair is not ready"}, auth=(RATER,))
+@api_operation("POST", summary="Answer a qualification pair: whether it was right, and the decision so far", body=QualificationBody,
+               answers={201: FeedbackOut}, auth=(RATER,),
+               errors={400: "a bad body", 403: NOT_JOINED, 409: "not the pair to answer now"})
 @never_cache
 @require_http_methods(["GET", "POST"])
 @refusals_answered
@@ -87,16 +117,16 @@ def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
     if rater is None:
         raise Forbidden(NOT_JOINED)
     if request.method == "GET":
-        return JsonResponse(qualification_json(rater, qualification_next(rater=rater)))
+        return api_answer(qualification_out(rater, qualification_next(rater=rater)))
     body = input_parse(QualificationBody, request.body)
     extra = body.__pydantic_extra__ or {}
     choices = {q: a.get("choice") for q, a in extra.items() if isinstance(a, dict)}
     feedback = qualification_answer(rater=rater, index=body.index, choices=choices)
-    return JsonResponse({"correct": feedback.correct, "expected": feedback.expected, "admitted": feedback.admitted,
-                         "screened_out": feedback.screened_out}, status=201)
+    return api_answer(FeedbackOut(correct=feedback.correct, expected=feedback.expected, admitted=feedback.admitted,
+                                  screened_out=feedback.screened_out), status=201)
 
 
-def qualification_json(rater, shown) -> dict:
+def qualification_out(rater, shown) -> QualificationOut:
     """A qualification pair as the rating page shows it: screen terms only, like an assignment."""
     study = rater.study
     answer = {"admitted": rater.admitted, "screened_out": rater.screened_out, "pair": None}
@@ -109,22 +139,22 @@ def qualification_json(rater, shown) -> dict:
             "videos": _videos(study.slug, shown.left, shown.item.token_a, shown.item.token_b),
             "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
         }
-    return answer
+    return QualificationOut(**answer)
 
 
-def offer_json(offer: Offer) -> dict:
+def offer_out(offer: Offer) -> AssignmentOut | NoAssignmentOut:
     """What the rating page needs, in screen terms (left/right) only: the assignment, or why there is none."""
     progress = {"done": offer.votes_done, "total": offer.ready_items}
     study, shown = offer.study, offer.assignment
     if shown is not None:
-        return {
-            "assignment": shown.token,
-            "prompt": shown.prompt,
-            "image": reverse("rating-image", args=[study.slug, shown.token]) if shown.image else None,
-            "videos": _videos(study.slug, shown.left, shown.token_a, shown.token_b),
-            "questions": [{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
-            "progress": progress,
-        }
+        return AssignmentOut(
+            assignment=shown.token,
+            prompt=shown.prompt,
+            image=reverse("rating-image", args=[study.slug, shown.token]) if shown.image else None,
+            videos=_videos(study.slug, shown.left, shown.token_a, shown.token_b),
+            questions=[{"key": q, "reasons": study.reasons.get(q, [])} for q in study.questions],
+            progress=progress,
+        )
     code, message = None, "There is nothing left to rate in this study."
     if not offer.consented:
         message = "Please read the study's instructions and agree to its consent text first; they are on the study's first page."
@@ -136,7 +166,7 @@ def offer_json(offer: Offer) -> dict:
         message = "The study is paused. Please come back later."
     elif offer.votes_done:
         code, message = study.completion_code or None, "Thank you: you have finished."
-    return {"assignment": None, "completion_code": code, "message": message, "progress": progress}
+    return NoAssignmentOut(assignment=None, completion_code=code, message=message, progress=progress)
 
 
 def _videos(slug: str, left: str, token_a: str, token_b: str) -> dict[str, str]:

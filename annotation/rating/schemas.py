@@ -1,4 +1,7 @@
-"""The annotator API's input: a vote's ballot, a problem report, an answer to a qualification pair.
+"""The annotator API's schemas: its input (a vote's ballot, a problem report, an answer to a qualification
+pair) and what it answers. The answers are built through the output schemas (juice.http.api_answer) and
+the OpenAPI document is generated from both. Screen terms only (left/right): nothing here names a system,
+a prompt id or a file.
 
 A ballot's keys are the study's questions: the API validates it with those questions in the context
 (`{"questions": [...]}`), so that a key the study does not ask is named as such before anything else.
@@ -8,7 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, StrictStr, ValidationInfo, model_validator
+
+from juice.http import DateTimeText
 
 # A watch time above a day is a broken client, not a slow rater.
 MAX_WATCH_MS = 24 * 3600 * 1000
@@ -64,3 +69,100 @@ class QualificationBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     index: StrictInt
+
+
+# What the API answers.
+class ReasonOut(BaseModel):
+    key: str
+    label: str
+
+
+class QuestionOut(BaseModel):
+    """A question the rater answers, with the reasons offered for a choice."""
+
+    key: str
+    reasons: list[ReasonOut]
+
+
+class VideosOut(BaseModel):
+    """The two videos' opaque addresses, as shown on the screen."""
+
+    left: str
+    right: str
+
+
+class ProgressOut(BaseModel):
+    done: int
+    total: int | None
+
+
+class AssignmentOut(BaseModel):
+    """The rater's live assignment: the prompt, the two videos and the questions."""
+
+    assignment: str
+    prompt: str
+    image: str | None
+    videos: VideosOut
+    questions: list[QuestionOut]
+    progress: ProgressOut
+
+
+class NoAssignmentOut(BaseModel):
+    """Nothing to rate now, and why: finished (with the completion code), paused, or a step still to take."""
+
+    assignment: None
+    completion_code: str | None
+    message: str
+    progress: ProgressOut
+
+
+class NextOut(RootModel[AssignmentOut | NoAssignmentOut]):
+    """The rater's next assignment, or none and why."""
+
+
+class VoteOut(BaseModel):
+    """The vote is stored; with `?next=1`, `next` holds what `next` now answers (null when it could not be read)."""
+
+    ok: bool
+    next: NextOut | None = None
+
+
+class ProblemOut(BaseModel):
+    """The problem is stored and the item released; `next` holds what `next` now answers."""
+
+    ok: bool
+    next: NextOut | None
+
+
+class ConsentOut(BaseModel):
+    """The consent is recorded."""
+
+    ok: bool
+    consented_at: DateTimeText
+
+
+class QualificationPairOut(BaseModel):
+    index: int
+    total: int
+    prompt: str
+    image: None
+    videos: VideosOut
+    questions: list[QuestionOut]
+
+
+class QualificationOut(BaseModel):
+    """The next qualification pair (or none), whether the rater is admitted, and a message once screened out."""
+
+    admitted: bool
+    screened_out: bool
+    pair: QualificationPairOut | None
+    message: str | None = None
+
+
+class FeedbackOut(BaseModel):
+    """Was the answer right, what was expected per question (left, right or tie), and the decision so far."""
+
+    correct: bool
+    expected: dict[str, str]
+    admitted: bool
+    screened_out: bool

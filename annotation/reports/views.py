@@ -12,8 +12,11 @@ from django.views.decorators.http import require_safe
 
 from annotation.models import Study
 from annotation.reports.exports import study_design, votes_write
+from annotation.reports.schemas import DesignOut, ReportOut
 from annotation.reports.services import CONTENT_TYPES, FORMAT_OF_EXTENSION, report_render, study_raters_csv, study_report
 from juice.auth import researcher_required, token_required
+from juice.http import api_answer
+from juice.openapi import api_operation
 
 
 def _download(response: HttpResponse, request: HttpRequest, filename: str) -> HttpResponse:
@@ -60,17 +63,20 @@ def study_raters_view(request: HttpRequest, slug: str) -> HttpResponse:
     return _download(HttpResponse(text, content_type=CONTENT_TYPES["csv"]), request, f"raters-{study.slug}.csv")
 
 
+@api_operation("GET", summary="The study's report (CONTRACT.md, \"Analysis\"), with its settings", answers={200: ReportOut},
+               errors={404: "no such study"})
 @require_safe
 @token_required
 def api_study_report(request: HttpRequest, slug: str) -> JsonResponse:
     """`GET /api/studies/<slug>/report`: the JSON report (CONTRACT.md, "Analysis")."""
     study = get_object_or_404(Study, slug=slug)
-    return JsonResponse(study_report(study=study), json_dumps_params={"allow_nan": False})
+    return api_answer(ReportOut.model_validate(study_report(study=study)), json_dumps_params={"allow_nan": False})
 
 
+@api_operation("GET", summary="The study's design file (`juice-design/1`)", answers={200: DesignOut}, errors={404: "no such study"})
 @require_safe
 @token_required
 def api_study_design(request: HttpRequest, slug: str) -> JsonResponse:
     """`GET /api/studies/<slug>/design`: the study's design file."""
     study = get_object_or_404(Study, slug=slug)
-    return JsonResponse(study_design(study=study), json_dumps_params={"allow_nan": False})
+    return api_answer(DesignOut.model_validate(study_design(study=study)), json_dumps_params={"allow_nan": False})

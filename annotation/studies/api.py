@@ -10,16 +10,20 @@ from annotation.models import Study
 from annotation.options import output_options
 from annotation.raters.services import InviteError
 from annotation.rating.dynamic import pair_rows, votes_saved
-from annotation.studies.schemas import study_spec_model
+from annotation.studies.schemas import StudyOut, StudyOutBase, StudySpec, study_out_model, study_spec_model
 from annotation.studies.selectors import rater_figures, study_progress
 from annotation.studies.services import StudyError, study_create
 from juice.auth import token_required
-from juice.http import InputError, api_error, input_parse
+from juice.http import InputError, api_answer, api_error, input_parse
+from juice.openapi import api_operation
 
 # Said when an invitation names an account that does not exist.
 CREATE_HINT = ' (invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones)'
 
 
+@api_operation("POST", summary="Create a study: its items are matched in the background, and it opens once they are ready",
+               body=StudySpec, answers={201: StudyOut},
+               errors={400: "an invalid option, an unknown prompt set, system or invited account, or missing videos"})
 @require_POST
 @token_required
 def studies_create(request: HttpRequest) -> JsonResponse:
@@ -29,20 +33,23 @@ def studies_create(request: HttpRequest) -> JsonResponse:
         return api_error(400, str(exc))
     except InviteError as exc:
         return api_error(400, f"{exc}{CREATE_HINT if exc.unknown else ''}")
-    return JsonResponse(study_json(request, study), status=201)
+    return api_answer(study_json(request, study), status=201)
 
 
+@api_operation("GET", summary="A study: its options, join link, invited accounts, progress, raters and pair states",
+               answers={200: StudyOut}, errors={404: "no such study"})
 @require_GET
 @token_required
 def studies_detail(request: HttpRequest, slug: str) -> JsonResponse:
     study = Study.objects.select_related("prompt_set").filter(slug=slug).first()
     if study is None:
         return api_error(404, "no such study")
-    return JsonResponse(study_json(request, study))
+    return api_answer(study_json(request, study))
 
 
-def study_json(request: HttpRequest, study: Study) -> dict:
-    return {
+def study_json(request: HttpRequest, study: Study) -> StudyOutBase:
+    """The study as the API answers it: its declared options (annotation/options.py) and how far it has come."""
+    return study_out_model().model_validate({
         "slug": study.slug,
         "name": study.name,
         "status": study.status,
@@ -54,7 +61,7 @@ def study_json(request: HttpRequest, study: Study) -> dict:
         "votes_saved": votes_saved(study=study) if study.dynamic or study.early_stop else None,
         "pair_states": _pair_states(study) if study.dynamic else None,
         "raters": rater_figures(study=study),
-    }
+    })
 
 
 def _pair_states(study: Study) -> list[dict]:

@@ -1,4 +1,5 @@
-"""What a study is made of, as researchers ask for it: one schema behind the API, the page and the command.
+"""What a study is made of, as researchers ask for it (StudySpec: one schema behind the API, the page and
+the command), and what the studies' API answers about one (StudyOut).
 
 `name`, `prompt_set` and `pairs` are written here; every other key is a study option, declared once in
 annotation/options.py and turned into a field of `StudySpec` by `study_spec_model`.
@@ -6,11 +7,13 @@ annotation/options.py and turned into a field of `StudySpec` by `study_spec_mode
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator, model_validator
 
+from annotation.models import Study, StudyPair
 from annotation.options import MAX_SAMPLES, OPTIONS, SAMPLE_MODES, samples_valid
+from juice.http import DateTimeText, Number
 
 
 class StudyBase(BaseModel):
@@ -72,3 +75,96 @@ def study_spec_model() -> type[StudyBase]:
 
 
 StudySpec = study_spec_model()
+
+
+class StudyProgressOut(BaseModel):
+    """The study's ready items complete, in progress (some raters, not all) and waiting (none yet)."""
+
+    total: int
+    complete: int
+    waiting: int
+    attention: int
+    in_progress: int
+    not_ready: int
+    votes: int
+    raters: int
+
+
+class VotesSavedOut(BaseModel):
+    """Votes against the full design: spent so far, and saved by settled pairs and by items stopped early."""
+
+    full: int
+    spent: int
+    saved_pairs: int
+    saved_items: int
+    saved: int
+    saved_share: Number | None
+
+
+class PairQuestionOut(BaseModel):
+    """Where a pair of a dynamic study stands on one question (annotation/rating/dynamic.py)."""
+
+    winner: str | None
+    implied: str | None
+    known_by: str | None
+    items: int | None
+    repeated_p: Number
+    adjusted_p: Number
+    level: Number
+    interval: list[Number]
+
+
+class PairStateOut(BaseModel):
+    """A pair of a dynamic study: open or settled, why, and (once the monitor has looked) its figures."""
+
+    pair: tuple[str, str]
+    status: Literal[tuple(StudyPair.Status.values)]
+    settled_at: DateTimeText | None
+    reason: str
+    questions: dict[str, PairQuestionOut] | None = None
+    items_finished: int | None = None
+    cap: int | None = None
+
+
+class RaterOut(BaseModel):
+    """A rater's figures: votes, median watch time, attention checks, share of decisive answers for the left video."""
+
+    worker_id: str
+    source: str
+    votes: int
+    median_watch_ms: Number | None
+    attention_passed: int
+    attention_failed: int
+    attention_pass_rate: Number | None
+    excluded: bool
+    left_share: Number | None
+
+
+class StudyOutBase(BaseModel):
+    """A study: its options as set (under the names the API answers with), its join link, and how far it has come."""
+
+    slug: str
+    name: str
+    status: Literal[tuple(Study.Status.values)]
+    prompt_set: str
+    pairs: list[tuple[str, str]]
+    join_url: str
+    progress: StudyProgressOut
+    votes_saved: VotesSavedOut | None
+    pair_states: list[PairStateOut] | None
+    raters: list[RaterOut]
+
+
+_outputs: dict[tuple[int, ...], type[StudyOutBase]] = {}
+
+
+def study_out_model() -> type[StudyOutBase]:
+    """What the API answers about a study, with a field per declared option under its output name."""
+    key = tuple(id(o) for o in OPTIONS)
+    if key not in _outputs:
+        fields: dict[str, Any] = {o.output_name: (o.python_type, Field(description=o.help)) for o in OPTIONS}
+        _outputs[key] = create_model("StudyOut", __base__=StudyOutBase, **fields)
+    return _outputs[key]
+
+
+StudyOut = study_out_model()

@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from generation.models import PromptSet, System
 from generation.pipelines.classes import ConfigError
+from generation.systems.schemas import SystemOut, SystemsOut, VideosImported, VideosUpload
 from generation.systems.services import SystemInputError, system_add
 from generation.systems.videos import VideoImportError, videos_import
 from juice.auth import token_required
 from juice.env import TRUE
-from juice.http import InputError, api_error, input_parse
+from juice.http import InputError, api_answer, api_error, input_parse
+from juice.openapi import api_operation
 from juice.uploads import api_upload
 
 
@@ -33,24 +35,31 @@ class SystemSpec(BaseModel):
     external: StrictBool = False
 
 
-def system_json(system: System) -> dict:
-    return {"name": system.name, "kind": system.kind, "pipeline": system.pipeline, "model": system.model,
-            "image_model": system.image_model, "image_pipeline": system.image_pipeline,
-            "video_pipeline": system.video_pipeline, "params": system.params}
+def system_json(system: System) -> SystemOut:
+    return SystemOut(name=system.name, kind=system.kind, pipeline=system.pipeline, model=system.model,
+                     image_model=system.image_model, image_pipeline=system.image_pipeline,
+                     video_pipeline=system.video_pipeline, params=system.params)
 
 
+@api_operation("GET", summary="Every system, by name", answers={200: SystemsOut})
+@api_operation("POST", summary="Add a system (add_system's options as JSON keys)", body=SystemSpec, answers={201: SystemOut},
+               errors={400: "an invalid option, an unknown pipeline class or parameter, or a name already taken"})
 @token_required
 @require_http_methods(["GET", "POST"])
 def systems(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
-        return JsonResponse({"systems": [system_json(s) for s in System.objects.order_by("name")]})
+        return api_answer(SystemsOut(systems=[system_json(s) for s in System.objects.order_by("name")]))
     try:
         system = system_add(**input_parse(SystemSpec, request.body).model_dump())
     except (InputError, SystemInputError, ConfigError) as exc:
         return api_error(400, str(exc))
-    return JsonResponse(system_json(system), status=201)
+    return api_answer(system_json(system), status=201)
 
 
+@api_operation("POST", summary="Import an external system's videos for a prompt set; on any error nothing is imported",
+               form=VideosUpload, answers={201: VideosImported},
+               errors={400: "no file, an unknown prompt set, or a file that is not a decodable video (named)", 404: "no such system",
+                       413: "the file is too large"})
 @token_required
 @require_POST
 def system_videos(request: HttpRequest, name: str) -> JsonResponse:
@@ -69,10 +78,10 @@ def system_videos(request: HttpRequest, name: str) -> JsonResponse:
         videos = videos_import(system=system, prompt_set=prompt_set, source=upload, replace=replace)
     except VideoImportError as exc:
         return api_error(400, str(exc))
-    return JsonResponse(
-        {
-            "system": system.name, "prompt_set": prompt_set.name, "imported": len(videos),
-            "videos": system.videos.filter(prompt__prompt_set=prompt_set).count(), "prompts": prompt_set.prompts.count(),
-        },
+    return api_answer(
+        VideosImported(
+            system=system.name, prompt_set=prompt_set.name, imported=len(videos),
+            videos=system.videos.filter(prompt__prompt_set=prompt_set).count(), prompts=prompt_set.prompts.count(),
+        ),
         status=201,
     )
