@@ -12,10 +12,11 @@ from annotation.raters.services import InviteError
 from annotation.rating.dynamic import pair_rows, votes_saved
 from annotation.studies.schemas import StudyOut, StudyOutBase, StudySpec, study_out_model, study_spec_model
 from annotation.studies.selectors import rater_figures, study_progress
-from annotation.studies.services import StudyError, study_create
+from annotation.studies.services import study_create
 from juice.auth import token_required
-from juice.http import InputError, api_answer, api_error, input_parse
+from juice.http import api_answer, input_parse, refusals_answered
 from juice.openapi import api_operation
+from juice.refusals import NotFound
 
 # Said when an invitation names an account that does not exist.
 CREATE_HINT = ' (invite existing accounts; POST /api/studies/<slug>/invitations with "create": true makes new ones)'
@@ -26,13 +27,15 @@ CREATE_HINT = ' (invite existing accounts; POST /api/studies/<slug>/invitations 
                errors={400: "an invalid option, an unknown prompt set, system or invited account, or missing videos"})
 @require_POST
 @token_required
+@refusals_answered
 def studies_create(request: HttpRequest) -> JsonResponse:
+    spec = input_parse(study_spec_model(), request.body)
     try:
-        study = study_create(spec=input_parse(study_spec_model(), request.body), created_by=request.user, background=True)
-    except (InputError, StudyError) as exc:
-        return api_error(400, str(exc))
+        study = study_create(spec=spec, created_by=request.user, background=True)
     except InviteError as exc:
-        return api_error(400, f"{exc}{CREATE_HINT if exc.unknown else ''}")
+        if not exc.unknown:
+            raise
+        raise InviteError(f"{exc}{CREATE_HINT}", exc.unknown) from None
     return api_answer(study_json(request, study), status=201)
 
 
@@ -40,10 +43,11 @@ def studies_create(request: HttpRequest) -> JsonResponse:
                answers={200: StudyOut}, errors={404: "no such study"})
 @require_GET
 @token_required
+@refusals_answered
 def studies_detail(request: HttpRequest, slug: str) -> JsonResponse:
     study = Study.objects.select_related("prompt_set").filter(slug=slug).first()
     if study is None:
-        return api_error(404, "no such study")
+        raise NotFound("no such study")
     return api_answer(study_json(request, study))
 
 

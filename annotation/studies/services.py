@@ -13,9 +13,10 @@ from annotation.studies.matching import encodes_send, items_refresh, matching_en
 from annotation.studies.schemas import StudyBase
 from generation.matching.policy import MatchingError, match_target, policy_parse
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
+from juice.refusals import Invalid
 
 
-class StudyError(ValueError):
+class StudyError(Invalid):
     """A study that cannot be created or changed as asked; the message says why."""
 
 

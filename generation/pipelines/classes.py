@@ -11,6 +11,8 @@ import inspect
 import json
 from pathlib import Path
 
+from juice.refusals import Invalid
+
 FACTORIZED = "factorized"
 TEXT_TO_VIDEO = "text-to-video"
 IMAGE_TO_VIDEO = "image-to-video"
@@ -25,7 +27,7 @@ SERVICE_ARGS = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(Invalid):
     """A system configuration that cannot work; the message names the class, key or model."""
 
 

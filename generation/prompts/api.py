@@ -7,11 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from generation.models import PromptSet
-from generation.prompts.importing import PromptImportError, prompt_set_import
+from generation.prompts.importing import prompt_set_import
 from generation.prompts.schemas import PromptSetCreated, PromptSetOut, PromptSetsOut, PromptSetUpload
 from juice.auth import token_required
-from juice.http import api_answer, api_error
+from juice.http import api_answer, refusals_answered
 from juice.openapi import api_operation
+from juice.refusals import NotFound
 from juice.uploads import api_upload
 
 
@@ -20,6 +21,7 @@ from juice.uploads import api_upload
                answers={201: PromptSetCreated}, errors={400: "no file, or an error in it (naming the line)", 413: "the file is too large"})
 @token_required
 @require_http_methods(["GET", "POST"])
+@refusals_answered
 def prompt_sets(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _prompt_set_create(request)
@@ -33,10 +35,7 @@ def _prompt_set_create(request: HttpRequest) -> JsonResponse:
     upload, refused = api_upload(request)
     if refused:
         return refused
-    try:
-        prompt_set = prompt_set_import(name=request.POST.get("name", ""), source=upload, created_by=request.user)
-    except PromptImportError as exc:
-        return api_error(400, str(exc))
+    prompt_set = prompt_set_import(name=request.POST.get("name", ""), source=upload, created_by=request.user)
     ids = list(prompt_set.prompts.order_by("position").values_list("key", flat=True))
     return api_answer(PromptSetCreated(name=prompt_set.name, count=len(ids), ids=ids), status=201)
 
@@ -44,10 +43,11 @@ def _prompt_set_create(request: HttpRequest) -> JsonResponse:
 @api_operation("GET", summary="A prompt set with its prompts", answers={200: PromptSetOut}, errors={404: "no such prompt set"})
 @token_required
 @require_GET
+@refusals_answered
 def prompt_set_detail(request: HttpRequest, name: str) -> JsonResponse:
     prompt_set = PromptSet.objects.filter(name=name).first()
     if prompt_set is None:
-        return api_error(404, f"no prompt set named {name!r}")
+        raise NotFound(f"no prompt set named {name!r}")
     prompts = [
         {"id": p.key, "text": p.text, "category": p.category, "has_image": bool(p.image)}
         for p in prompt_set.prompts.order_by("position")

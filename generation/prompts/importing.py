@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from generation.models import PROMPT_ID_REGEX, Prompt, PromptSet
 from juice.files import UploadError, materialize, media_staged, zip_extract
+from juice.refusals import Invalid
 
 MAX_PROMPTS = 100_000
 MAX_TEXT = 2000
@@ -33,7 +34,7 @@ BATCH = 5000
 ID = re.compile(PROMPT_ID_REGEX)
 
 
-class PromptImportError(ValueError):
+class PromptImportError(Invalid):
     """A prompt file that cannot be imported; the message names the file and, where it can, the line."""
 
 

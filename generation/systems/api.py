@@ -9,14 +9,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from generation.models import PromptSet, System
-from generation.pipelines.classes import ConfigError
 from generation.systems.schemas import SystemOut, SystemsOut, VideosImported, VideosUpload
-from generation.systems.services import SystemInputError, system_add
-from generation.systems.videos import VideoImportError, videos_import
+from generation.systems.services import system_add
+from generation.systems.videos import videos_import
 from juice.auth import token_required
 from juice.env import TRUE
-from juice.http import InputError, api_answer, api_error, input_parse
+from juice.http import api_answer, input_parse, refusals_answered
 from juice.openapi import api_operation
+from juice.refusals import Invalid, NotFound
 from juice.uploads import api_upload
 
 
@@ -46,13 +46,11 @@ def system_json(system: System) -> SystemOut:
                errors={400: "an invalid option, an unknown pipeline class or parameter, or a name already taken"})
 @token_required
 @require_http_methods(["GET", "POST"])
+@refusals_answered
 def systems(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return api_answer(SystemsOut(systems=[system_json(s) for s in System.objects.order_by("name")]))
-    try:
-        system = system_add(**input_parse(SystemSpec, request.body).model_dump())
-    except (InputError, SystemInputError, ConfigError) as exc:
-        return api_error(400, str(exc))
+    system = system_add(**input_parse(SystemSpec, request.body).model_dump())
     return api_answer(system_json(system), status=201)
 
 
@@ -62,22 +60,20 @@ def systems(request: HttpRequest) -> JsonResponse:
                        413: "the file is too large"})
 @token_required
 @require_POST
+@refusals_answered
 def system_videos(request: HttpRequest, name: str) -> JsonResponse:
     system = System.objects.filter(name=name).first()
     if system is None:
-        return api_error(404, f"no system named {name!r}")
+        raise NotFound(f"no system named {name!r}")
     set_name = request.POST.get("prompt_set", "")
     prompt_set = PromptSet.objects.filter(name=set_name).first()
     if prompt_set is None:
-        return api_error(400, f"no prompt set named {set_name!r}; send its name as the field 'prompt_set'")
+        raise Invalid(f"no prompt set named {set_name!r}; send its name as the field 'prompt_set'")
     upload, refused = api_upload(request)
     if refused:
         return refused
     replace = request.POST.get("replace", "").strip().lower() in TRUE
-    try:
-        videos = videos_import(system=system, prompt_set=prompt_set, source=upload, replace=replace)
-    except VideoImportError as exc:
-        return api_error(400, str(exc))
+    videos = videos_import(system=system, prompt_set=prompt_set, source=upload, replace=replace)
     return api_answer(
         VideosImported(
             system=system.name, prompt_set=prompt_set.name, imported=len(videos),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from generation.models import System
 from generation.pipelines.classes import ConfigError
 from generation.pipelines.config import SystemConfig, config_validate
+from juice.refusals import Invalid
 
 
-class SystemInputError(ValueError):
+class SystemInputError(Invalid):
     """A system that cannot be added as asked; the message says why."""
 
 

@@ -19,6 +19,7 @@ from django.db.models import ProtectedError
 from generation.models import Prompt, PromptSet, System, Video
 from generation.probe import ProbeError, VideoInfo, probe_video
 from juice.files import UploadError, is_junk, materialize, media_remove, media_staged, zip_extract
+from juice.refusals import Invalid
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")
 # Errors are collected over all files so one upload shows every problem; the list is cut here.
@@ -27,7 +28,7 @@ MAX_ERRORS_SHOWN = 20
 Progress = Callable[[Iterable, int], Iterable]
 
 
-class VideoImportError(ValueError):
+class VideoImportError(Invalid):
     """Videos that cannot be imported; the message names each rejected file and why."""
 
 
