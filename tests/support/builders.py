@@ -109,10 +109,3 @@ def build_open_study(
     Item.objects.bulk_create(items)
     return study
 
-
-def answer(study: Study, choice: str = "left", **extra) -> dict:
-    """A valid vote body for `study`: the same choice and its first reason for every question."""
-    body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions}
-    body.setdefault("watch_ms", 4000)
-    body.update(extra)
-    return body

@@ -18,7 +18,8 @@ from annotation.studies.attention import AttentionError, attention_items_ensure,
 from annotation.tasks import attention_items_make, leases_expire
 from generation.probe import probe_video
 from juice.auth import api_token_create
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db

@@ -19,9 +19,9 @@ from annotation.reports.services import study_report
 from annotation.studies.services import StudyError
 from juice.auth import api_token_create
 from juice.celery import app
-from tests.support.builders import answer
 from tests.support.matching_data import add_video, create_study, external_system, prompt_set
 from tests.support.media import make_video
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db
