@@ -226,10 +226,8 @@ def test_the_attention_task_builds_what_the_study_asked_for_once():
     assert Item.objects.filter(study=study, is_attention=True).count() == 2
 
 
-def test_attention_items_can_be_added_from_the_study_page(researcher_client, monkeypatch, django_capture_on_commit_callbacks):
-    from juice.celery import app
-
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the media worker's task, run in-process
+def test_attention_items_can_be_added_from_the_study_page(researcher_client, eager, django_capture_on_commit_callbacks):
+    # eager: the media worker's task runs in-process.
     study = build_open_study(n_prompts=2)
     with django_capture_on_commit_callbacks(execute=True):
         researcher_client.post(f"/studies/{study.slug}/attention", {"count": "1"})
