@@ -49,18 +49,14 @@ def make_sources(folder: Path, prompts: int) -> dict[str, list[Path]]:
 
 
 def build_rows(sources: dict[str, list[Path]], prompts: int):
-    from generation.models import Prompt, PromptSet, System
-    from tests.support.matching_data import add_video
+    from tests.support.builders import add_video, external_system, prompt_set
 
-    prompt_set = PromptSet.objects.create(name="bench")
-    rows = [
-        Prompt.objects.create(prompt_set=prompt_set, key=f"p{p + 1:04d}", position=p, text=f"prompt {p + 1}") for p in range(prompts)
-    ]
-    systems = [System.objects.create(name=name, kind=System.Kind.EXTERNAL) for name in SYSTEMS]
+    rows = prompt_set(name="bench", count=prompts)
+    systems = [external_system(name) for name in SYSTEMS]
     for system in systems:
-        for prompt, path in zip(rows, sources[system.name], strict=True):
+        for prompt, path in zip(rows.prompts.order_by("position"), sources[system.name], strict=True):
             add_video(system, prompt, path)
-    return prompt_set, systems
+    return rows, systems
 
 
 def run_naive(prompt_set, systems, out: Path) -> tuple[float, int, float]:

@@ -29,20 +29,12 @@ FORMATS = {"alpha": (512, 512, 16.0, 5.0), "beta": (768, 432, 24.0, 4.0), "gamma
 
 def build_rows(prompts: int):
     """A prompt set and three external systems with a video row for every prompt."""
-    from generation.models import Prompt, PromptSet, System, Video
+    from tests.support.builders import external_system, prompt_set, video_rows
 
-    prompt_set = PromptSet.objects.create(name="bench")
-    rows = Prompt.objects.bulk_create(
-        Prompt(prompt_set=prompt_set, key=f"p{p + 1:04d}", position=p, text=f"prompt {p + 1}") for p in range(prompts)
-    )
+    rows = prompt_set(name="bench", count=prompts)
     for name, (width, height, fps, seconds) in FORMATS.items():
-        system = System.objects.create(name=name, kind=System.Kind.EXTERNAL)
-        Video.objects.bulk_create(
-            Video(system=system, prompt=p, file=f"videos/{name}/{p.key}.mp4", sha256="0" * 64, width=width, height=height,
-                  fps=fps, frame_count=int(fps * seconds), duration=seconds, codec="h264")
-            for p in rows
-        )
-    return prompt_set
+        video_rows(external_system(name), rows.prompts.all(), width=width, height=height, fps=fps, seconds=seconds)
+    return rows
 
 
 def post_study(client, prompt_set, name: str) -> tuple[float, int, str, int]:

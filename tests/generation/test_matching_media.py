@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import Study
-from tests.support.matching_data import add_video, create_study, external_system, prompt_set
+from tests.support.builders import add_video, create_study, external_system, prompt_set
 
 
 def open_study(name: str, clip: Path, capture) -> Study:

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from generation.models import System, Video
-from tests.support.matching_data import add_video, external_system, prompt_set
+from tests.support.builders import add_video, external_system, prompt_set
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from annotation.studies.services import StudyError, item_drop
 from generation.models import MatchedVideo
 from juice.celery import app
 from tests.support import ROOT
-from tests.support.matching_data import add_video, create_study, external_system, prompt_set
+from tests.support.builders import add_video, create_study, external_system, prompt_set
 
 
 def three_systems(clips: dict[str, Path], *, prompts: int = 2, same_format: bool = False):

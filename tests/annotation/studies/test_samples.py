@@ -18,7 +18,7 @@ from annotation.reports.exports import votes_write
 from annotation.reports.services import study_report
 from annotation.studies.services import StudyError
 from juice.auth import api_token_create
-from tests.support.matching_data import add_video, create_study, external_system, prompt_set
+from tests.support.builders import add_video, create_study, external_system, prompt_set
 from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 

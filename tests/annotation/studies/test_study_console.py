@@ -12,7 +12,7 @@ from django.urls import reverse
 from annotation.models import Item, Study
 from annotation.studies import matching
 from generation.matching import policy_describe, policy_parse
-from tests.support.matching_data import add_video, external_system, prompt_set
+from tests.support.builders import add_video, external_system, prompt_set
 
 FORM = {"name": "Console study", "pairs": "A, B", "raters_per_item": "5", "questions": ["quality", "faithfulness"],
         "quality_reasons": "pixel_sharpness: Sharp", "faithfulness_reasons": "spatial_alignment: Right things",
