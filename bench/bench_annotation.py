@@ -34,51 +34,19 @@ import time
 from collections import Counter
 from pathlib import Path
 from queue import Empty
-from urllib.parse import urlparse
 
-import psycopg
 import uvloop
+from _setup import ROOT, bench_environment, database_drop, django_setup, postgres_url
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH_OUT = ROOT / "bench" / "out"
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/juice"
 # The floor the annotator API must hold (issue "Architecture"): 1,000 crowd raters at 20 s a rating
 # send 50 votes/s; 200 leaves a wide margin.
 GOAL_VOTES_PER_S = 200
 
 
-def bench_database_url() -> str:
-    base = urlparse(os.environ.get("DATABASE_URL") or DEFAULT_DB)
-    if base.scheme not in {"postgres", "postgresql"}:
-        sys.exit("error: the benchmark needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:PORT/NAME")
-    return base._replace(path=f"{base.path}_bench").geturl()
-
-
-def admin_connection(url: str) -> psycopg.Connection:
-    return psycopg.connect(urlparse(url)._replace(path="/postgres").geturl(), autocommit=True)
-
-
-def recreate_database(url: str) -> None:
-    name = urlparse(url).path.lstrip("/")
-    with admin_connection(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    name = urlparse(url).path.lstrip("/")
-    with admin_connection(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def build_study(items: int) -> str:
     """Migrate the bench database and build the open study in it; returns its slug."""
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_setup(migrate=True)
     from tests.support.builders import build_open_study
 
     study = build_open_study(n_prompts=items, raters=5, copy_files=False, name="Bench study")
@@ -143,7 +111,9 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
     vote every `interval` seconds at most (0: as fast as the server answers). As the rating page
     does, each vote asks for the next assignment in its answer (`?next=1`), and `next` is called
     for the first assignment only; with `separate`, the rater calls `next` after every vote."""
-    browser = Browser(port)
+    from tests.support.raters import SimulatedRater
+
+    browser, rater = Browser(port), SimulatedRater(worker, watch_ms=5000)
     next_ms, vote_ms, errors, accepted = [], [], Counter(), 0
     slow = out["slow"]  # how many answers over 150 ms ended in each second of the run
     status, _ = await browser.request("GET", f"/s/{slug}/join?worker={worker}")
@@ -178,9 +148,7 @@ async def rater_loop(port: int, slug: str, worker: str, start_at: float, deadlin
         due = max(due + interval, time.time())
         await asyncio.sleep(max(0.0, due - time.time()))
         if data is not None:
-            choice = "left" if accepted % 2 else "right"
-            body = {q["key"]: {"choice": choice, "reasons": [q["reasons"][0]["key"]]} for q in data["questions"]}
-            body["watch_ms"] = 5000
+            body = rater.ballot_for_next(data)
             started = time.perf_counter()
             status, content = await browser.request("POST", f"/api/annotate/assignments/{data['assignment']}/vote{vote_query}", body)
             timed(vote_ms, started)
@@ -310,28 +278,16 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
-    url = bench_database_url()
+    url = postgres_url("_bench")
     BENCH_OUT.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "juice.settings",
-        "MEDIA_ROOT": str(BENCH_OUT / "media"),
-        # Simulated raters vote far faster than people; the limits are not what is measured here.
-        "JUICE_RATE_JOIN_PER_MINUTE": "100000",
-        "JUICE_RATE_VOTE_PER_MINUTE": "100000",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    if args.workers:
-        env["JUICE_WEB_WORKERS"] = str(args.workers)
+    sizes = {"JUICE_WEB_WORKERS": str(args.workers)} if args.workers else {}
     if args.threads:
-        env["JUICE_WEB_THREADS"] = str(args.threads)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+        sizes["JUICE_WEB_THREADS"] = str(args.threads)
+    env = bench_environment(database=url, broker="", media_root=BENCH_OUT / "media", fast_raters=True, **sizes)
     from tests.support.servers import free_port, wait_for_port
 
     gunicorn_conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    recreate_database(url)
+    database_drop(url, create=True)
     started = time.time()
     slug = build_study(args.items)
     print(f"built a study of {args.items} items x 5 raters in {time.time() - started:.1f} s")
@@ -416,7 +372,7 @@ def main() -> None:
 
     connections.close_all()
     if not args.keep_db:
-        drop_database(url)
+        database_drop(url)
     # Paced raters start out of phase (up to one interval late), so the rate answered trails the
     # rate offered by about a percent even when the server keeps up.
     offered = args.rate or GOAL_VOTES_PER_S

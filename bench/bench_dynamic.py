@@ -35,13 +35,11 @@ import argparse
 import itertools
 import sys
 import time
-from pathlib import Path
 
+import _setup  # noqa: F401  (the repository on sys.path; no Django here)
 import numpy as np
 from scipy.stats import beta as beta_dist
 from scipy.stats import kendalltau
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis import sequential
 from analysis.proportions import binomial_p_value, holm

@@ -13,64 +13,32 @@ checks that every item's outcome (so every win rate) is the same in both.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _setup import django_setup
+
 QUESTIONS = ("quality", "faithfulness")
 
 
-def setup(folder: Path) -> None:
-    """Django on a fresh SQLite file in `folder`, tasks in-process, media under `folder`."""
-    sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
-    os.environ["MEDIA_ROOT"] = str(folder / "media")
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["JUICE_RATE_VOTE_PER_MINUTE"] = str(10**9)  # simulated raters vote faster than people
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def preferences(items: int, raters: int, agreement: float, seed: int) -> dict[tuple[int, str, int], str]:
+def better_sides(items: int, seed: int) -> dict[tuple[str, str], str]:
+    """(prompt key, question) -> the better system ("a"/"b") of each item, drawn at random."""
     rng = random.Random(seed)
-    prefs = {}
-    for n in range(items):
-        for question in QUESTIONS:
-            better = rng.choice("ab")
-            for r in range(raters):
-                prefs[(n, question, r)] = better if rng.random() < agreement else {"a": "b", "b": "a"}[better]
-    return prefs
+    return {(f"p{n + 1:04d}", question): rng.choice("ab") for n in range(items) for question in QUESTIONS}
 
 
-def rate(study, raters: int, prefs) -> None:
-    """The raters in turn, one vote each per round, until none is handed anything."""
-    from annotation.models import Assignment, Item, Rater
-    from annotation.rating.assignment import assignment_next
-    from annotation.rating.schemas import Ballot
-    from annotation.rating.voting import assignment_for_vote, vote_submit
+def rate(study, raters: int, better: dict[tuple[str, str], str], agreement: float, seed: int) -> None:
+    """The raters in turn, one vote each per round, until none is handed anything; each agrees with
+    an item's better side with probability `agreement`, and judges an item alike in both copies."""
+    from tests.support.raters import SimulatedRater, rate_in_turns
 
-    numbers = {i.pk: int(i.prompt.key[1:]) - 1 for i in Item.objects.filter(study=study).select_related("prompt")}
-    active = {r: Rater.objects.create(study=study, worker_id=f"r{r}") for r in range(raters)}
-    while active:
-        for r, rater in list(active.items()):
-            shown = assignment_next(rater_id=rater.pk, slug=study.slug).assignment
-            if shown is None:
-                del active[r]
-                continue
-            item = Assignment.objects.get(token=shown.token).item_id
-            body = {q: {"choice": "left" if prefs[(numbers[item], q, r)] == shown.left else "right",
-                        "reasons": [study.reasons[q][0]["key"]]} for q in QUESTIONS}
-            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
-            vote_submit(target=target, ballot=Ballot.model_validate({**body, "watch_ms": 1000}))
+    def truth(item, question: str) -> str:
+        return better[(item.prompt.key, question)]
+
+    rate_in_turns(SimulatedRater(f"r{r}", accuracy=agreement, truth=truth, seed=seed).join(study) for r in range(raters))
 
 
 def outcomes(study) -> dict[tuple[int, str], str]:
@@ -93,19 +61,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-early-stop-") as tmp:
-        setup(Path(tmp))
+        # A fresh SQLite file: no server needed.
+        django_setup(database=f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", broker="", media_root=Path(tmp) / "media",
+                     fast_raters=True, migrate=True)
         from annotation.models import Vote
         from tests.support.builders import build_open_study
 
         print(f"{args.items} items x {args.raters} raters, questions {', '.join(QUESTIONS)}")
         print(f"{'agreement':>9}  {'votes (full)':>12}  {'votes (early stop)':>18}  {'saved':>6}  same outcomes")
         for level in args.agreement:
-            prefs = preferences(args.items, args.raters, level, args.seed)
+            better = better_sides(args.items, args.seed)
             copies = {}
             for early in (False, True):
                 study = build_open_study(n_prompts=args.items, raters=args.raters, copy_files=False, seed=args.seed,
                                          name=f"agreement {level} {'early' if early else 'full'}", early_stop=early)
-                rate(study, args.raters, prefs)
+                rate(study, args.raters, better, level, args.seed)
                 copies[early] = study
             full, early = (Vote.objects.filter(assignment__item__study=copies[e]).count() // len(QUESTIONS) for e in (False, True))
             same = outcomes(copies[False]) == outcomes(copies[True])

@@ -33,13 +33,8 @@ import time
 from pathlib import Path
 
 import psutil
+from _setup import ROOT, django_setup, throwaway_database
 
-ROOT = Path(__file__).resolve().parent.parent
-
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/juice")
-os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PROMPTS = ["a cat running on a beach", "a red car in the city at night", "a panda eating", "aerial view of a forest"]
@@ -115,12 +110,8 @@ def wait_done(prompt_set, expected: int, timeout: float, log: Path) -> None:
 class Service:
     """A `gpu` and a `media` Celery worker on the broker; each run queues a fresh prompt set and waits for its videos."""
 
-    def __init__(self, system, media: Path, scratch: Path) -> None:
-        from django.db import connection
-
-        db = connection.settings_dict
-        self.env = {**os.environ, "MEDIA_ROOT": str(media),
-                    "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    def __init__(self, system, media: Path, scratch: Path, database: str) -> None:
+        self.env = {**os.environ, "MEDIA_ROOT": str(media), "DATABASE_URL": database}
         self.system, self.log, self.runs = system, scratch / "workers.log", 0
 
     def __enter__(self) -> Service:
@@ -188,9 +179,7 @@ def main() -> None:
 
 def run_batching(args, scratch: Path) -> None:
     """Per batching class: the median wall time of --videos videos at --batch and at 1, interleaved rounds."""
-    import django
-
-    django.setup()
+    django_setup()
     import torch
     from PIL import Image
 
@@ -231,12 +220,8 @@ def run_batching(args, scratch: Path) -> None:
 
 
 def run(args, scratch: Path, media: Path) -> None:
-
-    import django
-
-    django.setup()
+    django_setup()
     import torch
-    from django.db import connection
 
     from generation.pipelines.cache import device_and_dtype
     from generation.pipelines.config import SystemConfig
@@ -256,19 +241,15 @@ def run(args, scratch: Path, media: Path) -> None:
     naive = run_naive(one, args.videos)
     limit = Limit(one)
     rounds: dict[str, list[tuple[float, float]]] = {"limit1": [], "limit": [], "service": []}
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database() as database:
         system = system_add(name="bench", pipeline=args.pipeline, model=model, params={**params, "batch_size": args.batch})
-        with Service(system, media, scratch) as service:
+        with Service(system, media, scratch, database) as service:
             service.run(args.batch)  # warm-up: the worker loads its pipeline once and keeps it
             # Interleaved rounds: the machine's load changes the limit and the service alike within a round.
             for _ in range(args.rounds):
                 rounds["limit1"].append(limit.run(args.videos, 1))
                 rounds["limit"].append(limit.run(args.videos, args.batch))
                 rounds["service"].append(service.run(args.videos))
-    finally:
-        connection.creation.destroy_test_db(original, verbosity=0)
 
     wall = {k: statistics.median(w for w, _ in v) for k, v in rounds.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in rounds.items()}

@@ -2,25 +2,22 @@
 
 Prints the import time and prompts per second; creates its own prompt set and removes it after.
 Usage: DATABASE_URL=postgres://... python bench/bench_import.py [--prompts N]
+(without DATABASE_URL, the Makefile's test PostgreSQL; its database must be migrated)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import os
 import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
+from _setup import django_setup
 
-import django
-
-django.setup()
+django_setup()
 
 from django.db import connection  # noqa: E402
 

@@ -25,12 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/juice")
-os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+from _setup import ROOT, django_setup, throwaway_database
 
 CLIP_SECONDS = 5
 SYSTEMS = ("alpha", "beta", "gamma")
@@ -54,18 +49,14 @@ def make_sources(folder: Path, prompts: int) -> dict[str, list[Path]]:
 
 
 def build_rows(sources: dict[str, list[Path]], prompts: int):
-    from generation.models import Prompt, PromptSet, System
-    from tests.support.matching_data import add_video
+    from tests.support.builders import add_video, external_system, prompt_set
 
-    prompt_set = PromptSet.objects.create(name="bench")
-    rows = [
-        Prompt.objects.create(prompt_set=prompt_set, key=f"p{p + 1:04d}", position=p, text=f"prompt {p + 1}") for p in range(prompts)
-    ]
-    systems = [System.objects.create(name=name, kind=System.Kind.EXTERNAL) for name in SYSTEMS]
+    rows = prompt_set(name="bench", count=prompts)
+    systems = [external_system(name) for name in SYSTEMS]
     for system in systems:
-        for prompt, path in zip(rows, sources[system.name], strict=True):
+        for prompt, path in zip(rows.prompts.order_by("position"), sources[system.name], strict=True):
             add_video(system, prompt, path)
-    return prompt_set, systems
+    return rows, systems
 
 
 def run_naive(prompt_set, systems, out: Path) -> tuple[float, int, float]:
@@ -135,62 +126,48 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="encodes at once in the media worker")
     args = parser.parse_args()
 
-    import django
-
     media = Path(tempfile.mkdtemp(prefix="juice-bench-"))
-    os.environ["MEDIA_ROOT"] = str(media / "media")
-    django.setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        raise SystemExit("the benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
-    original = connection.settings_dict["NAME"]
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    django_setup(media_root=media / "media")
     worker = None
-    try:
-        print(f"making {len(SYSTEMS) * args.prompts} source clips (512x512, 16 fps, {CLIP_SECONDS} s)...", flush=True)
-        sources = make_sources(media / "sources", args.prompts)
-        prompt_set, systems = build_rows(sources, args.prompts)
-        items = 3 * args.prompts
-        cores = os.cpu_count() or 1
-        threads = max(1, cores // args.concurrency)
+    with throwaway_database() as database:
+        try:
+            print(f"making {len(SYSTEMS) * args.prompts} source clips (512x512, 16 fps, {CLIP_SECONDS} s)...", flush=True)
+            sources = make_sources(media / "sources", args.prompts)
+            prompt_set, systems = build_rows(sources, args.prompts)
+            items = 3 * args.prompts
+            cores = os.cpu_count() or 1
+            threads = max(1, cores // args.concurrency)
 
-        naive_out = media / "naive"
-        naive_out.mkdir()
-        naive_s, naive_encodes, naive_slowest = run_naive(prompt_set, systems, naive_out)
-        print(f"naive:    {items} pairs, {naive_encodes} encodes in {naive_s:.1f} s", flush=True)
+            naive_out = media / "naive"
+            naive_out.mkdir()
+            naive_s, naive_encodes, naive_slowest = run_naive(prompt_set, systems, naive_out)
+            print(f"naive:    {items} pairs, {naive_encodes} encodes in {naive_s:.1f} s", flush=True)
 
-        settings = connection.settings_dict
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{database}",
-            "JUICE_FFMPEG_THREADS": str(threads),
-        }
-        worker = start_worker(env, args.concurrency, media / "worker.log")
-        platform_s, platform_encodes, platform_clip, platform_slowest = run_platform(prompt_set, systems)
-        print(f"platform: {items} pairs, {platform_encodes} encodes in {platform_s:.1f} s "
-              f"({args.concurrency} at once, {threads} x264 thread(s) each)", flush=True)
+            env = {**os.environ, "DATABASE_URL": database, "JUICE_FFMPEG_THREADS": str(threads)}
+            worker = start_worker(env, args.concurrency, media / "worker.log")
+            platform_s, platform_encodes, platform_clip, platform_slowest = run_platform(prompt_set, systems)
+            print(f"platform: {items} pairs, {platform_encodes} encodes in {platform_s:.1f} s "
+                  f"({args.concurrency} at once, {threads} x264 thread(s) each)", flush=True)
 
-        naive_rate, platform_rate = items / naive_s * 60, items / platform_s * 60
-        naive_clip = naive_s / naive_encodes
-        print()
-        print("| run      | pairs/min | encodes | mean s per clip | x real time (mean) | x real time (slowest clip) |")
-        print("|----------|-----------|---------|-----------------|--------------------|----------------------------|")
-        for run, rate, encodes, clip, slowest in (
-            ("naive", naive_rate, naive_encodes, naive_clip, naive_slowest),
-            ("platform", platform_rate, platform_encodes, platform_clip, platform_slowest),
-        ):
-            print(
-                f"| {run:<8} | {rate:9.1f} | {encodes:7d} | {clip:15.2f} | {CLIP_SECONDS / clip:18.1f} | "
-                f"{CLIP_SECONDS / slowest:26.1f} |"
-            )
-        print(f"speedup: {platform_rate / naive_rate:.2f}x naive on {cores} cores")
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=60)
-        connection.creation.destroy_test_db(original, verbosity=0)
-        shutil.rmtree(media, ignore_errors=True)
+            naive_rate, platform_rate = items / naive_s * 60, items / platform_s * 60
+            naive_clip = naive_s / naive_encodes
+            print()
+            print("| run      | pairs/min | encodes | mean s per clip | x real time (mean) | x real time (slowest clip) |")
+            print("|----------|-----------|---------|-----------------|--------------------|----------------------------|")
+            for run, rate, encodes, clip, slowest in (
+                ("naive", naive_rate, naive_encodes, naive_clip, naive_slowest),
+                ("platform", platform_rate, platform_encodes, platform_clip, platform_slowest),
+            ):
+                print(
+                    f"| {run:<8} | {rate:9.1f} | {encodes:7d} | {clip:15.2f} | {CLIP_SECONDS / clip:18.1f} | "
+                    f"{CLIP_SECONDS / slowest:26.1f} |"
+                )
+            print(f"speedup: {platform_rate / naive_rate:.2f}x naive on {cores} cores")
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=60)
+            shutil.rmtree(media, ignore_errors=True)
 
 
 if __name__ == "__main__":

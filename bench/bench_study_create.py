@@ -13,20 +13,15 @@ CELERY_BROKER_URL; without them, the Makefile's test services on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/juice")
-os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+from _setup import django_setup, throwaway_database
 
 GOAL_SECONDS = 1.0
 FORMATS = {"alpha": (512, 512, 16.0, 5.0), "beta": (768, 432, 24.0, 4.0), "gamma": (480, 480, 8.0, 2.0)}
@@ -34,20 +29,12 @@ FORMATS = {"alpha": (512, 512, 16.0, 5.0), "beta": (768, 432, 24.0, 4.0), "gamma
 
 def build_rows(prompts: int):
     """A prompt set and three external systems with a video row for every prompt."""
-    from generation.models import Prompt, PromptSet, System, Video
+    from tests.support.builders import external_system, prompt_set, video_rows
 
-    prompt_set = PromptSet.objects.create(name="bench")
-    rows = Prompt.objects.bulk_create(
-        Prompt(prompt_set=prompt_set, key=f"p{p + 1:04d}", position=p, text=f"prompt {p + 1}") for p in range(prompts)
-    )
+    rows = prompt_set(name="bench", count=prompts)
     for name, (width, height, fps, seconds) in FORMATS.items():
-        system = System.objects.create(name=name, kind=System.Kind.EXTERNAL)
-        Video.objects.bulk_create(
-            Video(system=system, prompt=p, file=f"videos/{name}/{p.key}.mp4", sha256="0" * 64, width=width, height=height,
-                  fps=fps, frame_count=int(fps * seconds), duration=seconds, codec="h264")
-            for p in rows
-        )
-    return prompt_set
+        video_rows(external_system(name), rows.prompts.all(), width=width, height=height, fps=fps, seconds=seconds)
+    return rows
 
 
 def post_study(client, prompt_set, name: str) -> tuple[float, int, str, int]:
@@ -70,26 +57,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    import django
-
     media = Path(tempfile.mkdtemp(prefix="juice-bench-"))
-    os.environ["MEDIA_ROOT"] = str(media / "media")
-    django.setup()
+    django_setup(media_root=media / "media")
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
     from django.test.utils import setup_test_environment
 
     from juice.celery import app
 
-    if connection.vendor != "postgresql":
-        raise SystemExit("the benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
     if app.conf.task_always_eager:
         raise SystemExit("the benchmark needs a broker: set CELERY_BROKER_URL=redis://...")
     setup_test_environment()
-    original = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database(), _cleaned(app, media):
         prompt_set = build_rows(args.prompts)
         client = Client()
         client.force_login(get_user_model().objects.create_user("bench", is_staff=True))
@@ -105,10 +84,16 @@ def main() -> None:
             print(f"run {run}: POST /studies/new answered {status} in {seconds:.3f} s; {items} items, study {study_status}", flush=True)
         best, median = min(times), statistics.median(times)
         print(f"median {median:.3f} s, best {best:.3f} s; goal under {GOAL_SECONDS:g} s: {'met' if median < GOAL_SECONDS else 'MISSED'}")
+
+
+@contextmanager
+def _cleaned(app, media: Path) -> Iterator[None]:
+    """Afterwards the queued matching message is purged (no media worker ran) and the media removed."""
+    try:
+        yield
     finally:
         with app.connection_for_write() as conn:
             conn.default_channel.queue_purge("media")
-        connection.creation.destroy_test_db(original, verbosity=0)
         shutil.rmtree(media, ignore_errors=True)
 
 

@@ -12,52 +12,22 @@ item that was not stopped got exactly its raters and none more, and no rater rat
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import psycopg
+from _setup import database_drop, django_setup, postgres_url
 
-ROOT = Path(__file__).resolve().parent.parent
 LIVE_SYSTEMS = (0, 3, 6)  # of the simulator's systems (tests.support.builders has three names)
 LIVE_PROMPTS = 100
 LIVE_RATERS = 8
 RATERS_PER_ITEM = 5
 
 
-def recreate(url: str, create: bool = True) -> None:
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup(url: str) -> None:
-    """Django on a fresh database named after DATABASE_URL's, with `_dynamic` added (dropped afterwards)."""
-    recreate(url)
-    sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["JUICE_RATE_VOTE_PER_MINUTE"] = str(10**9)  # simulated raters vote faster than people
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "juice.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy: float, left_bias: float) -> dict:
-    from annotation.models import Assignment, Item, Rater, StudyPair, Vote
-    from annotation.rating.assignment import assignment_next
+def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy: float, left_bias: float, seed: int) -> dict:
+    from annotation.models import Assignment, Item, StudyPair, Vote
     from annotation.rating.dynamic import pair_states
-    from annotation.rating.schemas import Ballot
-    from annotation.rating.voting import assignment_for_vote, vote_submit
     from tests.support.builders import SYSTEM_NAMES, build_open_study
+    from tests.support.raters import SimulatedRater, rate_in_turns
 
     study = build_open_study(n_prompts=LIVE_PROMPTS, raters=RATERS_PER_ITEM, n_systems=len(LIVE_SYSTEMS), copy_files=False,
                              seed=n, name=f"live dynamic {n}", dynamic=True)
@@ -67,23 +37,11 @@ def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy:
     for item in items:
         gap = strength[item.pair.system_a.name] - strength[item.pair.system_b.name]
         a_better[item.pk] = bool(rng.random() < 1 / (1 + np.exp(-gap)))
-    raters = {r: Rater.objects.create(study=study, worker_id=f"live{n}-{r}") for r in range(LIVE_RATERS)}
+    raters = [SimulatedRater(f"live{n}-{r}", accuracy=accuracy, left_bias=left_bias, seed=seed,
+                             truth=lambda item, _question: "a" if a_better[item.pk] else "b").join(study)
+              for r in range(LIVE_RATERS)]
     started = time.perf_counter()
-    while raters:
-        for r, rater in list(raters.items()):
-            shown = assignment_next(rater_id=rater.pk, slug=study.slug).assignment
-            if shown is None:
-                del raters[r]
-                continue
-            item = Assignment.objects.get(token=shown.token).item_id
-            body = {}
-            for question in study.questions:
-                better_left = a_better[item] == (shown.left == "a")
-                correct = rng.random() < (accuracy + left_bias if better_left else accuracy - left_bias)
-                side = "left" if better_left == correct else "right"
-                body[question] = {"choice": side, "reasons": [study.reasons[question][0]["key"]]}
-            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
-            vote_submit(target=target, ballot=Ballot.model_validate({**body, "watch_ms": 1000}))
+    rate_in_turns(raters)
     seconds = time.perf_counter() - started
     problems = []
     stored = dict(StudyPair.objects.filter(study=study).values_list("pk", "status"))
@@ -105,18 +63,17 @@ def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy:
 
 
 def run(studies: int, strengths: np.ndarray, accuracy: float, left_bias: float, seed: int) -> bool:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("error: --live needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:PORT/NAME")
-    live_url = url.rstrip("/") + "_dynamic"
-    setup(live_url)
+    # Its own database, named after DATABASE_URL's with `_dynamic` added, dropped afterwards.
+    live_url = postgres_url("_dynamic")
+    database_drop(live_url, create=True)
+    django_setup(database=live_url, broker="", fast_raters=True, migrate=True)
     rng = np.random.default_rng(seed)
     print(f"\nthrough the real assignment code on PostgreSQL: {studies} studies of systems "
           f"{', '.join(map(str, LIVE_SYSTEMS))} (3 pairs) x {LIVE_PROMPTS} prompts x {RATERS_PER_ITEM} raters, "
           f"{LIVE_RATERS} raters taking turns")
     ok = True
     for n in range(studies):
-        result = run_study(n, strengths[list(LIVE_SYSTEMS)], rng, accuracy, left_bias)
+        result = run_study(n, strengths[list(LIVE_SYSTEMS)], rng, accuracy, left_bias, seed)
         ok &= not result["problems"]
         print(f"  study {n + 1}: {result['votes']} votes of {result['full']} ({1 - result['votes'] / result['full']:.1%} fewer), "
               f"{result['settled']} of {result['pairs']} pairs stopped, {result['seconds']:.0f} s; "
@@ -125,5 +82,5 @@ def run(studies: int, strengths: np.ndarray, accuracy: float, left_bias: float, 
     from django.db import connections
 
     connections.close_all()
-    recreate(live_url, create=False)
+    database_drop(live_url)
     return ok

@@ -14,17 +14,16 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
-import sys
 import time
 from http.cookies import SimpleCookie
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import bench_environment, database_drop, postgres_url
+from bench_annotation import BENCH_OUT, _cpu_seconds, build_study
 
-from bench.bench_annotation import BENCH_OUT, _cpu_seconds, bench_database_url, build_study, drop_database, recreate_database  # noqa: E402
+if TYPE_CHECKING:
+    from tests.support.raters import SimulatedRater
 
 
 class WsgiBrowser:
@@ -60,14 +59,13 @@ class WsgiBrowser:
         return int(status_line[0].split()[0]), content
 
 
-def cycle(browser: WsgiBrowser, slug: str) -> bool:
-    """One next + vote; False when the rater has nothing left."""
+def cycle(browser: WsgiBrowser, slug: str, rater: SimulatedRater) -> bool:
+    """One next + vote, the body from the simulated `rater`; False when the rater has nothing left."""
     status, content = browser.request("GET", f"/api/annotate/{slug}/next")
     data = json.loads(content)
     if status != 200 or data["assignment"] is None:
         return False
-    body = {q["key"]: {"choice": "left", "reasons": [q["reasons"][0]["key"]]} for q in data["questions"]}
-    body["watch_ms"] = 5000
+    body = rater.ballot_for_next(data)
     status, content = browser.request("POST", f"/api/annotate/assignments/{data['assignment']}/vote", body)
     if status != 201:
         raise SystemExit(f"error: vote answered {status}: {content[:200]!r}")
@@ -82,25 +80,24 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="print this many functions of a cProfile run")
     args = parser.parse_args()
 
-    url = bench_database_url().replace("_bench", "_profile")
-    os.environ.update({
-        "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "juice.settings", "MEDIA_ROOT": str(BENCH_OUT / "media"),
-        "JUICE_RATE_JOIN_PER_MINUTE": "100000", "JUICE_RATE_VOTE_PER_MINUTE": "100000",
-    })
-    os.environ.pop("CELERY_BROKER_URL", None)
-    recreate_database(url)
+    url = postgres_url("_profile")
+    bench_environment(database=url, broker="", media_root=BENCH_OUT / "media", fast_raters=True)
+    database_drop(url, create=True)
     try:
         slug = build_study(args.items)
         from django.core.handlers.wsgi import WSGIHandler
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
+        from tests.support.raters import SimulatedRater
+
         app = WSGIHandler()
+        rater = SimulatedRater("prof", choice="left", watch_ms=5000)  # every rater here picks the left side
         browsers = [WsgiBrowser(app) for _ in range(args.raters)]
         for i, browser in enumerate(browsers):
             assert browser.request("GET", f"/s/{slug}/join?worker=prof-{i}")[0] == 302
             assert browser.request("GET", f"/s/{slug}/rate")[0] == 200
-        cycle(browsers[0], slug)  # warm caches and connections
+        cycle(browsers[0], slug, rater)  # warm caches and connections
 
         with CaptureQueriesContext(connection) as queries:
             browser = browsers[1]
@@ -108,10 +105,9 @@ def main() -> None:
             after_next = len(queries)
             cycle_next_again = browser.request("GET", f"/api/annotate/{slug}/next")
             after_repeat = len(queries)
-            token = json.loads(cycle_next_again[1])["assignment"]
-            body = {"quality": {"choice": "left", "reasons": ["pixel_sharpness"]},
-                    "faithfulness": {"choice": "left", "reasons": ["spatial_alignment"]}, "watch_ms": 5000}
-            browser.request("POST", f"/api/annotate/assignments/{token}/vote", body)
+            data = json.loads(cycle_next_again[1])
+            body = rater.ballot_for_next(data)
+            browser.request("POST", f"/api/annotate/assignments/{data['assignment']}/vote", body)
         print(f"SQL statements: next {after_next}, repeated next {after_repeat - after_next}, vote {len(queries) - after_repeat}")
         for q in queries.captured_queries:
             print(f"  {q['time']}s  {q['sql'][:160]}")
@@ -128,7 +124,7 @@ def main() -> None:
         while votes < args.votes:
             progressed = False
             for browser in browsers:
-                if votes < args.votes and cycle(browser, slug):
+                if votes < args.votes and cycle(browser, slug, rater):
                     votes += 1
                     progressed = True
             if not progressed:
@@ -147,7 +143,7 @@ def main() -> None:
 
         connections.close_all()
     finally:
-        drop_database(url)
+        database_drop(url)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Shared fixtures: named users, a logged-in researcher client."""
+"""The fixtures of every test: named users, logged-in and API clients, media folders, Celery in-process,
+sample videos and the tiny models."""
+
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,6 +21,15 @@ def researcher(db):
 @pytest.fixture
 def researcher_client(client, researcher):
     client.force_login(researcher)
+    return client
+
+
+@pytest.fixture
+def api(client, researcher):
+    """A client that sends a researcher's token, as a script would (no session, no CSRF token)."""
+    from juice.auth import api_token_create
+
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=researcher)}"
     return client
 
 
@@ -44,6 +56,27 @@ def sample_videos(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("samples")
     return {ext: make_video(folder / f"sample.{ext}", seconds=0.5) for ext in ("mp4", "webm", "gif", "mov", "mkv")}
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """Short real videos in the formats that matching mixes, made once; importing one copies it. `plain`
+    64x48 at 8 fps for 1 s, `same` that format with another picture, `wide` 96x54 at 16 fps for 1.5 s,
+    `square` a 48x48 GIF at 8 fps for 1 s."""
+    from tests.support.media import make_video
+
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "plain": make_video(folder / "plain.mp4", width=64, height=48, fps=8, seconds=1),
+        "same": make_video(folder / "same.mp4", width=64, height=48, fps=8, seconds=1, source="testsrc"),
+        "wide": make_video(folder / "wide.mp4", width=96, height=54, fps=16, seconds=1.5),
+        "square": make_video(folder / "square.gif", width=48, height=48, fps=8, seconds=1),
+    }
+
+
+@pytest.fixture
+def clip(clips) -> Path:
+    return clips["plain"]
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +112,11 @@ def tiny_models_stages(tmp_path_factory):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     names = ("sdxl", "flux", "pixart-sigma", "sana", "x4-upscaler")
     return tiny_models_create(directory=tmp_path_factory.mktemp("tiny-models-stages"), only=names)
+
+
+@pytest.fixture
+def eager(monkeypatch):
+    """Celery tasks run in the calling process, as they do without a broker."""
+    from juice.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)

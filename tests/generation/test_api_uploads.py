@@ -12,13 +12,6 @@ from tests.support.uploads import upload, zipped
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(client, researcher):
-    """A client that sends a researcher's token, as a script would (no session, no CSRF token)."""
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=researcher)}"
-    return client
-
-
 def test_it_needs_a_token(client):
     response = client.post("/api/prompt-sets", {"name": "x", "file": upload("p.txt", "a\n")})
     assert response.status_code == 401

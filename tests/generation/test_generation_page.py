@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from generation.jobs.queueing import generation_queue
 from generation.models import GenerationJob, System
-from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
 
 pytestmark = pytest.mark.django_db
@@ -106,8 +105,7 @@ def test_a_cancelled_job_is_not_made_and_a_running_one_stores_nothing(ltx, empty
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failure_keeps_the_last_lines_of_its_traceback(tiny_models, settings, monkeypatch):
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
+def test_a_failure_keeps_the_last_lines_of_its_traceback(tiny_models, settings, eager):
     settings.JUICE_RETRY_DELAY_SECONDS = 0
     add_system("broken", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]),
                "--param", "num_frames=9", "--param", "num_inference_steps=1")

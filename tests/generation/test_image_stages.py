@@ -14,7 +14,6 @@ from PIL import Image
 
 from generation.models import System, Video
 from generation.probe import probe_video
-from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
 
 # tiny model name -> (class, its own `image.KEY` parameters)
@@ -25,13 +24,6 @@ IMAGE_STAGES = {
     "pixart-sigma": ("PixArtSigmaPipeline", ["image.max_sequence_length=16", "image.use_resolution_binning=false"]),
     "sana": ("SanaPipeline", ["image.max_sequence_length=16", "image.use_resolution_binning=false"]),
 }
-
-
-@pytest.fixture
-def eager():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.mark.django_db(transaction=True)

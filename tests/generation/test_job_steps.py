@@ -16,7 +16,6 @@ from generation.pipelines.config import SystemConfig
 from generation.pipelines.run import Request, videos_generate
 from generation.systems.services import system_config
 from generation.tiny import tiny_call_params, tiny_models_create
-from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
 
 PROMPTS = [Request("a cat", 1), Request("a dog on a beach", 2)]
@@ -73,10 +72,9 @@ def test_a_diffusers_upscaler_reports_its_own_phase(tiny_models, older_callback)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_writes_the_step_to_the_job_while_the_pipeline_runs(tiny_models, settings, monkeypatch):
+def test_the_worker_writes_the_step_to_the_job_while_the_pipeline_runs(tiny_models, settings, monkeypatch, eager):
     """Read from inside the pipeline call: before denoising step k + 1 the job shows "step k of N"."""
     settings.JUICE_PROGRESS_SECONDS = 0.02
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
     steps = 4
     add_system("ltx", "--pipeline", "LTXPipeline", "--model", str(tiny_models["text-to-video"]), *SMALL,
                "--param", f"num_inference_steps={steps}")

@@ -8,14 +8,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import Study
-from juice.celery import app
-from tests.support.matching_data import add_video, create_study, external_system, prompt_set
-from tests.support.media import make_video
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return make_video(tmp_path_factory.mktemp("clips") / "clip.mp4", width=64, height=48, seconds=1)
+from tests.support.builders import add_video, create_study, external_system, prompt_set
 
 
 def open_study(name: str, clip: Path, capture) -> Study:
@@ -32,8 +25,7 @@ def open_study(name: str, clip: Path, capture) -> Study:
 
 
 @pytest.fixture
-def study(db, monkeypatch, clip, django_capture_on_commit_callbacks) -> Study:
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
+def study(db, eager, clip, django_capture_on_commit_callbacks) -> Study:
     return open_study("s1", clip, django_capture_on_commit_callbacks)
 
 

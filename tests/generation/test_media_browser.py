@@ -11,15 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from generation.models import System, Video
-from tests.support.matching_data import add_video, external_system, prompt_set
-from tests.support.media import make_video
+from tests.support.builders import add_video, external_system, prompt_set
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clip(tmp_path) -> Path:
-    return make_video(tmp_path / "clip.mp4", width=64, height=48, fps=8, seconds=1)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from generation.pipelines.config import SystemConfig
 from generation.pipelines.run import Request, batches, videos_generate
 from generation.probe import probe_video
 from generation.tiny import tiny_call_params
-from juice.celery import app
 from tests.support.generation import add_system, make_prompts
 
 # tiny model name -> (class, height and width, batches prompts in one call)
@@ -77,13 +76,6 @@ def test_batched_calls_give_the_frames_of_one_at_a_time_calls(tiny_models_all, i
         assert np.abs(together.frames.astype(float) - alone.frames.astype(float)).mean() / 255 <= 1e-3
     # Different prompts and images give different videos: the per-prompt arguments reached each video.
     assert np.abs(out[2][0].frames.astype(float) - out[2][1].frames.astype(float)).mean() > 0
-
-
-@pytest.fixture
-def eager():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,7 +13,6 @@ from django.core.management.base import CommandError
 
 from annotation.models import Study
 from generation.models import GenerationJob, Prompt, Video
-from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
 from tests.support.rating import join, next_item
 
@@ -22,13 +21,6 @@ CSV = (
     "cat,a cat,\"a fluffy cat, on a beach\",animals\n"
     "dog,a dog,a dog swimming,animals\n"
 )
-
-
-@pytest.fixture
-def eager():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 def generate(system: str, prompt_set: str, seed: int = 0) -> str:

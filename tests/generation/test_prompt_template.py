@@ -9,15 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from generation.models import Prompt, Video
-from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
-
-
-@pytest.fixture
-def eager():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,15 +14,7 @@ from django.core.management.base import CommandError
 
 from generation.models import System, Video
 from generation.probe import probe_video
-from juice.celery import app
 from tests.support.generation import SMALL, add_system, make_prompts
-
-
-@pytest.fixture
-def eager():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 def generate(system: str, prompt_set: str = "set") -> str:

@@ -32,14 +32,6 @@ from juice.files import file_sha256
 from tests.support.generation import SMALL, add_system, make_prompts
 
 
-@pytest.fixture
-def eager():
-    """Tasks run in the calling process, as they do without a broker."""
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
 def generate(*args: str) -> str:
     """The command with tasks in-process: they run when its transaction commits (tests using it are transactional)."""
     out = StringIO()

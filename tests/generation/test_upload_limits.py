@@ -18,7 +18,6 @@ from PIL import Image
 
 from generation.models import PromptSet
 from generation.systems.services import system_add
-from juice.auth import api_token_create
 from juice.files import UploadError, unzip_cap, zip_extract
 from tests.support import ROOT
 from tests.support.media import make_video
@@ -26,12 +25,6 @@ from tests.support.state import snapshot
 from tests.support.uploads import upload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(client, researcher):
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=researcher)}"
-    return client
 
 
 def bomb(inflated: int) -> bytes:

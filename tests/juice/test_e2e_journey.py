@@ -29,7 +29,6 @@ from generation.models import PromptSet, System
 from generation.systems.services import system_add
 from generation.systems.videos import videos_import
 from juice.auth import researcher_create
-from juice.celery import app
 from tests.support import ROOT
 from tests.support.browser import chromium
 from tests.support.media import make_video
@@ -59,9 +58,8 @@ ANSWERS = [
 MakeVideos = Callable[[PromptSet], tuple[str, str]]
 
 
-def test_the_whole_journey_with_tasks_in_process(live_server, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # as without a broker: tasks run in the web process
-
+def test_the_whole_journey_with_tasks_in_process(live_server, tmp_path, eager):
+    # eager: as without a broker, tasks run in the web process.
     def external_videos(prompt_set: PromptSet) -> tuple[str, str]:
         upload(prompt_set, "ext-sharp", tmp_path, width=64, height=48, fps=8, seconds=1.0, source="testsrc2")
         upload(prompt_set, "ext-wide", tmp_path, width=80, height=48, fps=16, seconds=0.75, source="smptebars")

@@ -10,7 +10,8 @@ from django.db import OperationalError
 from django.test import Client
 
 from juice.auth import api_token_create
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item
 
 pytestmark = pytest.mark.django_db

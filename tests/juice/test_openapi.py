@@ -18,7 +18,8 @@ from openapi_spec_validator import validate
 from annotation.models import Study
 from juice.auth import api_token_create
 from juice.openapi import openapi_document
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db

@@ -83,8 +83,8 @@ def test_jobs_and_encodes_whose_messages_a_broker_restart_lost_are_sent_again(ti
     queued or pending in the database, and the reconcilers (celery beat) send them again."""
     from annotation.models import Study
     from generation.models import GenerationJob, System
+    from tests.support.builders import add_video, external_system, prompt_set
     from tests.support.generation import SMALL, add_system, make_prompts
-    from tests.support.matching_data import add_video, external_system, prompt_set
     from tests.support.media import make_video
     from tests.support.redis import private_redis
     from tests.support.workers import run_django, wait_for, worker

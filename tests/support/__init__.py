@@ -1,4 +1,4 @@
-"""What the tests share: builders of studies and media, servers, workers, browsers, and commands."""
+"""What the tests and benchmarks share: the study builder, the simulated rater, media, servers, workers, browsers and commands."""
 
 from pathlib import Path
 

@@ -1,12 +1,17 @@
-"""Open studies with ready items, built directly (no matching), for the annotation tests and benchmark.
+"""The one study builder of the tests and benchmarks: prompt sets, systems, their videos and studies in
+the database.
 
-Systems get distinctive names and the stored files carry them, so a test can check that none of
-them reaches an annotator.
+Two ways to a study: `create_study` goes through study_create (matching and all), from rows made with
+`prompt_set`, `external_system` and `add_video` (real, probed files); `build_open_study` writes an open
+study with ready items directly (no matching), for the annotation tests and the benchmarks. Its systems
+get distinctive names and the stored files carry them, so a test can check that none of them reaches an
+annotator.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import ffmpeg
@@ -15,11 +20,60 @@ from django.conf import settings
 from annotation.models import DEFAULT_REASONS, QUESTIONS, Item, Study, StudyPair
 from annotation.raters.order import item_shuffle
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
+from generation.probe import probe_video
 from tests.support.media import make_video
 
 SYSTEM_NAMES = ("SecretModelX", "SecretModelY", "SecretModelZ")
 # One look per system, so the two sides of an item differ visibly.
 SOURCES = ("testsrc2", "smptebars", "rgbtestsrc")
+
+
+def prompt_set(name: str = "prompts", count: int = 2) -> PromptSet:
+    """A prompt set of `count` prompts, p0001 "prompt number 1" onwards."""
+    prompts = PromptSet.objects.create(name=name)
+    Prompt.objects.bulk_create(
+        Prompt(prompt_set=prompts, key=f"p{n + 1:04d}", position=n, text=f"prompt number {n + 1}") for n in range(count)
+    )
+    return prompts
+
+
+def external_system(name: str) -> System:
+    return System.objects.create(name=name, kind=System.Kind.EXTERNAL)
+
+
+def add_video(system: System, prompt: Prompt, source: Path, *, probe_like: Path | None = None, sample: int = 0) -> Video:
+    """Import `source` as the system's video for the prompt (its sample `sample`), probed as the import does.
+
+    `probe_like` records another file's format instead: a source that went bad after its import.
+    """
+    name = f"videos/{system.name}/{prompt.key}{f'-{sample}' if sample else ''}{source.suffix}"
+    target = Path(settings.MEDIA_ROOT) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    info = probe_video(probe_like or target)
+    return Video.objects.create(
+        system=system, prompt=prompt, sample=sample, file=name, sha256="0" * 64, width=info.width, height=info.height,
+        fps=info.fps, frame_count=info.frame_count, duration=info.duration, codec=info.codec,
+    )
+
+
+def video_rows(system: System, prompts: Iterable[Prompt], *, width: int, height: int, fps: float, seconds: float) -> list[Video]:
+    """The system's video of each prompt as a row of that format, without a file (in bulk: a benchmark
+    has thousands)."""
+    return Video.objects.bulk_create(
+        Video(system=system, prompt=prompt, file=f"videos/{system.name}/{prompt.key}.mp4", sha256="0" * 64, width=width,
+              height=height, fps=fps, frame_count=int(fps * seconds), duration=seconds, codec="h264")
+        for prompt in prompts
+    )
+
+
+def create_study(*, name: str, prompt_set: PromptSet, pairs: list[tuple[System, System]], **options) -> Study:
+    """study_create as the API, the page and the command call it, from the rows a test made."""
+    from annotation.studies.schemas import StudySpec
+    from annotation.studies.services import study_create
+
+    spec = StudySpec(name=name, prompt_set=prompt_set.name, pairs=[(a.name, b.name) for a, b in pairs], **options)
+    return study_create(spec=spec)
 
 
 def _media(name: str) -> Path:
@@ -82,12 +136,7 @@ def build_open_study(
                 shutil.copyfile(base, _media(names[prompt.pk]))
             else:
                 names[prompt.pk] = str(base.relative_to(settings.MEDIA_ROOT))
-        # In bulk: a benchmark's study has thousands of items.
-        videos = Video.objects.bulk_create(
-            Video(system=system, prompt=prompt, file=f"videos/{system.name}_{prompt.key}.mp4", sha256="0" * 64,
-                  width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds, codec="h264")
-            for prompt in prompts
-        )
+        videos = video_rows(system, prompts, width=64, height=48, fps=8, seconds=seconds)
         made = MatchedVideo.objects.bulk_create(
             MatchedVideo(source=video, target_key="t" * 64, file=names[video.prompt_id], status=MatchedVideo.Status.READY,
                          width=64, height=48, fps=8, frame_count=int(8 * seconds), duration=seconds)
@@ -109,10 +158,3 @@ def build_open_study(
     Item.objects.bulk_create(items)
     return study
 
-
-def answer(study: Study, choice: str = "left", **extra) -> dict:
-    """A valid vote body for `study`: the same choice and its first reason for every question."""
-    body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions}
-    body.setdefault("watch_ms", 4000)
-    body.update(extra)
-    return body

@@ -2,14 +2,13 @@
 
 Run as `python -m tests.support.race_rater SLUG START_AT WORKER...` with DATABASE_URL naming the test
 database; prints a JSON line with what this process got accepted. Every rater is driven by two
-processes at once, like a rater with two tabs open.
+processes at once, like a rater with two tabs open, and sends one vote in five twice (a double click).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import sys
 import time
 
@@ -20,36 +19,16 @@ import django
 django.setup()
 
 from annotation.models import Rater  # noqa: E402
-from annotation.rating.assignment import assignment_next  # noqa: E402
-from annotation.rating.schemas import Ballot  # noqa: E402
-from annotation.rating.voting import VoteConflict, assignment_for_vote, vote_submit  # noqa: E402
-from tests.support.builders import answer  # noqa: E402
+from tests.support.raters import SimulatedRater, rate_in_turns  # noqa: E402
 
 
 def main(slug: str, start_at: float, workers: list[str]) -> None:
-    raters = [Rater.objects.select_related("study").get(study__slug=slug, worker_id=w) for w in workers]
+    rows = Rater.objects.filter(study__slug=slug, worker_id__in=workers)
+    raters = [SimulatedRater(row.worker_id, double_click=0.2, rater_id=row.pk, slug=slug) for row in rows]
     time.sleep(max(0.0, start_at - time.time()))
-    accepted, lost, doubles, refused = [], 0, 0, 0
-    while raters:
-        for rater in list(raters):
-            shown = assignment_next(rater_id=rater.pk, slug=slug).assignment
-            if shown is None:
-                raters.remove(rater)
-                continue
-            ballot = Ballot.model_validate(answer(rater.study, random.choice(["left", "right"])))
-            try:
-                vote_submit(target=assignment_for_vote(rater_ids={rater.pk}, token=shown.token), ballot=ballot)
-            except VoteConflict:
-                lost += 1  # the rater's other tab voted on it first
-                continue
-            accepted.append(shown.token)
-            if random.random() < 0.2:  # a double click: the second vote must be refused
-                doubles += 1
-                try:
-                    vote_submit(target=assignment_for_vote(rater_ids={rater.pk}, token=shown.token), ballot=ballot)
-                except VoteConflict:
-                    refused += 1
-    print(json.dumps({"accepted": accepted, "lost": lost, "doubles": doubles, "refused": refused}))
+    rate_in_turns(raters)
+    print(json.dumps({"accepted": [token for r in raters for token in r.accepted], "lost": sum(r.lost for r in raters),
+                      "doubles": sum(r.doubles for r in raters), "refused": sum(r.refused for r in raters)}))
 
 
 if __name__ == "__main__":

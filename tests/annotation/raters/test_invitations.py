@@ -13,7 +13,8 @@ from django.test import Client
 from annotation.models import Assignment, Rater, Study
 from annotation.raters.services import study_invite, study_invited_names, study_uninvite
 from juice.auth import api_token_create
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from annotation.models import Assignment, Item, Rater, Study, Vote
 from annotation.rating.lease import leases_expire
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import assert_no_system_name, join, next_item, vote
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import Rater
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db

@@ -11,14 +11,12 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from annotation.models import Assignment, Item, Rater, Vote
-from annotation.rating.assignment import assignment_next
+from annotation.models import Item, Vote
 from annotation.rating.early_stop import outcome_decided
-from annotation.rating.schemas import Ballot
-from annotation.rating.voting import assignment_for_vote, vote_submit
 from annotation.reports.exports import votes_write
 from annotation.reports.services import study_report
 from tests.support.builders import build_open_study
+from tests.support.raters import SimulatedRater
 
 RATERS = 5
 QUESTIONS = ("quality", "faithfulness")
@@ -47,42 +45,28 @@ def test_with_ties_allowed_a_tie_is_one_more_choice():
     assert not outcome_decided(tallies={"quality": Counter(a=2, tie=1)}, questions=["quality"], choices=("a", "b", "tie"), remaining=2)
 
 
-def preferences(items: int, agreement: float, seed: int = 5) -> dict[tuple[int, str, str], str]:
-    """(item number, question, worker) -> the system ("a"/"b") that rater prefers: each item has a
-    better side per question, and each rater agrees with it with probability `agreement`."""
+def better_sides(items: int, seed: int = 5) -> dict[tuple[str, str], str]:
+    """(prompt key, question) -> the better system ("a"/"b") of each item, drawn at random."""
     rng = random.Random(seed)
-    prefs = {}
-    for n in range(items):
-        for question in QUESTIONS:
-            better = rng.choice("ab")
-            for r in range(RATERS):
-                agree = rng.random() < agreement
-                prefs[(n, question, f"r{r}")] = better if agree else {"a": "b", "b": "a"}[better]
-    return prefs
+    return {(f"p{n + 1:04d}", question): rng.choice("ab") for n in range(items) for question in QUESTIONS}
 
 
-def rate_concurrently(study, prefs, numbers: dict[int, int]) -> None:
-    """Every rater at once, in its own thread, through assignment_next and vote_submit, voting its
-    preference on each item it is handed."""
+def rate_concurrently(study, better: dict[tuple[str, str], str], agreement: float) -> None:
+    """Every rater at once, in its own thread, through the rating services; each agrees with an
+    item's better side with probability `agreement`, and judges an item alike in every study."""
     errors = []
+    raters = [SimulatedRater(f"r{r}", accuracy=agreement, truth=lambda item, q: better[(item.prompt.key, q)]).join(study)
+              for r in range(RATERS)]
 
-    def rater(worker: str) -> None:
+    def rate(rater: SimulatedRater) -> None:
         try:
-            me = Rater.objects.get(study=study, worker_id=worker)
-            while (shown := assignment_next(rater_id=me.pk, slug=study.slug).assignment) is not None:
-                item = Assignment.objects.get(token=shown.token).item_id
-                body = {}
-                for q in QUESTIONS:
-                    wanted = prefs[(numbers[item], q, worker)]
-                    body[q] = {"choice": "left" if wanted == shown.left else "right", "reasons": [study.reasons[q][0]["key"]]}
-                target = assignment_for_vote(rater_ids={me.pk}, token=shown.token)
-                vote_submit(target=target, ballot=Ballot.model_validate({**body, "watch_ms": 1000}))
+            rater.rate_all()
         except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=rater, args=(f"r{r}",)) for r in range(RATERS)]
+    threads = [threading.Thread(target=rate, args=(rater,)) for rater in raters]
     for t in threads:
         t.start()
     for t in threads:
@@ -104,11 +88,9 @@ def outcomes(study) -> dict[tuple[str, str], str]:
     return result
 
 
-def run(name: str, early_stop: bool, prefs) -> object:
+def run(name: str, early_stop: bool, better: dict[tuple[str, str], str]) -> object:
     study = build_open_study(n_prompts=24, raters=RATERS, name=name, seed=9, copy_files=False, early_stop=early_stop)
-    Rater.objects.bulk_create(Rater(study=study, worker_id=f"r{r}") for r in range(RATERS))
-    numbers = {item.pk: int(item.prompt.key[1:]) - 1 for item in Item.objects.filter(study=study).select_related("prompt")}
-    rate_concurrently(study, prefs, numbers)
+    rate_concurrently(study, better, agreement=0.8)
     return study
 
 
@@ -116,9 +98,9 @@ def run(name: str, early_stop: bool, prefs) -> object:
 def test_early_stopping_saves_votes_and_gives_the_full_protocols_outcome():
     if connection.vendor != "postgresql":
         pytest.skip("concurrent raters need PostgreSQL")
-    prefs = preferences(24, agreement=0.8)
-    full = run("Full count", False, prefs)
-    early = run("Early stop", True, prefs)
+    better = better_sides(24)
+    full = run("Full count", False, better)
+    early = run("Early stop", True, better)
 
     full_votes = Counter(Item.objects.filter(study=full).values_list("votes_done", flat=True))
     assert full_votes == {RATERS: 24}  # without early_stop: exactly 5 raters each, as always

@@ -22,8 +22,9 @@ from annotation.models import Assignment, Item, Rater, Study, Vote
 from annotation.raters.cookies import RATER_COOKIE, RATER_COOKIE_SALT
 from juice.middleware import ANNOTATOR_API
 from tests.support import ROOT
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
 from tests.support.commands import run_manage
+from tests.support.raters import answer
 from tests.support.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,8 @@ import pytest
 
 from annotation.models import Assignment, Item
 from annotation.reports.exports import votes_write
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,8 @@ from django.test import Client
 from annotation.models import Assignment, Item, Report
 from annotation.reports.exports import votes_write
 from generation.models import MatchedVideo
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db

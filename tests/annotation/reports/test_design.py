@@ -9,37 +9,25 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from analysis import sequential
-from annotation.models import Assignment, Item
-from annotation.raters.services import rater_join
-from annotation.rating.assignment import assignment_next
-from annotation.rating.schemas import Ballot
-from annotation.rating.voting import assignment_for_vote, vote_submit
+from annotation.models import Item
 from tests.support import ROOT
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import SimulatedRater
 
 X, Y, Z = "SecretModelX", "SecretModelY", "SecretModelZ"
 
 
-def preferred(item: Item) -> str:
-    """X wins every item it is on; Y and Z share theirs, Y on the even prompts."""
+def preferred(item: Item, question: str) -> str:
+    """X wins every item it is on; Y and Z share theirs, Y on the even prompts (on every question)."""
     names = (item.pair.system_a.name, item.pair.system_b.name)
-    if X in names:
-        return X
-    return Y if item.prompt.position % 2 == 0 else Z
+    winner = X if X in names else Y if item.prompt.position % 2 == 0 else Z
+    return "a" if winner == names[0] else "b"
 
 
 def rate_by_preference(study, raters: int) -> None:
     """Every rater answers every item through the rating service, clicking the side that shows the preferred system."""
     for i in range(raters):
-        rater = rater_join(study=study, worker_id=f"w{i}")
-        while (shown := assignment_next(rater_id=rater.pk, slug=study.slug).assignment) is not None:
-            item = Assignment.objects.select_related("item__pair__system_a", "item__pair__system_b", "item__prompt").get(
-                token=shown.token
-            ).item
-            left = item.pair.system_a.name if shown.left == "a" else item.pair.system_b.name
-            choice = "left" if left == preferred(item) else "right"
-            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
-            vote_submit(target=target, ballot=Ballot.model_validate(answer(study, choice)))
+        SimulatedRater(f"w{i}", truth=preferred).join(study).rate_all()
 
 
 @pytest.fixture

@@ -10,21 +10,15 @@ from django.core.management import CommandError, call_command
 
 from analysis import COLUMNS
 from annotation.models import Item
-from annotation.raters.services import rater_join
-from annotation.rating.assignment import assignment_next
-from annotation.rating.schemas import Ballot
-from annotation.rating.voting import assignment_for_vote, vote_submit
 from tests.support import ROOT
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import SimulatedRater
 
 
 def rate_everything(study, choices):
     """Five raters answer every item; rater i chooses `choices[i]` (left/right) on every question."""
     for i, choice in enumerate(choices):
-        rater = rater_join(study=study, worker_id=f"w{i}")
-        while (shown := assignment_next(rater_id=rater.pk, slug=study.slug).assignment) is not None:
-            target = assignment_for_vote(rater_ids={rater.pk}, token=shown.token)
-            vote_submit(target=target, ballot=Ballot.model_validate(answer(study, choice)))
+        SimulatedRater(f"w{i}", choice=choice).join(study).rate_all()
 
 
 @pytest.fixture

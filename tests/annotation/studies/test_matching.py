@@ -22,24 +22,7 @@ from annotation.studies.services import StudyError, item_drop
 from generation.models import MatchedVideo
 from juice.celery import app
 from tests.support import ROOT
-from tests.support.matching_data import add_video, create_study, external_system, prompt_set
-from tests.support.media import make_video
-
-
-@pytest.fixture
-def in_process(monkeypatch):
-    """Tasks run in-process, as with no broker configured."""
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("clips")
-    return {
-        "wide": make_video(folder / "wide.mp4", width=96, height=54, fps=16, seconds=1.5),
-        "square": make_video(folder / "square.gif", width=48, height=48, fps=8, seconds=1),
-        "same": make_video(folder / "same.mp4", width=64, height=48, fps=8, seconds=1, source="testsrc"),
-    }
+from tests.support.builders import add_video, create_study, external_system, prompt_set
 
 
 def three_systems(clips: dict[str, Path], *, prompts: int = 2, same_format: bool = False):
@@ -58,7 +41,7 @@ def all_pairs(systems):
     return [(a, b), (a, c), (b, c)]
 
 
-def test_it_matches_every_item_then_opens_the_study(db, in_process, clips, django_capture_on_commit_callbacks):
+def test_it_matches_every_item_then_opens_the_study(db, eager, clips, django_capture_on_commit_callbacks):
     ps, systems = three_systems(clips)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -82,7 +65,7 @@ def test_it_matches_every_item_then_opens_the_study(db, in_process, clips, djang
     }
 
 
-def test_attention_items_are_mixed_in_before_the_study_opens(db, in_process, clips, django_capture_on_commit_callbacks):
+def test_attention_items_are_mixed_in_before_the_study_opens(db, eager, clips, django_capture_on_commit_callbacks):
     ps, systems = three_systems(clips, prompts=3, same_format=True)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -99,7 +82,7 @@ def test_attention_items_are_mixed_in_before_the_study_opens(db, in_process, cli
         assert frozen.frame_count == (item.matched_a if item.expected == "a" else item.matched_b).frame_count
 
 
-def test_it_encodes_a_source_once_per_target_across_items_and_studies(db, in_process, clips, django_capture_on_commit_callbacks):
+def test_it_encodes_a_source_once_per_target_across_items_and_studies(db, eager, clips, django_capture_on_commit_callbacks):
     ps, systems = three_systems(clips, same_format=True)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -116,7 +99,7 @@ def test_it_encodes_a_source_once_per_target_across_items_and_studies(db, in_pro
     assert Item.objects.filter(study=second, status=Item.Status.READY).count() == 2
 
 
-def test_it_reencodes_nothing_when_the_task_runs_again(db, in_process, clips, django_capture_on_commit_callbacks):
+def test_it_reencodes_nothing_when_the_task_runs_again(db, eager, clips, django_capture_on_commit_callbacks):
     from annotation.tasks import match_study
     from generation.tasks import match_video
 
@@ -140,7 +123,7 @@ def corrupt(path: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def study_with_corrupt_source(db, in_process, clips, tmp_path, django_capture_on_commit_callbacks):
+def study_with_corrupt_source(db, eager, clips, tmp_path, django_capture_on_commit_callbacks):
     ps = prompt_set(count=3)
     a, b = external_system("A"), external_system("B")
     prompts = list(ps.prompts.all())
@@ -227,7 +210,7 @@ def test_a_policy_that_cannot_apply_writes_nothing(db, clips):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_create_study_prints_the_join_link_of_the_open_study(in_process, clips, capsys):
+def test_create_study_prints_the_join_link_of_the_open_study(eager, clips, capsys):
     ps, _ = three_systems(clips, prompts=1)
 
     call_command("create_study", "Q1", "--prompt-set", ps.name, "--pair", "A", "B", "--pair", "A", "C", "--aspect", "pad", "--fps", "8")
@@ -299,7 +282,7 @@ def test_with_a_broker_create_study_queues_matching_and_wait_can_give_up(db, cli
 
 
 def test_an_encode_that_finds_the_disk_full_says_so_and_retry_finishes_the_study(
-    in_process, clips, researcher_client, monkeypatch, django_capture_on_commit_callbacks
+    eager, clips, researcher_client, monkeypatch, django_capture_on_commit_callbacks
 ):
     """A full disk is the operator's to fix: the item says so, and Retry on the page finishes the study."""
     import errno

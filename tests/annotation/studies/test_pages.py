@@ -19,7 +19,8 @@ from annotation.studies.attention import AttentionError, attention_items_ensure
 from annotation.tasks import attention_items_make, leases_expire
 from generation.probe import probe_video
 from juice.auth import api_token_create
-from tests.support.builders import answer, build_open_study
+from tests.support.builders import build_open_study
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db
@@ -226,10 +227,8 @@ def test_the_attention_task_builds_what_the_study_asked_for_once():
     assert Item.objects.filter(study=study, is_attention=True).count() == 2
 
 
-def test_attention_items_can_be_added_from_the_study_page(researcher_client, monkeypatch, django_capture_on_commit_callbacks):
-    from juice.celery import app
-
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the media worker's task, run in-process
+def test_attention_items_can_be_added_from_the_study_page(researcher_client, eager, django_capture_on_commit_callbacks):
+    # eager: the media worker's task runs in-process.
     study = build_open_study(n_prompts=2)
     with django_capture_on_commit_callbacks(execute=True):
         researcher_client.post(f"/studies/{study.slug}/attention", {"count": "1"})

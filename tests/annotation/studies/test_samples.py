@@ -18,28 +18,14 @@ from annotation.reports.exports import votes_write
 from annotation.reports.services import study_report
 from annotation.studies.services import StudyError
 from juice.auth import api_token_create
-from juice.celery import app
-from tests.support.builders import answer
-from tests.support.matching_data import add_video, create_study, external_system, prompt_set
-from tests.support.media import make_video
+from tests.support.builders import add_video, create_study, external_system, prompt_set
+from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def in_process(monkeypatch, media_root):
-    """Tasks run in-process, as with no broker configured."""
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> list[Path]:
-    folder = tmp_path_factory.mktemp("clips")
-    return [make_video(folder / f"s{n}.mp4", width=64, height=48, fps=8, seconds=1, source="testsrc") for n in range(2)]
-
-
-def two_systems(clips: list[Path], *, samples: int = 2, missing: tuple[str, str, int] | None = None):
+def two_systems(clips: dict[str, Path], *, samples: int = 2, missing: tuple[str, str, int] | None = None):
     """Systems A and B with `samples` videos of each of two prompts, but for `missing` (system, prompt, sample)."""
     ps = prompt_set(count=2)
     systems = [external_system(n) for n in "AB"]
@@ -47,12 +33,12 @@ def two_systems(clips: list[Path], *, samples: int = 2, missing: tuple[str, str,
         for prompt in ps.prompts.all():
             for sample in range(samples):
                 if (system.name, prompt.key, sample) != missing:
-                    add_video(system, prompt, clips[sample % 2], sample=sample)
+                    add_video(system, prompt, clips["same"], sample=sample)
     return ps, systems
 
 
 def test_a_study_with_samples_has_k_items_per_prompt_served_voted_and_exported_with_their_sample(
-    in_process, clips, django_capture_on_commit_callbacks
+    eager, clips, django_capture_on_commit_callbacks
 ):
     ps, (a, b) = two_systems(clips)
     with django_capture_on_commit_callbacks(execute=True):
@@ -95,7 +81,7 @@ def test_a_study_is_refused_when_a_system_lacks_a_sample(db, media_root, clips):
     assert not Study.objects.exists()
 
 
-def test_without_samples_a_study_is_as_before(in_process, clips, django_capture_on_commit_callbacks):
+def test_without_samples_a_study_is_as_before(eager, clips, django_capture_on_commit_callbacks):
     ps, (a, b) = two_systems(clips)
     with django_capture_on_commit_callbacks(execute=True):
         study = create_study(name="s", prompt_set=ps, pairs=[(a, b)])
@@ -106,7 +92,7 @@ def test_without_samples_a_study_is_as_before(in_process, clips, django_capture_
     assert "sample" not in out.getvalue().splitlines()[0].split(",")
 
 
-def test_the_api_takes_samples_as_a_count_or_as_the_contracts_modes(researcher, in_process, clips):
+def test_the_api_takes_samples_as_a_count_or_as_the_contracts_modes(researcher, eager, clips):
     ps, _systems = two_systems(clips)
     api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
     base = {"prompt_set": ps.name, "pairs": [["A", "B"]], "raters": 1}
@@ -129,7 +115,7 @@ def test_the_api_takes_samples_as_a_count_or_as_the_contracts_modes(researcher, 
         assert response.status_code == 400 and response.json()["error"].startswith(f"{field}: ")
 
 
-def test_the_command_and_the_page_take_the_same_options(researcher_client, in_process, clips):
+def test_the_command_and_the_page_take_the_same_options(researcher_client, eager, clips):
     ps, _systems = two_systems(clips)
     call_command("create_study", "cmd", "--prompt-set", ps.name, "--pair", "A", "B", "--raters", "1", "--samples", "2",
                  "--sample-unit", "prompt", stdout=io.StringIO(), stderr=io.StringIO())

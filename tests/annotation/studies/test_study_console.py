@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -13,20 +12,11 @@ from django.urls import reverse
 from annotation.models import Item, Study
 from annotation.studies import matching
 from generation.matching.policy import policy_describe, policy_parse
-from juice.celery import app
-from tests.support.matching_data import add_video, external_system, prompt_set
-from tests.support.media import make_video
+from tests.support.builders import add_video, external_system, prompt_set
 
 FORM = {"name": "Console study", "pairs": "A, B", "raters": "5", "questions": ["quality", "faithfulness"],
         "quality_reasons": "pixel_sharpness: Sharp", "faithfulness_reasons": "spatial_alignment: Right things",
         "lease_seconds": "600", "attention_items": "0"}
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("clips")
-    return {"wide": make_video(folder / "wide.mp4", width=96, height=54, fps=16, seconds=1.5),
-            "square": make_video(folder / "square.mp4", width=48, height=48, fps=8, seconds=1)}
 
 
 def two_systems(clips, prompts: int = 2):
@@ -85,9 +75,8 @@ def test_a_policy_that_cannot_apply_is_refused_with_its_reason(researcher_client
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_process_the_post_answers_before_matching_and_the_study_opens_after(researcher_client, clips, monkeypatch):
+def test_in_process_the_post_answers_before_matching_and_the_study_opens_after(researcher_client, clips, monkeypatch, eager):
     """No broker (the demo): matching runs in a thread of the web process, not in the request."""
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
     go = threading.Event()
     attach = matching._attach
 
