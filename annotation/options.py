@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from annotation.models import QUESTIONS, REASON_KEY, Study
-from generation.matching.policy import DURATIONS
+from generation.matching.policy import DURATIONS, policy_describe
 
 Question = Literal["quality", "faithfulness"]
 
@@ -192,12 +192,6 @@ def _qualification_words(value: dict | None) -> str:
     return f"{len(value['items'])} pair(s), {value.get('mistakes_allowed', 0)} mistake(s) allowed"
 
 
-def _matching_words(value: dict) -> str:
-    policy = {"aspect": "crop", "resolution": "smaller", "fps": "lower", "duration": "shortest"}
-    policy.update({k: v for k, v in (value or {}).items() if v is not None})
-    return ", ".join(f"{k} {v}" for k, v in policy.items())
-
-
 def _reasons_words(value: dict) -> str:
     return "; ".join(f"{q}: {', '.join(r['key'] for r in reasons)}" for q, reasons in value.items()) or "the JUICE reasons"
 
@@ -215,7 +209,7 @@ OPTIONS: list[Option] = [
            bounds={"max_length": 64}),
     Option("instructions", "longtext", "", "Markdown shown before the first item", group="crowd"),
     Option("matching", "parts", {}, "How both videos of an item are matched before anyone looks (Emu Video, Appendix D)",
-           group="matching", describe=_matching_words),
+           group="matching", describe=policy_describe),
     Option("attention_items", "int", 0, "Items with a known answer, added once the videos are ready", bounds={"ge": 0}),
     Option("attention_threshold", "float", None, "Raters below this attention pass rate are left out of the analysis",
            optional=True, bounds={"ge": 0, "le": 1}),

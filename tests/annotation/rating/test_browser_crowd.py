@@ -89,6 +89,24 @@ def test_seeking_to_the_end_does_not_enable_the_vote_and_playing_through_does(li
     assert Vote.objects.filter(assignment__rater__worker_id="skipper").first().watch_ms >= 1500
 
 
+def test_submit_waits_for_the_studys_minimum_watch_time_and_says_how_long(live_server):
+    # The videos last 1 s and loop; the study asks for 3 s of watching, which the page is told.
+    study = build_open_study(n_prompts=1, raters=1, seconds=1.0, min_watch_ms=3000)
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(f"{live_server.url}/s/{study.slug}/join?worker=patient")
+        expect(page.locator("#prompt")).to_contain_text("a cat")
+        answer_by_mouse(page)
+        expect(page.locator("#watched")).to_have_text("Watched 100%", timeout=15_000)
+        expect(page.locator("#submit")).to_be_disabled()
+        expect(page.locator("#hint")).to_contain_text("Please keep watching")
+        expect(page.locator("#submit")).to_be_enabled(timeout=15_000)
+        with page.expect_response(lambda r: "/vote" in r.url) as voted:
+            page.locator("#submit").click()
+        assert voted.value.status == 201
+    assert Vote.objects.filter(assignment__rater__worker_id="patient").first().watch_ms >= 3000
+
+
 def test_instructions_then_consent_then_the_items(live_server):
     study = build_open_study(n_prompts=1, raters=1, instructions="# Watch both\nThen pick. <script>alert(1)</script>",
                              consent="I agree that my answers are used for research.")
