@@ -25,7 +25,7 @@ from generation.matching.policy import DURATIONS, policy_describe
 
 Question = Literal["quality", "faithfulness"]
 
-# A day of watching is a broken setting, not a careful study (the vote's own cap is the same).
+# A day of watching is a broken setting, not a careful study; a vote's watch time above it, a broken client.
 MAX_WATCH_MS = 24 * 3600 * 1000
 # The most samples per prompt a study compares (generation makes at most as many).
 MAX_SAMPLES = 100

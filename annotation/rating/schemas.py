@@ -13,10 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, StrictStr, ValidationInfo, model_validator
 
+from annotation.options import MAX_WATCH_MS
 from juice.http import DateTimeText
-
-# A watch time above a day is a broken client, not a slow rater.
-MAX_WATCH_MS = 24 * 3600 * 1000
 
 
 class Answer(BaseModel):
