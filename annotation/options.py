@@ -142,11 +142,11 @@ class Option:
     @property
     def range_words(self) -> str:
         """The bounds in words, e.g. "from 1 to 32767" or "above 0 and at most 0.5"; "" for none."""
-        b = self.bounds
+        b = {k: v if isinstance(v, int) else f"{v:g}" for k, v in self.bounds.items()}
         if "ge" in b and "le" in b:
-            return f"from {b['ge']:g} to {b['le']:g}"
-        low = f"at least {b['ge']:g}" if "ge" in b else f"above {b['gt']:g}" if "gt" in b else ""
-        high = f"at most {b['le']:g}" if "le" in b else f"below {b['lt']:g}" if "lt" in b else ""
+            return f"from {b['ge']} to {b['le']}"
+        low = f"at least {b['ge']}" if "ge" in b else f"above {b['gt']}" if "gt" in b else ""
+        high = f"at most {b['le']}" if "le" in b else f"below {b['lt']}" if "lt" in b else ""
         return " and ".join(w for w in (low, high) if w)
 
     @property
@@ -201,7 +201,8 @@ OPTIONS: list[Option] = [
            design="raters_per_item", column="raters_per_item", bounds={"ge": 1, "le": 32767}, label="Raters per item"),
     Option("questions", "multichoice", list(QUESTIONS), "The questions asked of every pair", choices=QUESTIONS,
            bounds={"min_length": 1}, design="questions"),
-    Option("reasons", "reasons", {}, "The reasons offered per question (default: the JUICE reasons of the Emu Video paper)"),
+    Option("reasons", "reasons", {}, "The reasons offered per question (default: the JUICE reasons of the Emu Video paper)",
+           describe=_reasons_words),
     Option("allow_tie", "bool", False, "Offer 'no preference' beside the two videos", label="Allow 'no preference'",
            design="allow_tie", rating=True),
     Option("lease_seconds", "int", 600, "An unanswered item returns to the pool after this many seconds", bounds={"ge": 10}),
@@ -210,10 +211,11 @@ OPTIONS: list[Option] = [
     Option("instructions", "longtext", "", "Markdown shown before the first item", group="crowd"),
     Option("matching", "parts", {}, "How both videos of an item are matched before anyone looks (Emu Video, Appendix D)",
            group="matching", describe=policy_describe),
-    Option("attention_items", "int", 0, "Items with a known answer, added once the videos are ready", bounds={"ge": 0}),
+    Option("attention_items", "int", 0, "Items with a known answer, added once the videos are ready", bounds={"ge": 0},
+           group="crowd"),
     Option("attention_threshold", "float", None, "Raters below this attention pass rate are left out of the analysis",
-           optional=True, bounds={"ge": 0, "le": 1}),
-    Option("invite", "names", [], "Accounts that may join without a worker id (usernames)", output="invited",
+           optional=True, bounds={"ge": 0, "le": 1}, group="crowd"),
+    Option("invite", "names", [], "Accounts that may join without a worker id (usernames)", output="invited", group="crowd",
            column=None, read=lambda study: list(study.invited.order_by("username").values_list("username", flat=True))),
     Option("consent", "longtext", "", "Shown with the instructions; raters agree to it before the first item", group="crowd"),
     Option("qualification", "json", None, 'Practice pairs with known answers: {"items": [{"prompt": "p0001", "pair": ["A", "B"], '

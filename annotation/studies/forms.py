@@ -26,12 +26,13 @@ REASON_LINE = re.compile(rf"^({REASON_KEY})\s*:\s*(.+)$")
 NAMES = re.compile(r"[\s,]+")
 # Headings of the form's groups of options, shown before the group's first field.
 GROUP_HEADINGS = {
-    "crowd": ("Crowd options", "What raters see before and after the items, and who may take part."),
+    "crowd": ("Crowd options", "What raters see before and after the items, who may take part, and whose votes count."),
     "matching": ("Matching", "Before anyone looks, both videos of every item are brought to one size, aspect, frame rate "
                              "and length, so that raters compare the models, not their output formats (Emu Video, Appendix D)."),
     "dynamic": ("Dynamic evaluation", "Spend fewer votes on pairs whose outcome is already settled."),
     "samples": ("Samples", "Several samples of each prompt per system."),
 }
+GROUP_ORDER = ("study", *GROUP_HEADINGS)
 # The bounds the browser checks too (the schema's are what count).
 HTML_BOUNDS = {"ge": "min", "gt": "min", "le": "max", "lt": "max", "max_length": "maxlength"}
 
@@ -189,7 +190,8 @@ def study_form_class() -> type[StudyFormBase]:
     key = tuple(id(o) for o in OPTIONS)
     if key not in _forms:
         fields, first, headings, seen = {}, {}, {}, set()
-        for declared in OPTIONS:
+        # Grouped as the headings go (the declarations' own order within a group).
+        for declared in sorted(OPTIONS, key=lambda o: GROUP_ORDER.index(o.group) if o.group in GROUP_ORDER else 0):
             made = option_fields(declared)
             first[declared.name] = next(iter(made))
             if declared.group in GROUP_HEADINGS and declared.group not in seen:
