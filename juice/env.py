@@ -70,7 +70,7 @@ def secret_key_from_env(data_dir: Path, *, debug: bool) -> str:
     if len(raw) < SECRET_KEY_MIN_LENGTH and not debug:
         raise ImproperlyConfigured(
             f"JUICE_SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} characters long "
-            "(unset it to have one made and kept in var/secret_key)"
+            f"(unset it to have one made and kept in {data_dir / 'secret_key'})"
         )
     return raw
 

@@ -1,5 +1,6 @@
 """The site's error answers: JSON on the APIs (`/api/`), pages elsewhere; a database that cannot be
-reached is a 503 with Retry-After, which the rating page waits out, not a 500."""
+reached is a 503 with Retry-After, which the rating page waits out, not a 500. ApiErrorsJsonMiddleware
+(juice/middleware.py) makes any other error under `/api/` JSON too (a 405 of require_POST, say)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from django.views import defaults
+from django.views import csrf, defaults
 
 from juice.http import api_error
 
@@ -34,6 +35,13 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     if request.path_info.startswith(API):
         return api_error(403, str(exception) or "forbidden")
     return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A request without its CSRF token (CSRF_FAILURE_VIEW): JSON on the APIs, Django's page elsewhere."""
+    if request.path_info.startswith(API):
+        return api_error(403, "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header")
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

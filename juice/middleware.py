@@ -13,6 +13,31 @@ from juice.http import api_error
 from juice.uploads import upload_too_large
 
 
+class ApiErrorsJsonMiddleware:
+    """Every error answer under `/api/` is JSON with a message, whatever made it: Django's 405 of
+    `require_POST` (an empty HTML body) keeps its status and its `Allow` header, with the methods named."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (response.status_code < 400 or not request.path_info.startswith("/api/")
+                or response.get("Content-Type", "").startswith("application/json")):
+            return response
+        answer = api_error(response.status_code, _message(request, response))
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                answer[header] = response[header]
+        return answer
+
+
+def _message(request: HttpRequest, response: HttpResponse) -> str:
+    if response.status_code == 405:
+        return f"{request.method} is not answered here; use {response.get('Allow', 'another method')}"
+    return response.reason_phrase.lower()
+
+
 class UploadLimitMiddleware:
     """413 for a request whose declared body exceeds the limit.
 

@@ -29,3 +29,12 @@ class Conflict(Refused):
 
 class RateLimited(Refused):
     """Too many requests of this kind from one asker; a minute's wait lifts it."""
+
+
+# How much of a client's own text a refusal repeats: enough to recognise it, never the whole body back.
+ECHO_CHARACTERS = 64
+
+
+def echoed(text: str) -> str:
+    """`text` as a refusal repeats it: cut to ECHO_CHARACTERS, with an ellipsis."""
+    return text if len(text) <= ECHO_CHARACTERS else text[:ECHO_CHARACTERS] + "…"

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "juice.middleware.ApiErrorsJsonMiddleware",
     "juice.middleware.UploadLimitMiddleware",
     "juice.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,6 +119,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "juice.errors.csrf_failure"  # JSON on the APIs
 CSRF_COOKIE_HTTPONLY = False  # the rating page's script reads it for the X-CSRFToken header
 
 # A site behind TLS (README, "Deployment"): the proxy terminates HTTPS and says so in

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, StrictS
 
 from annotation.options import MAX_WATCH_MS
 from juice.http import DateTimeText
+from juice.refusals import echoed
 
 
 class Answer(BaseModel):
@@ -43,7 +44,7 @@ class Ballot(BaseModel):
         if isinstance(data, dict) and questions is not None:
             unknown = sorted(set(data) - set(questions) - {"watch_ms"})
             if unknown:
-                raise ValueError(f"unknown question: {', '.join(unknown)}")
+                raise ValueError(f"unknown question: {echoed(', '.join(unknown))}")
         return data
 
     @property

@@ -33,7 +33,7 @@ from annotation.rating.rules import STUDY_COLUMNS, WELCOME, StudyRules
 from annotation.rating.schemas import Ballot
 from annotation.rating.sides import LEFT, RIGHT, TIE, stored_choice
 from juice.ratelimit import rate_limit_exceeded
-from juice.refusals import Conflict, Forbidden, Invalid, RateLimited
+from juice.refusals import Conflict, Forbidden, Invalid, RateLimited, echoed
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def _checked(study: StudyRules, ballot: Ballot) -> _Checked:
         allowed = {r["key"] for r in study.reasons.get(question, [])}
         bad = [r for r in answer.reasons if r not in allowed]
         if bad:
-            raise VoteInvalid(f"{question}: unknown reason {bad[0]!r}")
+            raise VoteInvalid(f"{question}: unknown reason {echoed(bad[0])!r}")
         answers[question] = (answer.choice, list(dict.fromkeys(answer.reasons)))
     return _Checked(answers, ballot.watch_ms)
 

@@ -33,6 +33,26 @@ def test_an_unknown_api_address_is_a_json_404(researcher):
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 
+def test_a_method_an_api_does_not_answer_is_a_json_405_naming_the_allowed_ones(researcher):
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    response = api.put("/api/studies", "{}", content_type="application/json")
+    assert (response.status_code, response["Content-Type"], response["Allow"]) == (405, "application/json", "POST")
+    assert response.json() == {"error": "PUT is not answered here; use POST"}
+    # Pages keep Django's own answer.
+    assert Client().put("/login/").status_code in (200, 405)
+
+
+def test_a_vote_without_its_csrf_token_is_a_json_403_that_says_so():
+    study = build_open_study(n_prompts=1)
+    rater = join(study, "W1", client=Client(enforce_csrf_checks=True))
+    token = next_item(rater, study)["assignment"]
+    response = rater.post(f"/api/annotate/assignments/{token}/vote", json.dumps(answer(study)), content_type="application/json")
+    assert (response.status_code, response["Content-Type"]) == (403, "application/json")
+    assert response.json()["error"].startswith("CSRF check failed")
+    page = Client(enforce_csrf_checks=True).post("/login/", {"username": "x", "password": "y"})
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+
+
 def test_an_unexpected_error_of_an_api_is_a_json_500(monkeypatch):
     study = build_open_study(n_prompts=1)
     client = join(study, "W1", client=Client(raise_request_exception=False))

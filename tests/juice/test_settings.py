@@ -44,6 +44,7 @@ def test_it_defaults_to_sqlite_and_in_process_tasks():
         ({"CELERY_BROKER_URL": "amqp://guest@localhost//"}, "CELERY_BROKER_URL='amqp://guest@localhost//': unsupported scheme"),
         ({"JUICE_DEBUG": "maybe"}, "JUICE_DEBUG='maybe' is not a boolean"),
         ({"JUICE_SECRET_KEY": "s" * 49}, "JUICE_SECRET_KEY must be at least 50 characters"),
+        ({"JUICE_SECRET_KEY": "s" * 49, "JUICE_DATA_DIR": "/srv/juice-data"}, "made and kept in /srv/juice-data/secret_key"),
         ({"JUICE_TRUSTED_PROXIES": "10.0.0.0/8,nginx"}, "JUICE_TRUSTED_PROXIES: 'nginx' is not an IP address or network"),
     ],
 )

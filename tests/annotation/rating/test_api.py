@@ -307,6 +307,18 @@ def test_a_bad_vote_is_refused_with_400_and_a_message(body, message):
     assert Assignment.objects.get(token=token).status == "active"
 
 
+def test_a_refusal_repeats_at_most_a_few_dozen_characters_of_what_was_sent():
+    study = build_open_study(n_prompts=1)
+    client = join(study, "W1")
+    token = next_item(client, study)["assignment"]
+    huge = "x" * 100_000
+    response = vote(client, token, {"quality": {"choice": "left", "reasons": [huge]}, "faithfulness": F_OK})
+    assert response.status_code == 400
+    assert response.json() == {"error": f"quality: unknown reason {'x' * 64 + '…'!r}"}
+    response = vote(client, token, {"quality": {"choice": "left", "reasons": ["pixel_sharpness"]}, "faithfulness": F_OK, huge: {}})
+    assert response.status_code == 400 and len(response.content) < 300
+
+
 def test_a_body_that_is_not_json_is_a_400():
     study = build_open_study(n_prompts=1)
     client = join(study, "W1")
