@@ -229,6 +229,8 @@ OPTIONS: list[Option] = [
     Option("screenout_url", "text", "", "Where a rater who fails the qualification is sent; {code} is replaced", group="crowd",
            bounds={"max_length": 2000}, pattern=HAND_OFF_URL, pattern_message=HAND_OFF_MESSAGE, rating=True,
            label="Screen-out URL"),
+    Option("reports_per_minute", "int", 10, "Problem reports one rater may send a minute; more are refused (429) and the "
+           "item stays theirs", group="crowd", bounds={"ge": 1, "le": 1000}, column=None),
     Option("signed_links", "bool", False, "Join links must carry sig, an HMAC of the worker id (make them on the study page)",
            group="crowd"),
     Option("early_stop", "bool", False, "Stop handing out an item once its outcome is decided", group="crowd",

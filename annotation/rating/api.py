@@ -17,7 +17,7 @@ from annotation.models import Study
 from annotation.raters.cookies import RATER, rater_from_cookie, rater_ids
 from annotation.raters.services import rater_consent
 from annotation.rating.assignment import Offer, assignment_next
-from annotation.rating.problems import report_submit
+from annotation.rating.problems import assignment_for_report, report_submit
 from annotation.rating.qualification import qualification_answer, qualification_next
 from annotation.rating.schemas import (
     AssignmentOut,
@@ -33,7 +33,7 @@ from annotation.rating.schemas import (
     VoteOut,
 )
 from annotation.rating.sides import on_screen
-from annotation.rating.voting import assignment_for_vote, assignment_held, vote_submit
+from annotation.rating.voting import assignment_for_vote, vote_submit
 from juice.http import api_answer, input_parse, refusals_answered
 from juice.openapi import api_operation
 from juice.refusals import Forbidden
@@ -77,13 +77,14 @@ def annotate_vote(request: HttpRequest, token: str) -> JsonResponse:
 
 
 @api_operation("POST", summary="Report a problem with the item instead of voting: it is released at once", body=ProblemSpec,
-               answers={201: ProblemOut}, errors={400: "an unknown problem", 403: NOT_THEIRS, 409: VOTED}, auth=(RATER,))
+               answers={201: ProblemOut}, auth=(RATER,),
+               errors={400: "an unknown problem", 403: NOT_THEIRS, 409: VOTED, 429: "more problem reports a minute than the study allows"})
 @never_cache
 @require_POST
 @refusals_answered
 def annotate_report(request: HttpRequest, token: str) -> JsonResponse:
     """A problem with the item instead of a vote; the answer holds what `next` now answers (`next`)."""
-    target = assignment_held(rater_ids=set(rater_ids(request).values()), token=token)
+    target = assignment_for_report(rater_ids=set(rater_ids(request).values()), token=token)
     offer = report_submit(target=target, problem=input_parse(ProblemSpec, request.body))
     return api_answer(ProblemOut(ok=True, next=offer_out(offer) if offer is not None else None), status=201)
 

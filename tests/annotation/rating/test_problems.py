@@ -62,6 +62,29 @@ def test_a_report_is_refused_like_a_vote():
     assert Report.objects.count() == 1
 
 
+def test_reports_past_the_studys_limit_a_minute_are_refused_and_each_accepted_one_releases_its_item():
+    study = build_open_study(n_prompts=6, raters=1, options={"reports_per_minute": 3})
+    ann, bob = join(study, "ann"), join(study, "bob")
+    token = next_item(ann, study)["assignment"]
+    for _ in range(3):
+        response = report(ann, token, {"problem": "other", "text": "x" * 10})
+        assert response.status_code == 201
+        assert Assignment.objects.get(token=token).status == "reported"
+        token = response.json()["next"]["assignment"]
+    refused = report(ann, token, {"problem": "other"})
+    assert (refused.status_code, refused["Retry-After"]) == (429, "60")
+    assert "more than 3 problem reports a minute" in refused.json()["error"]
+    # The refused report changed nothing: the item is still the rater's to vote on.
+    assert Assignment.objects.get(token=token).status == "active"
+    assert vote(ann, token, answer(study)).status_code == 201
+    # The three reported items went straight to the next rater.
+    handed = set()
+    while (shown := next_item(bob, study)["assignment"]) is not None:
+        handed.add(Assignment.objects.get(token=shown).item_id)
+        vote(bob, shown, answer(study))
+    assert {r.assignment.item_id for r in Report.objects.all()} <= handed and Report.objects.count() == 3
+
+
 def test_the_researcher_sees_the_reports_and_drops_or_rematches_the_item(researcher_client):
     study = build_open_study(n_prompts=2, raters=2)
     ann = join(study, "ann")
