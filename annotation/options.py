@@ -34,6 +34,8 @@ SAMPLE_MODES = {"matched": "prompt", "items": "item"}
 # Where raters are sent at the end: a web address, with `{code}` where the completion code goes.
 HAND_OFF_URL = r"$|https?://[^\s<>\"]+"
 HAND_OFF_MESSAGE = "enter a web address starting with http:// or https://, with {code} where the code goes"
+# How many items a rater must have been handed before the share they reported can flag them.
+FLAG_AFTER_ITEMS = 10
 # The matching policy's settings, each a flag of its own on the command line and a field on the page.
 MATCHING_PARTS = ("aspect", "resolution", "fps", "duration")
 MATCHING_CHOICES = {"aspect": ("crop", "pad", "1:1", "16:9", "9:16", "4:3", "3:4"), "duration": DURATIONS}
@@ -231,6 +233,9 @@ OPTIONS: list[Option] = [
            label="Screen-out URL"),
     Option("reports_per_minute", "int", 10, "Problem reports one rater may send a minute; more are refused (429) and the "
            "item stays theirs", group="crowd", bounds={"ge": 1, "le": 1000}, column=None),
+    Option("report_share_flag", "float", 0.2, "A rater who reported more than this share of the items they were handed "
+           f"(once handed at least {FLAG_AFTER_ITEMS}) is flagged on the study page for review", group="crowd",
+           bounds={"ge": 0, "le": 1}, column=None, label="Flag raters reporting more than"),
     Option("signed_links", "bool", False, "Join links must carry sig, an HMAC of the worker id (make them on the study page)",
            group="crowd"),
     Option("early_stop", "bool", False, "Stop handing out an item once its outcome is decided", group="crowd",

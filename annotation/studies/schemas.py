@@ -138,6 +138,9 @@ class RaterOut(BaseModel):
     attention_pass_rate: Number | None
     excluded: bool
     left_share: Number | None
+    handed: int
+    reports: int
+    flagged: bool
 
 
 class StudyOutBase(BaseModel):

@@ -10,6 +10,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q
 
 from annotation.models import PROBLEMS, Assignment, Item, Report, Study, Vote
+from annotation.options import FLAG_AFTER_ITEMS, option
 from annotation.rating.analysed import attention_pass_rate, rater_excluded
 from annotation.rating.sides import LEFT, screen_choice
 from annotation.studies.matching import encodes_waiting
@@ -69,7 +70,8 @@ def reported_items(*, study: Study) -> list[dict]:
 
 
 def rater_figures(*, study: Study) -> list[dict]:
-    """Per rater: votes, median watch time, attention pass rate, share of decisive answers for the left video."""
+    """Per rater: votes, median watch time, attention pass rate, share of decisive answers for the left
+    video, and the items they were handed and reported (flagged past the study's `report_share_flag`)."""
     answers = defaultdict(lambda: {"watch": {}, "left": 0, "decisive": 0})
     rows = Vote.objects.filter(assignment__item__study=study).values_list(
         "assignment__rater_id", "assignment_id", "assignment__left", "choice", "watch_ms"
@@ -80,9 +82,12 @@ def rater_figures(*, study: Study) -> list[dict]:
         if choice != Vote.Choice.TIE:
             figures["decisive"] += 1
             figures["left"] += screen_choice(choice, left) == LEFT
+    handed = _handed_and_reported(study)
+    flag_share = option("report_share_flag").value(study)
     result = []
     for rater in study.raters.order_by("created_at"):
         figures = answers[rater.pk]
+        items, reports = handed.get(rater.pk, (0, 0))
         watch = list(figures["watch"].values())
         result.append(
             {
@@ -95,9 +100,19 @@ def rater_figures(*, study: Study) -> list[dict]:
                 "attention_pass_rate": attention_pass_rate(rater),
                 "excluded": rater_excluded(rater=rater, study=study),
                 "left_share": figures["left"] / figures["decisive"] if figures["decisive"] else None,
+                "handed": items,
+                "reports": reports,
+                "flagged": items >= FLAG_AFTER_ITEMS and reports > flag_share * items,
             }
         )
     return result
+
+
+def _handed_and_reported(study: Study) -> dict[int, tuple[int, int]]:
+    """Per rater id: the items they were handed (practice pairs left out) and those they reported."""
+    rows = (Assignment.objects.filter(rater__study=study).exclude(status=Assignment.Status.PRACTICE).order_by().values("rater_id")
+            .annotate(handed=Count("pk"), reported=Count("pk", filter=Q(status=Assignment.Status.REPORTED))))
+    return {row["rater_id"]: (row["handed"], row["reported"]) for row in rows}
 
 
 ITEMS_PER_PAGE = 20

@@ -11,8 +11,9 @@ import json
 import pytest
 from django.test import Client
 
-from annotation.models import Assignment, Item, Report
+from annotation.models import Assignment, Item, Report, Study
 from annotation.reports.exports import votes_write
+from annotation.studies.selectors import rater_figures
 from generation.models import MatchedVideo
 from tests.support.builders import build_open_study
 from tests.support.raters import answer
@@ -83,6 +84,32 @@ def test_reports_past_the_studys_limit_a_minute_are_refused_and_each_accepted_on
         handed.add(Assignment.objects.get(token=shown).item_id)
         vote(bob, shown, answer(study))
     assert {r.assignment.item_id for r in Report.objects.all()} <= handed and Report.objects.count() == 3
+
+
+def test_a_rater_who_reports_more_than_the_studys_share_of_their_items_is_flagged_for_review(researcher_client):
+    study = build_open_study(n_prompts=12, raters=1)
+    ann = join(study, "ann")
+
+    def ann_figures() -> tuple[int, int, bool]:
+        (row,) = rater_figures(study=study)
+        return row["handed"], row["reports"], row["flagged"]
+
+    token = next_item(ann, study)["assignment"]
+    for _ in range(3):
+        token = report(ann, token, {"problem": "other"}).json()["next"]["assignment"]
+    for _ in range(5):
+        vote(ann, token, answer(study))
+        token = next_item(ann, study)["assignment"]
+    # 3 reports of 9 items handed: a third, but too few items yet to judge.
+    assert ann_figures() == (9, 3, False)
+    report(ann, token, {"problem": "other"})
+    assert ann_figures() == (10, 4, True)  # 4 of 10: past the default 20%
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "4 of 10 <strong class=\"flagged\">flagged: review</strong>" in page
+    # A study that allows more reports flags no one.
+    Study.objects.filter(pk=study.pk).update(options={"report_share_flag": 0.5})
+    study.refresh_from_db()
+    assert ann_figures() == (10, 4, False)
 
 
 def test_the_researcher_sees_the_reports_and_drops_or_rematches_the_item(researcher_client):
