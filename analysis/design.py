@@ -59,9 +59,10 @@ class Design:
 
 def design_document(*, study: str, dynamic: bool, alpha: float, ranking: bool, raters_per_item: int, allow_tie: bool,
                     early_stop: bool, questions: Sequence[str], pairs: Iterable[tuple[str, str, int]],
-                    order: Sequence[str] = ()) -> dict:
+                    order: Sequence[str] = (), **settings: object) -> dict:
     """The design file of a study, as JSON-ready data: `pairs` holds (system_a, system_b, items);
-    `order` the items in the order the live monitor found them finished."""
+    `order` the items in the order the live monitor found them finished; `settings`, more of the study's
+    settings, written as given (readers skip the keys they do not know)."""
     return {
         "format": FORMAT,
         "study": study,
@@ -76,6 +77,7 @@ def design_document(*, study: str, dynamic: bool, alpha: float, ranking: bool, r
         "questions": list(questions),
         "pairs": [{"system_a": a, "system_b": b, "items": items} for a, b, items in pairs],
         "order": [str(item) for item in order],
+        **settings,
     }
 
 

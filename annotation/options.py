@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from annotation.models import QUESTIONS, REASON_KEY, Study
-from generation.matching.policy import DURATIONS, policy_describe
+from generation.matching.policy import DEFAULT_POLICY, DURATIONS, policy_describe
 
 Question = Literal["quality", "faithfulness"]
 
@@ -34,10 +34,19 @@ SAMPLE_MODES = {"matched": "prompt", "items": "item"}
 # Where raters are sent at the end: a web address, with `{code}` where the completion code goes.
 HAND_OFF_URL = r"$|https?://[^\s<>\"]+"
 HAND_OFF_MESSAGE = "enter a web address starting with http:// or https://, with {code} where the code goes"
+# The groups options are declared in, with the heading and the line the form and the command show
+# before each ("study", the first, has none).
+GROUPS = {
+    "crowd": ("Crowd options", "What raters see before and after the items, who may take part, and whose votes count."),
+    "matching": ("Matching", "Before anyone looks, both videos of every item are brought to one size, aspect, frame rate "
+                             "and length, so that raters compare the models, not their output formats (Emu Video, Appendix D)."),
+    "dynamic": ("Dynamic evaluation", "Spend fewer votes on pairs whose outcome is already settled."),
+    "samples": ("Samples", "Several samples of each prompt per system."),
+}
 # How many items a rater must have been handed before the share they reported can flag them.
 FLAG_AFTER_ITEMS = 10
 # The matching policy's settings, each a flag of its own on the command line and a field on the page.
-MATCHING_PARTS = ("aspect", "resolution", "fps", "duration")
+MATCHING_PARTS = tuple(DEFAULT_POLICY)
 MATCHING_CHOICES = {"aspect": ("crop", "pad", "1:1", "16:9", "9:16", "4:3", "3:4"), "duration": DURATIONS}
 
 
@@ -81,7 +90,9 @@ KIND_TYPES = {
 }
 
 
-@dataclass(frozen=True)
+# eq=False: an option is itself (hashed by identity), so the schemas and the form built from a set of
+# declarations can be cached by the options themselves.
+@dataclass(frozen=True, eq=False)
 class Option:
     """One study option.
 
@@ -90,7 +101,9 @@ class Option:
     command line), reasons, parts (the matching policy: a field and a flag per part), names, samples.
     column: the Study field that stores it; None keeps it in `Study.options`, which needs no migration.
     output: the API output's name when it differs; aliases: other names of the API input (each is also a
-    command flag); design: its name in the design file; rating: the rating page is configured with it.
+    command flag, and the form takes them too); design: its name in the design file; rating: the rating
+    page is configured with it; private: the study page shows it but the report, which researchers
+    share, leaves it out (a completion code is what raters redeem for pay).
     describe: how the pages and the report say a value in words (default by kind)."""
 
     name: str
@@ -108,6 +121,7 @@ class Option:
     aliases: tuple[str, ...] = ()
     design: str = ""
     rating: bool = False
+    private: bool = False
     describe: Callable[[Any], str] | None = None
     read: Callable[[Study], Any] | None = None
     # A text option's pattern, and what a value that does not match it is told.
@@ -162,7 +176,8 @@ class Option:
     def field_info(self) -> Any:
         """The pydantic field: its default, help and bounds."""
         # pydantic copies a mutable default for each instance.
-        extra = {"json_schema_extra": {"pattern": self.pattern}} if self.pattern else {}
+        # JSON Schema's patterns are not anchored: the document says what fullmatch checks.
+        extra = {"json_schema_extra": {"pattern": f"^(?:{self.pattern})$"}} if self.pattern else {}
         return Field(self.default, description=self.help, **self.bounds, **extra)
 
     def value(self, study: Study) -> Any:
@@ -209,7 +224,7 @@ OPTIONS: list[Option] = [
            design="allow_tie", rating=True),
     Option("lease_seconds", "int", 600, "An unanswered item returns to the pool after this many seconds", bounds={"ge": 10}),
     Option("completion_code", "text", None, "Shown to raters at the end; blank for a random one", optional=True,
-           bounds={"max_length": 64}),
+           bounds={"max_length": 64}, private=True),
     Option("instructions", "longtext", "", "Markdown shown before the first item", group="crowd"),
     Option("matching", "parts", {}, "How both videos of an item are matched before anyone looks (Emu Video, Appendix D)",
            group="matching", describe=policy_describe),
@@ -217,7 +232,7 @@ OPTIONS: list[Option] = [
            group="crowd"),
     Option("attention_threshold", "float", None, "Raters below this attention pass rate are left out of the analysis",
            optional=True, bounds={"ge": 0, "le": 1}, group="crowd"),
-    Option("invite", "names", [], "Accounts that may join without a worker id (usernames)", output="invited", group="crowd",
+    Option("invite", "names", [], "Accounts that may join without a worker id (usernames)", output="invited", group="crowd", private=True,
            column=None, read=lambda study: list(study.invited.order_by("username").values_list("username", flat=True))),
     Option("consent", "longtext", "", "Shown with the instructions; raters agree to it before the first item", group="crowd"),
     Option("qualification", "json", None, 'Practice pairs with known answers: {"items": [{"prompt": "p0001", "pair": ["A", "B"], '
@@ -227,10 +242,10 @@ OPTIONS: list[Option] = [
            bounds={"ge": 0, "le": MAX_WATCH_MS}, label="Minimum watch time (ms)", rating=True),
     Option("completion_url", "text", "", "Where a rater who finished is sent, e.g. a crowd platform's link; {code} is replaced",
            group="crowd", bounds={"max_length": 2000}, pattern=HAND_OFF_URL, pattern_message=HAND_OFF_MESSAGE, rating=True,
-           label="Completion URL"),
+           label="Completion URL", private=True),
     Option("screenout_url", "text", "", "Where a rater who fails the qualification is sent; {code} is replaced", group="crowd",
            bounds={"max_length": 2000}, pattern=HAND_OFF_URL, pattern_message=HAND_OFF_MESSAGE, rating=True,
-           label="Screen-out URL"),
+           label="Screen-out URL", private=True),
     Option("reports_per_minute", "int", 10, "Problem reports one rater may send a minute; more are refused (429) and the "
            "item stays theirs", group="crowd", bounds={"ge": 1, "le": 1000}, column=None),
     Option("report_share_flag", "float", 0.2, "A rater who reported more than this share of the items they were handed "
@@ -270,9 +285,15 @@ def options_declared(*extra: Option) -> Iterator[None]:
             OPTIONS.remove(added)
 
 
-def study_settings_list(study: Study) -> list[tuple[str, str]]:
-    """Every option of `study` as (label, value in words), for the study page and the report."""
-    return [(o.title, o.words(o.value(study))) for o in OPTIONS]
+def study_settings_list(study: Study, *, shared: bool = False) -> list[tuple[str, str]]:
+    """Every option of `study` as (label, value in words), for the study page; `shared`: for the report,
+    without the private ones."""
+    return [(o.title, o.words(o.value(study))) for o in OPTIONS if not (shared and o.private)]
+
+
+def report_options(study: Study) -> dict:
+    """The options the report's JSON carries: the API's names and values, less the private ones."""
+    return {o.output_name: o.value(study) for o in OPTIONS if not o.private}
 
 
 def rating_config(study: Study) -> dict:

@@ -39,7 +39,7 @@ from juice.openapi import api_operation
 from juice.refusals import Forbidden
 
 NOT_JOINED = "join this study through its link first"
-NOT_THEIRS = "the assignment is not this rater's"
+NOT_THEIRS = "this assignment is not yours"
 VOTED = "the assignment was already voted or reported, or its lease expired and it went to someone else"
 
 

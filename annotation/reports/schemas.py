@@ -71,7 +71,10 @@ class DesignPairOut(BaseModel):
 
 
 class DesignOut(BaseModel):
-    """The study's design file (`juice-design/1`), which `python -m analysis report --design` reads beside the votes CSV."""
+    """The study's design file (`juice-design/1`), which `python -m analysis report --design` reads beside the votes CSV;
+    options declared with a design name add their keys (annotation/options.py)."""
+
+    model_config = ConfigDict(extra="allow")
 
     format: str
     study: str

@@ -12,7 +12,7 @@ import io
 import analysis
 import analysis.render
 from annotation.models import Study
-from annotation.options import study_settings_list
+from annotation.options import report_options, study_settings_list
 from annotation.rating.analysed import raters_excluded
 from annotation.reports.exports import study_design, votes_write
 
@@ -27,16 +27,13 @@ CONTENT_TYPES = {
 FORMAT_OF_EXTENSION = {"json": "json", "csv": "csv", "html": "html", "tex": "latex", "md": "markdown"}
 
 
-def study_settings(*, study: Study) -> dict:
-    """What the report shows of the study's set-up."""
-    excluded = raters_excluded(study=study)
-    return {
-        "study": study.name,
-        "prompt_set": study.prompt_set.name,
-        "pairs": [f"{p.system_a.name} vs {p.system_b.name}" for p in study.pairs.select_related("system_a", "system_b")],
-        **dict(study_settings_list(study)),
-        "excluded_raters": ", ".join(r.worker_id for r in excluded) or "none",
-    }
+def study_settings(*, study: Study, words: bool = False) -> dict:
+    """The study's set-up as the report carries it: every option but the private ones (annotation/options.py),
+    under the API's names with their values; `words`: under their labels, in words, for the HTML report."""
+    excluded = ", ".join(r.worker_id for r in raters_excluded(study=study)) or "none"
+    pairs = [f"{p.system_a.name} vs {p.system_b.name}" for p in study.pairs.select_related("system_a", "system_b")]
+    options = dict(study_settings_list(study, shared=True)) if words else report_options(study)
+    return {"study": study.name, "prompt_set": study.prompt_set.name, "pairs": pairs, **options, "excluded_raters": excluded}
 
 
 def _study_votes(study: Study):
@@ -61,7 +58,7 @@ def report_render(*, study: Study, fmt: str, bootstrap: int = 1000, seed: int = 
     if fmt not in analysis.render.FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(analysis.render.FORMATS)}")
     report = study_report(study=study, bootstrap=bootstrap, seed=seed)
-    return analysis.render_report(report, fmt, settings=report["study"])
+    return analysis.render_report(report, fmt, settings=study_settings(study=study, words=True))
 
 
 def study_raters_csv(*, study: Study) -> str:

@@ -15,7 +15,7 @@ from django import forms
 from pydantic import ValidationError
 
 from annotation.models import DEFAULT_REASONS, QUESTIONS, REASON_KEY
-from annotation.options import MATCHING_CHOICES, MATCHING_PARTS, OPTIONS, Option
+from annotation.options import GROUPS, MATCHING_CHOICES, MATCHING_PARTS, OPTIONS, Option
 from annotation.studies.schemas import StudyBase, study_spec_model
 from generation.matching.policy import POLICY_HELP
 from generation.models import PromptSet
@@ -24,17 +24,9 @@ from juice.http import problem_message
 PAIR_LINE = re.compile(r"^(.+?)\s*(?:,|\bvs\b)\s*(.+)$")
 REASON_LINE = re.compile(rf"^({REASON_KEY})\s*:\s*(.+)$")
 NAMES = re.compile(r"[\s,]+")
-# Headings of the form's groups of options, shown before the group's first field.
-GROUP_HEADINGS = {
-    "crowd": ("Crowd options", "What raters see before and after the items, who may take part, and whose votes count."),
-    "matching": ("Matching", "Before anyone looks, both videos of every item are brought to one size, aspect, frame rate "
-                             "and length, so that raters compare the models, not their output formats (Emu Video, Appendix D)."),
-    "dynamic": ("Dynamic evaluation", "Spend fewer votes on pairs whose outcome is already settled."),
-    "samples": ("Samples", "Several samples of each prompt per system."),
-}
-GROUP_ORDER = ("study", *GROUP_HEADINGS)
-# The bounds the browser checks too (the schema's are what count).
-HTML_BOUNDS = {"ge": "min", "gt": "min", "le": "max", "lt": "max", "max_length": "maxlength"}
+GROUP_ORDER = ("study", *GROUPS)
+# Stand-ins for the study's own fields when they are wrong, so the options' errors show at the same time.
+STAND_INS = {"name": "-", "prompt_set": "-", "pairs": [("-", "=")]}
 
 
 class MISSING:
@@ -55,7 +47,17 @@ def _lines(text: str, pattern: re.Pattern, what: str) -> list[tuple[str, str]]:
 
 
 def _attrs(declared: Option) -> dict:
-    attrs = {HTML_BOUNDS[k]: v for k, v in declared.bounds.items() if k in HTML_BOUNDS}
+    """The bounds the browser checks too (the schema's are what count): an exclusive bound is the next
+    whole number for an integer, and left to the server for a number with decimals."""
+    b, attrs = declared.bounds, {}
+    if "max_length" in b:
+        attrs["maxlength"] = b["max_length"]
+    integer = declared.kind == "int"
+    for inclusive, exclusive, step, attr in (("ge", "gt", 1, "min"), ("le", "lt", -1, "max")):
+        if inclusive in b:
+            attrs[attr] = b[inclusive]
+        elif exclusive in b and integer:
+            attrs[attr] = b[exclusive] + step
     if declared.kind == "float":
         attrs["step"] = "any"
     return attrs
@@ -113,7 +115,9 @@ def _given(declared: Option, data: dict) -> Any:
     if declared.kind == "parts":
         return {part: (data.get(f"{declared.name}_{part}") or "").strip() or None for part in MATCHING_PARTS}
     value = data.get(declared.name)
-    if value is None or value == "" or value == []:
+    if declared.kind == "multichoice":
+        return value  # none ticked is an answer, which the schema refuses
+    if value is None or value == "":
         return MISSING
     if declared.kind == "names":
         return [n for n in NAMES.split(value) if n]
@@ -153,11 +157,21 @@ class StudyFormBase(forms.Form):
     def clean_faithfulness_reasons(self) -> list[dict]:
         return self._reasons("faithfulness")
 
+    def __init__(self, data=None, *args, **kwargs) -> None:
+        if data is not None:
+            data = data.copy()
+            for declared in OPTIONS:  # an option's other names (the API output's `raters_per_item`, say)
+                for alias in (declared.output, *declared.aliases):
+                    if alias and alias in data and declared.name not in data:
+                        data.setlist(declared.name, data.getlist(alias))
+        super().__init__(data, *args, **kwargs)
+
     def clean(self) -> dict:
         data = super().clean()
-        if self.errors:
-            return data
-        given = {"name": data["name"], "prompt_set": data["prompt_set"].name, "pairs": data["pairs"]}
+        own_fields_wrong = bool(self.errors)
+        prompt_set = data.get("prompt_set")
+        given = {"name": data.get("name") or STAND_INS["name"], "prompt_set": prompt_set.name if prompt_set else STAND_INS["prompt_set"],
+                 "pairs": data.get("pairs") or STAND_INS["pairs"]}
         for declared in OPTIONS:
             try:
                 value = _given(declared, data)
@@ -166,7 +180,7 @@ class StudyFormBase(forms.Form):
                 continue
             if value is not MISSING:
                 given[declared.name] = value
-        if self.errors:
+        if any(field in self.errors for field in self.first_fields.values()):
             return data
         try:
             # As JSON, as the API reads it: the same value is refused with the same message.
@@ -174,7 +188,8 @@ class StudyFormBase(forms.Form):
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 where = self.first_fields.get(str(error["loc"][0])) if error["loc"] else None
-                self.add_error(where, problem_message(error))
+                if not (own_fields_wrong and where is None):  # a rule across fields, judged once they are right
+                    self.add_error(where, problem_message(error))
         return data
 
     def spec(self) -> StudyBase:
@@ -182,21 +197,21 @@ class StudyFormBase(forms.Form):
         return self.study_spec
 
 
-_forms: dict[tuple[int, ...], type[StudyFormBase]] = {}
+_forms: dict[tuple, type[StudyFormBase]] = {}
 
 
 def study_form_class() -> type[StudyFormBase]:
     """The creation form with the fields of every declared option (built once per set of declarations)."""
-    key = tuple(id(o) for o in OPTIONS)
+    key = tuple(OPTIONS)
     if key not in _forms:
         fields, first, headings, seen = {}, {}, {}, set()
         # Grouped as the headings go (the declarations' own order within a group).
         for declared in sorted(OPTIONS, key=lambda o: GROUP_ORDER.index(o.group) if o.group in GROUP_ORDER else 0):
             made = option_fields(declared)
             first[declared.name] = next(iter(made))
-            if declared.group in GROUP_HEADINGS and declared.group not in seen:
+            if declared.group in GROUPS and declared.group not in seen:
                 seen.add(declared.group)
-                headings[next(iter(made))] = GROUP_HEADINGS[declared.group]
+                headings[next(iter(made))] = GROUPS[declared.group]
             fields.update(made)
         _forms[key] = type("StudyForm", (StudyFormBase,), {**fields, "first_fields": first, "headings": headings})
     return _forms[key]

@@ -16,13 +16,22 @@ from annotation.options import MAX_SAMPLES, OPTIONS, SAMPLE_MODES, samples_valid
 from juice.http import DateTimeText, Number
 
 
+def _aliases_described(schema: dict) -> None:
+    """The document lists each option's other names too (`alpha`), as the same value."""
+    properties = schema.get("properties", {})
+    for declared in OPTIONS:
+        for alias in declared.aliases:
+            if declared.name in properties:
+                properties[alias] = {**properties[declared.name], "description": f"Another name of `{declared.name}`"}
+
+
 class StudyBase(BaseModel):
     """A study to create (`POST /api/studies` takes these keys). Everything but `name`, `prompt_set` and
     `pairs` has a default; `matching` is the policy of generation.matching (aspect, resolution, fps,
     duration) and `invite` the accounts that may join without a worker id. `seed` fixes each rater's order
     of items: a copy of a study with the same seed hands a rater the items in the same order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_aliases_described)
 
     name: StrictStr = Field(description="The study's name, unique on this site")
     prompt_set: StrictStr = Field(description="The prompt set whose prompts make the items")
@@ -62,12 +71,12 @@ class StudyBase(BaseModel):
         return data
 
 
-_models: dict[tuple[int, ...], type[StudyBase]] = {}
+_models: dict[tuple, type[StudyBase]] = {}
 
 
 def study_spec_model() -> type[StudyBase]:
     """The study schema with a field per declared option (built once per set of declarations)."""
-    key = tuple(id(o) for o in OPTIONS)
+    key = tuple(OPTIONS)
     if key not in _models:
         fields: dict[str, Any] = {o.name: (o.python_type, o.field_info()) for o in OPTIONS}
         _models[key] = create_model("StudySpec", __base__=StudyBase, **fields)
@@ -158,12 +167,12 @@ class StudyOutBase(BaseModel):
     raters: list[RaterOut]
 
 
-_outputs: dict[tuple[int, ...], type[StudyOutBase]] = {}
+_outputs: dict[tuple, type[StudyOutBase]] = {}
 
 
 def study_out_model() -> type[StudyOutBase]:
     """What the API answers about a study, with a field per declared option under its output name."""
-    key = tuple(id(o) for o in OPTIONS)
+    key = tuple(OPTIONS)
     if key not in _outputs:
         fields: dict[str, Any] = {o.output_name: (o.python_type, Field(description=o.help)) for o in OPTIONS}
         _outputs[key] = create_model("StudyOut", __base__=StudyOutBase, **fields)

@@ -78,7 +78,7 @@ def study_create(*, spec: StudyBase, created_by=None, background: bool = False) 
 # Options stored otherwise than as their value in a field of their name (annotation/options.py).
 STORED_AS = {
     "allow_tie": lambda allow: {"tie_policy": Study.TiePolicy.ALLOW if allow else Study.TiePolicy.FORCED},
-    "completion_code": lambda code: {} if code is None else {"completion_code": code},  # None: the model makes one
+    "completion_code": lambda code: {"completion_code": code} if code else {},  # blank: the model makes one
     "invite": lambda names: {},  # accounts, invited once the study exists
 }
 

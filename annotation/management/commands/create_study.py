@@ -13,14 +13,15 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from annotation.models import Item, Study
-from annotation.options import MATCHING_PARTS, OPTIONS, Option
+from annotation.options import GROUPS, MATCHING_PARTS, OPTIONS, Option
 from annotation.studies.schemas import study_spec_model
-from annotation.studies.services import StudyError, study_create
+from annotation.studies.services import study_create
 from generation.matching.policy import POLICY_HELP
 from generation.models import Prompt
 from generation.tasks import match_video
 from juice.celery import app
 from juice.http import validation_message
+from juice.refusals import Invalid
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--prompt-set", required=True)
         parser.add_argument("--pair", nargs=2, action="append", required=True, metavar=("A", "B"), help="two systems; repeat for more")
-        groups = {group: parser.add_argument_group(title) for group, title in FLAG_GROUPS.items()}
+        groups = {group: parser.add_argument_group(title.lower(), text) for group, (title, text) in GROUPS.items()}
         for declared in OPTIONS:
             _add_flags(groups.get(declared.group, parser), declared)
         parser.add_argument("--wait", action="store_true", help="with a broker: block until the study is open, with a progress bar")
@@ -58,7 +59,7 @@ class Command(BaseCommand):
             study = study_create(spec=spec)
             if not in_process and options["wait"]:
                 self._wait(study, bar, options["timeout"])
-        except StudyError as exc:
+        except Invalid as exc:  # the study's, or an invitation's (an unknown account)
             raise CommandError(str(exc)) from None
         finally:
             task_postrun.disconnect(advance, sender=match_video)
@@ -98,12 +99,6 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
 
-FLAG_GROUPS = {
-    "matching": "matching (default: crop to the common aspect, smaller size, lower fps, shorter)",
-    "crowd": "crowd options (the JSON API's names, with dashes)",
-    "dynamic": "dynamic evaluation",
-    "samples": "several samples per prompt",
-}
 # Options whose value is a file's text, or a JSON file's content, on the command line.
 FILE_KINDS = {"longtext": "FILE", "json": "JSON_FILE", "reasons": "JSON_FILE"}
 

@@ -262,7 +262,9 @@ function updateSubmit() {
   $("hint").textContent = share < 1
     ? "Play both videos all the way through, then answer."
     : waitMs > 0
-    ? `Please keep watching: ${Math.ceil(waitMs / 1000)} s more before you can submit.`
+    ? wantPlaying && !left.paused
+      ? `Please keep watching: ${Math.ceil(waitMs / 1000)} s more before you can submit.`
+      : `Play the videos again: ${Math.ceil(waitMs / 1000)} s more of watching before you can submit.`
     : missing
       ? "Choose a video and tick at least one reason for each question."
       : "Ready to submit.";

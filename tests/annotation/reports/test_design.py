@@ -69,7 +69,7 @@ def test_the_web_report_of_a_dynamic_study_equals_the_command_on_the_downloaded_
     assert web["design"]["dynamic"] is True and "not valid" in web["design"]["notes"]
     html = researcher_client.get(f"/studies/{slug}/report.html").content.decode()
     assert "Dynamic evaluation" in html and f"{X} better: settled at item 9 of 10" in html
-    assert (web["study"]["Dynamic evaluation"], web["study"]["Dynamic alpha"]) == ("yes", "0.05")
+    assert (web["study"]["dynamic"], web["study"]["dynamic_alpha"]) == (True, 0.05)
 
 
 def test_export_votes_writes_the_design_file(db, tmp_path):

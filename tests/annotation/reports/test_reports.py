@@ -86,7 +86,7 @@ def test_it_reports_the_figures_the_analysis_command_computes_from_the_csv(rated
     pair = next(p for p in ours["pairs"] if p["question"] == "quality")
     assert pair["items"] == 3 and sum(pair["vote_splits"].values()) == 3
     assert {pair["system_a"]: pair["wins_a"], pair["system_b"]: pair["wins_b"]} == wins
-    assert ours["study"]["Raters per item"] == "5"
+    assert ours["study"]["raters_per_item"] == 5 and "completion_code" not in ours["study"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "html"])

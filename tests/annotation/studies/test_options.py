@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import html
 import json
-import re
 
 import pytest
 from django.core.management import call_command
@@ -13,8 +11,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from annotation.models import Study
-from juice.auth import api_token_create
 from tests.support.builders import build_open_study
+from tests.support.researcher import api_client, page_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -36,16 +34,6 @@ OPTIONS = {
     "dynamic_ranking": True,
     "seed": 42,
 }
-
-
-def api_client(researcher) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
-
-
-def page_settings(page: str) -> dict[str, str]:
-    """The study page's settings table, label -> value as shown."""
-    table = page.split('id="settings"', 1)[1].split("</table>", 1)[0]
-    return {html.unescape(k): html.unescape(v) for k, v in re.findall(r'<th scope="row">(.*?)</th><td>(.*?)</td>', table)}
 
 
 def stored_options(study: Study) -> dict:
