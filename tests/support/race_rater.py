@@ -24,7 +24,8 @@ from tests.support.raters import SimulatedRater, rate_in_turns  # noqa: E402
 
 def main(slug: str, start_at: float, workers: list[str]) -> None:
     rows = Rater.objects.filter(study__slug=slug, worker_id__in=workers)
-    raters = [SimulatedRater(row.worker_id, double_click=0.2, rater_id=row.pk, slug=slug) for row in rows]
+    # Each process (a rater's tab) draws its own choices and double clicks.
+    raters = [SimulatedRater(row.worker_id, double_click=0.2, rater_id=row.pk, slug=slug, seed=os.getpid()) for row in rows]
     time.sleep(max(0.0, start_at - time.time()))
     rate_in_turns(raters)
     print(json.dumps({"accepted": [token for r in raters for token in r.accepted], "lost": sum(r.lost for r in raters),
