@@ -121,6 +121,9 @@ def matched_video_encode(*, matched_id: int) -> bool:
     spec = matched.target
     started = time.perf_counter()
     target = Path(settings.MEDIA_ROOT) / name
+    # What a lost worker was writing when it was killed (atomic_path's temporary names) is of no use.
+    for stale in target.parent.glob(f".{target.stem}.*.part{target.suffix}"):
+        stale.unlink(missing_ok=True)
     try:
         with atomic_path(target) as partial, Heartbeat(lambda: _touch(matched_id, now), period=settings.JUICE_HEARTBEAT_SECONDS):
             encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
