@@ -335,6 +335,9 @@ def test_retry_resends_an_encode_whose_worker_was_lost_and_not_one_still_running
 
     page = researcher_client.get(reverse("study-matching", args=[study.slug])).content.decode()
     assert "1 encode queued over" in page and "left running by a lost media worker" in page
+    # Which item waits on which encode, since when; the stuck one marked.
+    assert f"side A: encode {item.matched_a_id}, running (waiting too long)" in page
+    assert f"side B: encode {item.matched_b_id}, running<" in page and f"{long_ago:%Y-%m-%d %H:%M:%S} UTC" in page
     with django_capture_on_commit_callbacks(execute=True):
         response = researcher_client.post(reverse("study-matching-resend", args=[study.slug]), follow=True)
     assert "Sent 1 encode to the media workers again." in response.content.decode()
