@@ -107,7 +107,6 @@ class _Heartbeat:
             self._beat_at = time.monotonic()
 
     def __enter__(self) -> _Heartbeat:
-        self._beat_at = time.monotonic()
         self._thread.__enter__()
         return self
 
