@@ -177,8 +177,10 @@ class MatchedVideo(models.Model):
     duration = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
-    # When a worker claimed the encode: a claim older than the task time limit is a lost worker's.
+    # When a worker claimed the encode (the claim's compare-and-swap key), and when that worker last
+    # proved itself alive: a running encode silent for JUICE_STALE_SECONDS is a lost worker's, claimable again.
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When its message was last sent to the media queue (see GenerationJob.queued_at).
     queued_at = models.DateTimeField(null=True, blank=True)
     encode_seconds = models.FloatField(null=True, blank=True, help_text="Wall time of the ffmpeg run")

@@ -66,24 +66,27 @@ def _attach(study_id: int) -> list[int]:
 
 
 def encodes_waiting(*, study_id: int | None = None, now: datetime | None = None) -> list[int]:
-    """The encodes that pending items of preparing studies (or of one study) wait for, queued longer
-    than JUICE_LOST_SECONDS ago and still not started by any worker."""
+    """The encodes that pending items of preparing studies (or of one study) wait for: queued longer
+    than JUICE_LOST_SECONDS ago and still not started by any worker, or stuck (their worker stopped
+    proving itself alive JUICE_STALE_SECONDS ago: killed mid-encode)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.JUICE_LOST_SECONDS)
     items = Item.objects.filter(status=Item.Status.PENDING, study__status=Study.Status.PREPARING)
     if study_id is not None:
         items = items.filter(study_id=study_id)
     needed = {m for pair in items.values_list("matched_a", "matched_b") for m in pair if m is not None}
-    waiting = Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff)
+    # encodes_to_do keeps only the running encodes whose worker was lost.
+    waiting = Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff) | Q(status=MatchedVideo.Status.RUNNING)
     return sorted(set(encodes_to_do(needed)) & set(MatchedVideo.objects.filter(waiting, pk__in=needed).values_list("pk", flat=True)))
 
 
 def encodes_resend(*, study_id: int | None = None) -> int:
     """Send again what a preparing study's items wait on too long (all preparing studies, or one):
-    the encodes of items that never got theirs (a lost `match_study`), and those queued longer than
-    JUICE_LOST_SECONDS ago that no worker started (encodes_waiting); returns how many were sent. The
-    reconciler calls it once nothing waits in the media queue (the messages were lost: a broker
-    restart); a researcher, with Retry on the matching page, for one study at any time. Safe to
-    repeat: an encode is claimed by compare-and-swap, so one delivered twice is made once."""
+    the encodes of items that never got theirs (a lost `match_study`), those queued longer than
+    JUICE_LOST_SECONDS ago that no worker started, and those stuck on a lost worker (encodes_waiting);
+    returns how many were sent. The reconciler calls it once nothing waits in the media queue (the
+    messages were lost: a broker restart); a researcher, with Retry on the matching page, for one
+    study at any time. Safe to repeat: an encode is claimed by compare-and-swap, so one delivered
+    twice is made once."""
     preparing = Study.objects.filter(status=Study.Status.PREPARING)
     if study_id is not None:
         preparing = preparing.filter(pk=study_id)

@@ -15,6 +15,7 @@ from annotation.rating.analysed import attention_pass_rate, rater_excluded
 from annotation.rating.sides import LEFT, screen_choice
 from annotation.studies.matching import encodes_waiting
 from generation.matching.policy import policy_describe, target_describe
+from generation.models import MatchedVideo
 
 
 def study_by_name_or_slug(name: str) -> Study | None:
@@ -23,16 +24,40 @@ def study_by_name_or_slug(name: str) -> Study | None:
 
 
 def matching_summary(*, study: Study) -> dict:
-    """How many items are in each matching state, and the failed ones with their error."""
+    """How many items are in each matching state, the failed ones with their error, and which pending
+    items wait on which encode since when."""
     counts = dict.fromkeys(Item.Status.values, 0)
     counts.update(study.items.order_by().values_list("status").annotate(n=Count("pk")))
     failed = study.items.filter(status=Item.Status.FAILED).select_related("prompt", "pair__system_a", "pair__system_b").order_by("pk")
-    waiting = len(encodes_waiting(study_id=study.pk)) if counts[Item.Status.PENDING] else 0
+    waiting = encodes_waiting(study_id=study.pk) if counts[Item.Status.PENDING] else []
     return {
         "study": study, "counts": counts, "total": sum(counts.values()), "failed_items": failed,
-        "waiting_encodes": waiting, "lost_minutes": max(1, settings.JUICE_LOST_SECONDS // 60),
+        "waiting_encodes": len(waiting), "lost_minutes": max(1, settings.JUICE_LOST_SECONDS // 60),
         "policy_words": policy_describe(study.matching),
+        "awaited": _encodes_awaited(study, set(waiting)) if counts[Item.Status.PENDING] else [],
     }
+
+
+AWAITED_ROWS = 50  # a study being matched can have thousands of items; the first ones say enough
+
+
+def _encodes_awaited(study: Study, waiting: set[int]) -> list[dict]:
+    """Which pending items wait on which unfinished encode, and since when: queued (pending) or claimed
+    by a worker (running, with its last heartbeat); `late` when it waits too long (encodes_waiting)."""
+    items = (
+        study.items.filter(status=Item.Status.PENDING)
+        .select_related("prompt", "pair__system_a", "pair__system_b", "matched_a", "matched_b").order_by("pk")[:AWAITED_ROWS]
+    )
+    rows = []
+    for item in items:
+        for side, matched in (("A", item.matched_a), ("B", item.matched_b)):
+            if matched is None:  # not attached yet: match_study has not run
+                rows.append({"item": item, "side": side, "encode": None, "since": None, "late": False})
+            elif matched.status != MatchedVideo.Status.READY:
+                running = matched.status == MatchedVideo.Status.RUNNING
+                since = matched.started_at if running else matched.queued_at or matched.created_at
+                rows.append({"item": item, "side": side, "encode": matched, "since": since, "late": matched.pk in waiting})
+    return rows
 
 
 def study_progress(*, study: Study) -> dict:

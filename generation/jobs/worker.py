@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from generation.encode import video_encode
+from generation.heartbeat import Heartbeat
 from generation.jobs.queueing import MAX_ATTEMPTS, Status, jobs_enqueue
 from generation.models import GenerationJob, Video
 from generation.pipelines.run import Request, prompt_source, prompt_text, videos_generate
@@ -81,15 +82,15 @@ class _StepRecord:
 
 
 class _Heartbeat:
-    """While the pipeline runs, a thread writes the claimed jobs' steps when they changed (every
-    JUICE_PROGRESS_SECONDS) and touches their heartbeat (every JUICE_HEARTBEAT_SECONDS: steps can be long).
-    `steps` is the record the pipeline's calls report to."""
+    """While the pipeline runs, a thread (generation/heartbeat.py) writes the claimed jobs' steps when they
+    changed (every JUICE_PROGRESS_SECONDS) and touches their heartbeat (every JUICE_HEARTBEAT_SECONDS: steps
+    can be long). `steps` is the record the pipeline's calls report to."""
 
     def __init__(self, job_ids: list[int], worker: str) -> None:
         self.job_ids, self.worker = job_ids, worker
         self.steps = _StepRecord(job_ids)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = Heartbeat(self._beat, period=settings.JUICE_PROGRESS_SECONDS)
+        self._beat_at = time.monotonic()
 
     def _running(self, job_ids: list[int]):
         """Compare-and-swap: only jobs still running on this worker (not cancelled, not re-queued)."""
@@ -99,24 +100,18 @@ class _Heartbeat:
         for (phase, step, total), job_ids in self.steps.changes().items():
             self._running(job_ids).update(step_phase=phase, step=step, step_count=total)
 
-    def _run(self) -> None:
-        try:
-            beat = time.monotonic()
-            while not self._stop.wait(settings.JUICE_PROGRESS_SECONDS):
-                self._write_steps()
-                if time.monotonic() - beat >= settings.JUICE_HEARTBEAT_SECONDS:
-                    self._running(self.job_ids).update(heartbeat_at=timezone.now())
-                    beat = time.monotonic()
-        finally:
-            connection.close()  # this thread's own connection
+    def _beat(self) -> None:
+        self._write_steps()
+        if time.monotonic() - self._beat_at >= settings.JUICE_HEARTBEAT_SECONDS:
+            self._running(self.job_ids).update(heartbeat_at=timezone.now())
+            self._beat_at = time.monotonic()
 
     def __enter__(self) -> _Heartbeat:
-        self._thread.start()
+        self._thread.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._thread.__exit__(*exc)
         # The step the pipeline ended on ("step N of N"), written here on the worker's own connection: a
         # batch shorter than JUICE_PROGRESS_SECONDS then never opens one for the thread. Not after a failure.
         if exc[0] is None:

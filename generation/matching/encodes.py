@@ -3,7 +3,8 @@
 Each side's spec is encoded the way every browser plays and seeks (H.264, yuv420p, even dimensions,
 `+faststart`, no audio). A spec is content-addressed: one source matched to one spec is encoded once,
 whatever the number of items and studies that show it. A media worker claims an encode by
-compare-and-swap and writes it to a temporary name, renamed when complete.
+compare-and-swap, proves itself alive while ffmpeg runs (a heartbeat), and writes it to a temporary
+name, renamed when complete; an encode whose worker stopped beating is claimable again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from generation.heartbeat import Heartbeat
 from generation.models import MatchedVideo, Video
 from generation.probe import ffmpeg_error_line
 from juice.files import atomic_path, disk_full, file_sha256
@@ -91,10 +93,11 @@ def matched_path(matched: MatchedVideo) -> str:
 
 
 def _claimable() -> Q:
-    """Encodes a worker may take: pending ones, and running ones claimed longer ago than a task may
-    run (their worker was lost)."""
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    return Q(status=MatchedVideo.Status.PENDING) | Q(status=MatchedVideo.Status.RUNNING, started_at__lt=stale)
+    """Encodes a worker may take: pending ones, and running ones whose worker stopped proving itself
+    alive JUICE_STALE_SECONDS ago (it was lost: killed, its machine gone)."""
+    stale = timezone.now() - timedelta(seconds=settings.JUICE_STALE_SECONDS)
+    silent = Q(heartbeat_at__lt=stale) | Q(heartbeat_at=None, started_at__lt=stale)  # None: claimed before heartbeats
+    return Q(status=MatchedVideo.Status.PENDING) | Q(silent, status=MatchedVideo.Status.RUNNING)
 
 
 def encodes_to_do(matched_ids: Iterable[int]) -> list[int]:
@@ -109,7 +112,8 @@ def matched_video_encode(*, matched_id: int) -> bool:
     finds it running or done and stops. The file is written to a temporary name and renamed.
     """
     now = timezone.now()
-    if not MatchedVideo.objects.filter(_claimable(), pk=matched_id).update(status=MatchedVideo.Status.RUNNING, started_at=now, error=""):
+    claim = {"status": MatchedVideo.Status.RUNNING, "started_at": now, "heartbeat_at": now, "error": ""}
+    if not MatchedVideo.objects.filter(_claimable(), pk=matched_id).update(**claim):
         return False
     matched = MatchedVideo.objects.select_related("source__system", "source__prompt").get(pk=matched_id)
     source = Path(matched.source.file.path)
@@ -117,8 +121,11 @@ def matched_video_encode(*, matched_id: int) -> bool:
     spec = matched.target
     started = time.perf_counter()
     target = Path(settings.MEDIA_ROOT) / name
+    # What a lost worker was writing when it was killed (atomic_path's temporary names) is of no use.
+    for stale in target.parent.glob(f".{target.stem}.*.part{target.suffix}"):
+        stale.unlink(missing_ok=True)
     try:
-        with atomic_path(target) as partial:
+        with atomic_path(target) as partial, Heartbeat(lambda: _touch(matched_id, now), period=settings.JUICE_HEARTBEAT_SECONDS):
             encode_file(source, spec, partial, threads=settings.JUICE_FFMPEG_THREADS)
             encoded = encoded_format(partial)
             expected = {"width": spec["width"], "height": spec["height"], "frame_count": spec["frames"]}
@@ -132,6 +139,13 @@ def matched_video_encode(*, matched_id: int) -> bool:
             status=MatchedVideo.Status.READY, file=name, sha256=digest, encode_seconds=round(time.perf_counter() - started, 3), **encoded
         )
     )
+
+
+def _touch(matched_id: int, claimed_at) -> None:
+    """The heartbeat of a running encode; compare-and-swap on the claim, so a worker whose encode was
+    taken from it (found stale, claimed again) touches nothing."""
+    mine = MatchedVideo.objects.filter(pk=matched_id, status=MatchedVideo.Status.RUNNING, started_at=claimed_at)
+    mine.update(heartbeat_at=timezone.now())
 
 
 def encoded_format(path: Path) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import ffmpeg
@@ -15,9 +17,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.models import Item, Study
+from annotation.studies.matching import studies_refresh, study_match
 from annotation.studies.services import StudyError, item_drop
 from generation.models import MatchedVideo
 from juice.celery import app
@@ -310,3 +315,81 @@ def test_an_encode_that_finds_the_disk_full_says_so_and_retry_finishes_the_study
         researcher_client.post(reverse("study-matching-retry", args=[study.slug, failed.pk]))
     study.refresh_from_db()
     assert study.status == Study.Status.OPEN and study.items.get().status == Item.Status.READY
+
+
+def test_retry_resends_an_encode_whose_worker_was_lost_and_not_one_still_running(
+    eager, clips, researcher_client, django_capture_on_commit_callbacks
+):
+    """A running encode whose worker stopped beating JUICE_STALE_SECONDS ago is stuck: the matching page
+    says so, and Retry sends it again (claimed afresh, encoded once); one whose worker beats is left alone."""
+    ps, systems = three_systems(clips, prompts=1)
+    with django_capture_on_commit_callbacks(execute=False):  # no media worker yet: both encodes stay pending
+        study = create_study(name="stuck", prompt_set=ps, pairs=all_pairs(systems)[:1])
+        study_match(study_id=study.pk)
+    item = study.items.get()
+    now, long_ago = timezone.now(), timezone.now() - timedelta(hours=1)
+    # Both claimed an hour ago and queued just now; only the first one's worker stopped beating.
+    running = {"status": MatchedVideo.Status.RUNNING, "started_at": long_ago, "queued_at": now}
+    MatchedVideo.objects.filter(pk=item.matched_a_id).update(**running, heartbeat_at=long_ago)
+    MatchedVideo.objects.filter(pk=item.matched_b_id).update(**running, heartbeat_at=now)
+
+    page = researcher_client.get(reverse("study-matching", args=[study.slug])).content.decode()
+    assert "1 encode queued over" in page and "left running by a lost media worker" in page
+    # Which item waits on which encode, since when; the stuck one marked.
+    assert f"side A: encode {item.matched_a_id}, running (waiting too long)" in page
+    assert f"side B: encode {item.matched_b_id}, running<" in page and f"{long_ago:%Y-%m-%d %H:%M:%S} UTC" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = researcher_client.post(reverse("study-matching-resend", args=[study.slug]), follow=True)
+    assert "Sent 1 encode to the media workers again." in response.content.decode()
+    lost, alive = MatchedVideo.objects.get(pk=item.matched_a_id), MatchedVideo.objects.get(pk=item.matched_b_id)
+    assert lost.status == MatchedVideo.Status.READY and Path(lost.file.path).is_file()
+    assert alive.status == MatchedVideo.Status.RUNNING and alive.started_at == long_ago
+    study.refresh_from_db()
+    assert study.status == Study.Status.PREPARING  # the item still waits on the encode that is alive
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_study_whose_media_worker_was_killed_mid_encode_opens_once_a_new_worker_runs(
+    media_root, tmp_path, settings, monkeypatch, empty_queues
+):
+    """kill -9 of the media worker in the middle of an encode: its heartbeat stops, the encode is found
+    stuck and sent again (what celery beat's studies_refresh does), a new worker encodes it once and the
+    study opens. Short stale and heartbeat settings here and in the workers (tests/support/workers.py)."""
+    from tests.support.media import make_video
+    from tests.support.workers import wait_for, worker
+
+    settings.JUICE_STALE_SECONDS, settings.JUICE_HEARTBEAT_SECONDS, settings.JUICE_LOST_SECONDS = 3, 1, 1
+    monkeypatch.setenv("JUICE_FFMPEG_THREADS", "1")  # seconds per encode: long enough to kill it in the middle
+    ps = prompt_set(count=1)
+    source = make_video(tmp_path / "long.mp4", width=1280, height=720, fps=24, seconds=30)
+    systems = [external_system(name) for name in "AB"]
+    for system in systems:
+        add_video(system, ps.prompts.get(), source)
+    log = tmp_path / "worker.log"
+
+    with worker(media_root, log, queues="media") as first:
+        study = create_study(name="killed", prompt_set=ps, pairs=[tuple(systems)])
+        # The encode's first heartbeat after its claim: ffmpeg is running.
+        mid_encode = MatchedVideo.objects.filter(status=MatchedVideo.Status.RUNNING, heartbeat_at__gt=F("started_at"))
+        wait_for(mid_encode.exists, 90, "an encode's first heartbeat", log)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    stuck = mid_encode.get()
+    killed_claim = stuck.started_at
+    study.refresh_from_db()
+    assert study.status == Study.Status.PREPARING and stuck.status == MatchedVideo.Status.RUNNING
+
+    def opened() -> bool:
+        studies_refresh()  # celery beat's backstop, every minute in production
+        return Study.objects.filter(pk=study.pk, status=Study.Status.OPEN).exists()
+
+    with worker(media_root, log, queues="media"):
+        wait_for(opened, 180, "the study to open", log)
+
+    matched = list(MatchedVideo.objects.all())
+    assert len(matched) == 2 and {m.status for m in matched} == {MatchedVideo.Status.READY}
+    stuck.refresh_from_db()
+    assert stuck.started_at > killed_claim  # claimed again by the new worker
+    files = sorted(p for p in (media_root / "matched").rglob("*") if p.is_file())
+    assert files == sorted(Path(m.file.path) for m in matched), files  # each encoded once; nothing half-written left
