@@ -137,6 +137,10 @@ class Study(models.Model):
     def allow_tie(self) -> bool:
         return self.tie_policy == self.TiePolicy.ALLOW
 
+    def invited_names(self) -> list[str]:
+        """The usernames of the accounts invited to the study, in order."""
+        return list(self.invited.order_by("username").values_list("username", flat=True))
+
 
 class StudyPair(models.Model):
     class Status(models.TextChoices):

@@ -233,7 +233,7 @@ OPTIONS: list[Option] = [
     Option("attention_threshold", "float", None, "Raters below this attention pass rate are left out of the analysis",
            optional=True, bounds={"ge": 0, "le": 1}, group="crowd"),
     Option("invite", "names", [], "Accounts that may join without a worker id (usernames)", output="invited", group="crowd", private=True,
-           column=None, read=lambda study: list(study.invited.order_by("username").values_list("username", flat=True))),
+           column=None, read=Study.invited_names),
     Option("consent", "longtext", "", "Shown with the instructions; raters agree to it before the first item", group="crowd"),
     Option("qualification", "json", None, 'Practice pairs with known answers: {"items": [{"prompt": "p0001", "pair": ["A", "B"], '
            '"answers": {"quality": "A"}}], "mistakes_allowed": 0}', schema=QualificationSpec, optional=True, group="crowd",

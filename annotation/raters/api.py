@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from annotation.models import Study
 from annotation.raters.schemas import InvitationsOut, LinksOut
-from annotation.raters.services import join_links, study_invitations_change, study_invited_names
+from annotation.raters.services import join_links, study_invitations_change
 from juice.auth import token_required
 from juice.http import api_answer, input_parse, refusals_answered
 from juice.openapi import api_operation
@@ -38,7 +38,7 @@ def studies_invitations(request: HttpRequest, slug: str) -> JsonResponse:
     study = _study(slug)
     change = input_parse(InvitationsChange, request.body)
     invited = study_invitations_change(study=study, add=change.add, remove=change.remove, create=change.create)
-    return api_answer(InvitationsOut(invited=study_invited_names(study), created=invited.created))
+    return api_answer(InvitationsOut(invited=study.invited_names(), created=invited.created))
 
 
 class LinksRequest(BaseModel):

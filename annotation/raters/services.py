@@ -130,10 +130,6 @@ def study_uninvite(*, study: Study, usernames: list[str]) -> int:
     return len(accounts)
 
 
-def study_invited_names(study: Study) -> list[str]:
-    return list(study.invited.order_by("username").values_list("username", flat=True))
-
-
 def _joinable(study: Study) -> None:
     if study.status == Study.Status.PREPARING:
         raise JoinClosed("This study is not open yet; please try again later.")

@@ -19,7 +19,6 @@ from annotation.raters.services import (
     JoinError,
     join_links,
     study_invite,
-    study_invited_names,
     study_uninvite,
     usernames_parse,
 )
@@ -87,7 +86,7 @@ def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
             "raters": rater_figures(study=study),
             "join_url": join_url + "?worker=WORKER_ID",
             "account_join_url": join_url,
-            "invited": study_invited_names(study),
+            "invited": study.invited_names(),
             "reported": reported_items(study=study),
             # Dynamic evaluation and early stopping: what they saved, and where each pair stands.
             "saved": votes_saved(study=study) if study.dynamic or study.early_stop else None,

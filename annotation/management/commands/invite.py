@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from annotation.management.commands._study import study_or_error
-from annotation.raters.services import InviteError, study_invite, study_invited_names, study_uninvite
+from annotation.raters.services import InviteError, study_invite, study_uninvite
 
 
 class Command(BaseCommand):
@@ -36,4 +36,4 @@ class Command(BaseCommand):
                 self.stdout.write(f"created account {name}  password {password}")
             self.stdout.write(f"Invited {invited.added} more account(s) to study {study.name!r}; they log in and open "
                               f"{reverse('rater-join', args=[study.slug])}")
-        self.stdout.write(f"Invited now: {', '.join(study_invited_names(study)) or 'nobody'}")
+        self.stdout.write(f"Invited now: {', '.join(study.invited_names()) or 'nobody'}")

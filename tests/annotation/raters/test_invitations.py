@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from annotation.models import Assignment, Rater, Study
-from annotation.raters.services import study_invite, study_invited_names, study_uninvite
+from annotation.raters.services import study_invite, study_uninvite
 from juice.auth import api_token_create
 from tests.support.builders import build_open_study
 from tests.support.raters import answer
@@ -298,7 +298,7 @@ def test_withdrawing_names_not_invited_changes_nothing_and_says_which(researcher
     response = researcher_client.post(f"/studies/{study.slug}/invitations", {"usernames": "bob bobby", "action": "remove"},
                                       follow=True)
     assert "not invited to this study: &#x27;bobby&#x27;" in response.content.decode()
-    assert study_invited_names(study) == ["bob"]
+    assert study.invited_names() == ["bob"]
 
 
 def test_names_are_taken_as_django_stores_them():
@@ -324,7 +324,7 @@ def test_invitation_answers_are_never_cached_and_keep_passwords_out_of_cookies(r
     for bad in ({}, {"add": ["zoe"], "remove": ["zoe"]}, {"remove": ["nobody"]}):
         refused = api.post(url, json.dumps(bad), content_type="application/json")
         assert refused.status_code == 400, bad
-    assert study_invited_names(study) == ["yan", "zoe"]
+    assert study.invited_names() == ["yan", "zoe"]
 
 
 def test_a_deleted_account_gets_no_new_item_either():
@@ -365,7 +365,7 @@ def test_the_api_sees_the_same_name_in_add_and_remove_however_it_is_typed(resear
     body = {"add": ["bob"], "remove": [" \uff42\uff4f\uff42"]}
     refused = api.post(f"/api/studies/{study.slug}/invitations", json.dumps(body), content_type="application/json")
     assert refused.status_code == 400 and "both added and removed: bob" in refused.json()["error"]
-    assert study_invited_names(study) == []
+    assert study.invited_names() == []
 
 
 @pytest.mark.parametrize("invites", [False, True], ids=["no invitations", "invitations"])
