@@ -31,7 +31,7 @@ def study_settings(*, study: Study, words: bool = False) -> dict:
     """The study's set-up as the report carries it: every option but the private ones (annotation/options.py),
     under the API's names with their values; `words`: under their labels, in words, for the HTML report."""
     excluded = ", ".join(r.worker_id for r in raters_excluded(study=study)) or "none"
-    pairs = [f"{p.system_a.name} vs {p.system_b.name}" for p in study.pairs.select_related("system_a", "system_b")]
+    pairs = [f"{p.system_a.name} vs {p.system_b.name}" for p in study.pairs.select_related("system_a", "system_b").order_by("pk")]
     options = dict(study_settings_list(study, shared=True)) if words else report_options(study)
     return {"study": study.name, "prompt_set": study.prompt_set.name, "pairs": pairs, **options, "excluded_raters": excluded}
 
