@@ -94,3 +94,19 @@ def test_a_damaged_study_file_is_refused_and_nothing_is_written(tmp_path):
     refused = target.manage("import_study", str(tmp_path / "damaged.tar"))
     assert refused.returncode != 0 and f"{member} does not match the checksum" in refused.stderr
     assert target.describe() == before and media_state(target) == files
+
+
+def test_an_import_refused_midway_leaves_no_row_and_no_file(tmp_path):
+    deployment = sqlite_deployment(tmp_path / "a")
+    slug = deployment.populate(name=NAME)
+    assert deployment.manage("export_study", slug, str(tmp_path / "study.tar")).returncode == 0
+    target = sqlite_deployment(tmp_path / "b")
+    target.migrate()
+    # A system of the same name but other settings: found after the prompt set and its images were stored.
+    target.python('from generation.models import System; System.objects.create(name="SecretModelZ", kind="generated", '
+                  'pipeline="TextToVideoSDPipeline", model="/models/z")')
+    before, files = target.describe(), media_state(target)
+    refused = target.manage("import_study", str(tmp_path / "study.tar"))
+    assert refused.returncode != 0
+    assert "a system named 'SecretModelZ' exists here with other settings (kind, pipeline, model)" in refused.stderr
+    assert target.describe() == before and media_state(target) == files
