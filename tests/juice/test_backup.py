@@ -58,3 +58,25 @@ def test_a_damaged_archive_is_refused_and_nothing_changes_even_with_force(tmp_pa
         assert f"{member} does not match the checksum in its manifest; nothing was changed" in refused.stderr
         assert target.describe() == before and media_state(target) == files
         assert not [p for p in target.data.iterdir() if p.name.startswith(".juice-restore-")]  # its scratch folder is gone
+        # With --force an intact archive replaces everything the deployment held, in one transaction.
+        replaced = target.manage("restore", "--force", str(tmp_path / "juice.tar"))
+        assert replaced.returncode == 0, replaced.stderr
+        restored = target.describe()
+        assert restored == original.describe()
+        assert "Another study" not in restored["reports"]
+
+
+def test_backup_says_when_pg_dump_is_missing_or_older_than_the_server(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "pg_dump").write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    (fake / "pg_dump").chmod(0o755)
+    with postgres_deployment(tmp_path / "a") as deployment:
+        deployment.migrate()
+        deployment.env["PATH"] = str(tmp_path / "nothing")
+        missing = deployment.manage("backup", str(tmp_path / "juice.tar"))
+        deployment.env["PATH"] = str(fake)
+        older = deployment.manage("backup", str(tmp_path / "juice.tar"))
+    assert missing.returncode != 0 and "pg_dump is not installed" in missing.stderr
+    assert older.returncode != 0 and "pg_dump is version 9 (pg_dump (PostgreSQL) 9.6.24) and the server is PostgreSQL" in older.stderr
+    assert not (tmp_path / "juice.tar").exists()
