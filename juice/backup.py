@@ -13,6 +13,7 @@ file matches its sha256. The database is then replaced in one transaction and th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -37,7 +38,7 @@ from juice.archive import (
     scratch_folder,
     scratch_remove,
 )
-from juice.files import is_junk
+from juice.files import disk_full, is_junk
 
 FORMAT = "juice-backup"
 DATABASE_MEMBER = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
@@ -52,8 +53,6 @@ def deployment_backup(*, archive: Path, progress: Progress) -> dict:
     if engine == "postgresql":
         _pg_client_check("pg_dump")
     media = Path(settings.MEDIA_ROOT)
-    files = media_files(media)
-    size = sum((media / name).stat().st_size for name in files)
 
     def fill(writer: ArchiveWriter) -> dict:
         scratch = scratch_folder(archive.parent, prefix=f".{archive.name}.")
@@ -61,11 +60,15 @@ def deployment_backup(*, archive: Path, progress: Progress) -> dict:
             progress(f"Copying the {ENGINE_NAMES[engine]} database {_database_label()} ...")
             dump = _database_dump(engine, scratch)
             writer.add_file(dump, DATABASE_MEMBER[engine])
-            progress(f"Database copied ({dump.stat().st_size / 1e6:.1f} MB); adding {len(files)} media files ({size / 1e6:.1f} MB) ...")
+            dumped = dump.stat().st_size
         finally:
             scratch_remove(scratch)
+        # Listed after the copy: every file a copied row names is there by now.
+        files = media_files(media)
+        progress(f"Database copied ({dumped / 1e6:.1f} MB); adding {len(files)} media files ...")
         for name in files:
-            writer.add_file(media / name, f"media/{name}")
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile: no copied row names it
+                writer.add_file(media / name, f"media/{name}")
         return {"format": FORMAT, "format_version": 1, "created_at": datetime.now(UTC).isoformat(), "engine": engine,
                 "database": DATABASE_MEMBER[engine], "migrations": applied_migrations(), "juice_commit": _commit(),
                 "server_version": _server_version(engine)}
@@ -182,26 +185,32 @@ def _database_dump(engine: str, scratch: Path) -> Path:
     if engine == "postgresql":
         _pg_run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", str(target)])
         return target
-    source, copy = sqlite3.connect(_database_label()), sqlite3.connect(target)
-    try:
-        source.backup(copy)
-        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-    finally:
-        source.close()
-        copy.close()
+    _sqlite_copy(_database_label(), target, single_file=True)
     return target
+
+
+def _sqlite_copy(source: Path | str, target: Path | str, *, single_file: bool = False) -> None:
+    """Copy the SQLite database `source` onto `target` through the online backup API (one transaction on
+    `target`); `single_file`: the copy keeps no write-ahead log beside it."""
+    try:
+        source_db, target_db = sqlite3.connect(source), sqlite3.connect(target, timeout=30)
+        try:
+            source_db.backup(target_db)
+            if single_file:
+                target_db.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            source_db.close()
+            target_db.close()
+    except sqlite3.Error as exc:
+        full = " (no space left on the device)" if disk_full(None, Path(target).parent) else ""
+        raise ArchiveError(f"could not copy the SQLite database {source} to {target}{full}: {exc}") from None
 
 
 def _database_load(engine: str, dump: Path, scratch: Path) -> None:
     """Replace the whole database by `dump`, in one transaction: on an error it is left as it was."""
     connection.close()
     if engine == "sqlite":
-        source, target = sqlite3.connect(dump), sqlite3.connect(_database_label(), timeout=30)
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _sqlite_copy(dump, _database_label())
         return
     script = scratch / "restore.sql"
     _pg_run(["pg_restore", "--no-owner", "--no-privileges", "--file", str(script), str(dump)], database=False)
