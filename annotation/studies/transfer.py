@@ -79,15 +79,19 @@ def study_import(*, archive: Path, name: str | None = None, prompt_set: str | No
         document = json.loads((scratch / DOCUMENT).read_text())
         checksums = {member.removeprefix("media/"): entry["sha256"] for member, entry in manifest["files"].items()}
         stored: dict[str, str] = {}
+        users = _users(document)
         try:
             with transaction.atomic():
-                study = _study_create(document, _Files(scratch / "media", checksums, stored), name=name, prompt_set=prompt_set)
+                study = _study_create(document, _Files(scratch / "media", checksums, stored), users, name=name, prompt_set=prompt_set)
         except BaseException:
             media_remove(list(stored.values()))
             raise
     finally:
         scratch_remove(scratch)
     progress(f"Imported study {study.name!r} (slug {study.slug}) with {len(stored)} media files.")
+    absent = sorted(_usernames(document) - set(users))
+    if absent:
+        progress(f"No account here is named {', '.join(absent)}: the study came without them (its votes are all here).")
     return study
 
 
@@ -172,7 +176,7 @@ class _Files:
         return path.is_file() and file_sha256(path) == self.checksums.get(name)
 
 
-def _study_create(document: dict, files: _Files, *, name: str | None, prompt_set: str | None) -> Study:
+def _study_create(document: dict, files: _Files, users: dict[str, int], *, name: str | None, prompt_set: str | None) -> Study:
     row = document["study"]
     name = name or row["name"]
     if Study.objects.filter(name=name).exists():
@@ -182,7 +186,6 @@ def _study_create(document: dict, files: _Files, *, name: str | None, prompt_set
     videos = _videos_get_or_create(document, files, prompts=prompts, systems=systems)
     matched = _matched_get_or_create(document["matched"], files, videos=videos)
     copy = Study.objects.filter(slug=row["slug"]).exists()
-    users = _users(document)
     fresh = {"slug": new_slug(), "link_secret": new_secret()} if copy else {}
     study_ids = _create(Study, [row], {"prompt_set_id": {row["prompt_set_id"]: prompts["set"]}},
                         lambda r: {"name": name, "created_by_id": users.get(r["created_by_id"]), **fresh})
@@ -200,11 +203,16 @@ def _study_create(document: dict, files: _Files, *, name: str | None, prompt_set
     return study
 
 
+def _usernames(document: dict) -> set[str]:
+    """The accounts the document names: the study's author, its invited accounts and raters' accounts."""
+    return {document["study"]["created_by_id"], *document["study"]["invited"], *(r["user_id"] for r in document["raters"])} - {None}
+
+
 def _users(document: dict) -> dict[str, int]:
     """Accounts of this deployment by the usernames the document names."""
-    names = {document["study"]["created_by_id"], *document["study"]["invited"], *(r["user_id"] for r in document["raters"])} - {None}
     model = get_user_model()
-    return dict(model.objects.filter(**{f"{model.USERNAME_FIELD}__in": names}).values_list(model.USERNAME_FIELD, "pk"))
+    found = model.objects.filter(**{f"{model.USERNAME_FIELD}__in": _usernames(document)})
+    return dict(found.values_list(model.USERNAME_FIELD, "pk"))
 
 
 def _prompts_get_or_create(document: dict, files: _Files, *, name: str) -> dict:

@@ -60,6 +60,7 @@ def test_a_study_exported_and_imported_elsewhere_gives_the_same_report(tmp_path)
         imported = other.manage("import_study", str(archive))
         assert imported.returncode == 0, imported.stderr
         assert f"/s/{slug}/" in imported.stdout  # the same public slug: its join links still work
+        assert "No account here is named researcher: the study came without them" in imported.stdout
         before, after = original.describe(), other.describe()
         moved_equal(before, after)
         # The account invited there exists here; the researcher who made it does not.
