@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 STRICT = {
     "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'"], "img-src": ["'self'", "data:"],
     "media-src": ["'self'"], "object-src": ["'none'"], "base-uri": ["'none'"], "frame-ancestors": ["'none'"],
-    "form-action": ["'self'"],
+    "form-action": ["'self'", "https://*.mturk.com"],
 }
 OFF = ("camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()")
 
@@ -85,8 +85,8 @@ def test_every_address_of_the_site_answers_with_the_headers(client, researcher):
         assert_headers(response, f"{name} {url}", policy)
     # Real answers, not only refusals: pages, videos, images and API answers of each kind.
     for name in ("researcher-home", "rating-page", "study-detail", "study-items", "prompt-set-media", "generation-status",
-                 "study-video", "study-item-video", "rating-image", "video-file", "annotate-next", "api-prompt-sets", "api-study", "api-openapi",
-                 "api-study-report", "study-votes", "login"):
+                 "study-video", "study-item-video", "rating-image", "video-file", "annotate-next", "api-prompt-sets",
+                 "api-study", "api-openapi", "api-study-report", "study-votes", "login"):
         assert statuses[name] in (200, 206), (name, statuses[name])
     assert statuses["annotate-vote"] == statuses["logout"] == 405  # a POST only
     assert len(statuses) > 50
