@@ -17,7 +17,9 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 
 from annotation.models import Item, Study
+from juice import csp
 from juice.auth import api_token_create
+from tests.support import ROOT
 from tests.support.builders import build_open_study
 from tests.support.raters import answer
 from tests.support.rating import join, next_item
@@ -150,3 +152,13 @@ def test_djangos_debug_pages_are_allowed_their_inline_code_by_hash(client, setti
     assert styles and all(sha256(style) in policy["style-src"] for style in styles)
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]
     assert_headers(client.get("/login/"), "a page that is not an error, in debug")
+
+
+def test_the_readmes_nginx_lines_send_the_same_headers_as_the_site(settings):
+    """The files nginx serves itself (README, "Deployment") get the policy the settings declare."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = dict(re.findall(r'^ +add_header ([\w-]+) "?(.*?)"? always;$', readme, re.M))
+    assert lines == {
+        "Content-Security-Policy": csp.policy(), "Referrer-Policy": settings.SECURE_REFERRER_POLICY,
+        "X-Content-Type-Options": "nosniff", "Permissions-Policy": settings.JUICE_PERMISSIONS_POLICY,
+    }
