@@ -31,7 +31,8 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if csp.HEADER not in response:
-            if settings.DEBUG and response.status_code >= 400 and response.get("Content-Type", "").startswith("text/html"):
+            debug_page = settings.DEBUG and response.status_code >= 400 and not response.streaming
+            if debug_page and response.get("Content-Type", "").startswith("text/html"):
                 csp.inline_allow(response)
             else:
                 response[csp.HEADER] = csp.policy()
