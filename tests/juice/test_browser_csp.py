@@ -88,7 +88,7 @@ def test_the_researcher_pages_run_their_scripts_and_styles_with_no_policy_violat
         expect(page.locator("h1")).to_have_text(f"Generation: {prompt_set.name}")
 
         for path in ("/", "/prompt-sets/", f"/prompt-sets/{prompt_set.pk}", "/systems/", "/tokens/", "/studies/new",
-                     f"/studies/{study.slug}/matching", "/no-such-page"):
+                     f"/studies/{study.slug}/matching", "/no-such-page", "/admin/", "/admin/juice/apitoken/"):
             page.goto(f"{url}{path}")
             page.wait_for_load_state("load")
         context.close()
