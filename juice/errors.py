@@ -9,7 +9,8 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from django.views import csrf, defaults
+from django.shortcuts import render
+from django.views import defaults
 
 from juice.http import api_error
 
@@ -38,10 +39,11 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """A request without its CSRF token (CSRF_FAILURE_VIEW): JSON on the APIs, Django's page elsewhere."""
+    """A request without its CSRF token (CSRF_FAILURE_VIEW): JSON on the APIs, a page elsewhere (Django's
+    own carries inline styles, which the Content-Security-Policy refuses)."""
     if request.path_info.startswith(API):
         return api_error(403, "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header")
-    return csrf.csrf_failure(request, reason=reason)
+    return render(request, "csrf_failure.html", {"reason": reason}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

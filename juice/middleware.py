@@ -1,16 +1,43 @@
-"""The site's middleware: oversized uploads refused early, and a lighter chain for the annotator API."""
+"""The site's middleware: security headers on every answer, oversized uploads refused early, and a
+lighter chain for the annotator API."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse
 
+from juice import csp
 from juice.http import api_error
 from juice.uploads import upload_too_large
+
+
+class SecurityHeadersMiddleware:
+    """Every answer (pages, API answers, videos, errors) carries the Content-Security-Policy
+    (settings.JUICE_CSP, juice/csp.py) and the Permissions-Policy (settings.JUICE_PERMISSIONS_POLICY).
+    It comes first in MIDDLEWARE, so the answers of the others (a redirect to HTTPS, a 413) carry them too;
+    Django's SecurityMiddleware sends Referrer-Policy and X-Content-Type-Options.
+
+    A view that must inline sets its own policy (`csp.inline_allow`), which is kept. So are Django's
+    debug pages (JUICE_DEBUG=1), whose inline styles and scripts are allowed by hash, on them only."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if csp.HEADER not in response:
+            debug_page = settings.DEBUG and response.status_code >= 400 and not response.streaming
+            if debug_page and response.get("Content-Type", "").startswith("text/html"):
+                csp.inline_allow(response)
+            else:
+                response[csp.HEADER] = csp.policy()
+        response.setdefault("Permissions-Policy", settings.JUICE_PERMISSIONS_POLICY)
+        return response
 
 
 class ApiErrorsJsonMiddleware:

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "juice.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "juice.middleware.ApiErrorsJsonMiddleware",
     "juice.middleware.UploadLimitMiddleware",
@@ -117,6 +118,33 @@ if JUICE_MEDIA_ACCEL_REDIRECT and not (JUICE_MEDIA_ACCEL_REDIRECT.startswith("/"
     )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+
+# The headers of every answer (juice/middleware.py, SecurityHeadersMiddleware; README, "Deployment").
+# Scripts and styles come only from our static files: no inline code (a page that must inline, the HTML
+# report, is allowed its own by hash: juice/csp.py). Videos and images come from this site (MEDIA_URL is
+# not served: every video goes through a view); data: images are the report's charts.
+JUICE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "media-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    # MTurk's hand-off: the rating page posts the code to turkSubmitTo (www. or workersandbox.mturk.com),
+    # and a browser checks the redirects that follow a form's post too.
+    "form-action": ["'self'", "https://*.mturk.com"],
+}
+# No page uses a camera, microphone, location, sensor or payment; the rating page's videos go full screen.
+JUICE_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), autoplay=(self), fullscreen=(self)"
+)
+# Sent by Django's SecurityMiddleware: no address of ours reaches another site (a join link holds a
+# worker id), and no answer is read as another type than it says.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "juice.errors.csrf_failure"  # JSON on the APIs

@@ -14,6 +14,7 @@ from annotation.models import Study
 from annotation.reports.exports import study_design, votes_write
 from annotation.reports.schemas import DesignOut, ReportOut
 from annotation.reports.services import CONTENT_TYPES, FORMAT_OF_EXTENSION, report_render, study_raters_csv, study_report
+from juice import csp
 from juice.auth import researcher_required, token_required
 from juice.http import api_answer
 from juice.openapi import api_operation
@@ -33,7 +34,10 @@ def study_report_view(request: HttpRequest, slug: str, fmt: str) -> HttpResponse
     if fmt not in FORMAT_OF_EXTENSION:
         raise Http404("reports come as .html, .json, .csv, .tex (LaTeX tables) or .md (Markdown tables)")
     text = report_render(study=study, fmt=FORMAT_OF_EXTENSION[fmt])
-    return _download(HttpResponse(text, content_type=CONTENT_TYPES[fmt]), request, f"report-{study.slug}.{fmt}")
+    response = HttpResponse(text, content_type=CONTENT_TYPES[fmt])
+    if fmt == "html":
+        csp.inline_allow(response)  # the report's styles travel inside it, as in the file `python -m analysis report` writes
+    return _download(response, request, f"report-{study.slug}.{fmt}")
 
 
 @require_safe

@@ -1,6 +1,7 @@
 """The HTML report: data shown as text, never as markup; settings shown as given."""
 
 import io
+import re
 
 from analysis import build_report, read_votes, render_html
 from tests.support.analysis_fixtures import Item, same, votes_csv
@@ -84,3 +85,16 @@ def test_the_rater_model_section_appears_only_when_asked():
     assert "Sensitivity to rater reliability" not in three_system_page()
     html = three_system_page(rater_model=True)
     assert "Sensitivity to rater reliability" in html and "<th>model reliability</th>" in html
+
+
+def test_the_page_is_self_contained_with_one_style_element_and_no_inline_style_or_script():
+    """Win-rate cells are shaded by classes its own style element defines: a site serving it under a strict
+    Content-Security-Policy allows that one element by hash."""
+    html = page()
+    assert html.count("<style>") == 1 and "style=" not in html and "<script" not in html
+    style = html.split("<style>")[1].split("</style>")[0]
+    shades = set(re.findall(r'<td class="((?:up|down)-\d\d)">', html))
+    assert shades  # 3 of 5 votes for one side: 60% and 40%, shaded green and red
+    for shade in shades:
+        assert re.search(rf"td\.{shade} {{ background: rgba\([\d, ]+, 0\.\d\d\); }}", style), shade
+    assert re.findall(r'<img class="chart"[^>]* src="([a-z]+):', html) == ["data"] * len(re.findall('<img class="chart"', html))

@@ -32,11 +32,11 @@ def test_it_starts_generation_from_the_page(researcher_client, ltx, empty_queues
     assert [(j.status, j.seed) for j in jobs] == [("queued", 7), ("queued", 8)]
     page = researcher_client.get(response.url).content.decode()
     assert "ltx: queued 2 job(s), skipped 0" in page
-    assert '<td class="queued">2</td>' in page and 'id="generation-progress" data-live' in page and "X-Live-Refresh" in page
+    assert '<td class="queued">2</td>' in page and 'id="generation-progress" data-live' in page and "juice/live.js" in page
 
     researcher_client.post(reverse("generation-cancel", args=[ltx.pk]), {"job": "pending", "prompt_set": "set"})
     assert set(jobs.values_list("status", flat=True)) == {"cancelled"}
-    assert "X-Live-Refresh" not in researcher_client.get(response.url).content.decode()  # nothing left to follow
+    assert "juice/live.js" not in researcher_client.get(response.url).content.decode()  # nothing left to follow
     researcher_client.post(reverse("generation-start"), {"system": "ltx", "prompt_set": "set"})
     assert set(jobs.values_list("status", flat=True)) == {"queued"}  # generating again starts them over
 

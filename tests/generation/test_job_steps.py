@@ -116,4 +116,4 @@ def test_the_page_shows_each_running_jobs_step(researcher_client, tiny_models):
     assert '<code>p0001</code> video: <span class="step">step 3 of 16</span>' in page
     assert '<code>p0002 (sample 1)</code> <span class="step">running</span>' in page
     assert "p0003" not in page  # still queued: no step to show
-    assert "X-Live-Refresh" in page  # the page refreshes itself while jobs run
+    assert "juice/live.js" in page  # the page refreshes itself while jobs run

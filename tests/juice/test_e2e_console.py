@@ -2,8 +2,9 @@
 researcher who has only logged in uploads a prompt set, adds a tiny generated (factorized) system
 and an external one with its videos, generates, retries the jobs that failed (its model was away),
 previews a video and its first frame, creates a study with a non-default matching policy, watches
-the page open it without reloading, previews a matched pair and downloads the report. No command,
-no service call: the test only moves the model's folder away and back."""
+the page open it without reloading, previews a matched pair and downloads the report, and the browser
+blocks nothing under the Content-Security-Policy. No command, no service call: the test only moves the
+model's folder away and back."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from playwright.sync_api import Page, expect
 from annotation.models import Study
 from generation.models import GenerationJob, System
 from juice.auth import researcher_create
-from tests.support.browser import chromium
+from tests.support.browser import chromium, policy_violations
 from tests.support.media import make_video
 from tests.support.workers import worker
 
@@ -37,7 +38,9 @@ def test_a_researcher_runs_a_study_from_the_browser_alone(live_server, tiny_mode
     gpu_log, media_log = tmp_path / "gpu.log", tmp_path / "media.log"
 
     with worker(media_root, gpu_log, queues="gpu"), worker(media_root, media_log, queues="media"), chromium() as browser:
-        page = browser.new_page()
+        context = browser.new_context()
+        violations = policy_violations(context)
+        page = context.new_page()
         page.set_default_timeout(20_000)
         log_in(page, live_server.url)
         upload_prompt_set(page, files["prompts"])
@@ -48,6 +51,7 @@ def test_a_researcher_runs_a_study_from_the_browser_alone(live_server, tiny_mode
         preview_media(page)
         create_study(page)
         report = download_report(page, tmp_path)
+    assert violations == []  # every page's scripts and styles come from static files
 
     assert {p["system_a"] for p in json.loads(report.read_text())["pairs"]} <= {"tiny-emu", "ext-pattern"}
     study = Study.objects.get(name="Console study")

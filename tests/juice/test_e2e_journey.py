@@ -30,7 +30,7 @@ from generation.systems.services import system_add
 from generation.systems.videos import videos_import
 from juice.auth import researcher_create
 from tests.support import ROOT
-from tests.support.browser import chromium
+from tests.support.browser import chromium, policy_violations
 from tests.support.media import make_video
 from tests.support.workers import wait_for, worker
 
@@ -128,7 +128,9 @@ def journey(url: str, tmp_path: Path, make_videos: MakeVideos, *, open_within: f
 
     downloads = tmp_path / "downloads"
     with chromium() as browser:
-        researcher = browser.new_context(storage_state=session).new_page()
+        researcher_context = browser.new_context(storage_state=session)
+        violations = policy_violations(researcher_context)
+        researcher = researcher_context.new_page()
         join_url = study_create_in_browser(researcher, url, f"{system_a}, {system_b}", open_within)
         for worker_id, answers in zip([f"annotator-{i}" for i in range(1, RATERS + 1)], ANSWERS, strict=True):
             rate_every_item(browser, join_url.replace("WORKER_ID", worker_id), answers)
@@ -137,6 +139,7 @@ def journey(url: str, tmp_path: Path, make_videos: MakeVideos, *, open_within: f
         assert system_a in shown[0] and system_b in shown[0] and "%" in shown[0], shown[0]
         computed = analysis_cli(files["votes"], tmp_path)
         assert report_figures(researcher, computed["html"].as_uri()) == shown
+    assert violations == []  # the study's pages and its report, under the Content-Security-Policy
 
     # The downloads: every item rated by 5 distinct annotators on both questions, and the JSON
     # report's figures equal to the CLI's on the downloaded CSV.

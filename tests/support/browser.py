@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+# Every page of a watched context reports each Content-Security-Policy violation to the console, as the
+# browser tells the page (the securitypolicyviolation event); Chromium's own console line about it does
+# not reach Playwright.
+VIOLATION = "CSP violation:"
+_REPORT_VIOLATIONS = f"""
+document.addEventListener("securitypolicyviolation", (e) => console.error(
+  "{VIOLATION} " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline code") + " on " + e.documentURI
+  + (e.sample ? " (" + e.sample + ")" : "")));
+"""
 
 
 @contextmanager
@@ -21,3 +31,13 @@ def chromium() -> Iterator[Browser]:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def policy_violations(context: BrowserContext) -> list[str]:
+    """The list, filled as pages of `context` load and run, of every Content-Security-Policy violation and
+    Permissions-Policy header error they meet. Call before opening the pages."""
+    found = []
+    context.add_init_script(_REPORT_VIOLATIONS)
+    context.on("console", lambda message: found.append(message.text)
+               if message.text.startswith(VIOLATION) or "Permissions-Policy" in message.text else None)
+    return found

@@ -11,7 +11,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from annotation.models import Assignment, Item, Rater, Report, Vote
-from tests.support.browser import chromium
+from tests.support.browser import chromium, policy_violations
 from tests.support.builders import build_open_study
 from tests.support.rating import join, next_item
 
@@ -177,7 +177,9 @@ def test_instructions_consent_and_qualification_come_in_order(live_server, right
 def test_the_completion_redirect_carries_the_code(live_server):
     study = build_open_study(n_prompts=1, raters=1, completion_url="http://127.0.0.1:9/done?cc={code}")
     with chromium() as browser:
-        page = browser.new_context().new_page()
+        context = browser.new_context()
+        violations = policy_violations(context)
+        page = context.new_page()
         page.route("http://127.0.0.1:9/**", lambda route: route.fulfill(status=200, body="back on the platform"))
         page.goto(f"{live_server.url}/s/{study.slug}/join?PROLIFIC_PID=finisher")
         expect(page.locator("#prompt")).to_contain_text("a cat")
@@ -185,12 +187,15 @@ def test_the_completion_redirect_carries_the_code(live_server):
         expect(page.locator("#submit")).to_be_enabled(timeout=15_000)
         page.locator("#submit").click()
         page.wait_for_url("http://127.0.0.1:9/done?cc=DONE1234")
+    assert violations == []  # the Content-Security-Policy lets the page leave for the platform
 
 
 def test_the_mturk_hand_off_posts_the_assignment_id_to_turk_submit_to(live_server):
     study = build_open_study(n_prompts=1, raters=1)
     with chromium() as browser:
-        page = browser.new_context().new_page()
+        context = browser.new_context()
+        violations = policy_violations(context)
+        page = context.new_page()
         posted = []
 
         def mturk(route) -> None:
@@ -205,6 +210,7 @@ def test_the_mturk_hand_off_posts_the_assignment_id_to_turk_submit_to(live_serve
         expect(page.locator("#submit")).to_be_enabled(timeout=15_000)
         page.locator("#submit").click()
         page.wait_for_url("https://workersandbox.mturk.com/mturk/externalSubmit")
+    assert violations == []  # form-action allows MTurk's hand-off
     (method, body), = posted
     assert method == "POST"
     assert parse_qs(body) == {"assignmentId": ["ASSIGN42"], "completion_code": ["DONE1234"]}

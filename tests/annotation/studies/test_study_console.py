@@ -60,8 +60,8 @@ def test_a_non_default_policy_from_the_form_and_a_page_that_follows_matching(res
     assert "padded with black bars to a common aspect ratio, scaled to 48x48" in page
     assert "{&#x27;aspect&#x27;" not in page and "'aspect'" not in page
     assert "<title>Console study · JUICE</title>" in page
-    assert "data-live" in page and page.count("X-Live-Refresh") == 1  # the page refreshes its live parts
-    assert f'const url = "{response.url}"' in page  # its own address, also after a form's POST
+    assert "data-live" in page and page.count("juice/live.js") == 1  # the page refreshes its live parts
+    assert f'data-live-url="{response.url}"' in page  # its own address, also after a form's POST
 
 
 @pytest.mark.django_db

@@ -1,0 +1,28 @@
+// Keeps the parts of this page marked data-live (each with an id) up to date: every few seconds the
+// page is fetched again and each part whose content changed is swapped in. The rest of the page (a
+// form being typed into) is left alone, and so is a part that holds the keyboard focus. CSRF tokens
+// differ on every page (masked), so they do not count as a change; an opened <details> stays open.
+// templates/_live.html loads it, with the period (data-live-seconds) and the page's own address
+// (data-live-url), which a page shown as the answer to a form (a POST) does not have.
+(function () {
+  const script = document.currentScript;
+  const period = Number(script.dataset.liveSeconds || 3) * 1000;
+  const url = script.dataset.liveUrl || location.href;
+  const plain = function (html) { return html.replace(/name="csrfmiddlewaretoken" value="[^"]*"/g, "").replace(/ open=""/g, ""); };
+  async function refresh() {
+    if (document.hidden) return;
+    const response = await fetch(url, {credentials: "same-origin", headers: {"X-Live-Refresh": "1"}});
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    document.querySelectorAll("[data-live][id]").forEach(function (part) {
+      const now = fresh.getElementById(part.id);
+      if (!now || plain(now.innerHTML) === plain(part.innerHTML) || part.contains(document.activeElement)) return;
+      part.querySelectorAll("details[open][id]").forEach(function (open) {
+        const same = now.querySelector("#" + CSS.escape(open.id));
+        if (same) same.open = true;
+      });
+      part.replaceWith(now);
+    });
+  }
+  setInterval(function () { refresh().catch(function () {}); }, period);
+})();
