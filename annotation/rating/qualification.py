@@ -70,7 +70,7 @@ def qualification_answer(*, rater: Rater, index: int, choices: dict[str, str]) -
     """Check the answers (question -> left | right | tie) to qualification pair `index`, record them,
     and admit or screen out the rater once that is decided."""
     with transaction.atomic():
-        rater = Rater.objects.select_for_update().select_related("study").get(pk=rater.pk)
+        rater = Rater.objects.select_for_update(of=("self",)).select_related("study").get(pk=rater.pk)
         shown = qualification_next(rater=rater)
         if shown is None or shown.index != index:
             raise QualificationError("this qualification pair is not the one to answer now")

@@ -108,3 +108,42 @@ def test_a_study_without_qualification_admits_everyone_at_once():
     client = join(study, "anyone")
     assert next_item(client, study)["assignment"] is not None
     assert shown_pair(client, study) == {"admitted": True, "screened_out": False, "pair": None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_qualification_answer_locks_only_its_rater_not_the_study():
+    """100 raters answering at once must not queue on the study row: an answer goes through while
+    another transaction holds the study locked (it used to wait, as `FOR UPDATE` without `OF` took
+    the joined study row too)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from annotation.models import Study
+
+    study = qualification_study()
+    client = join(study, "keen")
+    pair = shown_pair(client, study)["pair"]
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_study():
+        with transaction.atomic():
+            Study.objects.select_for_update().get(pk=study.pk)
+            locked.set()
+            release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_study)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        response = post(client, study, {"index": 0, **right_answers(pair, 0)})
+        assert response.status_code == 201, response.content
+        assert response.json()["correct"] is True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+        release.set()
+        holder.join()
