@@ -529,7 +529,7 @@ def main() -> None:
     parser.add_argument("--gen-prompts", type=int, default=4, help="videos queued each minute")
     parser.add_argument("--match-prompts", type=int, default=4, help="items of each matched study (two encodes each)")
     parser.add_argument("--studies", type=int, default=4, help="studies sized to be completed (then a spare one)")
-    parser.add_argument("--drain-minutes", type=float, default=6, help="longest wait for the queues to drain at the end")
+    parser.add_argument("--drain-minutes", type=float, default=10, help="longest wait for the queues to drain at the end")
     args = parser.parse_args()
     seconds = args.minutes * 60
 
