@@ -40,6 +40,24 @@ def _run_in_thread(send: Callable[[], object]) -> None:
         db.connections.close_all()
 
 
+def queue_drained(name: str) -> bool:
+    """Whether nothing waits in queue `name` but celery beat's periodic tasks sent to it, which beat
+    sends together, so that a reconciler running among them on that queue finds them there too;
+    False when the broker cannot be asked. A reconciler resends a task's lost messages only then."""
+    length = queue_length(name)
+    return length is not None and length <= len(_periodic_tasks_on(name))
+
+
+def _periodic_tasks_on(name: str) -> list[str]:
+    """The tasks of celery beat's schedule that the task routes send to queue `name`."""
+    tasks = [entry["task"] for entry in app.conf.beat_schedule.values()]
+    return [task for task in tasks if (app.amqp.router.route({}, task).get("queue") or _default()).name == name]
+
+
+def _default():
+    return app.amqp.queues[app.conf.task_default_queue]
+
+
 def queue_length(name: str) -> int | None:
     """How many messages wait in queue `name`; None without a broker, or when it cannot be reached."""
     if app.conf.task_always_eager:

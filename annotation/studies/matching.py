@@ -20,7 +20,7 @@ from annotation.models import Item, Study
 from annotation.studies.attention import AttentionError, attention_items_ensure
 from generation.matching.encodes import encodes_to_do, matched_video_get_or_create
 from generation.models import MatchedVideo
-from juice.queue import enqueue_after_commit, queue_length
+from juice.queue import enqueue_after_commit, queue_drained
 
 logger = logging.getLogger(__name__)
 
@@ -69,33 +69,46 @@ def encodes_waiting(*, study_id: int | None = None, now: datetime | None = None)
     """The encodes that pending items of preparing studies (or of one study) wait for: queued longer
     than JUICE_LOST_SECONDS ago and still not started by any worker, or stuck (their worker stopped
     proving itself alive JUICE_STALE_SECONDS ago: killed mid-encode)."""
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.JUICE_LOST_SECONDS)
+    return sorted(_waiting(study_id=study_id, now=now, lost=True))
+
+
+def _waiting(*, study_id: int | None, now: datetime | None, lost: bool, sent_before: datetime | None = None) -> set[int]:
+    """encodes_waiting's encodes: the stuck ones (and sent again before `sent_before`, when given), and
+    with `lost` those queued too long."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JUICE_LOST_SECONDS)
     items = Item.objects.filter(status=Item.Status.PENDING, study__status=Study.Status.PREPARING)
     if study_id is not None:
         items = items.filter(study_id=study_id)
     needed = {m for pair in items.values_list("matched_a", "matched_b") for m in pair if m is not None}
     # encodes_to_do keeps only the running encodes whose worker was lost.
-    waiting = Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff) | Q(status=MatchedVideo.Status.RUNNING)
-    return sorted(set(encodes_to_do(needed)) & set(MatchedVideo.objects.filter(waiting, pk__in=needed).values_list("pk", flat=True)))
+    stuck = Q(status=MatchedVideo.Status.RUNNING)
+    if sent_before is not None:
+        stuck &= Q(queued_at__lt=sent_before) | Q(queued_at=None)
+    waiting = stuck | (Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff) if lost else Q(pk__in=[]))
+    return set(encodes_to_do(needed)) & set(MatchedVideo.objects.filter(waiting, pk__in=needed).values_list("pk", flat=True))
 
 
-def encodes_resend(*, study_id: int | None = None) -> int:
+def encodes_resend(*, study_id: int | None = None, lost: bool = True, again_after: timedelta | None = None) -> int:
     """Send again what a preparing study's items wait on too long (all preparing studies, or one):
-    the encodes of items that never got theirs (a lost `match_study`), those queued longer than
-    JUICE_LOST_SECONDS ago that no worker started, and those stuck on a lost worker (encodes_waiting);
-    returns how many were sent. The reconciler calls it once nothing waits in the media queue (the
-    messages were lost: a broker restart); a researcher, with Retry on the matching page, for one
-    study at any time. Safe to repeat: an encode is claimed by compare-and-swap, so one delivered
-    twice is made once."""
+    the encodes of items that never got theirs (a lost `match_study`), those stuck on a lost worker,
+    and with `lost` those queued longer than JUICE_LOST_SECONDS ago that no worker started
+    (encodes_waiting); returns how many were sent. A researcher's Retry on the matching page sends
+    them all for one study at any time. The reconciler (studies_refresh) sends the stuck ones every
+    time, once per `again_after` each (their message was taken by the worker that died, so nothing
+    else will), and the queued ones only when their messages were lost (nothing waits in the media
+    queue). Safe to repeat: an encode is claimed by compare-and-swap, so one delivered twice is made once."""
     preparing = Study.objects.filter(status=Study.Status.PREPARING)
     if study_id is not None:
         preparing = preparing.filter(pk=study_id)
     unmatched = Item.objects.filter(status=Item.Status.PENDING).filter(Q(matched_a=None) | Q(matched_b=None))
     attached = [m for sid in preparing.filter(Exists(unmatched.filter(study=OuterRef("pk")))).values_list("pk", flat=True)
-                for m in _attach(sid)]
-    lost = sorted(set(attached) | set(encodes_waiting(study_id=study_id)))
-    encodes_send(lost)
-    return len(lost)
+                for m in _attach(sid)] if lost else []
+    now = timezone.now()
+    sent_before = now - again_after if again_after is not None else None
+    resend = sorted(set(attached) | _waiting(study_id=study_id, now=now, lost=lost, sent_before=sent_before))
+    encodes_send(resend)
+    return len(resend)
 
 
 def items_refresh(*, matched_id: int | None = None, study_id: int | None = None) -> None:
@@ -120,10 +133,10 @@ def items_refresh(*, matched_id: int | None = None, study_id: int | None = None)
 
 def studies_refresh() -> int:
     """items_refresh for every study still preparing; returns how many were opened. A backstop for an
-    encode whose follow-up never ran, and for encodes whose message was lost (sent again once nothing
-    waits in the media queue): celery beat calls it every minute."""
-    if queue_length("media") == 0:
-        encodes_resend()
+    encode whose follow-up never ran, for encodes stuck on a killed worker (sent again at once), and
+    for encodes whose message was lost (sent again once nothing but beat's own tasks waits in the
+    media queue, where this runs): celery beat calls it every minute."""
+    encodes_resend(lost=queue_drained("media"), again_after=timedelta(seconds=settings.JUICE_STALE_SECONDS))
     preparing = list(Study.objects.filter(status=Study.Status.PREPARING).values_list("pk", flat=True))
     for study_id in preparing:
         items_refresh(study_id=study_id)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from generation.jobs.queueing import MAX_ATTEMPTS, Status, jobs_enqueue
 from generation.models import GenerationJob
-from juice.queue import enqueue_after_commit, queue_length
+from juice.queue import enqueue_after_commit, queue_drained
 
 
 def jobs_requeue_stale(*, older_than: timedelta | None = None) -> int:
@@ -56,7 +56,7 @@ def jobs_resend_lost(*, now: datetime | None = None) -> int:
     waits in the gpu queue: their messages were lost (a broker restart, a send while it was down).
     Returns how many were sent. Safe to repeat: a job is claimed by compare-and-swap, so a job whose
     message turns up after all still runs once."""
-    if queue_length("gpu") != 0:  # messages still wait (or the broker cannot be asked): not lost yet
+    if not queue_drained("gpu"):  # messages still wait (or the broker cannot be asked): not lost yet
         return 0
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.JUICE_LOST_SECONDS)
     waiting = Q(queued_at__lt=cutoff) | Q(queued_at=None, created_at__lt=cutoff)

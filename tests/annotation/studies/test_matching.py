@@ -348,6 +348,56 @@ def test_retry_resends_an_encode_whose_worker_was_lost_and_not_one_still_running
     assert study.status == Study.Status.PREPARING  # the item still waits on the encode that is alive
 
 
+@pytest.mark.django_db
+def test_beat_resends_a_stuck_encode_at_once_and_a_lost_one_once_only_its_own_tasks_wait(
+    clips, empty_queues, django_capture_on_commit_callbacks
+):
+    """celery beat's studies_refresh runs on the media queue beside the other periodic tasks beat sends
+    there at the same moment: an encode whose worker was killed is sent again whatever waits in the
+    queue (its message is gone with the worker), once per JUICE_STALE_SECONDS; a queued one is taken
+    for lost, and sent again, only when nothing but beat's own tasks waits (it used to wait for an
+    empty queue, which beat's own tasks kept from happening: encodes stranded for minutes)."""
+    from annotation.tasks import leases_expire, studies_refresh_all
+    from generation.tasks import requeue_stale_jobs
+    from juice.queue import queue_length
+    from tests.support.workers import queues_empty
+
+    ps, systems = three_systems(clips, prompts=1)
+    with django_capture_on_commit_callbacks(execute=False):  # no broker message yet
+        study = create_study(name="stranded", prompt_set=ps, pairs=all_pairs(systems)[:1])
+        study_match(study_id=study.pk)
+    item = study.items.get()
+    long_ago = timezone.now() - timedelta(hours=1)
+    MatchedVideo.objects.filter(pk=item.matched_a_id).update(
+        status=MatchedVideo.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago, queued_at=long_ago)
+    MatchedVideo.objects.filter(pk=item.matched_b_id).update(queued_at=long_ago)  # its message was lost
+
+    def beat_tick() -> None:
+        for task in (leases_expire, studies_refresh_all, requeue_stale_jobs):
+            task.delay()
+
+    def sent(ids) -> set[int]:
+        return {m for m in ids if MatchedVideo.objects.get(pk=m).queued_at > long_ago}
+
+    beat_tick()
+    for _ in range(5):  # encodes of another study still wait: the media queue is busy
+        leases_expire.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        studies_refresh()
+    assert sent([item.matched_a_id, item.matched_b_id]) == {item.matched_a_id}
+    assert queue_length("media") == 3 + 5 + 1
+    with django_capture_on_commit_callbacks(execute=True):
+        studies_refresh()  # a minute later, the stuck one's message still waits: not sent twice
+    assert queue_length("media") == 3 + 5 + 1
+
+    queues_empty()
+    beat_tick()  # only beat's own tasks wait now: the lost message is sent again
+    with django_capture_on_commit_callbacks(execute=True):
+        studies_refresh()
+    assert sent([item.matched_b_id]) == {item.matched_b_id}
+    assert queue_length("media") == 3 + 1
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_study_whose_media_worker_was_killed_mid_encode_opens_once_a_new_worker_runs(
