@@ -51,7 +51,7 @@ from annotation.raters.cookies import RATER_COOKIE
 from generation.models import System
 from juice.auth import api_token_create
 from juice.openapi import openapi_document
-from tests.support.builders import build_open_study
+from tests.support.builders import SYSTEM_NAMES, build_open_study
 from tests.support.invariants import annotation_problems
 from tests.support.raters import answer
 
@@ -202,6 +202,8 @@ def test_an_operation_answers_as_declared_whatever_it_is_sent(schema, world, pat
                 case.query = {"next": "1"} if then_next else {}
             elif path.endswith("/qualification") and method == "POST":
                 case.body = {"index": index, **{q: {"choice": choice} for q in world.study.questions}}
+            elif path == "/api/studies" and isinstance(case.body, dict):  # the options fuzzed, the prompts and systems real
+                case.body = {**case.body, "prompt_set": world.study.prompt_set.name, "pairs": [list(SYSTEM_NAMES[:2])]}
         headers, cookies = credentials(operation, world)
         response = case.call(headers=headers, cookies=cookies)
         answered[response.status_code] += 1
