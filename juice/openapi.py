@@ -69,6 +69,10 @@ RESEARCHER_ERRORS = {401: "no token, a malformed Authorization header, or an unk
 COMMON_ERRORS = {413: "the request's body is larger than the site accepts (JUICE_MAX_UPLOAD_BYTES)",
                  500: "an internal error (it has been logged)",
                  503: "the database cannot be reached just now (a restart?); Retry-After says when to ask again"}
+# The refusals that say when to ask again (juice/http.py's refusal_answer, juice/errors.py's server_error).
+RETRY_AFTER = {429, 503}
+RETRY_AFTER_HEADER = {"description": "seconds to wait before asking again", "required": True,
+                      "schema": {"type": "string", "pattern": "^[0-9]+$"}}
 # An operation with path parameters: one that names nothing, or that no route of the API reads as such.
 PATH_ERRORS = {404: "no such object (or no API address of that shape)"}
 # A cookie credential on an unsafe method: the CSRF check comes first (juice/errors.py's csrf_failure).
@@ -161,6 +165,8 @@ def _responses(operation: Operation, pattern: URLPattern, refs: dict) -> dict:
                 errors[status].append(when)
     for status, whens in sorted(errors.items()):
         responses[str(status)] = {"description": "; or ".join(whens), "content": _content(ErrorOut, refs, "serialization")}
+        if status in RETRY_AFTER:
+            responses[str(status)]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
     return responses
 
 

@@ -179,6 +179,10 @@ def credentials(operation, world: World) -> tuple[dict[str, str], dict[str, str]
 def test_an_operation_answers_as_declared_whatever_it_is_sent(schema, world, path, method):
     operation = schema[path][method]
     real_names = {p["name"] for p in operation.definition.raw.get("parameters", []) if p["in"] == "path"}
+    # A multipart form carries text only: a body made invalid with a null or a number where text goes is
+    # sent as text a valid body could hold ("null"), so its acceptance proves nothing.
+    form = "multipart/form-data" in operation.definition.raw.get("requestBody", {}).get("content", {})
+    checks = [check for check in CHECKS if not (form and check is negative_data_rejection)]
     choices = st.sampled_from(["left", "right", "tie"])
 
     @seed(int(SEED or 0))
@@ -210,7 +214,7 @@ def test_an_operation_answers_as_declared_whatever_it_is_sent(schema, world, pat
         # The cookies named as sent headers tell ignored_auth they are real credentials: it sends the
         # operation again without them, and with made-up ones, and expects a refusal.
         sent = {**headers, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else headers
-        case.validate_response(response, checks=CHECKS, headers=sent)
+        case.validate_response(response, checks=checks, headers=sent)
 
     answered: Counter[int] = Counter()
     fuzzed()

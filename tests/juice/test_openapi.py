@@ -174,5 +174,9 @@ def test_every_status_an_operation_may_answer_is_declared_with_its_schema(docume
                 assert "404" in statuses, (path_, method)
             if any(alternative for alternative in operation["security"]):
                 assert "403" in statuses, (path_, method)
+            for status in ("429", "503"):
+                if status in statuses:
+                    assert operation["responses"][status]["headers"]["Retry-After"]["required"], (path_, method)
     vote = document["paths"]["/api/annotate/assignments/{token}/vote"]["post"]["responses"]
     assert "CSRF" in vote["403"]["description"]
+    assert "429" in vote
