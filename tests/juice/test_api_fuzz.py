@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 
@@ -27,6 +28,7 @@ import pytest
 import schemathesis
 from django.conf import settings
 from django.core import signals
+from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.test import Client
@@ -155,13 +157,18 @@ def schema(db):
 
 
 @pytest.fixture
-def world(researcher, settings) -> World:
+def world(researcher, settings) -> Iterator[World]:
+    """An open study with consent and a qualification, a researcher's token and a joined rater. The
+    join and vote limits are raised for the run, and the counts it made (in the cache) forgotten after
+    it, so the tests after it are not refused as too many joins from one address."""
     settings.JUICE_RATE_VOTE_PER_MINUTE = settings.JUICE_RATE_JOIN_PER_MINUTE = 10_000
+    cache.clear()
     study = build_open_study(n_prompts=4, raters=3, copy_files=False, consent="I agree to take part.",
                              qualification=QUALIFICATION)
     world = World(study=study, token=api_token_create(user=researcher))
     world.join()
-    return world
+    yield world
+    cache.clear()
 
 
 def credentials(operation, world: World) -> tuple[dict[str, str], dict[str, str]]:
