@@ -154,15 +154,16 @@ def _responses(operation: Operation, pattern: URLPattern, refs: dict) -> dict:
                       "content": _content(model, refs, "serialization")}
         for status, model in operation.answers.items()
     }
-    errors: dict[int, list[str]] = {}
     cookie = any(c.cookie for c in operation.auth) and operation.method in UNSAFE
-    for declared in (operation.errors, RESEARCHER_ERRORS if operation.auth == RESEARCHER else {},
-                     CSRF_ERRORS if cookie and operation.auth != RESEARCHER else {},
-                     PATH_ERRORS if pattern.pattern.converters else {}, COMMON_ERRORS):
-        for status, when in declared.items():
-            errors.setdefault(status, [])
-            if not errors[status] or status not in COMMON_ERRORS | PATH_ERRORS:
-                errors[status].append(when)
+    # Each reason a status may have is said; the generic ones only where nothing more precise is.
+    own = (operation.errors, RESEARCHER_ERRORS if operation.auth == RESEARCHER else {},
+           CSRF_ERRORS if cookie and operation.auth != RESEARCHER else {})
+    generic = (PATH_ERRORS if pattern.pattern.converters else {}, COMMON_ERRORS)
+    errors: dict[int, list[str]] = {}
+    for status, when in (item for declared in own for item in declared.items()):
+        errors.setdefault(status, []).append(when)
+    for status, when in (item for declared in generic for item in declared.items()):
+        errors.setdefault(status, [when])
     for status, whens in sorted(errors.items()):
         responses[str(status)] = {"description": "; or ".join(whens), "content": _content(ErrorOut, refs, "serialization")}
         if status in RETRY_AFTER:
