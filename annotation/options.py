@@ -29,6 +29,8 @@ Question = Literal["quality", "faithfulness"]
 MAX_WATCH_MS = 24 * 3600 * 1000
 # The most samples per prompt a study compares (generation makes at most as many).
 MAX_SAMPLES = 100
+# The largest whole number a study's integer column holds (PostgreSQL's integer).
+MAX_STORED_INT = 2**31 - 1
 # `samples` as CONTRACT.md names it: as many samples as the systems have, with this report unit.
 SAMPLE_MODES = {"matched": "prompt", "items": "item"}
 # Where raters are sent at the end: a web address, with `{code}` where the completion code goes.
@@ -222,13 +224,15 @@ OPTIONS: list[Option] = [
            describe=_reasons_words),
     Option("allow_tie", "bool", False, "Offer 'no preference' beside the two videos", label="Allow 'no preference'",
            design="allow_tie", rating=True),
-    Option("lease_seconds", "int", 600, "An unanswered item returns to the pool after this many seconds", bounds={"ge": 10}),
+    Option("lease_seconds", "int", 600, "An unanswered item returns to the pool after this many seconds",
+           bounds={"ge": 10, "le": MAX_STORED_INT}),
     Option("completion_code", "text", None, "Shown to raters at the end; blank for a random one", optional=True,
            bounds={"max_length": 64}, private=True),
     Option("instructions", "longtext", "", "Markdown shown before the first item", group="crowd"),
     Option("matching", "parts", {}, "How both videos of an item are matched before anyone looks (Emu Video, Appendix D)",
            group="matching", describe=policy_describe),
-    Option("attention_items", "int", 0, "Items with a known answer, added once the videos are ready", bounds={"ge": 0},
+    Option("attention_items", "int", 0, "Items with a known answer, added once the videos are ready",
+           bounds={"ge": 0, "le": MAX_STORED_INT},
            group="crowd"),
     Option("attention_threshold", "float", None, "Raters below this attention pass rate are left out of the analysis",
            optional=True, bounds={"ge": 0, "le": 1}, group="crowd"),
@@ -262,7 +266,7 @@ OPTIONS: list[Option] = [
     Option("dynamic_ranking", "bool", False, "Also stop pairs whose order is known without them (a ranking study)",
            group="dynamic", design="ranking", label="Dynamic ranking"),
     Option("seed", "int", None, "Fixes each rater's order of items; blank for a random one", optional=True,
-           bounds={"ge": 0, "lt": 2**31 - 1}, label="Order seed"),
+           bounds={"ge": 0, "lt": MAX_STORED_INT}, label="Order seed"),
     Option("samples", "samples", 1, f"Samples per prompt compared, sample i against sample i (1 to {MAX_SAMPLES}), or 'matched' / "
            "'items' for every sample the systems have", group="samples"),
     Option("sample_unit", "choice", None, "The report's unit with several samples: each sample's item, or a prompt's majority "

@@ -27,6 +27,10 @@ REFUSAL_STATUS: dict[type[Refused], int] = {Invalid: 400, Forbidden: 403, NotFou
 RETRY_AFTER = 60
 
 
+# The databases keep no NUL in text (PostgreSQL refuses it), and no one means to send one.
+NUL_REFUSED = "text may not contain the NUL character (\\u0000)"
+
+
 class InputError(Invalid):
     """Input that does not fit its schema; the message names each field and what is wrong with it."""
 
@@ -109,10 +113,36 @@ def input_parse(schema: type[Schema], data: bytes | str | dict | None, context: 
     an InputError naming the fields otherwise."""
     try:
         if isinstance(data, bytes | str):
-            return schema.model_validate_json(data or b"null", context=context)
-        return schema.model_validate(data, context=context)
+            parsed = schema.model_validate_json(data or b"null", context=context)
+        else:
+            parsed = schema.model_validate(data, context=context)
     except ValidationError as exc:
         raise InputError(validation_message(exc)) from None
+    if (where := nul_at(parsed.model_dump())) is not None:
+        raise InputError(f"{where or 'the body'}: {NUL_REFUSED}")
+    return parsed
+
+
+def form_text(request: HttpRequest, name: str) -> str:
+    """The form field `name` of a (multipart) POST, '' when absent; an InputError when it holds a NUL."""
+    value = request.POST.get(name, "")
+    if "\x00" in value:
+        raise InputError(f"{name}: {NUL_REFUSED}")
+    return value
+
+
+def nul_at(value: Any, where: str = "") -> str | None:
+    """The dotted place of the first string (value or key) in `value` that holds a NUL character, or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple | set) else ()
+    for key, item in items:
+        place = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return place
+        if (found := nul_at(item, place)) is not None:
+            return found
+    return None
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from juice import csp
 from juice.http import api_error
@@ -63,6 +63,19 @@ def _message(request: HttpRequest, response: HttpResponse) -> str:
     if response.status_code == 405:
         return f"{request.method} is not answered here; use {response.get('Allow', 'another method')}"
     return response.reason_phrase.lower()
+
+
+class NulPathMiddleware:
+    """404 for a path holding a NUL character: nothing is named with one (PostgreSQL keeps no NUL in
+    text, so looking one up would fail as a 500). JSON under `/api/`, the site's page elsewhere."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path_info:
+            raise Http404("no such address")
+        return self.get_response(request)
 
 
 class UploadLimitMiddleware:

@@ -64,8 +64,19 @@ RESEARCHER = (API_TOKEN, RESEARCHER_SESSION)
 # Why a researcher's call may be refused before the view runs (juice/auth.py's token_required).
 RESEARCHER_ERRORS = {401: "no token, a malformed Authorization header, or an unknown or revoked token",
                      403: "the token's or the session's user is not a researcher, or a session request failed the CSRF check"}
-# Any operation: an unknown object or address, an upload over the limit, the database briefly unreachable.
-OTHER_ERRORS = "another error: 404 (no such object), 413 (upload too large), 500, or 503 while the database cannot be reached"
+# What any operation may answer besides its own answers, each an ErrorOut (juice/errors.py, juice/middleware.py):
+# every status is declared, so a client (and the fuzz test, tests/juice/test_api_fuzz.py) knows each answer's schema.
+COMMON_ERRORS = {413: "the request's body is larger than the site accepts (JUICE_MAX_UPLOAD_BYTES)",
+                 500: "an internal error (it has been logged)",
+                 503: "the database cannot be reached just now (a restart?); Retry-After says when to ask again"}
+# The refusals that say when to ask again (juice/http.py's refusal_answer, juice/errors.py's server_error).
+RETRY_AFTER = {429, 503}
+RETRY_AFTER_HEADER = {"description": "seconds to wait before asking again", "required": True,
+                      "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+# An operation with path parameters: one that names nothing, or that no route of the API reads as such.
+PATH_ERRORS = {404: "no such object (or no API address of that shape)"}
+# A cookie credential on an unsafe method: the CSRF check comes first (juice/errors.py's csrf_failure).
+CSRF_ERRORS = {403: "the request failed the CSRF check (send the csrftoken cookie's value in X-CSRFToken)"}
 
 
 @dataclass(frozen=True)
@@ -135,16 +146,28 @@ def _content(model: type[BaseModel], refs: dict, mode: str, media: str = JSON) -
     return {media: {"schema": refs[model, mode]}}
 
 
-def _responses(operation: Operation, refs: dict) -> dict:
+def _responses(operation: Operation, pattern: URLPattern, refs: dict) -> dict:
+    """Each status the operation may answer, with its schema: its answers, then its refusals (its own, its
+    credentials', its path parameters', and those of any operation), each an ErrorOut."""
     responses = {
         str(status): {"description": " ".join((model.__doc__ or HTTPStatus(status).phrase).split()),
                       "content": _content(model, refs, "serialization")}
         for status, model in operation.answers.items()
     }
-    errors = {**(RESEARCHER_ERRORS if operation.auth == RESEARCHER else {}), **operation.errors}
-    for status, when in sorted(errors.items()):
-        responses[str(status)] = {"description": when, "content": _content(ErrorOut, refs, "serialization")}
-    responses["default"] = {"description": OTHER_ERRORS, "content": _content(ErrorOut, refs, "serialization")}
+    cookie = any(c.cookie for c in operation.auth) and operation.method in UNSAFE
+    # Each reason a status may have is said; the generic ones only where nothing more precise is.
+    own = (operation.errors, RESEARCHER_ERRORS if operation.auth == RESEARCHER else {},
+           CSRF_ERRORS if cookie and operation.auth != RESEARCHER else {})
+    generic = (PATH_ERRORS if pattern.pattern.converters else {}, COMMON_ERRORS)
+    errors: dict[int, list[str]] = {}
+    for status, when in (item for declared in own for item in declared.items()):
+        errors.setdefault(status, []).append(when)
+    for status, when in (item for declared in generic for item in declared.items()):
+        errors.setdefault(status, [when])
+    for status, whens in sorted(errors.items()):
+        responses[str(status)] = {"description": "; or ".join(whens), "content": _content(ErrorOut, refs, "serialization")}
+        if status in RETRY_AFTER:
+            responses[str(status)]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
     return responses
 
 
@@ -157,7 +180,7 @@ def _operation_object(route: str, pattern: URLPattern, operation: Operation, ref
         "tags": [route.split("/")[1].removesuffix(".json")],
         "security": _security(operation),
         "parameters": _parameters(pattern, operation),
-        "responses": _responses(operation, refs),
+        "responses": _responses(operation, pattern, refs),
     }
     if operation.description:
         described["description"] = operation.description

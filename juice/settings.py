@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "juice.middleware.ApiErrorsJsonMiddleware",
     "juice.middleware.UploadLimitMiddleware",
+    "juice.middleware.NulPathMiddleware",
     "juice.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

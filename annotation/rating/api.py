@@ -107,7 +107,8 @@ def annotate_consent(request: HttpRequest, slug: str) -> JsonResponse:
                answers={200: QualificationOut}, errors={403: NOT_JOINED, 409: "the qualification pair is not ready"}, auth=(RATER,))
 @api_operation("POST", summary="Answer a qualification pair: whether it was right, and the decision so far", body=QualificationBody,
                answers={201: FeedbackOut}, auth=(RATER,),
-               errors={400: "a bad body", 403: NOT_JOINED, 409: "not the pair to answer now"})
+               errors={400: "a bad body: no index, or an answer that is not {\"choice\": \"left\"|\"right\"|\"tie\"}", 403: NOT_JOINED,
+                       409: "not the pair to answer now"})
 @never_cache
 @require_http_methods(["GET", "POST"])
 @refusals_answered
@@ -120,9 +121,7 @@ def annotate_qualification(request: HttpRequest, slug: str) -> JsonResponse:
     if request.method == "GET":
         return api_answer(qualification_out(rater, qualification_next(rater=rater)))
     body = input_parse(QualificationBody, request.body)
-    extra = body.__pydantic_extra__ or {}
-    choices = {q: a.get("choice") for q, a in extra.items() if isinstance(a, dict)}
-    feedback = qualification_answer(rater=rater, index=body.index, choices=choices)
+    feedback = qualification_answer(rater=rater, index=body.index, choices=body.choices)
     return api_answer(FeedbackOut(correct=feedback.correct, expected=feedback.expected, admitted=feedback.admitted,
                                   screened_out=feedback.screened_out), status=201)
 

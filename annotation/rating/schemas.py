@@ -61,13 +61,27 @@ class ProblemSpec(BaseModel):
     text: StrictStr = Field("", max_length=2000)
 
 
+class QualificationAnswer(BaseModel):
+    """One question's answer to a qualification pair, in screen terms (reasons, if sent, are not scored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    choice: Literal["left", "right", "tie"]
+
+
 class QualificationBody(BaseModel):
     """An answer to a qualification pair: its index and, per question, {"choice": "left"|"right"|"tie"}
     (reasons, if sent, are not scored)."""
 
     model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, QualificationAnswer]
 
     index: StrictInt
+
+    @property
+    def choices(self) -> dict[str, str]:
+        """question -> left | right | tie, as answered."""
+        return {question: answer.choice for question, answer in self.__pydantic_extra__.items()}
 
 
 # What the API answers.

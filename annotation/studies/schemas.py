@@ -33,7 +33,7 @@ class StudyBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_aliases_described)
 
-    name: StrictStr = Field(description="The study's name, unique on this site")
+    name: StrictStr = Field(max_length=Study._meta.get_field("name").max_length, description="The study's name, unique on this site")
     prompt_set: StrictStr = Field(description="The prompt set whose prompts make the items")
     pairs: list[tuple[StrictStr, StrictStr]] = Field(min_length=1, description="The pairs of systems compared, by name")
 

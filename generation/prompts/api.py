@@ -10,7 +10,7 @@ from generation.models import PromptSet
 from generation.prompts.importing import prompt_set_import
 from generation.prompts.schemas import PromptSetCreated, PromptSetOut, PromptSetsOut, PromptSetUpload
 from juice.auth import token_required
-from juice.http import api_answer, refusals_answered
+from juice.http import api_answer, form_text, refusals_answered
 from juice.openapi import api_operation
 from juice.refusals import NotFound
 from juice.uploads import api_upload
@@ -35,7 +35,7 @@ def _prompt_set_create(request: HttpRequest) -> JsonResponse:
     upload, refused = api_upload(request)
     if refused:
         return refused
-    prompt_set = prompt_set_import(name=request.POST.get("name", ""), source=upload, created_by=request.user)
+    prompt_set = prompt_set_import(name=form_text(request, "name"), source=upload, created_by=request.user)
     ids = list(prompt_set.prompts.order_by("position").values_list("key", flat=True))
     return api_answer(PromptSetCreated(name=prompt_set.name, count=len(ids), ids=ids), status=201)
 

@@ -14,7 +14,7 @@ from generation.systems.services import system_add
 from generation.systems.videos import videos_import
 from juice.auth import token_required
 from juice.env import TRUE
-from juice.http import api_answer, input_parse, refusals_answered
+from juice.http import api_answer, form_text, input_parse, refusals_answered
 from juice.openapi import api_operation
 from juice.refusals import Invalid, NotFound
 from juice.uploads import api_upload
@@ -65,7 +65,7 @@ def system_videos(request: HttpRequest, name: str) -> JsonResponse:
     system = System.objects.filter(name=name).first()
     if system is None:
         raise NotFound(f"no system named {name!r}")
-    set_name = request.POST.get("prompt_set", "")
+    set_name = form_text(request, "prompt_set")
     prompt_set = PromptSet.objects.filter(name=set_name).first()
     if prompt_set is None:
         raise Invalid(f"no prompt set named {set_name!r}; send its name as the field 'prompt_set'")

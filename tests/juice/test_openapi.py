@@ -74,7 +74,7 @@ def api(researcher) -> Client:
 def assert_answer_declared(document: dict, path: str, method: str, response) -> None:
     """The response's JSON validates against the schema its operation declares for its status."""
     responses = document["paths"][path][method]["responses"]
-    declared = responses.get(str(response.status_code), responses["default"])
+    declared = responses[str(response.status_code)]
     schema = declared["content"]["application/json"]["schema"]
     jsonschema.validate(response.json(), {**schema, "components": document["components"]},
                         cls=jsonschema.Draft202012Validator)
@@ -161,3 +161,22 @@ def test_a_created_study_answers_as_declared(document, api):
 def test_the_api_tokens_page_links_to_the_document(researcher_client):
     page = researcher_client.get(reverse("api-tokens")).content.decode()
     assert f'href="{reverse("api-openapi")}"' in page
+
+
+def test_every_status_an_operation_may_answer_is_declared_with_its_schema(document):
+    """No catch-all `default`: a client (and the fuzz test's status check, test_api_fuzz.py) knows every answer."""
+    for path_, operations in document["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            assert "default" not in statuses, (path_, method)
+            assert {"413", "500", "503"} <= statuses, (path_, method)
+            if "{" in path_:
+                assert "404" in statuses, (path_, method)
+            if any(alternative for alternative in operation["security"]):
+                assert "403" in statuses, (path_, method)
+            for status in ("429", "503"):
+                if status in statuses:
+                    assert operation["responses"][status]["headers"]["Retry-After"]["required"], (path_, method)
+    vote = document["paths"]["/api/annotate/assignments/{token}/vote"]["post"]["responses"]
+    assert "CSRF" in vote["403"]["description"]
+    assert "429" in vote
