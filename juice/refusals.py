@@ -38,3 +38,12 @@ ECHO_CHARACTERS = 64
 def echoed(text: str) -> str:
     """`text` as a refusal repeats it: cut to ECHO_CHARACTERS, with an ellipsis."""
     return text if len(text) <= ECHO_CHARACTERS else text[:ECHO_CHARACTERS] + "…"
+
+
+ECHO_NAMES = 10
+
+
+def echoed_names(names: list[str]) -> str:
+    """Names as a refusal lists them: each quoted and cut (echoed), the first ECHO_NAMES of them."""
+    shown = ", ".join(repr(echoed(name)) for name in names[:ECHO_NAMES])
+    return shown if len(names) <= ECHO_NAMES else f"{shown} and {len(names) - ECHO_NAMES} more"

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from annotation.models import Rater, Study
 from annotation.raters.order import rater_order
-from juice.refusals import Conflict, Forbidden, Invalid, Refused
+from juice.refusals import Conflict, Forbidden, Invalid, Refused, echoed, echoed_names
 
 # Crowd platforms' ids are letters and digits (Prolific, MTurk); a few separators are allowed. Never a
 # first character a spreadsheet would read as a formula (= + - @), and never "/" (account ids).
@@ -95,15 +95,15 @@ def study_invite(*, study: Study, usernames: list[str], create: bool = False) ->
             users = {u.username: u for u in User.objects.filter(username__in=usernames)}
             unknown = [name for name in usernames if name not in users]
             if unknown and not create:
-                raise InviteError(f"no account named {', '.join(map(repr, unknown))}", unknown=unknown)
+                raise InviteError(f"no account named {echoed_names(unknown)}", unknown=unknown)
             already = set(study.invited.filter(pk__in=[u.pk for u in users.values()]).values_list("pk", flat=True))
             for name in unknown:
                 try:
                     UnicodeUsernameValidator()(name)
                 except ValidationError:
-                    raise InviteError(f"{name!r} is not a valid username (letters, digits and @ . + - _ only)") from None
+                    raise InviteError(f"{echoed(name)!r} is not a valid username (letters, digits and @ . + - _ only)") from None
                 if len(name) > User._meta.get_field("username").max_length:
-                    raise InviteError(f"{name!r} is longer than a username may be")
+                    raise InviteError(f"{echoed(name)!r} is longer than a username may be")
                 password = secrets.token_urlsafe(12)
                 users[name] = User.objects.create_user(name, password=password)
                 created[name] = password
@@ -125,7 +125,7 @@ def study_uninvite(*, study: Study, usernames: list[str]) -> int:
         accounts = list(study.invited.filter(username__in=usernames))
         missing = sorted(set(usernames) - {a.username for a in accounts})
         if missing:
-            raise InviteError(f"not invited to this study: {', '.join(map(repr, missing))}")
+            raise InviteError(f"not invited to this study: {echoed_names(missing)}")
         study.invited.remove(*accounts)
     return len(accounts)
 
@@ -154,7 +154,7 @@ def join_links(*, study: Study, worker_ids: list[str], base_url: str) -> dict[st
     links = {}
     for worker_id in dict.fromkeys(w.strip() for w in worker_ids if w.strip()):
         if not WORKER_ID.match(worker_id):
-            raise JoinInvalid(f"{worker_id!r}: {BAD_WORKER_ID}")
+            raise JoinInvalid(f"{echoed(worker_id)!r}: {BAD_WORKER_ID}")
         query = {"worker": worker_id, **({"sig": join_signature(study=study, worker_id=worker_id)} if study.signed_links else {})}
         links[worker_id] = f"{base_url}?{urlencode(query)}"
     return links

@@ -376,3 +376,19 @@ def test_a_closed_study_says_so_to_a_visitor_without_worker_id_before_any_login(
     Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
     response = Client().get(f"/s/{study.slug}/join")
     assert response.status_code == 409 and "closed" in response.content.decode()
+
+
+def test_an_invitation_refusal_repeats_a_few_names_cut_short(researcher):
+    """A list of 500 unknown accounts (or one 100 KB name) is refused in a line, not sent back whole."""
+    study = build_open_study(n_prompts=1)
+    api = Client(HTTP_AUTHORIZATION=f"Token {api_token_create(user=researcher)}")
+    url = f"/api/studies/{study.slug}/invitations"
+    names = [f"nobody{n}" for n in range(500)]
+    refused = api.post(url, json.dumps({"add": names}), content_type="application/json")
+    assert refused.status_code == 400
+    assert "no account named 'nobody0', 'nobody1'" in refused.json()["error"] and "and 490 more" in refused.json()["error"]
+    assert len(refused.content) < 1000
+    huge = "x" * 100_000
+    refused = api.post(url, json.dumps({"add": [huge], "create": True}), content_type="application/json")
+    assert refused.status_code == 400 and f"'{'x' * 64}…'" in refused.json()["error"] and len(refused.content) < 1000
+    assert not study.invited.exists()
