@@ -32,6 +32,7 @@ from annotation.rating.prepared import Row, db_value, run
 from annotation.rating.rules import STUDY_COLUMNS, WELCOME, StudyRules
 from annotation.rating.schemas import Ballot
 from annotation.rating.sides import LEFT, RIGHT, TIE, stored_choice
+from annotation.reports.cache import report_outdated
 from juice.ratelimit import rate_limit_exceeded
 from juice.refusals import Conflict, Forbidden, Invalid, RateLimited, echoed
 
@@ -161,6 +162,7 @@ def vote_submit(*, target: Target, ballot: Ballot, then_next: bool = False) -> V
         assignment_check_state(target)
         voted = _vote_and_claim(target, _checked(target.study, ballot), then_next)
         if voted is not None:
+            report_outdated(study_id=target.study.id)  # computed in the background, a moment later
             return voted
         # Another request voted on it first, or the sweep expired its lease meanwhile: decide again on
         # the status now stored (it only moves forward: active, then expired, reported or voted).
