@@ -2,7 +2,7 @@
 
 A web request never computes a report: it serves the files of the last computation, with the time it
 was made. Each computation is stored under the study's *state*, a hash of what the report depends on
-(the last vote and the number of votes, the excluded raters, screened-out raters and dropped items, the
+(the number of votes, the excluded raters, screened-out raters and dropped items, the
 finished items of a dynamic study, the settings), in a folder of its own under JUICE_REPORTS_DIR; a
 pointer file names the newest. Files are written atomically, the pointer last, so a reader sees a whole
 report or the one before. When the state moved on since, the report is served with a note and computed
@@ -22,11 +22,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 import analysis
-from annotation.models import Item, Study, Vote
+from annotation.models import Item, Study
 from annotation.rating.analysed import raters_excluded
 from annotation.reports.schemas import ReportOut
 from annotation.reports.services import FORMAT_OF_EXTENSION, study_raters_csv, study_report, study_settings, study_votes
@@ -62,14 +62,17 @@ def _study_folder(study: Study) -> Path:
 
 def report_state(*, study: Study) -> str:
     """A short hash of everything the study's report depends on; it changes with each vote."""
-    votes = Vote.objects.filter(assignment__item__study=study).aggregate(last=Max("pk"), count=Count("pk"))
-    finished = study.items.aggregate(last=Max("finished_order"), count=Count("finished_order"))
+    # Each vote adds one to its item's votes_done in the vote's own transaction (annotation/rating/voting.py):
+    # their sum moves with every vote, and is read from the items (10,000 rows at 100,000 votes) instead of
+    # counting the votes through their assignments (70 ms there).
+    votes = study.items.aggregate(votes=Sum("votes_done"), items=Count("pk"), last=Max("finished_order"),
+                                  finished=Count("finished_order"))
     exclusions = {
         "attention": sorted(r.pk for r in raters_excluded(study=study)),
         "screened_out": sorted(study.raters.filter(screened_out=True).values_list("pk", flat=True)),
         "dropped": sorted(study.items.filter(status=Item.Status.DROPPED).values_list("pk", flat=True)),
     }
-    blob = json.dumps([FILES_VERSION, votes, finished, exclusions, study_settings(study=study), study.allow_tie,
+    blob = json.dumps([FILES_VERSION, votes, exclusions, study_settings(study=study), study.allow_tie,
                        study.sample_unit, study.dynamic], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
