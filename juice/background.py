@@ -16,6 +16,7 @@ JUICE_BACKGROUND_LOST_SECONDS, and by celery beat's `background_resend`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -46,13 +47,23 @@ def background_task(function: Callable[..., object]) -> Callable[..., object]:
     return function
 
 
-def background_run(task: Callable[..., object], *ids: int, key: str, delay: float = 0) -> None:
+def background_task_named(name: str) -> Callable[..., object]:
+    """The background task of this name, its module imported if it was not yet."""
+    if name not in _TASKS:
+        importlib.import_module(name.rpartition(".")[0])
+    if name not in _TASKS:
+        raise LookupError(f"no background task {name!r}")
+    return _TASKS[name]
+
+
+def background_run(task: Callable[..., object] | str, *ids: int, key: str, delay: float = 0) -> None:
     """Run `task(*ids)` in the background once the caller's transaction commits, coalesced under `key`:
-    if a run of `key` already waits, this request is part of it. `delay` (seconds) lets more requests
-    join the waiting run before it starts (a debounce). Never raises for the background's sake: a
-    message that cannot be sent is logged and sent again later."""
-    name = getattr(task, "background_name", None)
-    if name is None or _TASKS.get(name) is not task:
+    if a run of `key` already waits, this request is part of it. `task` is a function declared with
+    `background_task`, or its name (`module.function`) where a lower layer may not import it. `delay`
+    (seconds) lets more requests join the waiting run before it starts (a debounce). Never raises for
+    the background's sake: a message that cannot be sent is logged and sent again later."""
+    name = task if isinstance(task, str) else getattr(task, "background_name", None)
+    if name is None or (not isinstance(task, str) and _TASKS.get(name) is not task):
         raise ValueError(f"{task!r} is not declared with @background_task")
     transaction.on_commit(lambda: _request(name, list(ids), key, delay), robust=True)
 
@@ -125,7 +136,7 @@ def work_run_once(key: str) -> float | None:
         work = BackgroundWork.objects.get(key=key)
         error = ""
         try:
-            _TASKS[work.task](*work.args)
+            background_task_named(work.task)(*work.args)
         except Exception:
             logger.exception("background work %s failed", key)
             error = traceback.format_exc()

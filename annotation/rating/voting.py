@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from analysis import sequential
 from annotation.models import QUALITY, Assignment, Study, Vote
+from annotation.rating.analysed import report_outdated
 from annotation.rating.assignment import Offer, assignment_next, offer
 from annotation.rating.claim import Order, assignment_claim
 from annotation.rating.dynamic import study_settle_request
@@ -32,7 +33,6 @@ from annotation.rating.prepared import Row, db_value, run
 from annotation.rating.rules import STUDY_COLUMNS, WELCOME, StudyRules
 from annotation.rating.schemas import Ballot
 from annotation.rating.sides import LEFT, RIGHT, TIE, stored_choice
-from annotation.reports.cache import report_outdated
 from juice.ratelimit import rate_limit_exceeded
 from juice.refusals import Conflict, Forbidden, Invalid, RateLimited, echoed
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 import analysis
 from annotation.models import Item, Study
-from annotation.rating.analysed import raters_excluded
+from annotation.rating.analysed import REPORT_TASK, raters_excluded, report_key
 from annotation.reports.schemas import ReportOut
 from annotation.reports.services import FORMAT_OF_EXTENSION, study_raters_csv, study_report, study_settings, study_votes
 from juice import csp
@@ -152,12 +152,10 @@ def report_compute(study_id: int) -> None:
         report_store(study=study)
 
 
+assert report_compute.background_name == REPORT_TASK, "annotation/rating/analysed.py names the report's task"
+
+
 def report_refresh(*, study: Study, delay: float = 0) -> None:
-    """Ask for the study's report to be computed again in the background, after the caller's transaction commits."""
-    background_run(report_compute, study.pk, key=f"report:{study.pk}", delay=delay)
-
-
-def report_outdated(*, study_id: int) -> None:
-    """Votes, exclusions or settings of the study changed: its report is computed again shortly
-    (JUICE_REPORT_DEBOUNCE_SECONDS, so that the changes of the next moments join the same computation)."""
-    background_run(report_compute, study_id, key=f"report:{study_id}", delay=settings.JUICE_REPORT_DEBOUNCE_SECONDS)
+    """Ask for the study's report to be computed again in the background, after the caller's transaction commits
+    (after a vote: `report_outdated` of annotation/rating/analysed.py, which waits a moment for more votes)."""
+    background_run(report_compute, study.pk, key=report_key(study.pk), delay=delay)

@@ -9,7 +9,7 @@ from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair, new_seed
 from annotation.options import OPTIONS
 from annotation.raters.order import item_shuffle
 from annotation.raters.services import study_invite
-from annotation.reports.cache import report_outdated
+from annotation.rating.analysed import report_outdated
 from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
 from annotation.studies.schemas import StudyBase
 from generation.matching.policy import MatchingError, match_target, policy_parse
