@@ -8,6 +8,7 @@ from celery import shared_task
 
 from annotation.models import Study
 from annotation.rating.lease import leases_expire as leases_expire_service
+from annotation.reports.cache import report_compute  # background work (juice/background.py): the worker must know it
 from annotation.studies.attention import attention_items_ensure
 from annotation.studies.matching import items_refresh, studies_refresh, study_match
 
@@ -40,3 +41,6 @@ def leases_expire() -> int:
 def attention_items_make(study_id: int) -> int:
     """Build the attention items a study asked for (ffmpeg); a re-delivered task adds none twice."""
     return len(attention_items_ensure(study=Study.objects.get(pk=study_id)))
+
+
+__all__ = ["attention_items_make", "items_refresh_after", "leases_expire", "match_study", "report_compute", "studies_refresh_all"]

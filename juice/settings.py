@@ -186,7 +186,16 @@ CELERY_TASK_ROUTES = {
     "generation.tasks.generate_*": {"queue": "gpu"},
     "generation.tasks.*": {"queue": "media"},
     "annotation.tasks.*": {"queue": "media"},
+    "juice.background.*": {"queue": "media"},
 }
+# Background work (juice/background.py): how long a run holds its key before a run cut short (a
+# killed worker) counts as gone, and how long a request may wait untaken before its message counts
+# as lost and is sent again. A study's report is computed this long after the vote that outdated it
+# (later votes join the same computation), and kept under JUICE_REPORTS_DIR.
+JUICE_BACKGROUND_LEASE_SECONDS = env_int("JUICE_BACKGROUND_LEASE_SECONDS", 900, minimum=1)
+JUICE_BACKGROUND_LOST_SECONDS = env_int("JUICE_BACKGROUND_LOST_SECONDS", 120, minimum=1)
+JUICE_REPORT_DEBOUNCE_SECONDS = env_int("JUICE_REPORT_DEBOUNCE_SECONDS", 2, minimum=0)
+JUICE_REPORTS_DIR = Path(os.environ.get("JUICE_REPORTS_DIR") or DATA_DIR / "reports").resolve()
 
 LOGGING = {
     "version": 1,
@@ -222,4 +231,5 @@ CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.tasks.leases_expire", "schedule": 60.0},
     "open-matched-studies": {"task": "annotation.tasks.studies_refresh", "schedule": 60.0},
     "requeue-stale-generation-jobs": {"task": "generation.tasks.requeue_stale_jobs", "schedule": 60.0},
+    "resend-lost-background-work": {"task": "juice.background.background_resend", "schedule": 60.0},
 }

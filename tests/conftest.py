@@ -38,6 +38,7 @@ def media_root(settings, tmp_path):
     """Every test writes its media under its own temporary folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
+    settings.JUICE_REPORTS_DIR = tmp_path / "reports"  # each test's reports its own (annotation/reports/cache.py)
     return settings.MEDIA_ROOT
 
 

@@ -7,9 +7,14 @@ Left out: attention items, dropped items, screened-out raters and raters whose a
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from annotation.models import Item, Rater, Study, Vote
+from juice.background import background_run
+
+# The report's computation (annotation/reports/cache.py), by name: reports is a layer above this one.
+REPORT_TASK = "annotation.reports.cache.report_compute"
 
 
 def attention_pass_rate(rater: Rater) -> float | None:
@@ -37,3 +42,15 @@ def analysed_votes(*, study: Study, include_excluded: bool = False) -> QuerySet[
         .exclude(assignment__rater__screened_out=True)
         .exclude(assignment__rater__in=excluded)
     )
+
+
+def report_key(study_id: int) -> str:
+    """The background work key of a study's report: its computations are coalesced under it."""
+    return f"report:{study_id}"
+
+
+def report_outdated(*, study_id: int) -> None:
+    """Votes, exclusions or settings of the study changed: its report is computed again shortly, after the
+    caller's transaction commits (JUICE_REPORT_DEBOUNCE_SECONDS, so that the changes of the next moments
+    join the same computation)."""
+    background_run(REPORT_TASK, study_id, key=report_key(study_id), delay=settings.JUICE_REPORT_DEBOUNCE_SECONDS)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from analysis import sequential
 from annotation.models import QUALITY, Assignment, Study, Vote
+from annotation.rating.analysed import report_outdated
 from annotation.rating.assignment import Offer, assignment_next, offer
 from annotation.rating.claim import Order, assignment_claim
 from annotation.rating.dynamic import study_settle_request
@@ -161,6 +162,7 @@ def vote_submit(*, target: Target, ballot: Ballot, then_next: bool = False) -> V
         assignment_check_state(target)
         voted = _vote_and_claim(target, _checked(target.study, ballot), then_next)
         if voted is not None:
+            report_outdated(study_id=target.study.id)  # computed in the background, a moment later
             return voted
         # Another request voted on it first, or the sweep expired its lease meanwhile: decide again on
         # the status now stored (it only moves forward: active, then expired, reported or voted).

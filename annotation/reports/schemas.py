@@ -4,7 +4,7 @@ the contract names, in its order, and let the report's further figures through a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -62,6 +62,16 @@ class ReportOut(BaseModel):
     samples: Any
     design: Any
     study: dict[str, Any]
+    # Served from the last computation (annotation/reports/cache.py): when it was made, and whether the
+    # study's votes, exclusions and settings are still those it was made from.
+    computed_at: str | None = None
+    up_to_date: bool | None = None
+
+
+class ReportComputing(BaseModel):
+    """The report is being computed in the background; ask again (`Retry-After` says when)."""
+
+    status: Literal["computing"]
 
 
 class DesignPairOut(BaseModel):

@@ -36,17 +36,21 @@ def study_settings(*, study: Study, words: bool = False) -> dict:
     return {"study": study.name, "prompt_set": study.prompt_set.name, "pairs": pairs, **options, "excluded_raters": excluded}
 
 
-def _study_votes(study: Study):
+def study_votes(*, study: Study):
+    """The study's votes as the analysis package reads them, through the votes CSV."""
     buffer = io.StringIO()
     votes_write(study=study, out=buffer)
     buffer.seek(0)
     return analysis.read_votes(buffer)
 
 
-def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0) -> dict:
-    """The study's report; a dynamic study's with its design, so its pairs carry their sequential figures."""
+def study_report(*, study: Study, bootstrap: int = 1000, seed: int = 0, votes=None) -> dict:
+    """The study's report (of `votes` if given, as `study_votes` reads them); a dynamic study's with its
+    design, so its pairs carry their sequential figures. Computed now: web requests serve the stored one
+    (annotation/reports/cache.py)."""
     design = study_design(study=study) if study.dynamic else None
-    report = analysis.build_report(_study_votes(study), bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie, design=design,
+    votes = study_votes(study=study) if votes is None else votes
+    report = analysis.build_report(votes, bootstrap=bootstrap, seed=seed, allow_tie=study.allow_tie, design=design,
                                    aggregate_samples=study.sample_unit == "prompt")
     report["study"] = study_settings(study=study)
     return report
@@ -61,9 +65,9 @@ def report_render(*, study: Study, fmt: str, bootstrap: int = 1000, seed: int = 
     return analysis.render_report(report, fmt, settings=study_settings(study=study, words=True))
 
 
-def study_raters_csv(*, study: Study) -> str:
+def study_raters_csv(*, study: Study, votes=None) -> str:
     """Every rater's figures as CSV, one row per rater (the report's JSON lists only the first ones)."""
-    votes = _study_votes(study)
+    votes = study_votes(study=study) if votes is None else votes
     if votes.empty:
         return ",".join(["rater"]) + "\n"
     return analysis.render_rater_csv(analysis.build_rater_table(votes, allow_tie=study.allow_tie))

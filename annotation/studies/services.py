@@ -9,6 +9,7 @@ from annotation.models import DEFAULT_REASONS, Item, Study, StudyPair, new_seed
 from annotation.options import OPTIONS
 from annotation.raters.order import item_shuffle
 from annotation.raters.services import study_invite
+from annotation.rating.analysed import report_outdated
 from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
 from annotation.studies.schemas import StudyBase
 from generation.matching.policy import MatchingError, match_target, policy_parse
@@ -203,6 +204,7 @@ def item_drop(*, item: Item) -> Item:
     if not Item.objects.filter(pk=item.pk, status__in=droppable).update(status=Item.Status.DROPPED):
         raise ItemStateError(f"item {item.pk} was dropped already")
     transaction.on_commit(lambda: items_refresh(study_id=item.study_id))
+    report_outdated(study_id=item.study_id)
     item.refresh_from_db()
     return item
 

@@ -19,6 +19,7 @@ from juice.auth import researcher_create
 from tests.support.browser import chromium, policy_violations
 from tests.support.builders import build_open_study
 from tests.support.raters import SimulatedRater
+from tests.support.reports import report_computed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -73,8 +74,12 @@ def test_the_researcher_pages_run_their_scripts_and_styles_with_no_policy_violat
         page.wait_for_function("s => [...s.querySelectorAll('video')].every(v => !v.paused && v.currentTime > 0)",
                                arg=pair.element_handle())
 
-        # The report's cells are shaded by its own style element, allowed by hash.
+        # Before the first report the page says it is being computed, and shows the report once it is (juice/live.js).
         page.goto(f"{url}/studies/{study.slug}/report.html")
+        expect(page.locator("#report-freshness")).to_contain_text("being computed")
+        outside_the_browser(lambda: report_computed(study))
+        expect(page.locator("#report-freshness")).to_contain_text("from every vote so far")
+        # The report's cells are shaded by its own style element, allowed by hash.
         cell = page.locator("td[class^=up-], td[class^=down-]").first
         assert cell.evaluate("c => getComputedStyle(c).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
 

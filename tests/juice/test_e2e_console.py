@@ -168,6 +168,12 @@ def create_study(page: Page) -> None:
 
 
 def download_report(page: Page, folder: Path) -> Path:
+    """The report is computed in the background (here by the media worker): the button asks for it, the
+    report page shows it once there, and the study page then downloads it."""
+    study_page = page.url
+    page.get_by_role("button", name="Compute the report again").click()
+    expect(page.locator("#report-freshness")).to_contain_text("from every vote so far", timeout=60_000)
+    page.goto(study_page)
     with page.expect_download() as download:
         page.locator("#report-links").get_by_role("link", name="JSON", exact=True).click()
     path = folder / download.value.suggested_filename

@@ -134,6 +134,7 @@ def journey(url: str, tmp_path: Path, make_videos: MakeVideos, *, open_within: f
         join_url = study_create_in_browser(researcher, url, f"{system_a}, {system_b}", open_within)
         for worker_id, answers in zip([f"annotator-{i}" for i in range(1, RATERS + 1)], ANSWERS, strict=True):
             rate_every_item(browser, join_url.replace("WORKER_ID", worker_id), answers)
+        report_waited(researcher, f"{url}/studies/{study_slug(join_url)}")
         files = download_reports(researcher, downloads)
         shown = report_figures(researcher, f"{url}/studies/{study_slug(join_url)}/report.html")
         assert system_a in shown[0] and system_b in shown[0] and "%" in shown[0], shown[0]
@@ -209,6 +210,14 @@ def rate_every_item(browser: Browser, join_url: str, answers: tuple[str, str, st
     assert done == 2
     expect(page.locator("#completion-code")).to_have_text("E2E-THANKS")
     context.close()
+
+
+def report_waited(page: Page, study_url: str) -> None:
+    """The report is computed in the background after the last vote: its page, left open, loads it once it
+    is there and says it holds every vote (juice/live.js); then back to the study page."""
+    page.goto(f"{study_url}/report.html")
+    expect(page.locator("#report-freshness")).to_contain_text("from every vote so far", timeout=90_000)
+    page.goto(study_url)
 
 
 def download_reports(page: Page, folder: Path) -> dict[str, Path]:

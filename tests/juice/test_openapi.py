@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # The POST operations that take no body: the rater's consent is the request itself.
-WITHOUT_BODY = {("/api/annotate/{slug}/consent", "post")}
+WITHOUT_BODY = {("/api/annotate/{slug}/consent", "post"), ("/api/studies/{slug}/report", "post")}
 
 
 def undeclared_view(request):

@@ -23,6 +23,7 @@ from tests.support import ROOT
 from tests.support.builders import build_open_study
 from tests.support.raters import answer
 from tests.support.rating import join, next_item
+from tests.support.reports import report_computed
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +60,8 @@ def every_named_address(study: Study, token: str, videos: dict[str, str], image:
         "rater-join": [slug], "rating-page": [slug], "study-detail": [slug], "study-status": [slug],
         "study-attention": [slug], "study-invitations": [slug], "study-items": [slug], "study-matching": [slug],
         "study-matching-resend": [slug], "study-links": [slug], "study-votes": [slug], "study-raters": [slug],
-        "study-design": [slug], "api-study": [slug], "api-study-invitations": [slug], "api-study-links": [slug],
+        "study-design": [slug], "study-report-status": [slug], "study-report-refresh": [slug], "api-study": [slug],
+        "api-study-invitations": [slug], "api-study-links": [slug],
         "api-study-report": [slug], "api-study-design": [slug],
         "study-item-drop": [slug, item.pk], "study-item-rematch": [slug, item.pk], "study-matching-retry": [slug, item.pk],
         "study-matching-drop": [slug, item.pk], "study-item-video": [slug, item.pk, "a"], "study-report": [slug, "html"],
@@ -79,6 +81,7 @@ def test_every_address_of_the_site_answers_with_the_headers(client, researcher):
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {api_token_create(user=researcher)}"
     join(study, "W1", client=client)
     offer = next_item(client, study)
+    report_computed(study)  # reports are computed in the background; here at once
     statuses = {}
     for name, url in every_named_address(study, offer["assignment"], offer["videos"], offer["image"]).items():
         response = client.get(url)
@@ -132,6 +135,7 @@ def sha256(code: str) -> str:
 
 def test_the_html_report_alone_is_allowed_its_inline_style_by_hash(researcher_client):
     study = build_open_study(n_prompts=2)
+    report_computed(study)
     response = researcher_client.get(reverse("study-report", args=[study.slug, "html"]))
     html = response.content.decode()
     styles = re.findall(r"<style>(.*?)</style>", html, re.S)

@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 from juice.celery import app
@@ -56,7 +57,8 @@ def worker(media_root: Path, log: Path, *, queues: str = "gpu,media", broker: st
 def process_env(media_root: Path, broker: str | None = None) -> dict[str, str]:
     """The environment of a process that works on the test database, its media and `broker`."""
     db = connection.settings_dict
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "MEDIA_ROOT": str(media_root)}
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "MEDIA_ROOT": str(media_root),
+           "JUICE_REPORTS_DIR": str(settings.JUICE_REPORTS_DIR)}
     if broker:
         env["CELERY_BROKER_URL"] = broker
     return env

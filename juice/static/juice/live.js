@@ -3,7 +3,8 @@
 // form being typed into) is left alone, and so is a part that holds the keyboard focus. CSRF tokens
 // differ on every page (masked), so they do not count as a change; an opened <details> stays open.
 // templates/_live.html loads it, with the period (data-live-seconds) and the page's own address
-// (data-live-url), which a page shown as the answer to a form (a POST) does not have.
+// (data-live-url), which a page shown as the answer to a form (a POST) does not have. A part marked
+// data-live-reload stands for the whole page: when it changes (a report computed), the page is loaded again.
 (function () {
   const script = document.currentScript;
   const period = Number(script.dataset.liveSeconds || 3) * 1000;
@@ -16,6 +17,10 @@
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     document.querySelectorAll("[data-live][id]").forEach(function (part) {
       const now = fresh.getElementById(part.id);
+      if (part.hasAttribute("data-live-reload")) {
+        if (now && plain(now.innerHTML) !== plain(part.innerHTML)) location.reload();
+        return;
+      }
       if (!now || plain(now.innerHTML) === plain(part.innerHTML) || part.contains(document.activeElement)) return;
       part.querySelectorAll("details[open][id]").forEach(function (open) {
         const same = now.querySelector("#" + CSS.escape(open.id));

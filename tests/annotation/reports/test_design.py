@@ -13,6 +13,7 @@ from annotation.models import Item
 from tests.support import ROOT
 from tests.support.builders import build_open_study
 from tests.support.raters import SimulatedRater
+from tests.support.reports import report_computed
 
 X, Y, Z = "SecretModelX", "SecretModelY", "SecretModelZ"
 
@@ -51,6 +52,7 @@ def test_the_web_report_of_a_dynamic_study_equals_the_command_on_the_downloaded_
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert cli.returncode == 0, cli.stderr
+    report_computed(dynamic_study)
     web, theirs = researcher_client.get(f"/studies/{slug}/report.json").json(), json.loads(cli.stdout)
     assert web["pairs"] == theirs["pairs"] and web["design"] == theirs["design"]
 
@@ -107,5 +109,6 @@ def test_the_design_file_is_for_researchers_and_in_the_api(db, client, researche
     assert body["pairs"] == [{"system_a": X, "system_b": Y, "items": 2}]
     # No votes yet: the report still comes, with every pair open.
     client.force_login(researcher)
+    report_computed(study)
     report = client.get(f"/studies/{study.slug}/report.json").json()
     assert report["pairs"] == [] and report["design"]["pairs"][0]["status"] == "open"

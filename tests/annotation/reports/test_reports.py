@@ -13,6 +13,7 @@ from annotation.models import Item
 from tests.support import ROOT
 from tests.support.builders import build_open_study
 from tests.support.raters import SimulatedRater
+from tests.support.reports import report_computed
 
 
 def rate_everything(study, choices):
@@ -113,8 +114,13 @@ def test_it_serves_the_report_and_downloads_to_researchers_only(rated_study, res
     assert Client().get(f"/studies/{slug}/report.html").status_code == 302  # to the login page
     page = researcher_client.get(f"/studies/{slug}")
     assert f"/studies/{slug}/report.json?download=1" in page.content.decode()
+    computing = researcher_client.get(f"/studies/{slug}/report.html")
+    assert computing.status_code == 202 and "being computed" in computing.content.decode()
+    assert researcher_client.get(f"/studies/{slug}/report.json").status_code == 202
+    report_computed(rated_study)
     html = researcher_client.get(f"/studies/{slug}/report.html")
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
+    assert "Report computed at" in html.content.decode() and "from every vote so far" in html.content.decode()
     votes = researcher_client.get(f"/studies/{slug}/votes.csv?download=1")
     assert votes["Content-Disposition"] == f'attachment; filename="votes-{slug}.csv"'
     assert votes.content.decode().splitlines()[0] == ",".join([*COLUMNS, "position"])
@@ -129,7 +135,11 @@ def test_it_returns_the_json_report_through_the_api(rated_study, client, researc
     url = f"/api/studies/{rated_study.slug}/report"
     assert client.get(url).status_code == 401
     key = api_token_create(user=researcher)
+    first = client.get(url, HTTP_AUTHORIZATION=f"Token {key}")
+    assert (first.status_code, first.json(), first["Retry-After"]) == (202, {"status": "computing"}, "3")
+    report_computed(rated_study)
     body = client.get(url, HTTP_AUTHORIZATION=f"Token {key}").json()
+    assert body["up_to_date"] is True and body["computed_at"]
     assert {p["question"] for p in body["pairs"]} == {"quality", "faithfulness"}
     assert set(body["ranking"]) == {"quality", "faithfulness"}
 
@@ -156,6 +166,7 @@ def test_cells_a_spreadsheet_would_run_are_escaped_and_the_report_survives_the_r
         [sys.executable, "-m", "analysis", "report", str(votes), "--format", "json"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
+    report_computed(study)
     web = researcher_client.get(f"/studies/{study.slug}/report.json").json()
     theirs = json.loads(cli.stdout)
     assert web["pairs"] == theirs["pairs"] and web["ranking"] == theirs["ranking"]
@@ -167,6 +178,7 @@ def test_the_study_page_offers_paper_tables_and_every_raters_figures(rated_study
     page = researcher_client.get(f"/studies/{slug}").content.decode()
     for link in ("report.tex?download=1", "report.md?download=1", "raters.csv?download=1"):
         assert f"/studies/{slug}/{link}" in page
+    report_computed(rated_study)
     latex = researcher_client.get(f"/studies/{slug}/report.tex?download=1")
     assert latex["Content-Disposition"] == f'attachment; filename="report-{slug}.tex"'
     text = latex.content.decode()

@@ -20,6 +20,7 @@ from annotation.studies.forms import study_form_class
 from annotation.studies.schemas import study_spec_model
 from generation.matching.policy import POLICY_HELP
 from tests.support.builders import build_open_study
+from tests.support.reports import report_computed
 from tests.support.researcher import api_client, page_settings
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +105,7 @@ def test_every_option_reaches_the_api_the_study_page_the_report_and_the_design_f
     study = Study.objects.get(name="Walked")
     reported = api.get(f"/api/studies/{study.slug}").json()
     page = page_settings(researcher_client.get(f"/studies/{study.slug}").content.decode())
+    report_computed(study)
     report = api.get(f"/api/studies/{study.slug}/report").json()["study"]
     shared = researcher_client.get(f"/studies/{study.slug}/report.html").content.decode()
     design = api.get(f"/api/studies/{study.slug}/design").json()
@@ -176,6 +178,7 @@ def test_an_option_declared_by_a_test_alone_reaches_the_form_the_command_the_api
         by_api = Study.objects.get(name="API pay")
         assert by_api.options["pay_line"] == "£9 an hour"
         assert api.get(f"/api/studies/{by_api.slug}").json()["pay_line"] == "£9 an hour"
+        report_computed(by_api)
         assert api.get(f"/api/studies/{by_api.slug}/report").json()["study"]["pay_line"] == "£9 an hour"
         assert api.get(f"/api/studies/{by_api.slug}/design").json()["pay_line"] == "£9 an hour"
 
