@@ -235,7 +235,7 @@ def test_a_ranking_study_stops_a_pair_whose_order_the_settled_pairs_imply(settin
     assert statuses[("SecretModelY", "SecretModelZ")].status == StudyPair.Status.SETTLED
     implied = statuses[("SecretModelX", "SecretModelZ")]
     assert implied.status == StudyPair.Status.NOT_NEEDED and implied.settled_at is not None
-    assert implied.reason.startswith("not needed: its order is known without it; quality: SecretModelX ")
+    assert implied.reason.startswith("not needed: settled pairs imply its order; quality: SecretModelX ")
     # It stopped before its cap, and none of its items is handed out after.
     assert implied.figures["items_finished"] < PROMPTS
     assert Item.objects.filter(pair=implied, votes_done=0).exists()
