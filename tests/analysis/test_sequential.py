@@ -229,3 +229,14 @@ def test_ranking_does_not_stop_a_far_pair_on_the_model_alone():
     caps = dict.fromkeys(systems, 200)
     states = sequential.settle_study(finished, caps, ["quality"], alpha=0.001, ranking=True, systems=systems)
     assert [states[p].status for p in systems] == [sequential.OPEN] * 4
+
+
+def test_a_settlement_whose_early_and_late_items_disagree_is_flagged():
+    # B wins the first 10 items, A every one after: A settles, but on items whose halves disagree.
+    finished = [Finished("p", i, i, {"q": o}) for i, o in enumerate([B_WINS] * 10 + [A_WINS] * 60)]
+    state = sequential.settle_study(finished, {"p": 200}, ["q"])["p"]
+    assert state.status == sequential.SETTLED and state.questions["q"].direction == A_WINS
+    assert state.drift_flagged("q") and state.drift["q"] < 0.01
+    steady = [Finished("p", i, i, {"q": B_WINS if i % 6 == 0 else A_WINS}) for i in range(70)]
+    calm = sequential.settle_study(steady, {"p": 200}, ["q"])["p"]
+    assert calm.status == sequential.SETTLED and not calm.drift_flagged("q")
