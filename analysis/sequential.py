@@ -60,9 +60,9 @@ away from one half (stopping happens when the lead is large) and are reported as
 
 from __future__ import annotations
 
-import functools
+import copy
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -195,7 +195,7 @@ class Monitor:
         if hit.any():
             self.used[hit] += tails[hit, k[hit]]
             h[:, :half] *= np.arange(half)[None, :] > k[:, None]
-        self.k.append(k)
+        self.k.append(k.astype(np.int32))
         self.a.append(self.wins)
         self.decisive.append(n)
         self.at.append(self.items)
@@ -208,16 +208,47 @@ class Monitor:
 
 
 def track(path: Path, first_row: int = 0) -> Monitor:
-    """A Monitor fed the path's outcomes (cached: a path is looked at many times per recomputation)."""
-    return _track(tuple(path.outcomes), int(path.cap), bool(path.complete), float(path.burn_in), int(first_row), RHO)
-
-
-@functools.lru_cache(maxsize=512)
-def _track(outcomes: tuple, cap: int, complete: bool, burn_in: float, first_row: int, _rho: float) -> Monitor:
-    monitor = Monitor(cap, first_row, burn_in)
-    for i, outcome in enumerate(outcomes[:cap]):
-        monitor.add(outcome, final=complete and i == min(len(outcomes), cap) - 1)
+    """A Monitor fed the path's outcomes. Kept (`MONITORS` of them, the most recently used): a path that
+    extends one tracked before, as a pair's path does from one recomputation to the next, starts from
+    a copy of that one's state and adds only its new items. Callers read a Monitor, never change it."""
+    outcomes = tuple(path.outcomes[: path.cap])
+    final = bool(path.complete) and len(outcomes) > 0
+    settings = (int(path.cap), float(path.burn_in), int(first_row), RHO)
+    known = _MONITORS.get((settings, outcomes, final))
+    if known is not None:
+        _MONITORS.move_to_end((settings, outcomes, final))
+        return known
+    running = outcomes[:-1] if final else outcomes  # the looks before a last one that spends all
+    monitor, start = None, 0
+    for cut in range(len(running), max(len(running) - PREFIX_SEARCH, -1), -1):
+        before = _MONITORS.get((settings, running[:cut], False))
+        if before is not None:
+            monitor, start = copy.deepcopy(before), cut
+            break
+    if monitor is None:
+        monitor = Monitor(path.cap, first_row, path.burn_in)
+    for outcome in running[start:]:
+        monitor.add(outcome)
+    _remember((settings, running, False), monitor)
+    if final:
+        monitor = copy.deepcopy(monitor)
+        monitor.add(outcomes[-1], final=True)
+        _remember((settings, outcomes, True), monitor)
     return monitor
+
+
+# Monitors kept for `track`: each holds levels x (cap / 2 + 2) floats and a column of boundaries per look
+# (about 0.7 MB for a pair of 200 items); enough for a few studies' pairs and questions.
+MONITORS = 192
+PREFIX_SEARCH = 64
+_MONITORS: OrderedDict = OrderedDict()
+
+
+def _remember(key: tuple, monitor: Monitor) -> None:
+    _MONITORS[key] = monitor
+    _MONITORS.move_to_end(key)
+    while len(_MONITORS) > MONITORS:
+        _MONITORS.popitem(last=False)
 
 
 def look_p_values(path: Path) -> np.ndarray:

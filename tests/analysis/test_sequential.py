@@ -89,11 +89,16 @@ def test_the_state_is_updated_item_by_item():
     # can keep it and add the items as they finish (O(new items) per update).
     rng = np.random.default_rng(2)
     outcomes = [str(o) for o in rng.choice([A_WINS, B_WINS, TIE], size=80, p=[0.4, 0.2, 0.4])]
+    sequential.track(Path(outcomes[:50], 150))  # kept: the longer path below starts from its state
     whole = sequential.track(Path(outcomes, 150))
-    monitor = sequential.Monitor(150)
-    for outcome in outcomes:
+    done = sequential.track(Path(outcomes, 80, complete=True))
+    monitor, ended = sequential.Monitor(150), sequential.Monitor(80)
+    for i, outcome in enumerate(outcomes):
         monitor.add(outcome)
+        ended.add(outcome, final=i == len(outcomes) - 1)
     assert (np.stack(monitor.k) == np.stack(whole.k)).all() and (monitor.first == whole.first).all()
+    assert (np.stack(ended.k) == np.stack(done.k)).all() and (ended.first == done.first).all()
+    assert len(whole.k) == len(monitor.k) and whole.items == 80
 
 
 def test_a_clear_winner_settles_early_and_a_coin_flip_does_not():
