@@ -124,10 +124,10 @@ def sequential_figure(state: sequential.PairState, question: str, system_a: str)
         "repeated_p": float(state.repeated_p[question]),
         "repeated_p_holm": float(state.adjusted_p[question]),
         "interval": [float(low), float(high)],
-        "level": settled.level,
         # Early against late half of the pair's items up to its settlement (sequential.drift_p); flagged at DRIFT_LEVEL.
         "drift_p": state.drift.get(question),
         "drift_flagged": state.drift_flagged(question),
+        "level": settled.level,
     }
 
 

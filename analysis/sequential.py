@@ -67,7 +67,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import fisher_exact
+from scipy.special import gammaln
 
 from analysis.outcomes import outcome_decided
 
@@ -349,7 +349,23 @@ def drift_p(outcomes: Sequence[str]) -> float:
     table = [[sum(o == side for o in part) for side in (A_WINS, B_WINS)] for part in (outcomes[:half], outcomes[half:])]
     if min(sum(row) for row in table) == 0:
         return 1.0
-    return float(fisher_exact(table).pvalue)
+    return fisher_p(table)
+
+
+def fisher_p(table: Sequence[Sequence[int]]) -> float:
+    """Fisher's exact test, two-sided, of a 2 x 2 table: the chance, given its margins, of a table no more
+    likely than this one (relative 1e-7 for rounding, as is usual). scipy.special only: the JSON report
+    loads no scipy.stats."""
+    (a, b), (c, d) = table
+    rows, first, n = a + b, a + c, a + b + c + d
+    x = np.arange(max(0, first - (c + d)), min(rows, first) + 1)
+    log_pmf = (_log_comb(rows, x) + _log_comb(c + d, first - x)) - _log_comb(n, first)
+    observed = _log_comb(rows, a) + _log_comb(c + d, c) - _log_comb(n, first)
+    return float(min(1.0, np.exp(log_pmf[log_pmf <= observed + 1e-7]).sum()))
+
+
+def _log_comb(n, k):
+    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
 
 
 def _wilson(wins: int, n: int, z: float) -> tuple[float, float]:
