@@ -219,14 +219,13 @@ def track(path: Path, first_row: int = 0) -> Monitor:
         _MONITORS.move_to_end((settings, outcomes, final))
         return known
     running = outcomes[:-1] if final else outcomes  # the looks before a last one that spends all
-    monitor, start = None, 0
-    for cut in range(len(running), max(len(running) - PREFIX_SEARCH, -1), -1):
-        before = _MONITORS.get((settings, running[:cut], False))
-        if before is not None:
-            monitor, start = copy.deepcopy(before), cut
-            break
-    if monitor is None:
-        monitor = Monitor(path.cap, first_row, path.burn_in)
+    # The longest kept path of the same settings that this one extends.
+    longest = max((key[1] for key in _MONITORS if key[0] == settings and not key[2] and len(key[1]) <= len(running)
+                   and running[: len(key[1])] == key[1]), key=len, default=None)
+    if longest is not None:
+        monitor, start = copy.deepcopy(_MONITORS[(settings, longest, False)]), len(longest)
+    else:
+        monitor, start = Monitor(path.cap, first_row, path.burn_in), 0
     for outcome in running[start:]:
         monitor.add(outcome)
     _remember((settings, running, False), monitor)
@@ -240,7 +239,6 @@ def track(path: Path, first_row: int = 0) -> Monitor:
 # Monitors kept for `track`: each holds levels x (cap / 2 + 2) floats and a column of boundaries per look
 # (about 0.7 MB for a pair of 200 items); enough for a few studies' pairs and questions.
 MONITORS = 192
-PREFIX_SEARCH = 64
 _MONITORS: OrderedDict = OrderedDict()
 
 
