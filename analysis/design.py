@@ -48,6 +48,8 @@ class Design:
     # The items (the votes CSV's `item`) in the order the live monitor first found them finished:
     # the order of the looks. Optional; without it, looks go by finish time and item.
     order: tuple[str, ...] = ()
+    # The share of a pair's items that had to finish before it could settle (optional; 0 in files without it).
+    burn_in: float = 0.0
 
     def pair_of(self, system_a: str, system_b: str) -> DesignPair | None:
         """The design's pair of these two systems, in either order."""
@@ -122,7 +124,14 @@ def check_design(document: object) -> Design:
         study=document["study"], dynamic=document["dynamic"], alpha=float(alpha), ranking=document["ranking"], rule=document["rule"],
         rho=float(document["rho"]), raters_per_item=raters, allow_tie=document["allow_tie"], early_stop=document["early_stop"],
         questions=tuple(questions), pairs=_checked_pairs(document["pairs"]), order=_checked_order(document.get("order", [])),
+        burn_in=_checked_burn_in(document.get("burn_in", 0.0)),
     )
+
+
+def _checked_burn_in(value: object) -> float:
+    if not (_number(value) and 0 <= value < 1):
+        raise AnalysisError(f"design: field 'burn_in' must be a number from 0 and below 1, not {value!r}")
+    return float(value)
 
 
 def _checked_order(order: object) -> tuple[str, ...]:

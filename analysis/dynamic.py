@@ -94,7 +94,7 @@ def pair_states(votes: pd.DataFrame, design: Design) -> dict[tuple[str, str], se
     finished = [replace(f, at=(0, place[f.item]) if f.item in place else (1, f.at)) for f in finished if f is not None]
     return sequential.settle_study(
         finished, caps, design.questions, alpha=design.alpha, ranking=design.ranking,
-        systems={key: key for key in caps},
+        systems={key: key for key in caps}, burn_in=design.burn_in,
     )
 
 
@@ -124,6 +124,9 @@ def sequential_figure(state: sequential.PairState, question: str, system_a: str)
         "repeated_p": float(state.repeated_p[question]),
         "repeated_p_holm": float(state.adjusted_p[question]),
         "interval": [float(low), float(high)],
+        # Early against late half of the pair's items up to its settlement (sequential.drift_p); flagged at DRIFT_LEVEL.
+        "drift_p": state.drift.get(question),
+        "drift_flagged": state.drift_flagged(question),
         "level": settled.level,
     }
 
@@ -137,6 +140,8 @@ def design_echo(design: Design, states: dict[tuple[str, str], sequential.PairSta
         "rho": design.rho,
         "alpha": design.alpha,
         "ranking": design.ranking,
+        "burn_in": design.burn_in,
+        "drift_level": sequential.DRIFT_LEVEL,
         "raters_per_item": design.raters_per_item,
         "allow_tie": design.allow_tie,
         "early_stop": design.early_stop,

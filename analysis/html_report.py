@@ -141,8 +141,11 @@ def _dynamic(report: dict) -> list[str]:
         "<section><h2>Dynamic evaluation</h2>",
         f'<p class="note">{_e(design["notes"])}</p>',
         f'<p class="note">Rule: {_e(design["rule"])}; rho {design["rho"]:g}, alpha {design["alpha"]:g}'
-        + (", ranking (a pair whose order is known without it is not needed)" if design["ranking"] else "")
-        + f". Repeated intervals at alpha / pairs = {design['interval_level']:.4g}.</p>",
+        + (", ranking (a pair whose order settled pairs imply by transitivity is not needed)" if design["ranking"] else "")
+        + (f", burn-in {design['burn_in']:g} of each pair's items" if design.get("burn_in") else "")
+        + f". Repeated intervals at alpha / pairs = {design['interval_level']:.4g}. Drift check: a settlement whose early and "
+        f"late halves of items (in finish order) disagree (Fisher's exact test at {design.get('drift_level', 0.05):g}) is "
+        "flagged: raters may have changed while it ran.</p>",
         "<table><thead><tr><th>pair</th><th>question</th><th>sequential test</th><th>win rate (point estimate)</th>"
         "<th>repeated interval</th><th>repeated p</th><th>Holm repeated p</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>",
@@ -153,9 +156,14 @@ def _dynamic(report: dict) -> list[str]:
 
 def _sequential_state(figures: dict) -> str:
     if figures["settled"]:
-        return f"{figures['direction']} better: settled at item {figures['at_item']} of {figures['cap']}"
+        state = f"{figures['direction']} better: settled at item {figures['at_item']} of {figures['cap']}"
+        if figures.get("drift_flagged"):
+            return f"{state}; DRIFT: its early and late items disagree (p {figures['drift_p']:.2g})"
+        if figures.get("drift_p") is not None:
+            return f"{state}; early and late items agree (drift p {figures['drift_p']:.2g})"
+        return state
     if figures["status"] == "not needed":
-        return f"not needed: its order is known without it ({figures['items_finished']} of {figures['cap']} items)"
+        return f"not needed: settled pairs imply its order ({figures['items_finished']} of {figures['cap']} items)"
     if figures["items_finished"] >= figures["cap"]:
         return f"not settled: all {figures['cap']} items finished"
     return f"{figures['status']}: {figures['items_finished']} of {figures['cap']} items finished"

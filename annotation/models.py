@@ -148,7 +148,7 @@ class StudyPair(models.Model):
 
         OPEN = "open"
         SETTLED = "settled"  # every question settled by the sequential test: its items are handed out no more
-        NOT_NEEDED = "not_needed", "not needed"  # ranking: its order is known without it
+        NOT_NEEDED = "not_needed", "not needed"  # ranking: settled pairs imply its order
 
     study = models.ForeignKey(Study, related_name="pairs", on_delete=models.CASCADE)
     system_a = models.ForeignKey("generation.System", related_name="+", on_delete=models.PROTECT)

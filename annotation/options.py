@@ -263,8 +263,11 @@ OPTIONS: list[Option] = [
            group="dynamic", design="dynamic", label="Dynamic evaluation"),
     Option("dynamic_alpha", "float", 0.05, "Family-wise error rate over the pairs of each question",
            group="dynamic", bounds={"gt": 0, "le": 0.5}, aliases=("alpha",), design="alpha", label="Dynamic alpha"),
-    Option("dynamic_ranking", "bool", False, "Also stop pairs whose order is known without them (a ranking study)",
+    Option("dynamic_ranking", "bool", False, "Also stop pairs whose order settled pairs imply by transitivity (a ranking study)",
            group="dynamic", design="ranking", label="Dynamic ranking"),
+    Option("dynamic_burn_in", "float", 0.0, "Share of a pair's items that must finish before it may settle: a hold against "
+           "raters who drift over time (no alpha is spent before it)", group="dynamic", bounds={"ge": 0, "lt": 1}, column=None,
+           design="burn_in", label="Dynamic burn-in"),
     Option("seed", "int", None, "Fixes each rater's order of items; blank for a random one", optional=True,
            bounds={"ge": 0, "lt": MAX_STORED_INT}, label="Order seed"),
     Option("samples", "samples", 1, f"Samples per prompt compared, sample i against sample i (1 to {MAX_SAMPLES}), or 'matched' / "

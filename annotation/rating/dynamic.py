@@ -4,9 +4,9 @@ The statistics are analysis/sequential.py's: each item's outcome becomes final a
 which no way its remaining raters could vote changes any question's majority, or at its last rater's
 vote (`item_finished`); after each, every pair's path of item outcomes is checked against a
 group-sequential boundary that stays valid however often one looks, with sequential Holm over the
-pairs of each question (`settle_study`). A pair settled on every question (or, in a ranking study,
-one whose order is known without it: implied by settled pairs, or separated by the Bradley-Terry
-model) stops: its items are marked decided, which the claim never hands out
+pairs of each question (`settle_study`, no alpha spent before the study's `dynamic_burn_in` share of
+a pair's items). A pair settled on every question (or, in a ranking study, one whose order settled
+pairs imply by transitivity) stops: its items are marked decided, which the claim never hands out
 (annotation/rating/claim.py, CLAIMABLE and the re-check on the locked row). A settlement is final:
 later changes (a rater excluded by the attention checks) change the report, which recomputes
 everything from the votes CSV, but do not reopen the pair.
@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from analysis import sequential
 from annotation.models import Item, Study, StudyPair, Vote
+from annotation.options import option
 from annotation.rating.analysed import analysed_votes
 from annotation.rating.prepared import run
 
@@ -113,7 +114,8 @@ def pair_states(*, study: Study, record_order: bool = False, systems: dict | Non
             finished.append(done)
     finished = _in_finished_order(study, finished, record_order)
     return sequential.settle_study(finished, caps, study.questions, alpha=study.dynamic_alpha, ranking=study.dynamic_ranking,
-                                   systems=systems if systems is not None else _systems(study))
+                                   systems=systems if systems is not None else _systems(study),
+                                   burn_in=option("dynamic_burn_in").value(study))
 
 
 def _in_finished_order(study: Study, finished: list[sequential.Finished], record: bool) -> list[sequential.Finished]:
@@ -170,6 +172,7 @@ def _figures(state: sequential.PairState, names: tuple[str, str], levels: dict[s
             "items": settled.items if settled.settled else None,
             "repeated_p": state.repeated_p[q], "adjusted_p": state.adjusted_p[q],
             "level": settled.level if settled.settled else levels[q], "interval": list(state.interval[q]),
+            "drift_p": state.drift.get(q), "drift_flagged": state.drift_flagged(q),
         }
     return {"questions": questions, "items_finished": state.items_finished, "cap": state.cap}
 
@@ -182,17 +185,17 @@ def _reason(state: sequential.PairState, figures: dict, questions: list[str]) ->
         f = figures["questions"][q]
         evidence = f"repeated p {f['repeated_p']:.2g}, Holm level {f['level']:.2g}"
         if f["winner"]:
-            parts.append(f"{q}: {f['winner']} wins ({evidence}) at item {f['items']} of {state.cap}")
-        elif f["implied"] and f["known_by"] == sequential.BY_SETTLED_PAIRS:
-            parts.append(f"{q}: {f['implied']} ahead by the settled pairs ({evidence})")
+            halves = (f"; its early and late items DISAGREE (drift p {f['drift_p']:.2g}): raters may have changed, "
+                      "check before relying on it" if f["drift_flagged"] else
+                      f"; early and late items agree (drift p {f['drift_p']:.2g})")
+            parts.append(f"{q}: {f['winner']} wins ({evidence}) at item {f['items']} of {state.cap}{halves}")
         elif f["implied"]:
-            parts.append(f"{q}: {f['implied']} ranks above in the Bradley-Terry model of the finished items, "
-                         f"not a test of this pair ({evidence})")
+            parts.append(f"{q}: {f['implied']} ahead by the settled pairs ({evidence})")
         else:
             parts.append(f"{q}: open ({evidence})")
     text = "; ".join(parts)
     if state.status == sequential.NOT_NEEDED:
-        return f"not needed: its order is known without it; {text}"
+        return f"not needed: settled pairs imply its order; {text}"
     return text
 
 

@@ -235,7 +235,7 @@ def test_a_ranking_study_stops_a_pair_whose_order_the_settled_pairs_imply(settin
     assert statuses[("SecretModelY", "SecretModelZ")].status == StudyPair.Status.SETTLED
     implied = statuses[("SecretModelX", "SecretModelZ")]
     assert implied.status == StudyPair.Status.NOT_NEEDED and implied.settled_at is not None
-    assert implied.reason.startswith("not needed: its order is known without it; quality: SecretModelX ")
+    assert implied.reason.startswith("not needed: settled pairs imply its order; quality: SecretModelX ")
     # It stopped before its cap, and none of its items is handed out after.
     assert implied.figures["items_finished"] < PROMPTS
     assert Item.objects.filter(pair=implied, votes_done=0).exists()
@@ -243,3 +243,29 @@ def test_a_ranking_study_stops_a_pair_whose_order_the_settled_pairs_imply(settin
     assert not Assignment.objects.filter(item__pair=implied, created_at__gt=implied.settled_at).exists()
     page = researcher_client.get(f"/studies/{study.slug}").content.decode()
     assert "<td>not needed" in page and "SecretModelX ahead (" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burn_in_holds_a_clear_pair_until_its_share_of_items_has_finished(settings, researcher_client):
+    """X beats Y on every item; with `dynamic_burn_in` 0.6 the pair spends no alpha before 12 of its 20
+    items have finished, so it settles later than it would at once, and the page says its early and
+    late items agree (no drift)."""
+    settings.JUICE_RATE_VOTE_PER_MINUTE = 10_000
+    study = build_open_study(n_prompts=PROMPTS, raters=1, n_systems=3, name="Burn-in study", seed=6, copy_files=False,
+                             dynamic=True, dynamic_alpha=0.2, options={"dynamic_burn_in": 0.6})
+    client = join(study, "solo")
+    offer = next_item(client, study)["assignment"]
+    while offer is not None:
+        item = Item.objects.select_related("pair__system_a", "pair__system_b", "prompt").get(assignments__token=offer)
+        side = preferred(study, item.pair, item.prompt.key)
+        choice = "left" if Assignment.objects.get(token=offer).left == side else "right"
+        body = {q: {"choice": choice, "reasons": [study.reasons[q][0]["key"]]} for q in study.questions} | {"watch_ms": 1000}
+        offer = vote(client, offer, body, then_next=True).json()["next"]["assignment"]
+    clear = StudyPair.objects.get(study=study, system_a__name="SecretModelX", system_b__name="SecretModelY")
+    assert clear.status == StudyPair.Status.SETTLED
+    for question in study.questions:
+        figures = clear.figures["questions"][question]
+        assert 12 < figures["items"] < PROMPTS and figures["drift_flagged"] is False
+    assert "early and late items agree" in clear.reason
+    page = researcher_client.get(f"/studies/{study.slug}").content.decode()
+    assert "Dynamic burn-in" in page and "0.6" in page
