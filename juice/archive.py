@@ -99,6 +99,11 @@ def archive_write(target: Path, fill: Callable[[ArchiveWriter], dict], *, what: 
     return manifest
 
 
+def archive_megabytes(manifest: dict) -> float:
+    """The size of the files an archive's manifest lists, in MB (as the commands report it)."""
+    return sum(entry["bytes"] for entry in manifest["files"].values()) / 1e6
+
+
 def archive_manifest(source: Path, *, kind: str) -> dict:
     """The manifest of the archive `source`, which must be of `kind` (its "format" key)."""
     if not source.is_file():

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.management.commands._study import study_or_error
 from annotation.studies.transfer import study_export
-from juice.archive import ArchiveError
+from juice.archive import ArchiveError, archive_megabytes
 
 
 class Command(BaseCommand):
@@ -23,6 +23,5 @@ class Command(BaseCommand):
             manifest = study_export(study=study, archive=Path(out), progress=self.stdout.write)
         except ArchiveError as exc:
             raise CommandError(str(exc)) from None
-        size = sum(entry["bytes"] for entry in manifest["files"].values())
-        files = len(manifest["files"])
-        self.stdout.write(f"Wrote study {study.name!r} to {out} ({files} files, {size / 1e6:.1f} MB, each with its sha256).")
+        files, size = len(manifest["files"]), archive_megabytes(manifest)
+        self.stdout.write(f"Wrote study {study.name!r} to {out} ({files} files, {size:.1f} MB, each with its sha256).")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from juice.archive import ArchiveError
+from juice.archive import ArchiveError, archive_megabytes
 from juice.backup import deployment_backup
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             manifest = deployment_backup(archive=Path(archive), progress=self.stdout.write)
         except ArchiveError as exc:
             raise CommandError(str(exc)) from None
-        size = sum(entry["bytes"] for entry in manifest["files"].values())
         media = sum(1 for name in manifest["files"] if name.startswith("media/"))
-        self.stdout.write(f"Wrote {archive}: the {manifest['engine']} database and {media} media files, {size / 1e6:.1f} MB, "
+        size = archive_megabytes(manifest)
+        self.stdout.write(f"Wrote {archive}: the {manifest['engine']} database and {media} media files, {size:.1f} MB, "
                           f"each with its sha256.")
