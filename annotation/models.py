@@ -273,6 +273,19 @@ class Rater(models.Model):
         return self.worker_id
 
 
+class RaterFigures(models.Model):
+    """A rater's figures that need their votes and assignments (the study page's rater table), computed in
+    the background (annotation/studies/figures.py) so that the page reads one row per rater it shows."""
+
+    rater = models.OneToOneField(Rater, primary_key=True, related_name="figures", on_delete=models.CASCADE)
+    votes = models.PositiveIntegerField()  # the votes these figures count: stale once the rater's votes_done moves on
+    median_watch_ms = models.FloatField(null=True)
+    left_share = models.FloatField(null=True)  # of the decisive answers, the share for the video shown on the left
+    handed = models.PositiveIntegerField()  # items handed out, practice pairs left out
+    reported = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+
+
 class Assignment(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active"

@@ -10,6 +10,7 @@ from annotation.models import Study
 from annotation.rating.lease import leases_expire as leases_expire_service
 from annotation.reports.cache import report_compute  # background work (juice/background.py): the worker must know it
 from annotation.studies.attention import attention_items_ensure
+from annotation.studies.figures import rater_figures_compute  # background work, as report_compute
 from annotation.studies.matching import items_refresh, studies_refresh, study_match
 
 
@@ -43,4 +44,5 @@ def attention_items_make(study_id: int) -> int:
     return len(attention_items_ensure(study=Study.objects.get(pk=study_id)))
 
 
-__all__ = ["attention_items_make", "items_refresh_after", "leases_expire", "match_study", "report_compute", "studies_refresh_all"]
+__all__ = ["attention_items_make", "items_refresh_after", "leases_expire", "match_study", "rater_figures_compute", "report_compute",
+           "studies_refresh_all"]

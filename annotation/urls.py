@@ -27,6 +27,7 @@ urlpatterns = [
     path("s/<str:slug>/img/<str:token>", rating.rating_image, name="rating-image"),
     path("studies/new", studies.study_new, name="study-new"),
     path("studies/<str:slug>", studies.study_detail, name="study-detail"),
+    path("studies/<str:slug>/live", studies.study_live, name="study-live"),
     path("studies/<str:slug>/status", studies.study_status, name="study-status"),
     path("studies/<str:slug>/attention", studies.study_attention, name="study-attention"),
     path("studies/<str:slug>/invitations", studies.study_invitations, name="study-invitations"),

@@ -30,6 +30,8 @@ SYSTEMS, RATERS_PER_ITEM, QUESTIONS = 3, 5, ("quality", "faithfulness")
 
 def prefill(study, votes: int) -> int:
     """Raters, voted assignments and their votes, written with bulk inserts; returns the vote rows."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
     from django.utils import timezone
 
     from annotation.models import Assignment, Item, Rater, Vote
@@ -56,6 +58,9 @@ def prefill(study, votes: int) -> int:
             batch = []
     rows += len(Vote.objects.bulk_create(batch))
     Item.objects.filter(study=study).update(votes_done=RATERS_PER_ITEM, claimed=RATERS_PER_ITEM)
+    # The raters' counters, as the vote's transaction keeps them (annotation/rating/voting.py).
+    voted = Assignment.objects.filter(rater=OuterRef("pk"), status=Assignment.Status.VOTED).order_by().values("rater")
+    Rater.objects.filter(study=study).update(votes_done=Coalesce(Subquery(voted.annotate(n=Count("pk")).values("n")), 0))
     return rows
 
 

@@ -12,7 +12,6 @@ database snapshot as the votes, so a report is never filed under a state it does
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
@@ -21,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
@@ -33,6 +31,7 @@ from annotation.reports.services import FORMAT_OF_EXTENSION, study_raters_csv, s
 from juice import csp
 from juice.background import background_run, background_task
 from juice.files import atomic_path
+from juice.snapshot import read_snapshot
 
 # Bumped when what a stored report holds changes, so that older files count as out of date.
 FILES_VERSION = 1
@@ -77,22 +76,10 @@ def report_state(*, study: Study) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-@contextlib.contextmanager
-def _snapshot():
-    """One consistent view of the database for the block: on PostgreSQL a REPEATABLE READ transaction
-    (it takes no lock and keeps no vote waiting); SQLite's transactions read one snapshot already."""
-    nested = connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and not nested:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        yield
-
-
 def report_store(*, study: Study) -> CachedReport:
     """Compute the study's report in every format now and store it as its newest; what the background
     runs, and what tests call to have a report at once."""
-    with _snapshot():
+    with read_snapshot():
         state = report_state(study=study)
         votes = study_votes(study=study)
         report = study_report(study=study, votes=votes)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import InvalidPage, Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -22,11 +23,11 @@ from annotation.raters.services import (
     study_uninvite,
     usernames_parse,
 )
-from annotation.rating.dynamic import pair_rows, votes_saved
 from annotation.studies.attention import AttentionError, attention_items_request
+from annotation.studies.figures import rater_figures_refresh
 from annotation.studies.forms import study_form_class
 from annotation.studies.matching import encodes_resend
-from annotation.studies.selectors import matching_summary, rater_figures, reported_items, study_items_page, study_progress
+from annotation.studies.selectors import RATERS_PER_PAGE, matching_summary, reported_items, study_figures, study_items_page
 from annotation.studies.services import (
     ItemStateError,
     StudyError,
@@ -75,22 +76,21 @@ def study_new(request: HttpRequest) -> HttpResponse:
 
 def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
     """The study page, with `extra` context (the passwords of accounts just created, say)."""
+    figures = _figures(request, study)
+    if isinstance(figures, HttpResponse):
+        return figures
     join_url = request.build_absolute_uri(reverse("rater-join", args=[study.slug]))
     return render(
         request,
         "annotation/study_detail.html",
         {
+            **figures,
             "study": study,
-            "progress": study_progress(study=study),
             "settings": study_settings_list(study),
-            "raters": rater_figures(study=study),
             "join_url": join_url + "?worker=WORKER_ID",
             "account_join_url": join_url,
             "invited": study.invited_names(),
             "reported": reported_items(study=study),
-            # Dynamic evaluation and early stopping: what they saved, and where each pair stands.
-            "saved": votes_saved(study=study) if study.dynamic or study.early_stop else None,
-            "pair_rows": pair_rows(study=study) if study.dynamic else None,
             **matching_summary(study=study),
             **extra,
         },
@@ -100,6 +100,32 @@ def study_page(request: HttpRequest, study: Study, **extra) -> HttpResponse:
 @researcher_required
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return study_page(request, get_object_or_404(Study.objects.select_related("prompt_set"), slug=slug))
+
+
+@require_safe
+@researcher_required
+def study_live(request: HttpRequest, slug: str) -> HttpResponse:
+    """What the study page's live refresh applies (juice/static/juice/live.js): the study's status and the
+    text of each cell that moves while raters work, by element id, for the rater page `?page=`."""
+    study = get_object_or_404(Study, slug=slug)
+    figures = _figures(request, study)
+    if isinstance(figures, HttpResponse):
+        return figures
+    return JsonResponse({"status": study.status, "fields": figures["fields"]})
+
+
+def _figures(request: HttpRequest, study: Study) -> dict | HttpResponse:
+    """The study's moving figures for the rater page the request asks for (a clear 404 for one that is not
+    there); rater figures missing or behind the votes are asked of the background."""
+    try:
+        figures = study_figures(study=study, page=request.GET.get("page"))
+    except InvalidPage:
+        pages = Paginator(range(study.raters.count()), RATERS_PER_PAGE).num_pages
+        return HttpResponseNotFound(f"The rater table has no page {request.GET.get('page')!r}: its pages are 1 to {pages}.",
+                                    content_type="text/plain; charset=utf-8")
+    if figures["raters"].outdated:
+        rater_figures_refresh(study=study)
+    return figures
 
 
 @never_cache  # the answer may carry new accounts' passwords

@@ -57,7 +57,7 @@ def every_named_address(study: Study, token: str, videos: dict[str, str], image:
     args = {
         "annotate-next": [slug], "annotate-consent": [slug], "annotate-qualification": [slug],
         "annotate-vote": [token], "annotate-report": [token],
-        "rater-join": [slug], "rating-page": [slug], "study-detail": [slug], "study-status": [slug],
+        "rater-join": [slug], "rating-page": [slug], "study-detail": [slug], "study-live": [slug], "study-status": [slug],
         "study-attention": [slug], "study-invitations": [slug], "study-items": [slug], "study-matching": [slug],
         "study-matching-resend": [slug], "study-links": [slug], "study-votes": [slug], "study-raters": [slug],
         "study-design": [slug], "study-report-status": [slug], "study-report-refresh": [slug], "api-study": [slug],

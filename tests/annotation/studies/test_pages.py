@@ -16,12 +16,14 @@ from django.utils import timezone
 from annotation.models import Assignment, Item, Rater, Study
 from annotation.rating.analysed import raters_excluded
 from annotation.studies.attention import AttentionError, attention_items_ensure
+from annotation.studies.figures import rater_figures_store
 from annotation.tasks import attention_items_make, leases_expire
 from generation.probe import probe_video
 from juice.auth import api_token_create
 from tests.support.builders import build_open_study
 from tests.support.raters import answer
 from tests.support.rating import join, next_item, vote
+from tests.support.researcher import page_cell
 
 pytestmark = pytest.mark.django_db
 
@@ -150,12 +152,17 @@ def test_the_study_page_shows_progress_and_per_rater_figures(researcher_client):
         assert vote(first, token, answer(study, "left", watch_ms=watch)).status_code == 201
     second = join(study, "W2")
     next_item(second, study)
+    rater_figures_store(study=study)  # what the background does a moment after the page asks
     page = researcher_client.get(f"/studies/{study.slug}").content.decode()
     assert f"/s/{study.slug}/join?worker=WORKER_ID" in page
     # 3 items: one with both raters' claims, two with one vote each; none waiting.
-    assert "<td>3</td><td>0</td><td>3</td><td>0</td>" in page
-    assert "<tr><td>W1</td><td>link</td><td>3</td>\n      <td>5</td>" in page  # median watch 5 s
-    assert "<td>100%</td>" in page  # every decisive answer of W1 went to the left video
+    assert [page_cell(page, f"progress-{k}") for k in ("total", "complete", "in_progress", "waiting", "votes", "raters")] == [
+        "3", "0", "3", "0", "3", "2"]
+    w1 = Rater.objects.get(study=study, worker_id="W1").pk
+    assert page_cell(page, f"rater-{w1}-votes") == "3"
+    assert page_cell(page, f"rater-{w1}-watch") == "5"  # median watch 5 s
+    assert page_cell(page, f"rater-{w1}-left") == "100%"  # every decisive answer of W1 went to the left video
+    assert page_cell(page, f"rater-{w1}-reports") == "0 of 3"
 
 
 def test_pause_resume_and_close_from_the_study_page(researcher_client):
