@@ -6,36 +6,19 @@ nothing. (tests/juice/test_e2e_console.py checks the same over a whole study run
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from annotation.models import Item, Study
 from juice.auth import researcher_create
-from tests.support.browser import chromium, policy_violations
+from tests.support.browser import chromium, outside_the_browser, policy_violations
 from tests.support.builders import build_open_study
 from tests.support.raters import SimulatedRater
 from tests.support.reports import report_computed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def outside_the_browser(work: Callable[[], object]) -> None:
-    """Database work while the browser is open, in a thread of its own (the ORM refuses Playwright's
-    event loop), whose connection is closed after it; its error is raised here."""
-
-    def run() -> None:
-        try:
-            work()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        thread.submit(run).result()
 
 
 def test_the_researcher_pages_run_their_scripts_and_styles_with_no_policy_violation(live_server):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 CHROMIUM_ARGS = [
@@ -41,3 +43,17 @@ def policy_violations(context: BrowserContext) -> list[str]:
     context.on("console", lambda message: found.append(message.text)
                if message.text.startswith(VIOLATION) or "Permissions-Policy" in message.text else None)
     return found
+
+
+def outside_the_browser(work: Callable[[], object]) -> None:
+    """Database work while the browser is open, in a thread of its own (the ORM refuses Playwright's
+    event loop), whose connection is closed after it; its error is raised here."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(run).result()

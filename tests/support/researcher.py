@@ -23,7 +23,7 @@ def page_settings(page: str) -> dict[str, str]:
 
 def page_cell(page: str, element_id: str) -> str:
     """The text of the study page's element with this id (a figure the live refresh keeps up to date), unescaped."""
-    found = re.search(rf'id="{re.escape(element_id)}">([^<]*)<', page)
+    found = re.search(rf'id="{re.escape(element_id)}"[^>]*>([^<]*)<', page)
     assert found, f"no element {element_id} on the page"
     return html.unescape(found.group(1))
 
