@@ -267,8 +267,12 @@ def study_figures(*, study: Study, page: str | int | None = None) -> dict:
     for row in raters.rows:
         fields.update({f"rater-{row['id']}-{key}": row[key] for key in RATER_CELLS})
     computed = raters.computed_at
-    fields["rater-figures-at"] = ("being computed" if computed is None
-                                  else f"computed at {dateformat.format(timezone.localtime(computed), 'Y-m-d H:i:s T')}")
+    if not raters.rows:
+        fields["rater-figures-at"] = "none yet, no rater has joined"
+    elif computed is None:
+        fields["rater-figures-at"] = "being computed"
+    else:
+        fields["rater-figures-at"] = f"computed at {dateformat.format(timezone.localtime(computed), 'Y-m-d H:i:s T')}"
     return {"progress": progress, "saved": saved, "pairs": pairs, "raters": raters, "fields": fields,
             "figures_at": fields["rater-figures-at"]}
 
