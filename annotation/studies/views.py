@@ -4,12 +4,16 @@ items whose matching failed."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -111,7 +115,12 @@ def study_live(request: HttpRequest, slug: str) -> HttpResponse:
     figures = _figures(request, study)
     if isinstance(figures, HttpResponse):
         return figures
-    return JsonResponse({"status": study.status, "fields": figures["fields"]})
+    answer = JsonResponse({"status": study.status, "fields": figures["fields"]})
+    # Unchanged since the tab's last fetch (the browser revalidates with If-None-Match): 304, no body.
+    etag = quote_etag(hashlib.blake2b(answer.content, digest_size=12).hexdigest())
+    answer["ETag"] = etag
+    patch_cache_control(answer, private=True, no_cache=True)
+    return get_conditional_response(request, etag=etag, response=answer)
 
 
 def _figures(request: HttpRequest, study: Study) -> dict | HttpResponse:

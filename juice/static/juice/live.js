@@ -1,7 +1,8 @@
 // Keeps a page up to date while it is open, every few seconds (data-live-seconds), in one of two ways.
 //
 // With data-live-json (the study page): that address answers {"status", "fields": {element id: text}},
-// the few figures that move while raters work; each element whose text differs is given the new text
+// the few figures that move while raters work (with an ETag, which the browser's cache revalidates: an
+// unchanged answer comes back as 304 without a body); each element whose text differs is given the new text
 // (one that holds the keyboard focus is left alone). When the status differs from data-live-status
 // (the study was paused or closed, which changes the page's buttons), the page is loaded again.
 //

@@ -62,8 +62,13 @@ def test_the_live_json_reflects_a_new_vote(researcher_client):
     before = researcher_client.get(f"/studies/{study.slug}/live").json()
     assert before["status"] == "open"
     assert before["fields"]["progress-votes"] == "0" and before["fields"][f"rater-{rater.rater_id}-votes"] == "0"
+    etag = researcher_client.get(f"/studies/{study.slug}/live")["ETag"]
+    unchanged = researcher_client.get(f"/studies/{study.slug}/live", headers={"If-None-Match": etag})
+    assert (unchanged.status_code, unchanged.content) == (304, b"")  # nothing moved: nothing sent
     assert rater.take_turn()
-    after = researcher_client.get(f"/studies/{study.slug}/live").json()["fields"]
+    changed = researcher_client.get(f"/studies/{study.slug}/live", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    after = changed.json()["fields"]
     assert (after["progress-votes"], after["progress-in_progress"], after[f"rater-{rater.rater_id}-votes"]) == ("1", "1", "1")
     assert after["study-status"] == "(open)" and "progress-raters" in after
 
