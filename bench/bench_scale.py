@@ -63,9 +63,7 @@ def prompts_for(rows: int, spare_votes: float) -> int:
 def build(kind: str, rows: int, prompts: int) -> None:
     """(In a process of its own, on DATABASE_URL, already migrated.) Build and prefill the study; print
     its slug and a researcher's session cookie as JSON."""
-    import django
-
-    django.setup()
+    django_setup()
     from _prefill import votes_prefill
     from django.test import Client
 
