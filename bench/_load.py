@@ -215,6 +215,23 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def database_backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to `database` now (autovacuum's included), by pid:
+    that database's share of PostgreSQL's CPU, where other work on the machine uses other databases."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
+        pids = [pid for (pid,) in cursor.fetchall()]
+    cpu = {}
+    for pid in pids:
+        try:
+            cpu[pid] = _cpu_seconds(pid)
+        except OSError:
+            continue  # it ended meanwhile
+    return cpu
+
+
 def machine_busy() -> tuple[float, float, float]:
     """(busy, total, stolen) CPU jiffies of the whole machine, from /proc/stat. Stolen time is what a
     virtual machine's host gave to other guests (busy counts it)."""
@@ -229,10 +246,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def load_measure(*, port: int, slug: str, raters: int, rate: float, seconds: float, server_pids: list[int],
-                 clients: int = 2, separate: bool = False, qualify: bool = False) -> tuple[dict, int]:
+                 clients: int = 2, separate: bool = False, qualify: bool = False, database: str | None = None) -> tuple[dict, int]:
     """Run `raters` raters offering `rate` votes per second in all (0: each as fast as answered) for
     `seconds` against the server on `port`, with the CPU of `server_pids` (and their live children) counted
-    as the server's; returns (figures, votes accepted)."""
+    as the server's; returns (figures, votes accepted). With `database`, PostgreSQL's CPU is that of the
+    backends connected to it (persistent connections: a backend that ends during the run is missed),
+    otherwise all of PostgreSQL's on the machine."""
     workers = [f"bench-{i:03d}" for i in range(raters)]
     interval = raters / rate if rate else 0.0
     queue = multiprocessing.Queue()
@@ -251,6 +270,7 @@ def load_measure(*, port: int, slug: str, raters: int, rate: float, seconds: flo
     def server_cpu() -> float:
         return sum(process_cpu_seconds(pid) for pid in server_pids)
 
+    backends_before = database_backends_cpu(database) if database else {}
     cpu_before, busy_before, pg_before = server_cpu(), machine_busy(), postgres_cpu_seconds()
     try:
         results = [queue.get(timeout=seconds + 120) for _ in processes]
@@ -258,6 +278,8 @@ def load_measure(*, port: int, slug: str, raters: int, rate: float, seconds: flo
         sys.exit("error: a load-generator process did not report; see its traceback above")
     elapsed = time.time() - start_at
     cpu_after, busy_after, pg_after = server_cpu(), machine_busy(), postgres_cpu_seconds()
+    if database:
+        pg_before, pg_after = 0.0, sum(cpu - backends_before.get(pid, 0.0) for pid, cpu in database_backends_cpu(database).items())
     for process in processes:
         process.join()
 
@@ -286,7 +308,8 @@ def load_measure(*, port: int, slug: str, raters: int, rate: float, seconds: flo
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start_at)) + f".{int(start_at % 1 * 1000):03d}Z",
         # What one next + vote costs the server's processes, and how busy the whole (shared) machine was.
         "server_cpu_ms_per_vote": per_vote(server_s),
-        # PostgreSQL's figure counts every database on the machine: other users' queries included.
+        # PostgreSQL's figure counts every database on the machine (other users' queries included) unless
+        # `database` names the server's.
         "postgres_cpu_ms_per_vote": per_vote(postgres_s),
         "generator_cpu_ms_per_vote": per_vote(generator_s),
         "cores_used": {"server": round(server_s / elapsed, 2), "postgres": round(postgres_s / elapsed, 2),

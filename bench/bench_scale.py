@@ -12,7 +12,8 @@ The prefill (bench/_prefill.py) finishes items with votes split evenly between t
 dynamic study's pairs stay open. Then it serves the study with gunicorn on PostgreSQL and one Celery
 worker (background work: settlements, reports), runs `--raters` paced raters offering `--rate` votes/s
 (bench/_load.py) and prints votes/s, the p50/p99 of `next` and vote, server CPU per vote (gunicorn's
-processes plus the worker) and PostgreSQL CPU per vote; afterwards, on the quiet server, the study page's
+processes plus the worker) and PostgreSQL CPU per vote (of the backends connected to the run's database,
+so other work on the machine is left out); afterwards, on the quiet server, the study page's
 and the report page's response times (the report once the background has computed it).
 
 `--code` names checkouts to compare (default: this one), each served from its own code on a database
@@ -33,6 +34,7 @@ import sys
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from _load import Browser, load_measure, process_cpu_seconds, wait_until_idle
 from _setup import ROOT, bench_environment, database_drop, django_setup, postgres_url
@@ -100,8 +102,6 @@ def template_database(code: Path, name: str) -> str:
 
 
 def database_copy(template: str, url: str) -> None:
-    from urllib.parse import urlparse
-
     import psycopg
 
     name, source = urlparse(url).path.lstrip("/"), urlparse(template).path.lstrip("/")
@@ -181,7 +181,8 @@ def one_run(code: Path, template: str, kind: str, rows: int, args, port: int) ->
         log = ROOT / "bench" / "out" / "scale-server.log"
         with served(code, env, port, log) as (server, worker):
             figures, _ = load_measure(port=port, slug=built["slug"], raters=args.raters, rate=args.rate, seconds=args.seconds,
-                                      server_pids=[server, worker], qualify=kind == "crowd")
+                                      server_pids=[server, worker], qualify=kind == "crowd",
+                                      database=urlparse(url).path.lstrip("/"))
             pages = {name: asyncio.run(_page_times(port, built["session"], path, [server, worker], wait_ready=120))
                      for name, path in (("study_page", f"/studies/{built['slug']}"),
                                         ("report_page", f"/studies/{built['slug']}/report.html"))}
