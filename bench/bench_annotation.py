@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlparse
 
 from _load import load_measure, wait_until_idle
 from _setup import ROOT, bench_environment, database_drop, django_setup, postgres_url
@@ -113,7 +114,8 @@ def main() -> None:
             sys.exit(f"error: gunicorn did not start: {exc}")
         wait_until_idle(server.pid, gunicorn_conf["workers"])
         load, accepted = load_measure(port=port, slug=slug, raters=args.raters, rate=args.rate, seconds=args.seconds,
-                                      server_pids=[server.pid], clients=args.clients, separate=args.separate_next)
+                                      server_pids=[server.pid], clients=args.clients, separate=args.separate_next,
+                                      database=urlparse(url).path.lstrip("/"))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
