@@ -10,11 +10,13 @@ with other sessions' tests sharing the cores (load average 8.5-13, the machine 1
   56.8 / 48.1 votes/s (vote p99 2.0 / 3.0 s); server CPU per vote 15.5 / 17.5 ms against 10.6 / 11.6;
 - as fast as answered (`--rate 0`): 2 threads 51.0 / 7.0 votes/s, 4 threads 71.4 / 74.7; server CPU per
   vote 16.9 / 32.3 ms against 11.2 / 10.1.
-4 threads answered 1.3-2.6 times the votes of 2 for less server CPU per vote, as issue 30's runs
-found (1.3-1.8x). The figures written here before (2026-12-02: 2 threads 196-208 votes/s, 4 threads
-164-187, unpaced on a quiet machine) came from a code whose votes ran fewer, longer statements; with
-PostgreSQL on the same 2 cores, a thread waiting on the database is the common case, and 2 threads
-per process leave the cores idle while both wait. More processes than cores cost more than they give:
+4 threads answered 1.3-2.6 times the votes of 2 paced and 1.4-10 times unpaced, for 30-70% less
+server CPU per vote, as issue 30's runs found (1.3-1.8x). The figures written here before (2026-12-02,
+unpaced on a quiet machine: 2 threads 196-208 votes/s, 4 threads 164-187) say the opposite; they were
+taken with nothing else running. Where PostgreSQL, the worker and other work share the cores, a thread
+often waits on a starved database, and 2 threads per process leave the process idle while both wait.
+A quiet-machine rerun of the same pairs (`--threads 2` / `--threads 4`, `--rate 200` and `--rate 0`)
+was not possible in this session. More processes than cores cost more than they give:
 4 processes x 2 threads spent about 20% more CPU per vote than 2 x 4 (2026-12-02; their switching and
 cache misses also slow PostgreSQL). gunicorn's gevent worker did no better (3-12% more server CPU per
 vote, a higher p99). A thread is busy while it reads a request's body: put nginx (which buffers uploads)
