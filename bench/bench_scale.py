@@ -169,7 +169,7 @@ async def _page_times(port: int, session: str, path: str, server_pids: list[int]
 def one_run(code: Path, template: str, kind: str, rows: int, args, port: int) -> dict:
     import asyncio
 
-    url = postgres_url(f"_scale{port}")
+    url, configured = postgres_url(f"_scale{port}"), os.environ["DATABASE_URL"]
     database_copy(template, url)
     env = bench_environment(database=url, broker=None, media_root=ROOT / "bench" / "out" / "scale-media", fast_raters=True,
                             JUICE_REPORTS_DIR=str(ROOT / "bench" / "out" / f"scale-reports-{port}"),
@@ -188,6 +188,7 @@ def one_run(code: Path, template: str, kind: str, rows: int, args, port: int) ->
                                         ("report_page", f"/studies/{built['slug']}/report.html"))}
     finally:
         database_drop(url)
+        os.environ["DATABASE_URL"] = configured  # bench_environment set the run's: the next run's name derives from this one
     return {"built": built, **figures, **pages}
 
 
