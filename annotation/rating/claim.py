@@ -33,7 +33,10 @@ ACTIVE = Assignment.Status.ACTIVE.value
 # point (`start`, drawn with their permutation): the items from there on, then those before it, two
 # walks of item_claimable_idx without a sort. A study up to WINDOW items is shuffled whole for
 # each rater; in a larger one each rater starts at their own place of the circle (so an item's place
-# in the sequence differs from rater to rater) and takes the window in their own order. The item row is locked (PostgreSQL) after the pick,
+# in the sequence differs from rater to rater) and takes the window in their own order. The walks read a
+# partial index of the claimable items only, so the items a study has finished are never stepped over; the
+# window is put in order before the item rows are joined, so only the row taken is read again.
+# The item row is locked (PostgreSQL) after the pick,
 # skipping rows other claims hold, and its room checked again on the locked row. The items this rater
 # has seen are read once (NOT IN: a hashed list on PostgreSQL), not probed per item of the window.
 # The assignment is made first, naming it and its place in the rater's sequence; the item's count
