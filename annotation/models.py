@@ -181,16 +181,21 @@ class Item(models.Model):
         FAILED = "failed"
         DROPPED = "dropped"
 
-    # Indexed by item_pool_shuffle_idx, which starts with the study.
-    study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE, db_index=False)
+    study = models.ForeignKey(Study, related_name="items", on_delete=models.CASCADE)
     pair = models.ForeignKey(StudyPair, related_name="items", on_delete=models.CASCADE)
     prompt = models.ForeignKey("generation.Prompt", related_name="items", on_delete=models.PROTECT)
     # Which sample of the prompt both videos are (Study.samples); 0 with one sample per prompt.
     sample = models.PositiveSmallIntegerField(default=0)
-    video_a = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
-    video_b = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT)
-    matched_a = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
-    matched_b = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT)
+    # Not indexed whole: every claim changes `claimed`, which item_claimable_idx holds, so it writes a new
+    # entry in each of the item's indexes (bench/bench_scale.py, migration 0019). The matched videos are
+    # looked up by pending items only (matching), through the partial indexes below; a video's items are
+    # looked up only when the video is deleted (PROTECT), which reads the table.
+    video_a = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT, db_index=False)
+    video_b = models.ForeignKey("generation.Video", related_name="+", on_delete=models.PROTECT, db_index=False)
+    matched_a = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT,
+                                  db_index=False)
+    matched_b = models.ForeignKey("generation.MatchedVideo", null=True, blank=True, related_name="+", on_delete=models.PROTECT,
+                                  db_index=False)
     # Opaque media tokens: what the rater's browser sees instead of any file or system name.
     # Unique by the constraints below: a unique=True CharField would also get a LIKE index on
     # PostgreSQL, one more index to write on every claim for a token only ever compared whole.
@@ -226,7 +231,14 @@ class Item(models.Model):
         ]
         # The claim walks this index in (claimed, shuffle) order and stops after a window of free items,
         # so no claim sorts the whole pool (annotation/rating/claim.py).
-        indexes = [models.Index(fields=["study", "status", "claimed", "shuffle", "id"], name="item_pool_shuffle_idx")]
+        indexes = [
+            # The claimable items only (a claim's CLAIMABLE implies the condition): a full or decided item
+            # leaves it, so a claim on a study of 100,000 votes never steps over the finished items.
+            models.Index(fields=["study", "status", "claimed", "shuffle", "id"], name="item_claimable_idx",
+                         condition=Q(claimed__lt=F("raters_needed"), decided=False)),
+            models.Index(fields=["matched_a"], condition=Q(status="pending"), name="item_pending_matched_a_idx"),
+            models.Index(fields=["matched_b"], condition=Q(status="pending"), name="item_pending_matched_b_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"item {self.pk} of {self.study_id}"
@@ -318,7 +330,8 @@ class Assignment(models.Model):
             # A rater holds at most one live assignment per study at a time.
             models.UniqueConstraint(fields=["rater"], condition=Q(status="active"), name="assignment_one_active"),
         ]
-        indexes = [models.Index(fields=["status", "leased_until"], name="assignment_lease_idx")]
+        # The sweep's: live leases only, so that a vote (which ends one) writes no entry here.
+        indexes = [models.Index(fields=["leased_until"], condition=Q(status="active"), name="assignment_live_lease_idx")]
 
 
 class Vote(models.Model):

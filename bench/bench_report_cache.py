@@ -3,7 +3,7 @@ JSON API) when the report was computed in the background (goal: under 200 ms at 
 beside the time of the computation itself, which no web request pays any more.
 
 The study is 3 systems in all 3 pairs (the test builders' systems) on enough prompts that, at 5 raters per item and 2 questions,
-the votes fill `--votes` rows; they are written with bulk inserts (raters, voted assignments, votes),
+the votes fill `--votes` rows; they are written in bulk (bench/_prefill.py),
 then the report is computed once (as the background does) and the pages are fetched `--runs` times
 through Django's test client, in this process, with the vote's state check included.
 
@@ -15,53 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from _prefill import votes_prefill
 from _setup import django_setup, throwaway_database
 
 GOAL_MS = 200.0
 SYSTEMS, RATERS_PER_ITEM, QUESTIONS = 3, 5, ("quality", "faithfulness")
-
-
-def prefill(study, votes: int) -> int:
-    """Raters, voted assignments and their votes, written with bulk inserts; returns the vote rows."""
-    from django.db.models import Count, OuterRef, Subquery
-    from django.db.models.functions import Coalesce
-    from django.utils import timezone
-
-    from annotation.models import Assignment, Item, Rater, Vote
-
-    rng, now = random.Random(1), timezone.now()
-    items = list(Item.objects.filter(study=study).values_list("pk", flat=True))
-    raters = Rater.objects.bulk_create([Rater(study=study, worker_id=f"w{i:04d}") for i in range(200)], batch_size=1000)
-    ratings = votes // len(QUESTIONS)
-    assignments, rows = [], 0
-    for n, item in enumerate(items):
-        if len(assignments) >= ratings:
-            break
-        for rater in rng.sample(raters, RATERS_PER_ITEM):
-            assignments.append(Assignment(rater=rater, item_id=item, left=rng.choice("ab"), status=Assignment.Status.VOTED,
-                                          leased_until=now, voted_at=now, position=n + 1))
-    assignments = Assignment.objects.bulk_create(assignments[:ratings], batch_size=5000)
-    batch = []
-    for assignment in assignments:
-        for question in QUESTIONS:
-            batch.append(Vote(assignment=assignment, question=question, choice=rng.choice("ab"),
-                              reasons=["pixel_sharpness"] if question == "quality" else ["spatial_alignment"], watch_ms=8000))
-        if len(batch) >= 10000:
-            rows += len(Vote.objects.bulk_create(batch))
-            batch = []
-    rows += len(Vote.objects.bulk_create(batch))
-    Item.objects.filter(study=study).update(votes_done=RATERS_PER_ITEM, claimed=RATERS_PER_ITEM)
-    # The raters' counters, as the vote's transaction keeps them (annotation/rating/voting.py).
-    voted = Assignment.objects.filter(rater=OuterRef("pk"), status=Assignment.Status.VOTED).order_by().values("rater")
-    Rater.objects.filter(study=study).update(votes_done=Coalesce(Subquery(voted.annotate(n=Count("pk")).values("n")), 0))
-    return rows
 
 
 def timed(client, url: str, runs: int) -> tuple[list[float], int, int]:
@@ -93,7 +57,7 @@ def main() -> None:
             prompts = -(-args.votes // (len(QUESTIONS) * RATERS_PER_ITEM * SYSTEMS * (SYSTEMS - 1) // 2))
             started = time.perf_counter()
             study = build_open_study(n_prompts=prompts, n_systems=SYSTEMS, raters=RATERS_PER_ITEM, copy_files=False, name="Bench")
-            rows = prefill(study, args.votes)
+            rows = votes_prefill(study, args.votes, balanced=False)
             print(f"study: {SYSTEMS} systems in all pairs, {prompts} prompts, {study.items.count()} items; "
                   f"{rows} vote rows prefilled in {time.perf_counter() - started:.1f} s")
             started = time.perf_counter()

@@ -45,8 +45,9 @@ from pathlib import Path
 
 import requests
 import uvloop
+from _load import Browser, percentile
 from _setup import ROOT, bench_environment, database_drop, django_setup
-from bench_annotation import Browser, check_invariants, percentile
+from bench_annotation import check_invariants
 
 # Recovery in seconds rather than the production defaults' minutes: the same code paths, sooner.
 FAST_RECOVERY = {"JUICE_HEARTBEAT_SECONDS": "2", "JUICE_STALE_SECONDS": "10", "JUICE_LOST_SECONDS": "20",

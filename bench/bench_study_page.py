@@ -23,8 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _prefill import votes_prefill
 from _setup import django_setup, throwaway_database
-from bench_report_cache import QUESTIONS, RATERS_PER_ITEM, SYSTEMS, prefill
+from bench_report_cache import QUESTIONS, RATERS_PER_ITEM, SYSTEMS
 
 GOAL_MS = 100.0
 
@@ -63,7 +64,7 @@ def main() -> None:
         with throwaway_database():
             prompts = -(-args.votes // (len(QUESTIONS) * RATERS_PER_ITEM * SYSTEMS * (SYSTEMS - 1) // 2))
             study = build_open_study(n_prompts=prompts, n_systems=SYSTEMS, raters=RATERS_PER_ITEM, copy_files=False, name="Bench")
-            rows = prefill(study, args.votes)
+            rows = votes_prefill(study, args.votes, balanced=False)
             with connection.cursor() as cursor:  # as autovacuum does after such inserts: plans from true row counts
                 cursor.execute("ANALYZE")
             print(f"study: {study.items.count()} items, {study.raters.count()} raters, {rows} vote rows")

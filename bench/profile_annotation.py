@@ -19,8 +19,9 @@ import time
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
 
+from _load import _cpu_seconds
 from _setup import bench_environment, database_drop, postgres_url
-from bench_annotation import BENCH_OUT, _cpu_seconds, build_study
+from bench_annotation import BENCH_OUT, build_study
 
 if TYPE_CHECKING:
     from tests.support.raters import SimulatedRater

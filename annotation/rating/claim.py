@@ -31,9 +31,12 @@ ACTIVE = Assignment.Status.ACTIVE.value
 # study (bench/bench_annotation.py), so the permutation orders a window: the first WINDOW items of
 # the least-claimed level in the study's shuffle read as a circle from the rater's own starting
 # point (`start`, drawn with their permutation): the items from there on, then those before it, two
-# walks of item_pool_shuffle_idx without a sort. A study up to WINDOW items is shuffled whole for
+# walks of item_claimable_idx without a sort. A study up to WINDOW items is shuffled whole for
 # each rater; in a larger one each rater starts at their own place of the circle (so an item's place
-# in the sequence differs from rater to rater) and takes the window in their own order. The item row is locked (PostgreSQL) after the pick,
+# in the sequence differs from rater to rater) and takes the window in their own order. The walks read a
+# partial index of the claimable items only, so the items a study has finished are never stepped over; the
+# window is put in order before the item rows are joined, so only the row taken is read again.
+# The item row is locked (PostgreSQL) after the pick,
 # skipping rows other claims hold, and its room checked again on the locked row. The items this rater
 # has seen are read once (NOT IN: a hashed list on PostgreSQL), not probed per item of the window.
 # The assignment is made first, naming it and its place in the rater's sequence; the item's count
@@ -49,24 +52,27 @@ INSERT INTO annotation_assignment (token, rater_id, item_id, "left", status, lea
 SELECT %(token)s, %(rater)s, c.id, %(left)s, '{ACTIVE}', %(until)s, %(now)s, %(position)s
 FROM (
     SELECT i.id FROM (
-        SELECT u.id, u.claimed, u.shuffle FROM (
-            SELECT * FROM (
-                SELECT w.id, w.claimed, w.shuffle, 0 AS wrapped FROM annotation_item w
-                WHERE {CLAIMABLE} AND w.shuffle >= %(start)s
-                ORDER BY w.claimed, w.shuffle, w.id LIMIT {WINDOW}
-            ) later
-            UNION ALL
-            SELECT * FROM (
-                SELECT w.id, w.claimed, w.shuffle, 1 AS wrapped FROM annotation_item w
-                WHERE {CLAIMABLE} AND w.shuffle < %(start)s
-                ORDER BY w.claimed, w.shuffle, w.id LIMIT {WINDOW}
-            ) earlier
-        ) u
-        ORDER BY u.claimed, u.wrapped, u.shuffle, u.id
-        LIMIT {WINDOW}
+        SELECT f.* FROM (
+            SELECT u.id, u.claimed, (u.shuffle * CAST(%(order_a)s AS BIGINT) + CAST(%(order_b)s AS BIGINT)) %% {PRIME} AS placed FROM (
+                SELECT * FROM (
+                    SELECT w.id, w.claimed, w.shuffle, 0 AS wrapped FROM annotation_item w
+                    WHERE {CLAIMABLE} AND w.shuffle >= %(start)s
+                    ORDER BY w.claimed, w.shuffle, w.id LIMIT {WINDOW}
+                ) later
+                UNION ALL
+                SELECT * FROM (
+                    SELECT w.id, w.claimed, w.shuffle, 1 AS wrapped FROM annotation_item w
+                    WHERE {CLAIMABLE} AND w.shuffle < %(start)s
+                    ORDER BY w.claimed, w.shuffle, w.id LIMIT {WINDOW}
+                ) earlier
+            ) u
+            ORDER BY u.claimed, u.wrapped, u.shuffle, u.id
+            LIMIT {WINDOW}
+        ) f
+        ORDER BY f.claimed, f.placed, f.id
     ) f JOIN annotation_item i ON i.id = f.id
     WHERE i.claimed < i.raters_needed AND NOT i.decided
-    ORDER BY f.claimed, (f.shuffle * CAST(%(order_a)s AS BIGINT) + CAST(%(order_b)s AS BIGINT)) %% {PRIME}, f.id
+    ORDER BY f.claimed, f.placed, f.id
     LIMIT 1{{lock}}
 ) c
 WHERE true
@@ -79,7 +85,7 @@ RETURNING item_id
 # item then finishes as soon as its raters can give it their votes, rather than once every item of
 # the study has had the votes before its deciding one: each finished item is a look of the stopping
 # rule (annotation/rating/dynamic.py), so the looks come early and a settled pair stops early. The
-# shuffle mixes the pairs, so they progress evenly in expectation. The scan walks item_pool_shuffle_idx
+# shuffle mixes the pairs, so they progress evenly in expectation. The scan walks item_claimable_idx
 # backwards from just below the study's rater count (full items are never read) and locks the row it
 # takes, stepping over rows other claims hold, as CLAIM_SQL does.
 DEPTH_CLAIM_SQL = f"""

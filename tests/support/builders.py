@@ -24,8 +24,14 @@ from generation.probe import probe_video
 from tests.support.media import make_video
 
 SYSTEM_NAMES = ("SecretModelX", "SecretModelY", "SecretModelZ")
-# One look per system, so the two sides of an item differ visibly.
+# One look per system, so the two sides of an item differ visibly (systems past the third repeat them).
 SOURCES = ("testsrc2", "smptebars", "rgbtestsrc")
+
+
+def system_name(index: int) -> str:
+    """The name of the study builder's system `index`: SYSTEM_NAMES, then SecretModel4, 5, ... (benchmarks'
+    larger studies)."""
+    return SYSTEM_NAMES[index] if index < len(SYSTEM_NAMES) else f"SecretModel{index + 1}"
 
 
 def prompt_set(name: str = "prompts", count: int = 2) -> PromptSet:
@@ -118,7 +124,7 @@ def build_open_study(
         prompts.append(prompt)
     Prompt.objects.bulk_create(prompts)
     prompts = list(prompt_set.prompts.order_by("position"))
-    systems = [System.objects.get_or_create(name=SYSTEM_NAMES[i], defaults={"kind": System.Kind.EXTERNAL})[0] for i in range(n_systems)]
+    systems = [System.objects.get_or_create(name=system_name(i), defaults={"kind": System.Kind.EXTERNAL})[0] for i in range(n_systems)]
     study = Study.objects.create(
         name=name, prompt_set=prompt_set, questions=list(questions), reasons={q: DEFAULT_REASONS[q] for q in questions},
         raters_per_item=raters, tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
@@ -128,7 +134,7 @@ def build_open_study(
     )
     matched = {}
     for index, system in enumerate(systems):
-        base = make_video(_media(f"sources/{system.name}.mp4"), seconds=seconds, source=SOURCES[index])
+        base = make_video(_media(f"sources/{system.name}.mp4"), seconds=seconds, source=SOURCES[index % len(SOURCES)])
         names = {}
         for prompt in prompts:
             names[prompt.pk] = f"matched/{system.name}_{prompt.key}.mp4"
