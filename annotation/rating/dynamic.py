@@ -332,11 +332,15 @@ def _pairs_store(study: Study, states: dict[int, sequential.PairState], systems:
         ids = list(Item.objects.filter(pair_id__in=stopping, is_attention=False, decided=False)
                    .select_for_update().order_by("pk").values_list("pk", flat=True))
         Item.objects.filter(pk__in=ids).update(decided=True)
-    # After the items are marked: a claim that begins later finds them decided.
+    # After the items are marked: a claim that begins later finds them decided. Only the open pairs whose
+    # figures changed are written (a run that finishes one item changes one pair's, mostly).
     now = timezone.now()
     levels = _open_levels(states, study.questions, study.dynamic_alpha)
+    stored = dict(study.pairs.filter(status=StudyPair.Status.OPEN).values_list("pk", "figures"))
     for pk, state in states.items():
         figures = _figures(state, systems[pk], levels)
+        if pk not in stored or (figures == stored[pk] and state.status == sequential.OPEN):
+            continue
         fields = {"reason": _reason(state, figures, study.questions), "figures": figures}
         if state.status != sequential.OPEN:
             fields |= {"status": STATUS[state.status], "settled_at": now}

@@ -118,7 +118,8 @@ def build_open_study(
         prompts.append(prompt)
     Prompt.objects.bulk_create(prompts)
     prompts = list(prompt_set.prompts.order_by("position"))
-    systems = [System.objects.get_or_create(name=SYSTEM_NAMES[i], defaults={"kind": System.Kind.EXTERNAL})[0] for i in range(n_systems)]
+    names = [SYSTEM_NAMES[i] if i < len(SYSTEM_NAMES) else f"SecretModel{i + 1}" for i in range(n_systems)]  # more: benchmarks
+    systems = [System.objects.get_or_create(name=name, defaults={"kind": System.Kind.EXTERNAL})[0] for name in names]
     study = Study.objects.create(
         name=name, prompt_set=prompt_set, questions=list(questions), reasons={q: DEFAULT_REASONS[q] for q in questions},
         raters_per_item=raters, tie_policy=Study.TiePolicy.ALLOW if allow_tie else Study.TiePolicy.FORCED,
@@ -128,7 +129,7 @@ def build_open_study(
     )
     matched = {}
     for index, system in enumerate(systems):
-        base = make_video(_media(f"sources/{system.name}.mp4"), seconds=seconds, source=SOURCES[index])
+        base = make_video(_media(f"sources/{system.name}.mp4"), seconds=seconds, source=SOURCES[index % len(SOURCES)])
         names = {}
         for prompt in prompts:
             names[prompt.pk] = f"matched/{system.name}_{prompt.key}.mp4"
