@@ -4,21 +4,36 @@ On the database the suite runs on (PostgreSQL, and SQLite without DATABASE_URL).
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotation.models import Assignment, Item, Rater, StudyPair
 from annotation.raters.services import rater_join
-from annotation.rating.dynamic import pair_states, settlement_check, state_summary, study_pairs_settle
+from annotation.rating.dynamic import (
+    LOCK_SPACE,
+    pair_states,
+    scratch_paths,
+    settle_key,
+    settlement_check,
+    state_summary,
+    stored_paths,
+    study_pairs_settle,
+)
 from annotation.rating.schemas import Ballot
 from annotation.rating.voting import assignment_held, vote_submit
+from juice.models import BackgroundWork
 from tests.support.builders import build_open_study
-from tests.support.raters import ballot
+from tests.support.raters import SimulatedRater, ballot
+from tests.support.workers import queues_empty, wait_for, worker
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +105,73 @@ def run_example(data) -> None:
     # Each finished item got one place, 1..n without gaps, in the order the runs saw them.
     places = sorted(Item.objects.exclude(finished_order=None).values_list("finished_order", flat=True))
     assert places == list(range(1, len(places) + 1))
+
+
+def never_wrong(study) -> bool:
+    """A settlement behind the votes is a prefix of the truth: each stored path begins the recomputed one."""
+    recomputed, _ = scratch_paths(study=study)
+    stored = stored_paths(study=study)
+    return all(recomputed[pk][q][: len(stored[pk][q])] == stored[pk][q] for pk in recomputed for q in study.questions)
+
+
+def turns(rater: SimulatedRater, n: int) -> None:
+    for _ in range(n):
+        assert rater.take_turn()
+
+
+@pytest.mark.worker
+@pytest.mark.usefixtures("empty_queues")
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_message_or_a_killed_worker_leaves_settlement_behind_never_wrong_and_it_catches_up(media_root, tmp_path, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker and the study's lock need PostgreSQL")
+    settings.JUICE_BACKGROUND_LOST_SECONDS = 1
+    settings.JUICE_REPORT_DEBOUNCE_SECONDS = 3600  # the reports' work stays out of the worker's way
+    study = build_open_study(n_prompts=30, raters=1, n_systems=2, copy_files=False, dynamic=True, questions=("quality",),
+                             name="Outage study")
+    rater = SimulatedRater("w0", choice="left").join(study)  # system A wins every item shown on the left
+    log = tmp_path / "worker.log"
+
+    # A broker restart loses the queued messages: settlement stays behind; the next vote sends it again.
+    turns(rater, 3)
+    queues_empty()
+    assert Item.objects.filter(study=study, settle_due=True).count() == 3 and never_wrong(study)
+    with worker(media_root, log, queues="media"):
+        time.sleep(1.5)
+        turns(rater, 1)
+        wait_for(lambda: settlement_check(study=study) == [], 60, "settlement to catch up", log)
+
+    # A worker killed while it settles (here: waiting on the study's lock, which the test holds): its run's
+    # lease (2 s) runs out, its transaction is rolled back, and the next worker takes the work.
+    os.environ["JUICE_BACKGROUND_LEASE_SECONDS"] = "2"
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, study.pk])
+            holding.set()
+            release.wait(120)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with worker(media_root, log, queues="media") as doomed:
+            turns(rater, 2)
+            held = BackgroundWork.objects.filter(key=settle_key(study.pk)).exclude(running_until=None)
+            wait_for(held.exists, 60, "a run to start", log)
+            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+        release.set()
+        holder.join(30)
+        turns(rater, 2)  # votes while no worker runs
+        assert Item.objects.filter(study=study, settle_due=True).count() == 4 and never_wrong(study)
+        with worker(media_root, log, queues="media"):
+            time.sleep(2.5)
+            turns(rater, 1)
+            wait_for(lambda: settlement_check(study=study) == [], 60, "settlement to catch up", log)
+    finally:
+        release.set()
+        del os.environ["JUICE_BACKGROUND_LEASE_SECONDS"]
+    assert StudyPair.objects.get(study=study).figures["items_finished"] == 9
