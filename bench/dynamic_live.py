@@ -1,13 +1,14 @@
 """A few dynamic studies through the real assignment code on PostgreSQL (bench_dynamic.py --live N).
 
-Each study: every pair of three systems (the simulator's systems 0, 3 and 6, whose pairs' item win
-rates are about 0.77, 0.74 and 0.91) on LIVE_PROMPTS prompts, 5 raters per item, `dynamic` on. LIVE_RATERS simulated raters take
-turns through `assignment_next` and `vote_submit`, the code the annotator API runs, each judging
-as the simulator's raters do (the better video with probability 0.8 on average, the left one 5
-points more often); each vote that finishes an item asks for the study's settlement, which a thread
-of this process runs in the background, as in production without a broker. Afterwards it checks what the platform did against the rule: the states recomputed
-from the votes equal those stored live, no settled pair got an assignment after it settled, every
-item that was not stopped got exactly its raters and none more, and no rater rated an item twice.
+Each study: every pair of three systems (the simulator's systems 0, 3 and 6, whose pairs' item win rates
+are about 0.77, 0.74 and 0.91) on LIVE_PROMPTS prompts, 5 raters per item, `dynamic` on. LIVE_RATERS
+simulated raters take turns through `assignment_next` and `vote_submit`, the code the annotator API
+runs, each judging as the simulator's raters do (the better video with probability 0.8 on average, the
+left one 5 points more often); each vote that finishes an item asks for the study's settlement, which a
+thread of this process runs in the background, as in production without a broker. Afterwards it checks
+what the platform did against the rule: the states recomputed from the votes equal those stored live, no
+settled pair got an assignment after it settled, every item that was not stopped got exactly its raters
+and none more, and no rater rated an item twice.
 """
 
 from __future__ import annotations
