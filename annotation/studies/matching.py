@@ -1,9 +1,10 @@
 """A study's matched pairs: generation makes each side's encode; here each item follows its two
 encodes (pending, then ready or failed) and the study opens once every item is ready or dropped.
 
-The flow: study_create queues `match_study` after commit; it attaches an encode to both sides of each
-pending item (content-addressed, so encodes are shared between items and studies) and queues each
-encode still to do, with `items_refresh` linked after it. Every step is safe to run again.
+The flow: study_create queues `match_study` after commit (from a web request, as background work); it
+attaches an encode to both sides of each pending item (content-addressed, so encodes are shared between
+items and studies) and queues each encode still to do, with `items_refresh` linked after it. Every step
+is safe to run again.
 """
 
 from __future__ import annotations
