@@ -485,8 +485,19 @@ def settle_study(finished: Sequence[Finished], caps: Mapping[object, int], quest
     by_pair: dict[object, list[Finished]] = {pair: [] for pair in caps}
     for f in ordered:
         by_pair[f.pair].append(f)
-    done = {pair: len(items) for pair, items in by_pair.items()}
-    paths = {q: {pair: Path([f.outcomes[q] for f in by_pair[pair]], cap, done[pair] >= cap, burn_in)
+    outcomes = {pair: {q: [f.outcomes[q] for f in items] for q in questions} for pair, items in by_pair.items()}
+    return settle_paths(outcomes, caps, questions, alpha=alpha, ranking=ranking, systems=systems, burn_in=burn_in)
+
+
+def settle_paths(outcomes: Mapping[object, Mapping[str, Sequence[str]]], caps: Mapping[object, int], questions: Sequence[str], *,
+                 alpha: float = ALPHA, ranking: bool = False, systems: Mapping[object, tuple[str, str]] | None = None,
+                 burn_in: float = 0.0) -> dict[object, PairState]:
+    """`settle_study` from each pair's path: per pair and question, its finished items' outcomes in finish
+    order (the same count on every question). A caller that keeps the paths (the platform stores them)
+    extends them with newly finished items and settles again: the Monitors of paths that grew are advanced
+    from the kept shorter ones (`track`), so that costs O(newly finished items), nothing re-read."""
+    done = {pair: len(next(iter(outcomes[pair].values()), ())) if pair in outcomes else 0 for pair in caps}
+    paths = {q: {pair: Path(list(outcomes[pair][q]) if pair in outcomes else [], cap, done[pair] >= cap, burn_in)
                  for pair, cap in caps.items()} for q in questions}
     settled = {q: settle(paths[q], alpha) for q in questions}
     p = {q: {pair: repeated_p(path) for pair, path in paths[q].items()} for q in questions}

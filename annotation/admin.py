@@ -31,7 +31,7 @@ class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "prompt_set", "raters_per_item", "tie_policy", "created_at"]
     list_filter = ["status", "tie_policy"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["slug", "created_at", "link_secret", "settle_wanted", "settle_done"]
+    readonly_fields = ["slug", "created_at", "link_secret", "settle_excluded"]
     raw_id_fields = ["prompt_set"]
     filter_horizontal = ["invited"]
     inlines = [StudyPairInline]

@@ -106,10 +106,9 @@ class Study(models.Model):
     dynamic_ranking = models.BooleanField(default=False, db_default=False)
     # The options declared without a field of their own (annotation/options.py), by name.
     options = models.JSONField(default=dict, db_default={}, blank=True)
-    # Dynamic evaluation's bookkeeping (annotation/rating/dynamic.py): votes that finished an item count
-    # up `settle_wanted`; a recomputation of the pairs' states stores the count it covered in `settle_done`.
-    settle_wanted = models.PositiveBigIntegerField(default=0, db_default=0)
-    settle_done = models.PositiveBigIntegerField(default=0, db_default=0)
+    # Dynamic evaluation's bookkeeping (annotation/rating/dynamic.py): the raters the analysis left out
+    # when the pairs' stored paths were last advanced; a change sends their items through settlement again.
+    settle_excluded = models.JSONField(default=list, db_default=[], blank=True)
     # Each rater's order of items derives from it and the worker id: a copy with the same seed repeats it.
     seed = models.PositiveIntegerField(default=new_seed)
     # Several samples per prompt: item (pair, prompt, i) shows sample i of both systems. The report's
@@ -161,6 +160,9 @@ class StudyPair(models.Model):
     # Per question: winner (system name or null), items (when it settled), repeated_p, adjusted_p, level, interval;
     # and items_finished, cap.
     figures = models.JSONField(default=dict, blank=True, db_default={})
+    # Dynamic evaluation: per question, the outcomes of the pair's finished items in finish order, one letter
+    # each ("a", "b", "t" for a tie): the sequential test's path, advanced by each settlement run.
+    paths = models.JSONField(default=dict, blank=True, db_default={})
 
     class Meta:
         constraints = [
@@ -219,6 +221,11 @@ class Item(models.Model):
     # study's lock, when the monitor first finds its outcome final (annotation/rating/dynamic.py);
     # the design file carries the order, so the analysis looks in the same order.
     finished_order = models.PositiveIntegerField(null=True, blank=True)
+    # Dynamic evaluation: a vote made its outcome final (or was its last): settlement has to look at it.
+    settle_due = models.BooleanField(default=False, db_default=False)
+    # Dynamic evaluation: its outcome as settlement last found it from the votes the analysis counts, one
+    # letter per question of the study ("a", "b", "t"); empty while not final.
+    outcome = models.CharField(max_length=8, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -238,6 +245,7 @@ class Item(models.Model):
                          condition=Q(claimed__lt=F("raters_needed"), decided=False)),
             models.Index(fields=["matched_a"], condition=Q(status="pending"), name="item_pending_matched_a_idx"),
             models.Index(fields=["matched_b"], condition=Q(status="pending"), name="item_pending_matched_b_idx"),
+            models.Index(fields=["study"], condition=Q(settle_due=True), name="item_settle_due_idx"),
         ]
 
     def __str__(self) -> str:

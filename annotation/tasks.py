@@ -7,17 +7,26 @@ lived in generation).
 from celery import shared_task
 
 from annotation.models import Study
+from annotation.rating.dynamic import study_settle  # background work (juice/background.py): the worker must know it
 from annotation.rating.lease import leases_expire as leases_expire_service
-from annotation.reports.cache import report_compute  # background work (juice/background.py): the worker must know it
+from annotation.reports.cache import report_compute  # background work, as study_settle
 from annotation.studies.attention import attention_items_ensure
 from annotation.studies.figures import rater_figures_compute  # background work, as report_compute
 from annotation.studies.matching import items_refresh, studies_refresh, study_match
+from juice.background import background_task
 
 
 @shared_task(name="generation.tasks.match_study", acks_late=True)
 def match_study(study_id: int) -> int:
     """Queue the encodes of a study's pending items; safe to re-run. Returns how many were queued."""
     return study_match(study_id=study_id)
+
+
+@background_task
+def match_study_background(study_id: int) -> None:
+    """match_study as background work (juice/background.py): with no broker, a thread of the web server
+    runs it after the response."""
+    study_match(study_id=study_id)
 
 
 @shared_task(name="annotation.tasks.items_refresh_after", acks_late=True)
@@ -44,5 +53,5 @@ def attention_items_make(study_id: int) -> int:
     return len(attention_items_ensure(study=Study.objects.get(pk=study_id)))
 
 
-__all__ = ["attention_items_make", "items_refresh_after", "leases_expire", "match_study", "rater_figures_compute", "report_compute",
-           "studies_refresh_all"]
+__all__ = ["attention_items_make", "items_refresh_after", "leases_expire", "match_study", "match_study_background",
+           "rater_figures_compute", "report_compute", "studies_refresh_all", "study_settle"]

@@ -1,13 +1,14 @@
 """A few dynamic studies through the real assignment code on PostgreSQL (bench_dynamic.py --live N).
 
-Each study: every pair of three systems (the simulator's systems 0, 3 and 6, whose pairs' item win
-rates are about 0.77, 0.74 and 0.91) on LIVE_PROMPTS prompts, 5 raters per item, `dynamic` on. LIVE_RATERS simulated raters take
-turns through `assignment_next` and `vote_submit`, the code the annotator API runs, each judging
-as the simulator's raters do (the better video with probability 0.8 on average, the left one 5
-points more often); each vote that finishes an item settles the study's pairs again, as in
-production. Afterwards it checks what the platform did against the rule: the states recomputed
-from the votes equal those stored live, no settled pair got an assignment after it settled, every
-item that was not stopped got exactly its raters and none more, and no rater rated an item twice.
+Each study: every pair of three systems (the simulator's systems 0, 3 and 6, whose pairs' item win rates
+are about 0.77, 0.74 and 0.91) on LIVE_PROMPTS prompts, 5 raters per item, `dynamic` on. LIVE_RATERS
+simulated raters take turns through `assignment_next` and `vote_submit`, the code the annotator API
+runs, each judging as the simulator's raters do (the better video with probability 0.8 on average, the
+left one 5 points more often); each vote that finishes an item asks for the study's settlement, which a
+thread of this process runs in the background, as in production without a broker. Afterwards it checks
+what the platform did against the rule: the states recomputed from the votes equal those stored live, no
+settled pair got an assignment after it settled, every item that was not stopped got exactly its raters
+and none more, and no rater rated an item twice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy:
     from annotation.rating.dynamic import pair_states
     from tests.support.builders import SYSTEM_NAMES, build_open_study
     from tests.support.raters import SimulatedRater, rate_in_turns
+    from tests.support.settlement import settlement_idle
 
     study = build_open_study(n_prompts=LIVE_PROMPTS, raters=RATERS_PER_ITEM, n_systems=len(LIVE_SYSTEMS), copy_files=False,
                              seed=n, name=f"live dynamic {n}", dynamic=True)
@@ -42,6 +44,7 @@ def run_study(n: int, strengths: np.ndarray, rng: np.random.Generator, accuracy:
               for r in range(LIVE_RATERS)]
     started = time.perf_counter()
     rate_in_turns(raters)
+    settlement_idle(study)  # the background's last runs
     seconds = time.perf_counter() - started
     problems = []
     stored = dict(StudyPair.objects.filter(study=study).values_list("pk", "status"))

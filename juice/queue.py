@@ -8,10 +8,8 @@ and the reconcilers that celery beat runs send it again.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
-from django import db
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
@@ -20,24 +18,11 @@ from juice.celery import app
 logger = logging.getLogger(__name__)
 
 
-def enqueue_after_commit(send: Callable[[], object], *, background: bool = False) -> None:
+def enqueue_after_commit(send: Callable[[], object]) -> None:
     """Call `send` (a task's delay or apply_async) after the caller's transaction commits. In-process
-    (no broker) the task runs there and then, and its errors are the caller's; with `background` it
-    runs in a thread of its own instead, so that a web request answers before long work is done
-    (its errors are logged: the rows it works on say what is left)."""
-    if background and app.conf.task_always_eager:
-        transaction.on_commit(lambda: threading.Thread(target=_run_in_thread, args=(send,), daemon=True).start())
-        return
+    (no broker) the task runs there and then, and its errors are the caller's. Work that a web request
+    must not wait for is background work instead: `juice.background.background_run`."""
     transaction.on_commit(send, robust=not app.conf.task_always_eager)
-
-
-def _run_in_thread(send: Callable[[], object]) -> None:
-    try:
-        send()
-    except Exception:  # a thread's error reaches no caller: it is logged, and the rows keep the state
-        logger.exception("in-process background task failed")
-    finally:
-        db.connections.close_all()
 
 
 def queue_drained(name: str) -> bool:

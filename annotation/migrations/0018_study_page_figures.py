@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0016_study_options'),
+        ('annotation', '0017_settle_incremental'),
     ]
 
     operations = [

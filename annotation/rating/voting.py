@@ -27,7 +27,7 @@ from annotation.models import QUALITY, Assignment, Study, Vote
 from annotation.rating.analysed import report_outdated
 from annotation.rating.assignment import Offer, assignment_next, offer
 from annotation.rating.claim import Order, assignment_claim
-from annotation.rating.dynamic import study_settle_request
+from annotation.rating.dynamic import item_settlement_due
 from annotation.rating.lease import sweep_if_due
 from annotation.rating.prepared import Row, db_value, run
 from annotation.rating.rules import STUDY_COLUMNS, WELCOME, StudyRules
@@ -281,8 +281,8 @@ def stored_sql(questions: int) -> str:
 
 def _item_voted(target: Target, mine: dict[str, tuple[str, list[str]]]) -> None:
     """Early stopping marks the item decided once its outcome is (annotation/rating/early_stop.py);
-    dynamic evaluation settles the study's pairs again, after commit, when this vote made the item's
-    outcome final: decided, or its last vote (annotation/rating/dynamic.py)."""
+    dynamic evaluation marks it for settlement, which runs in the background after commit, when this
+    vote made the item's outcome final: decided, or its last vote (annotation/rating/dynamic.py)."""
     rows, _ = run(TALLY_SQL, {"item": target.item_id})
     tallies: dict[str, Counter] = {}
     for row in rows:
@@ -297,7 +297,7 @@ def _item_voted(target: Target, mine: dict[str, tuple[str, list[str]]]) -> None:
         # Once, when this vote made it final; and again at its last vote, in case votes the analysis
         # leaves out (a rater below the attention threshold) made it look final sooner than it is.
         if remaining <= 0 or not _final(target.study, before, remaining + 1):
-            transaction.on_commit(functools.partial(study_settle_request, study_id=target.study.id), robust=True)
+            item_settlement_due(study_id=target.study.id, item_id=target.item_id)
 
 
 def _final(study: StudyRules, tallies: dict[str, Counter], remaining: int) -> bool:

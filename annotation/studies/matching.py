@@ -1,9 +1,10 @@
 """A study's matched pairs: generation makes each side's encode; here each item follows its two
 encodes (pending, then ready or failed) and the study opens once every item is ready or dropped.
 
-The flow: study_create queues `match_study` after commit; it attaches an encode to both sides of each
-pending item (content-addressed, so encodes are shared between items and studies) and queues each
-encode still to do, with `items_refresh` linked after it. Every step is safe to run again.
+The flow: study_create queues `match_study` after commit (from a web request, as background work); it
+attaches an encode to both sides of each pending item (content-addressed, so encodes are shared between
+items and studies) and queues each encode still to do, with `items_refresh` linked after it. Every step
+is safe to run again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from annotation.models import Item, Study
 from annotation.studies.attention import AttentionError, attention_items_ensure
 from generation.matching.encodes import encodes_to_do, matched_video_get_or_create
 from generation.models import MatchedVideo
+from juice.background import background_run
 from juice.queue import enqueue_after_commit, queue_drained
 
 logger = logging.getLogger(__name__)
@@ -27,10 +29,14 @@ logger = logging.getLogger(__name__)
 
 def matching_enqueue(*, study_id: int, background: bool = False) -> None:
     """Match the study's pending items on the media queue, once the caller's transaction commits;
-    `background`: in-process (no broker), in a thread, so that a web request need not wait for it."""
-    from annotation.tasks import match_study
+    `background`: as background work (juice.background; in-process, in a thread of the server), so that
+    a web request need not wait for it."""
+    from annotation.tasks import match_study, match_study_background
 
-    enqueue_after_commit(lambda: match_study.delay(study_id), background=background)
+    if background:
+        background_run(match_study_background, study_id, key=f"match:{study_id}")
+    else:
+        enqueue_after_commit(lambda: match_study.delay(study_id))
 
 
 def study_match(*, study_id: int) -> int:

@@ -10,6 +10,7 @@ from annotation.options import OPTIONS
 from annotation.raters.order import item_shuffle
 from annotation.raters.services import study_invite
 from annotation.rating.analysed import report_outdated
+from annotation.rating.dynamic import item_settlement_due
 from annotation.studies.matching import encodes_send, items_refresh, matching_enqueue
 from annotation.studies.schemas import StudyBase
 from generation.matching.policy import MatchingError, match_target, policy_parse
@@ -205,6 +206,8 @@ def item_drop(*, item: Item) -> Item:
         raise ItemStateError(f"item {item.pk} was dropped already")
     transaction.on_commit(lambda: items_refresh(study_id=item.study_id))
     report_outdated(study_id=item.study_id)
+    if item.study.dynamic and not item.is_attention:  # its votes leave the pair's path, and the item its cap
+        item_settlement_due(study_id=item.study_id, item_id=item.pk)
     item.refresh_from_db()
     return item
 

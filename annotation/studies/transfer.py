@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.utils.dateparse import parse_datetime
 
 from annotation.models import Assignment, Item, Rater, Report, Study, StudyPair, Vote, new_secret, new_slug, new_token
+from annotation.rating.dynamic import study_pairs_rebuild
 from generation.models import MatchedVideo, Prompt, PromptSet, System, Video
 from juice.archive import (
     ArchiveError,
@@ -83,6 +84,8 @@ def study_import(*, archive: Path, name: str | None = None, prompt_set: str | No
         try:
             with transaction.atomic():
                 study = _study_create(document, _Files(scratch / "media", checksums, stored), users, name=name, prompt_set=prompt_set)
+                if study.dynamic:  # its raters have new ids here, and an older archive has no stored settlement state
+                    study_pairs_rebuild(study_id=study.pk)
         except BaseException:
             media_remove(list(stored.values()))
             raise
@@ -277,6 +280,11 @@ def _matched_get_or_create(rows: list[dict], files: _Files, *, videos: dict) -> 
     return {**ids, **_create(MatchedVideo, new, {"source_id": videos}, files=files)}
 
 
+# Fields that archives of earlier versions carry and this one no longer has (dynamic settlement's request
+# counters, before the state was stored incrementally): ignored.
+RETIRED = {"settle_wanted", "settle_done"}
+
+
 def _create(model, rows: list[dict], remap: dict[str, dict], extra=None, *, files: _Files | None = None) -> dict[int, int]:
     """Create `model`'s rows, their foreign keys mapped through `remap` (attribute -> old id -> new id), `extra`
     (a row -> attribute values) set on each and their files stored; the dates they were made kept. Returns
@@ -284,7 +292,7 @@ def _create(model, rows: list[dict], remap: dict[str, dict], extra=None, *, file
     fields = {f.attname: f for f in model._meta.concrete_fields}
     objects = []
     for row in rows:
-        unknown = set(row) - set(fields) - {"invited"}
+        unknown = set(row) - set(fields) - {"invited"} - RETIRED
         if unknown:
             raise ArchiveError(f"the archive's {model._meta.verbose_name} rows have fields this JUICE lacks ({', '.join(sorted(unknown))})")
         values = {a: _python(fields[a], v) for a, v in row.items() if a in fields and a != "id"}
