@@ -73,6 +73,7 @@ def design_document(*, study: str, dynamic: bool, alpha: float, ranking: bool, r
         "ranking": ranking,
         "rule": sequential.DESCRIPTION,
         "rho": sequential.RHO,
+        "share": sequential.SHARE,
         "raters_per_item": raters_per_item,
         "allow_tie": allow_tie,
         "early_stop": early_stop,
@@ -115,6 +116,12 @@ def check_design(document: object) -> Design:
     _expect(document, "rho", _number(document["rho"]), "a number")
     if document["dynamic"] and document["rho"] != sequential.RHO:
         raise AnalysisError(f"design: field 'rho' is {document['rho']!r}; this analysis spends alpha with rho {sequential.RHO} only")
+    # `share` (the share of alpha the looks before a pair's last item may spend) came with issue 29; before, all of it (1).
+    share = document.get("share", 1.0)
+    _expect(document, "share", _number(share), "a number")
+    if document["dynamic"] and share != sequential.SHARE:
+        raise AnalysisError(f"design: field 'share' is {share!r}; this analysis spends a share {sequential.SHARE} of alpha "
+                            "before a pair's last item only")
     raters = document["raters_per_item"]
     _expect(document, "raters_per_item", isinstance(raters, int) and not isinstance(raters, bool) and raters >= 1, "a whole number from 1")
     questions = document["questions"]

@@ -138,6 +138,7 @@ def design_echo(design: Design, states: dict[tuple[str, str], sequential.PairSta
         "dynamic": design.dynamic,
         "rule": design.rule,
         "rho": design.rho,
+        "share": sequential.SHARE,
         "alpha": design.alpha,
         "ranking": design.ranking,
         "burn_in": design.burn_in,

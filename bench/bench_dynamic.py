@@ -54,6 +54,7 @@ import itertools
 import math
 import sys
 import time
+from contextlib import nullcontext
 from multiprocessing import Pool
 
 import _setup  # noqa: F401  (the repository on sys.path; no Django here)
@@ -295,8 +296,8 @@ def check_against_settle(outcome: np.ndarray, alpha: float, burn_in: float, resu
 
 
 def one_study(task: tuple) -> dict:
-    world, seed, alpha, burn_in, check, ranking, rho = task
-    sequential.RHO = rho
+    world, seed, alpha, burn_in, check, ranking, rho, share = task
+    sequential.RHO, sequential.SHARE = rho, share
     rng = np.random.default_rng(seed)
     outcome, votes_needed = simulate(world, rng)
     full = full_design(outcome, alpha)
@@ -341,13 +342,15 @@ def summarize(name: str, world: World, results: list[dict], alpha: float, burn_i
     fw_dyn = sum(errors(world, r["dynamic"]["claim"]) for r in results)
     fw_full = sum(errors(world, r["full"]) for r in results)
     same = decided = 0
-    worst, worst_pair, below = 1.0, None, []
+    worst, worst_pair, below, rare = 1.0, None, [], []
     for p in range(len(world.pairs)):
         ks = [k for k, r in enumerate(results) if r["full"][p] is not None]
         if not ks or world.true_dir[p] is None:
             continue
         s = sum(results[k]["dynamic"]["claim"][p] == results[k]["full"][p] for k in ks)
         same, decided = same + s, decided + len(ks)
+        if len(ks) < n / 2:
+            rare.append((s, len(ks), world.pairs[p]))
         if len(ks) >= n / 2 and s / len(ks) < worst:
             worst, worst_pair = s / len(ks), world.pairs[p]
         if s < 0.95 * len(ks):
@@ -373,6 +376,7 @@ def summarize(name: str, world: World, results: list[dict], alpha: float, burn_i
         "scenario": name, "studies": n, "saved": 1 - votes / full_votes, "saved_item_stop": 1 - item_stop / full_votes,
         "full_item_stop_saved": 1 - full_item_stop / full_votes, "fwer": fw_dyn / n, "fwer_ci": (lo, hi),
         "fwer_full": fw_full / n, "agree": same / max(decided, 1), "worst": worst, "worst_pair": worst_pair, "below": below,
+        "rare": rare,
         "coverage": covered / max(total, 1), "settlements": total, "false_settlements": false_settle,
         "flagged_false": flagged_false, "flag_true": flagged_true / max(true_settle, 1), "true_settlements": true_settle,
         "ties": np.mean([r["ties"] for r in results]),
@@ -394,6 +398,11 @@ def print_row(row: dict, alpha: float) -> None:
     print(f"  family-wise error: dynamic {row['fwer']:.2%} [{lo:.2%}, {hi:.2%}] (alpha {alpha}); full design {row['fwer_full']:.2%}")
     print(f"  same decision as the full design where it decides: {row['agree']:.1%} over every pair and study; worst pair "
           f"{row['worst_pair']} {row['worst']:.1%} (among pairs it decides in half the studies or more)")
+    if row["rare"]:
+        s, k = sum(r[0] for r in row["rare"]), sum(r[1] for r in row["rare"])
+        low = min(row["rare"], key=lambda r: r[0] / r[1])
+        print(f"  pairs the full design decides in under half the studies: {len(row['rare'])}, decided the same way in "
+              f"{s / k:.1%} of their {k} decisions; the lowest {low[2]} {low[0] / low[1]:.1%} of {low[1]}")
     if row["below"]:
         print(f"  pairs decided the same way in under 95% of the studies where the full design decides them: {'; '.join(row['below'])}")
     print(f"  repeated intervals at settlement (alpha / pairs) cover the pair's decisive win rate: {row['coverage']:.2%} of "
@@ -413,30 +422,37 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rho", type=float, default=sequential.RHO, help="spending exponent to try (the platform uses RHO)")
+    parser.add_argument("--share", type=float, default=sequential.SHARE,
+                        help="share of alpha the looks before a pair's last item may spend (the platform uses SHARE)")
     parser.add_argument("--burn-in", type=float, default=0.0, help="share of a pair's items before it may settle")
     parser.add_argument("--ranking", action="store_true", help="also run the ranking option (always on for all-equal)")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--report-every", type=int, default=0, metavar="N", help="also print the row of the first N, 2N, ... studies")
     parser.add_argument("--check", type=int, default=0, metavar="N", help="check the event loop against settle() on N studies")
     parser.add_argument("--live", type=int, default=0, metavar="N",
                         help="also run N small studies through the real assignment code on PostgreSQL (DATABASE_URL)")
     args = parser.parse_args()
-    sequential.RHO = args.rho
+    sequential.RHO, sequential.SHARE = args.rho, args.share
     print(f"settings: {SYSTEMS + 1} systems ({SYSTEMS} in a chain, neighbours' decisive win rate {NEIGHBOUR}, and a twin of "
           f"system {TWIN_OF}), {PROMPTS} prompts, {RATERS} raters per item from a pool of {POOL};\n  alpha {args.alpha} "
-          f"family-wise, rho {args.rho}, burn-in {args.burn_in}, {args.studies} studies per scenario, seed {args.seed}, "
-          f"{args.processes} processes")
+          f"family-wise, rho {args.rho}, share {args.share}, burn-in {args.burn_in}, {args.studies} studies per scenario, "
+          f"seed {args.seed}, {args.processes} processes")
     for name in args.scenario or list(SCENARIOS):
         started = time.perf_counter()
         world = World(SCENARIOS[name])
         RANKING_NAMES.clear()
         RANKING_NAMES.update({p: (f"s{i}", f"s{j}") for p, (i, j) in enumerate(world.pairs)})
         ranking = args.ranking or name == "all-equal"
-        tasks = [(world, (args.seed, k), args.alpha, args.burn_in, k < args.check, ranking, args.rho) for k in range(args.studies)]
-        if args.processes > 1:
-            with Pool(args.processes, initializer=_names, initargs=(dict(RANKING_NAMES),)) as pool:
-                results = pool.map(one_study, tasks, chunksize=8)
-        else:
-            results = [one_study(t) for t in tasks]
+        tasks = [(world, (args.seed, k), args.alpha, args.burn_in, k < args.check, ranking, args.rho, args.share)
+                 for k in range(args.studies)]
+        results: list[dict] = []
+        with Pool(args.processes, initializer=_names, initargs=(dict(RANKING_NAMES),)) if args.processes > 1 else nullcontext() as pool:
+            for result in (pool.imap(one_study, tasks, chunksize=4) if pool else map(one_study, tasks)):
+                results.append(result)
+                if args.report_every and len(results) % args.report_every == 0 and len(results) < len(tasks):
+                    # The first N studies so far (in seed order): a row of its own, should the run be cut short.
+                    print_row(summarize(name, world, results, args.alpha, args.burn_in, args), args.alpha)
+                    print(f"  (so far: {time.perf_counter() - started:.0f} s)", flush=True)
         print_row(summarize(name, world, results, args.alpha, args.burn_in, args), args.alpha)
         print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
     if args.live:

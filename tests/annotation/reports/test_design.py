@@ -88,7 +88,8 @@ def test_export_votes_writes_the_design_file(db, tmp_path):
     document = json.loads(design.read_text(encoding="utf-8"))
     assert document == {
         "format": "juice-design/1", "study": "Design study", "dynamic": False, "alpha": 0.05, "ranking": False,
-        "rule": document["rule"], "rho": sequential.RHO, "raters_per_item": 3, "allow_tie": True, "early_stop": False,
+        "rule": document["rule"], "rho": sequential.RHO, "share": sequential.SHARE, "raters_per_item": 3, "allow_tie": True,
+        "early_stop": False,
         "questions": ["quality", "faithfulness"],
         "pairs": [{"system_a": X, "system_b": Y, "items": 3}, {"system_a": X, "system_b": Z, "items": 2},
                   {"system_a": Y, "system_b": Z, "items": 2}],
