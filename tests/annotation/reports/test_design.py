@@ -58,21 +58,21 @@ def test_the_web_report_of_a_dynamic_study_equals_the_command_on_the_downloaded_
 
     # Three pairs of 10 items at family-wise alpha 0.05: X's pairs, won item after item, are settled. By hand:
     # sequential Holm tests them at 0.05 / 3, then 0.05 / 2; n straight wins first cross under the null with chance
-    # 2 * 0.5^n, within the spent alpha * (n / 10)^4: at 0.05 / 3 from n = 9 on (n = 8: 0.0078 > 0.0167 * 0.410;
-    # n = 9: 0.0039 < 0.0167 * 0.656), at 0.05 / 2 from n = 8 on (0.0078 < 0.025 * 0.410). So the first of them settles
-    # at its 9th item and the other, tested at 0.05 / 2 once the first has settled, crossed that level at its 8th.
+    # 2 * 0.5^n; the looks before a pair's last item spend 0.1 * level * (n / 10)^2, which no n < 10 reaches (n = 9:
+    # 0.0039 > 0.025 * 0.1 * 0.81 = 0.0020), and the last look spends the whole level (n = 10: 0.0020 < 0.05 / 3). So
+    # both settle at their 10th and last item.
     # Y vs Z, 5 items each way, is not settled.
     by_pair = {(p["system_a"], p["system_b"], p["question"]): p for p in web["pairs"]}
     for question in dynamic_study.questions:
         figures = [by_pair[X, other, question]["sequential"] for other in (Y, Z)]
         assert [(f["status"], f["direction"], f["cap"]) for f in figures] == [("settled", X, 10)] * 2
-        assert sorted(f["at_item"] for f in figures) == [8, 9]
+        assert [f["at_item"] for f in figures] == [10, 10]
         assert all(f["repeated_p_holm"] <= 0.05 and f["drift_flagged"] is False for f in figures)
         assert by_pair[Y, Z, question]["sequential"]["status"] == "open"
         assert by_pair[Y, Z, question]["fixed_sample_valid"] is False
     assert web["design"]["dynamic"] is True and "not valid" in web["design"]["notes"]
     html = researcher_client.get(f"/studies/{slug}/report.html").content.decode()
-    assert "Dynamic evaluation" in html and f"{X} better: settled at item 9 of 10" in html and "early and late items agree" in html
+    assert "Dynamic evaluation" in html and f"{X} better: settled at item 10 of 10" in html and "early and late items agree" in html
     assert (web["study"]["dynamic"], web["study"]["dynamic_alpha"]) == (True, 0.05)
 
 
