@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from annotation.models import Assignment, Item, Rater, Report, Study, StudyPair, Vote
+from annotation.models import Assignment, Item, Rater, RaterFigures, Report, Study, StudyPair, Vote
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -91,3 +91,13 @@ class ReportAdmin(ReadOnlyAdmin):
     list_filter = ["problem", "assignment__item__study"]
     search_fields = ["assignment__rater__worker_id", "text"]
     list_select_related = ["assignment"]
+
+
+@admin.register(RaterFigures)
+class RaterFiguresAdmin(ReadOnlyAdmin):
+    """Computed in the background from the votes (annotation/studies/figures.py): shown, never edited."""
+
+    list_display = ["rater", "votes", "median_watch_ms", "left_share", "handed", "reported", "computed_at"]
+    list_filter = ["rater__study"]
+    search_fields = ["rater__worker_id"]
+    list_select_related = ["rater"]

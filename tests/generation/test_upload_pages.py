@@ -105,6 +105,6 @@ def test_a_long_prompt_set_is_paged(researcher_client):
     Prompt.objects.bulk_create(Prompt(prompt_set=prompt_set, key=f"k{n:03d}", text=f"prompt {n}", position=n) for n in range(1, 202))
     for name, pages in (("prompt-set-detail", 2),):
         first = researcher_client.get(reverse(name, args=[prompt_set.pk])).content.decode()
-        assert f"page 1 of {pages}" in first and 'href="?page=2">next</a>' in first and ">previous</a>" not in first
+        assert f"page 1 of {pages}" in first and 'href="?page=2" rel="next">next</a>' in first and ">previous</a>" not in first
         last = researcher_client.get(reverse(name, args=[prompt_set.pk]), {"page": pages}).content.decode()
-        assert f"page {pages} of {pages}" in last and f'href="?page={pages - 1}">previous</a>' in last and ">next</a>" not in last
+        assert f"page {pages} of {pages}" in last and f'href="?page={pages - 1}" rel="prev">previous</a>' in last and ">next</a>" not in last
