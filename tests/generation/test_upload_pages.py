@@ -107,4 +107,5 @@ def test_a_long_prompt_set_is_paged(researcher_client):
         first = researcher_client.get(reverse(name, args=[prompt_set.pk])).content.decode()
         assert f"page 1 of {pages}" in first and 'href="?page=2" rel="next">next</a>' in first and ">previous</a>" not in first
         last = researcher_client.get(reverse(name, args=[prompt_set.pk]), {"page": pages}).content.decode()
-        assert f"page {pages} of {pages}" in last and f'href="?page={pages - 1}" rel="prev">previous</a>' in last and ">next</a>" not in last
+        assert f"page {pages} of {pages}" in last and f'href="?page={pages - 1}" rel="prev">previous</a>' in last
+        assert ">next</a>" not in last
